@@ -1,0 +1,1 @@
+"""Rendering side of neurender: Mitsuba variant choice, integrators, passes, the resumable generator."""

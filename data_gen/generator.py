@@ -1,0 +1,202 @@
+"""The resumable dataset generator: plan views, write the manifest, render what is missing.
+
+Layout (the dataset contract):
+    DIR/dataset.json            manifest (format, renderer, options, channels, scenes)
+    DIR/views.jsonl             one line per finished view, appended after its EXR is in place
+    DIR/<scene_id>/<view>.exr   one multi-channel EXR per view
+
+Running the same command again renders only the views missing from views.jsonl.
+"""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+
+from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
+from data_gen.worker import ViewTask
+from neurender.errors import InputError
+
+FORMAT_VERSION = 1
+MANIFEST, VIEWS = "dataset.json", "views.jsonl"
+
+
+@dataclass(frozen=True)
+class GenerateOptions:
+    """What `neurender generate` makes.
+
+    scenes:   built-in names or XML paths, as given.
+    count:    scene instances per built-in name (seeds differ).
+    views:    views per scene; view k is turned k * step_deg about the up axis.
+    step_deg: orbit step in degrees.
+    seed:     dataset seed; scene and view seeds derive from it.
+    render:   per-pass render settings.
+    """
+
+    scenes: tuple[str, ...]
+    count: int = 1
+    views: int = 24
+    step_deg: float = 15.0
+    seed: int = 0
+    render: RenderOptions = field(default_factory=RenderOptions)
+
+    def check(self) -> None:
+        if not self.scenes:
+            raise InputError("give at least one scene")
+        if self.views < 1:
+            raise InputError(f"--views must be at least 1, got {self.views}")
+        try:
+            self.render.check()
+        except ValueError as exc:
+            raise InputError(str(exc)) from None
+
+
+def write_json_atomic(path: str, data: dict) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
+    with os.fdopen(fd, "w") as handle:
+        json.dump(data, handle, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_views(out_dir: str) -> list[dict]:
+    """Finished views: lines of views.jsonl whose EXR exists (a torn last line is ignored)."""
+    path = os.path.join(out_dir, VIEWS)
+    records = []
+    if os.path.exists(path):
+        with open(path) as handle:
+            for line in handle:
+                try:
+                    record = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                if os.path.isfile(os.path.join(out_dir, record["file"])):
+                    records.append(record)
+    return records
+
+
+def _generation_section(options: GenerateOptions, refs) -> dict:
+    return {"scenes": [r.source for r in refs], "scene_args": list(options.scenes), "count": options.count,
+            "views": options.views, "step_deg": options.step_deg, "seed": options.seed,
+            "render": options.render.to_json()}
+
+
+def plan(options: GenerateOptions):
+    """Check the options and the scenes; returns (scene refs, manifest). Raises InputError."""
+    options.check()
+    from data_gen.variant import init_mitsuba
+
+    choice = init_mitsuba()
+    import drjit
+    import mitsuba
+
+    import neurender
+    import scenes
+
+    refs = scenes.resolve(list(options.scenes), options.count, options.seed)
+    scene_entries, all_channels = [], []
+    for ref in refs:
+        loaded = scenes.load(ref, options.render.res)
+        channels = RGB_CHANNELS["rgb"] + RGB_CHANNELS["direct"]
+        channels += RGB_CHANNELS["env"] if loaded.has_environment else []
+        channels += RGB_CHANNELS["fog"] + ["ao.Y"] + GBUFFER_CHANNELS
+        all_channels += [c for c in channels if c not in all_channels]
+        scene_entries.append({
+            "id": ref.scene_id, "source": ref.source, "seed": ref.seed, "params": loaded.params,
+            "has_environment": loaded.has_environment, "channels": channels,
+            "size": loaded.size, "pivot": loaded.pivot.tolist(), "up": loaded.up.tolist(),
+            "fog": medium_coefficients(options.render, loaded.size),
+            "ao_radius": options.render.ao_radius * loaded.size,
+            "camera": loaded.camera.to_json(),
+        })
+    manifest = {
+        "format": "neurender-dataset", "format_version": FORMAT_VERSION,
+        "renderer": {"name": "mitsuba", "mitsuba": mitsuba.__version__, "drjit": drjit.__version__,
+                     "variant": choice.name, "neurender": neurender.__version__},
+        "generation": _generation_section(options, refs),
+        "channels": all_channels,
+        "conventions": {"camera_space": "+X right, +Y up, +Z forward; depth.Z = camera-space z",
+                        "normal": "camera-space shading normal facing the camera, unit length on mask",
+                        "mask": "1 where a surface covers at least half the pixel",
+                        "background": "normal, depth, albedo are 0 off the mask; ao.Y is 1 there",
+                        "radiance": "linear HDR"},
+        "scenes": scene_entries,
+        "views_per_scene": options.views,
+    }
+    return refs, manifest
+
+
+def prepare_output(out_dir: str, manifest: dict) -> None:
+    """Create ``out_dir`` or check it holds a dataset made with the same options."""
+    path = os.path.join(out_dir, MANIFEST)
+    if os.path.exists(path):
+        try:
+            with open(path) as handle:
+                existing = json.load(handle)
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"{path} is not a readable manifest: {exc}") from None
+        if existing.get("generation") != manifest["generation"]:
+            old, new = existing.get("generation", {}), manifest["generation"]
+            differing = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+            raise InputError(f"{out_dir} holds a dataset made with other options ({', '.join(differing)}); "
+                             "use another --out or the same options to resume")
+        return
+    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        raise InputError(f"{out_dir} is not empty and holds no {MANIFEST}; use an empty or new directory")
+    os.makedirs(out_dir, exist_ok=True)
+    write_json_atomic(path, manifest)
+
+
+def tasks_to_do(options: GenerateOptions, refs, out_dir: str) -> tuple[list[ViewTask], int]:
+    """The view tasks whose EXR is not recorded yet, grouped by scene; and how many are done."""
+    done = {(r["scene"], r["view"]) for r in read_views(out_dir)}
+    tasks = []
+    for ref in refs:
+        for view in range(options.views):
+            if (ref.scene_id, view) in done:
+                continue
+            path = os.path.join(os.path.abspath(out_dir), ref.scene_id, f"{view:03d}.exr")
+            tasks.append(ViewTask(ref, view, view * options.step_deg, view_seed(options.seed, ref.scene_id, view),
+                                  options.render, path))
+    return tasks, len(done)
+
+
+def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor: str = "local",
+             address: str | None = None, progress: bool = True) -> dict:
+    """Render every missing view of the dataset in ``out_dir``; returns run statistics."""
+    if workers < 1:
+        raise InputError(f"--workers must be at least 1, got {workers}")
+    if executor not in ("local", "ray"):
+        raise InputError(f"--executor must be local or ray, got {executor!r}")
+    start = time.perf_counter()
+    refs, manifest = plan(options)
+    prepare_output(out_dir, manifest)
+    tasks, already = tasks_to_do(options, refs, out_dir)
+    total = already + len(tasks)
+    stats = {"views_total": total, "views_before": already, "views_rendered": 0,
+             "render_seconds": 0.0, "task_seconds": 0.0, "pids": set()}
+    if tasks:
+        from data_gen import executors
+        from tqdm import tqdm
+
+        run = (executors.run_local(tasks, workers) if executor == "local"
+               else executors.run_ray(tasks, workers, address))
+        bar = tqdm(total=total, initial=already, unit="view", disable=not progress, dynamic_ncols=True)
+        first = time.perf_counter()
+        with open(os.path.join(out_dir, VIEWS), "a") as log, bar:
+            for record in run:
+                log.write(json.dumps(record) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+                stats["views_rendered"] += 1
+                stats["render_seconds"] += record["render_seconds"]
+                stats["task_seconds"] += record["task_seconds"]
+                stats["pids"].add(record["pid"])
+                bar.set_postfix(views_per_min=f"{60 * stats['views_rendered'] / (time.perf_counter() - first):.1f}")
+                bar.update(1)
+    stats["wall_seconds"] = time.perf_counter() - start
+    stats["workers_used"] = len(stats.pop("pids"))
+    return stats

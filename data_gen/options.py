@@ -1,0 +1,66 @@
+"""Render options, pass and channel names, and seeds: what the generator needs without Mitsuba."""
+from __future__ import annotations
+
+import zlib
+from dataclasses import asdict, dataclass
+
+PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
+RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
+                "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
+GBUFFER_CHANNELS = ["albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y"]
+
+
+@dataclass(frozen=True)
+class RenderOptions:
+    """Everything that decides a view's pixels (recorded in the manifest).
+
+    spp:          samples per pixel of the path-traced passes (rgb, env, fog).
+    spp_direct:   samples per pixel of the direct-illumination pass.
+    spp_ao:       AO rays per pixel (one per sample).
+    spp_gbuffer:  samples per pixel of the G-buffer (anti-aliasing only).
+    max_depth:    longest light path (path and volpath).
+    sigma_s, sigma_a: fog scattering/absorption, in units of fog_scale / scene size.
+    fog_scale:    optical depth along the scene's bounding-box diagonal per unit sigma_t.
+    ao_radius:    AO ray length as a fraction of the scene's bounding-box diagonal.
+    """
+
+    res: int = 256
+    spp: int = 64
+    spp_direct: int = 16
+    spp_ao: int = 64
+    spp_gbuffer: int = 4
+    max_depth: int = 8
+    sigma_s: float = 0.95
+    sigma_a: float = 0.0
+    fog_scale: float = 2.0
+    ao_radius: float = 0.05
+
+    def check(self) -> None:
+        """Raise ValueError naming the first impossible option."""
+        for name in ("res", "spp", "spp_direct", "spp_ao", "spp_gbuffer", "max_depth"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        for name in ("sigma_s", "sigma_a", "fog_scale"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
+        if not self.ao_radius > 0:
+            raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def medium_coefficients(options: RenderOptions, size: float) -> dict:
+    """Absolute fog coefficients (1 / world unit) for a scene of bounding-box diagonal ``size``."""
+    scale = options.fog_scale / size
+    return {"sigma_s": options.sigma_s * scale, "sigma_a": options.sigma_a * scale,
+            "sigma_t": (options.sigma_s + options.sigma_a) * scale}
+
+
+def pass_seed(view_seed: int, pass_index: int) -> int:
+    return (view_seed + 7919 * pass_index) % 2**32
+
+
+def view_seed(dataset_seed: int, scene_id: str, view: int) -> int:
+    """Seed of one view: a hash of the dataset seed, scene and view index."""
+    return zlib.crc32(f"{dataset_seed}:{scene_id}:{view}".encode())

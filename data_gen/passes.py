@@ -1,0 +1,162 @@
+"""The render passes of one view and their channels (names from the dataset contract).
+
+| pass    | integrator                    | channels                          |
+|---------|-------------------------------|-----------------------------------|
+| rgb     | path                          | R, G, B                           |
+| direct  | path, max_depth 2             | direct.R/G/B                      |
+| env     | path, other emitters zeroed   | env.R/G/B (scenes with an envmap) |
+| fog     | volpath, homogeneous medium   | fog.R/G/B                         |
+| ao      | neurender_ao (Python)         | ao.Y                              |
+| gbuffer | neurender_gbuffer (Python)    | albedo.*, normal.*, depth.Z, mask.Y |
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+
+import drjit as dr
+import mitsuba as mi
+import numpy as np
+
+from data_gen import integrators
+from data_gen.camera import Camera, to_camera_space
+import scenes
+from data_gen.options import GBUFFER_CHANNELS, PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed
+from scenes import LoadedScene
+
+
+def _medium_dict(coefficients: dict) -> dict:
+    sigma_t = coefficients["sigma_t"]
+    albedo = coefficients["sigma_s"] / sigma_t if sigma_t > 0 else 0.0
+    return {"type": "homogeneous", "albedo": {"type": "rgb", "value": [albedo] * 3},
+            "sigma_t": sigma_t, "phase": {"type": "isotropic"}}
+
+
+def _sensor(camera: Camera, spp: int, medium: dict | None = None):
+    sensor = {
+        "type": "perspective", "fov": camera.fov_x, "fov_axis": "x", "near_clip": 1e-3,
+        "to_world": mi.ScalarTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32)),
+        "film": {"type": "hdrfilm", "width": camera.width, "height": camera.height,
+                 "rfilter": {"type": "box"}, "pixel_format": "rgb"},
+        "sampler": {"type": "independent", "sample_count": spp},
+    }
+    if medium is not None:
+        sensor["medium"] = medium
+    return mi.load_dict(sensor)
+
+
+class ViewRenderer:
+    """Renders all passes of views of one loaded scene; reuses integrators and the fog scene."""
+
+    def __init__(self, loaded: LoadedScene, options: RenderOptions):
+        integrators.register()
+        self.loaded, self.options = loaded, options
+        self.fog = medium_coefficients(options, loaded.size)
+        self.ao_radius = options.ao_radius * loaded.size
+        self.integrators = {
+            "rgb": mi.load_dict({"type": "path", "max_depth": options.max_depth}),
+            "direct": mi.load_dict({"type": "path", "max_depth": 2}),
+            "fog": mi.load_dict({"type": "volpath", "max_depth": options.max_depth}),
+            "ao": mi.load_dict({"type": "neurender_ao", "radius": self.ao_radius}),
+            "gbuffer": mi.load_dict({"type": "neurender_gbuffer"}),
+        }
+        self.integrators["env"] = self.integrators["rgb"]
+        self._sensors = {}
+        # built up front: new Mitsuba objects later would make Dr.Jit recompile every kernel once more
+        self.fog_scene = self._build_fog_scene()
+
+    def passes(self) -> list[str]:
+        return [p for p in PASSES if p != "env" or self.loaded.has_environment]
+
+    def render(self, camera: Camera, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
+        """Render every pass; returns (channel name -> (H, W) float32, pass -> seconds in Mitsuba)."""
+        channels, seconds = {}, {}
+        o = self.options
+        spp = {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp, "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}
+        for index, name in enumerate(self.passes()):
+            scene = self.fog_scene if name == "fog" else self.loaded.scene
+            sensor = self._sensor(name, camera, spp[name])
+            with self._environment_only() if name == "env" else contextlib.nullcontext():
+                start = time.perf_counter()
+                image = mi.render(scene, sensor=sensor, integrator=self.integrators[name],
+                                  seed=pass_seed(seed, index), spp=spp[name]).numpy()
+                seconds[name] = time.perf_counter() - start
+            if name == "gbuffer":
+                channels.update(self._gbuffer_channels(camera, image[..., 3:]))
+            elif name == "ao":
+                channels["ao.Y"] = np.clip(image[..., 0], 0.0, 1.0)
+            else:
+                channels.update(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0)))
+        return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in channels.items()}, seconds
+
+    def _sensor(self, name: str, camera: Camera, spp: int):
+        """The pass's sensor moved to ``camera``; kept across views so Dr.Jit reuses its kernels."""
+        key = (name, spp, camera.width, camera.height, camera.fov_x)
+        if key not in self._sensors:
+            self._sensors[key] = _sensor(camera, spp, _medium_dict(self.fog) if name == "fog" else None)
+        sensor = self._sensors[key]
+        params = mi.traverse(sensor)
+        params["to_world"] = mi.AffineTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32))
+        params.update()
+        return sensor
+
+    @staticmethod
+    def _gbuffer_channels(camera: Camera, aovs: np.ndarray) -> dict[str, np.ndarray]:
+        coverage = aovs[..., 0]
+        mask = coverage >= 0.5
+        safe = np.where(coverage > 0, coverage, 1.0)[..., None]
+        normal = aovs[..., 1:4]
+        normal = normal / np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
+        position, albedo = aovs[..., 4:7] / safe, aovs[..., 7:10] / safe
+        depth, normal_cam = to_camera_space(camera, position, normal)
+        out = {"mask.Y": mask.astype(np.float32), "depth.Z": np.where(mask, depth, 0.0)}
+        for i, axis in enumerate("XYZ"):
+            out[f"normal.{axis}"] = np.where(mask, normal_cam[..., i], 0.0)
+        for i, c in enumerate("RGB"):
+            out[f"albedo.{c}"] = np.where(mask, albedo[..., i], 0.0)
+        return out
+
+    def _build_fog_scene(self):
+        """The scene inside a sphere of homogeneous fog that also holds every orbit camera.
+
+        Built from a second copy of the scene, so the fog-free scene's objects stay untouched.
+        """
+        loaded = self.loaded
+        scene = scenes.load(loaded.ref, loaded.camera.width).scene
+        center = np.array(scene.bbox().center())
+        reach = np.linalg.norm(loaded.camera.origin - loaded.pivot) + np.linalg.norm(center - loaded.pivot)
+        radius = 1.5 * max(loaded.size / 2, reach)
+        fog = {"type": "scene",
+               "fog_boundary": {"type": "sphere", "center": center.tolist(), "radius": float(radius),
+                                "bsdf": {"type": "null"}, "interior": _medium_dict(self.fog)}}
+        for i, shape in enumerate(scene.shapes()):
+            fog[f"shape{i}"] = shape
+        for i, emitter in enumerate(scene.emitters()):
+            if emitter.get_shape() is None:
+                fog[f"emitter{i}"] = emitter
+        return mi.load_dict(fog)
+
+    @contextlib.contextmanager
+    def _environment_only(self):
+        """Temporarily zero the radiance of every emitter but the environment.
+
+        Values are made opaque so Dr.Jit compiles each kernel once, not once per view.
+        """
+        saved = []
+        for emitter in self.loaded.scene.emitters():
+            if emitter.is_environment():
+                continue
+            params = mi.traverse(emitter)
+            for key in params.keys():
+                if key.split(".")[0] in ("radiance", "irradiance", "intensity") and key.endswith((".value", ".data")):
+                    value, zero = type(params[key])(params[key]), dr.zeros(type(params[key]), dr.shape(params[key]))
+                    dr.make_opaque(value, zero)
+                    saved.append((params, key, value))
+                    params[key] = zero
+            params.update()
+        try:
+            yield
+        finally:
+            for params, key, value in saved:
+                params[key] = value
+                params.update()

@@ -1,0 +1,112 @@
+"""Choose the Mitsuba variant: CUDA if usable, else LLVM with a working libLLVM, else scalar.
+
+drjit reads ``DRJIT_LIBLLVM_PATH`` when it is imported, so :func:`init_mitsuba`
+must run before anything imports ``mitsuba`` or ``drjit`` in a process (each
+worker process calls it itself).
+"""
+from __future__ import annotations
+
+import glob
+import os
+import re
+import sys
+import warnings
+from dataclasses import dataclass
+
+MIN_LLVM = 16  # LLVM 15 crashes in drjit 1.5
+FAST_PATH_HINT = ("install libLLVM 16+ (`apt-get install libllvm19`, or "
+                  "`pip install karellen-llvm-core wheel-axle-runtime`) or set DRJIT_LIBLLVM_PATH")
+
+
+@dataclass(frozen=True)
+class VariantChoice:
+    """The variant in use and why it was chosen."""
+
+    name: str      # e.g. "llvm_ad_rgb"
+    reason: str    # one sentence for `neurender doctor`
+    libllvm: str | None  # path handed to drjit, if any
+
+
+def _llvm_version(path: str) -> int | None:
+    match = re.search(r"libLLVM[-.]?(?:so\.)?(\d+)", os.path.basename(path))
+    return int(match.group(1)) if match else None
+
+
+def find_libllvm() -> str | None:
+    """Newest libLLVM >= 16 on this machine: the venv's karellen wheel, then system copies."""
+    patterns = [
+        os.path.join(sys.prefix, "lib", "libLLVM.so.*"),
+        "/usr/lib/llvm-*/lib/libLLVM*.so*",
+        "/usr/lib/*-linux-gnu/libLLVM*.so*",
+        "/usr/lib64/libLLVM*.so*",
+        "/usr/local/lib/libLLVM*.so*",
+    ]
+    found = []
+    for pattern in patterns:
+        for path in glob.glob(pattern):
+            version = _llvm_version(path)
+            if version is not None and version >= MIN_LLVM and os.path.isfile(path):
+                found.append((version, path))
+    return max(found)[1] if found else None
+
+
+_choice: VariantChoice | None = None
+
+
+def init_mitsuba() -> VariantChoice:
+    """Set the Mitsuba variant for this process (once) and return the choice.
+
+    ``NEURENDER_VARIANT`` forces a variant (for tests and debugging).
+    """
+    global _choice
+    if _choice is not None:
+        return _choice
+    forced = os.environ.get("NEURENDER_VARIANT")
+    libllvm = os.environ.get("DRJIT_LIBLLVM_PATH")
+    if not forced and not libllvm:
+        libllvm = find_libllvm()
+        if libllvm:
+            os.environ["DRJIT_LIBLLVM_PATH"] = libllvm
+    import mitsuba as mi
+
+    if forced:
+        mi.set_variant(forced)
+        _choice = VariantChoice(forced, "forced by NEURENDER_VARIANT", libllvm)
+    else:
+        _choice = _first_working(mi, libllvm)
+    if _choice.name.startswith("scalar"):
+        warnings.warn(f"Mitsuba runs in {_choice.name} (slow, no vectorised Python integrators): {FAST_PATH_HINT}",
+                      RuntimeWarning, stacklevel=2)
+    return _choice
+
+
+def _first_working(mi, libllvm: str | None) -> VariantChoice:
+    if "cuda_ad_rgb" in mi.variants() and _cuda_device_present():
+        try:
+            mi.set_variant("cuda_ad_rgb")
+            return VariantChoice("cuda_ad_rgb", "a CUDA device is usable", None)
+        except Exception as exc:  # noqa: BLE001 - any failure means: no CUDA here
+            cuda_error = str(exc).splitlines()[0]
+        else:
+            cuda_error = ""
+    else:
+        cuda_error = "no CUDA device"
+    if libllvm:
+        try:
+            mi.set_variant("llvm_ad_rgb")
+            return VariantChoice("llvm_ad_rgb", f"{cuda_error}; libLLVM found at {libllvm}", libllvm)
+        except Exception as exc:  # noqa: BLE001
+            llvm_error = f"libLLVM at {libllvm} failed: {str(exc).splitlines()[0]}"
+    else:
+        llvm_error = f"no libLLVM >= {MIN_LLVM} found"
+    mi.set_variant("scalar_rgb")
+    return VariantChoice("scalar_rgb", f"{cuda_error}; {llvm_error}", None)
+
+
+def _cuda_device_present() -> bool:
+    return os.path.exists("/dev/nvidia0") or bool(glob.glob("/dev/nvidia[0-9]*"))
+
+
+def is_vectorized(choice: VariantChoice) -> bool:
+    """True when Python integrators run as compiled wavefront kernels (LLVM or CUDA)."""
+    return not choice.name.startswith("scalar")

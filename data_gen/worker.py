@@ -1,0 +1,63 @@
+"""One view as a task: what runs inside a worker process (local pool or Ray)."""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from data_gen.options import RenderOptions
+
+
+@dataclass(frozen=True)
+class ViewTask:
+    """Render view ``view`` of scene ``ref`` into ``path`` (picklable)."""
+
+    ref: object            # scenes.SceneRef
+    view: int
+    angle_deg: float
+    seed: int
+    options: RenderOptions
+    path: str              # absolute path of the EXR to write
+
+
+_cache: dict = {}
+
+
+def render_view(task: ViewTask) -> dict:
+    """Render every pass of one view, write its EXR atomically, return its views.jsonl record."""
+    start = time.perf_counter()
+    from data_gen.variant import init_mitsuba
+
+    init_mitsuba()
+    threads = os.environ.get("NEURENDER_THREADS")
+    if threads and "threads" not in _cache:
+        import drjit as dr
+        dr.set_thread_count(int(threads))
+        _cache["threads"] = threads
+    import scenes
+    from data_gen.camera import orbit
+    from data_gen.passes import ViewRenderer
+    from neurender.exr import write_exr
+
+    key = (task.ref, task.options)
+    if _cache.get("key") != key:  # keep one scene: a worker mostly gets views of the same scene in a row
+        _cache.pop("renderer", None)
+        _cache["renderer"] = ViewRenderer(scenes.load(task.ref, task.options.res), task.options)
+        _cache["key"] = key
+    renderer = _cache["renderer"]
+    loaded = renderer.loaded
+    camera = orbit(loaded.camera, loaded.pivot, loaded.up, task.angle_deg)
+    channels, seconds = renderer.render(camera, task.seed)
+    os.makedirs(os.path.dirname(task.path), exist_ok=True)
+    write_exr(task.path, channels)
+    o = task.options
+    return {
+        "scene": task.ref.scene_id, "view": task.view, "angle_deg": task.angle_deg, "seed": task.seed,
+        "file": os.path.join(task.ref.scene_id, os.path.basename(task.path)),
+        "camera": camera.to_json(),
+        "spp": {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp, "ao": o.spp_ao, "gbuffer": o.spp_gbuffer},
+        "seconds": {name: round(s, 6) for name, s in seconds.items()},
+        "render_seconds": round(sum(seconds.values()), 6),
+        "task_seconds": round(time.perf_counter() - start, 6),
+        "pid": os.getpid(),
+    }

@@ -1,0 +1,159 @@
+"""The `neurender` command line. Exit status: 0 done, 2 bad input (`error: ...`), 1 our failure."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from neurender.errors import InputError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, exit 2, as for every other bad input
+        raise InputError(f"{self.prog}: {message}")
+
+
+def _add_render_options(p: argparse.ArgumentParser) -> None:
+    from data_gen.options import RenderOptions
+
+    d = RenderOptions()
+    p.add_argument("--res", type=int, default=d.res, help="image width and height in pixels")
+    p.add_argument("--spp", type=int, default=d.spp, help="samples per pixel of the path-traced passes (rgb, env, fog)")
+    p.add_argument("--spp-direct", type=int, default=None, help="direct pass spp (default: spp / 4)")
+    p.add_argument("--spp-ao", type=int, default=None, help="AO rays per pixel (default: spp)")
+    p.add_argument("--spp-gbuffer", type=int, default=d.spp_gbuffer, help="G-buffer samples per pixel (anti-aliasing)")
+    p.add_argument("--max-depth", type=int, default=d.max_depth, help="longest light path")
+    p.add_argument("--sigma-s", type=float, default=d.sigma_s, help="fog scattering coefficient (relative)")
+    p.add_argument("--sigma-a", type=float, default=d.sigma_a, help="fog absorption coefficient (relative)")
+    p.add_argument("--fog-scale", type=float, default=d.fog_scale,
+                   help="optical depth along the scene diagonal per unit sigma_t (absolute = sigma * fog_scale / diagonal)")
+    p.add_argument("--ao-radius", type=float, default=d.ao_radius, help="AO ray length as a fraction of the scene diagonal")
+
+
+def _render_options(args):
+    from data_gen.options import RenderOptions
+
+    return RenderOptions(
+        res=args.res, spp=args.spp,
+        spp_direct=args.spp_direct if args.spp_direct is not None else max(1, args.spp // 4),
+        spp_ao=args.spp_ao if args.spp_ao is not None else args.spp,
+        spp_gbuffer=args.spp_gbuffer, max_depth=args.max_depth, sigma_s=args.sigma_s, sigma_a=args.sigma_a,
+        fog_scale=args.fog_scale, ao_radius=args.ao_radius)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="neurender", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    sub.add_parser("doctor", help="show the Mitsuba variant, libLLVM and torch device in use")
+
+    gen = sub.add_parser("generate", help="render a G-buffer dataset with path-traced targets")
+    gen.add_argument("scenes", nargs="+", metavar="SCENE", help="forest, objects, room or a Mitsuba 3 XML file")
+    gen.add_argument("--out", required=True, help="dataset directory (created, or resumed)")
+    gen.add_argument("--count", type=int, default=1, help="instances of each built-in scene (different seeds)")
+    gen.add_argument("--views", type=int, default=24, help="views per scene")
+    gen.add_argument("--step-deg", type=float, default=15.0, help="camera turn between views, degrees")
+    gen.add_argument("--seed", type=int, default=0, help="dataset seed")
+    gen.add_argument("--workers", type=int, default=1, help="parallel render processes")
+    gen.add_argument("--executor", choices=("local", "ray"), default="local")
+    gen.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local one)")
+    _add_render_options(gen)
+
+    val = sub.add_parser("validate", help="check a dataset against the contract")
+    val.add_argument("directory")
+
+    demo = sub.add_parser("demo", help="small dataset from the built-in scenes, with contact sheets")
+    demo.add_argument("--out", default="demo_out")
+    demo.add_argument("--res", type=int, default=96)
+    demo.add_argument("--spp", type=int, default=32)
+    demo.add_argument("--views", type=int, default=4)
+    demo.add_argument("--workers", type=int, default=2)
+
+    bench = sub.add_parser("bench", help="benchmarks that print figures")
+    bench_sub = bench.add_subparsers(dest="bench", required=True, parser_class=_Parser)
+    bg = bench_sub.add_parser("generate", help="views/min, pipeline overhead, 2-worker speed-up")
+    bg.add_argument("--scene", default="objects")
+    bg.add_argument("--views", type=int, default=8)
+    bg.add_argument("--res", type=int, default=128)
+    bg.add_argument("--spp", type=int, default=32)
+    return parser
+
+
+def _doctor(args) -> int:
+    from data_gen.variant import FAST_PATH_HINT, find_libllvm, init_mitsuba, is_vectorized
+
+    choice = init_mitsuba()
+    import mitsuba
+
+    print(f"mitsuba {mitsuba.__version__}, variant {choice.name}: {choice.reason}")
+    print(f"libLLVM: {choice.libllvm or find_libllvm() or 'none >= 16 found'}")
+    if not is_vectorized(choice):
+        print(f"warning: scalar_rgb runs the Python AO and G-buffer integrators per sample (very slow): {FAST_PATH_HINT}")
+    try:
+        import torch
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+        print(f"torch {torch.__version__}, device {device}")
+    except ImportError:
+        print("torch: not installed")
+    return 0
+
+
+def _generate(args) -> int:
+    from data_gen.generator import GenerateOptions, generate
+
+    options = GenerateOptions(tuple(args.scenes), args.count, args.views, args.step_deg, args.seed, _render_options(args))
+    stats = generate(options, args.out, args.workers, args.executor, args.ray_address)
+    print(f"{stats['views_rendered']} views rendered, {stats['views_total']} in {args.out} "
+          f"({stats['wall_seconds']:.1f} s)")
+    return 0
+
+
+def _validate(args) -> int:
+    from data_gen.validate import validate
+
+    problems = validate(args.directory)
+    for path, message in problems:
+        print(f"{path}: {message}")
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in {args.directory}")
+    print(f"{args.directory}: dataset follows the contract")
+    return 0
+
+
+def _demo(args) -> int:
+    from neurender.demo import run_demo
+
+    run_demo(args.out, res=args.res, spp=args.spp, views=args.views, workers=args.workers)
+    return 0
+
+
+def _bench(args) -> int:
+    from neurender.bench import bench_generate
+
+    bench_generate(args.scene, views=args.views, res=args.res, spp=args.spp)
+    return 0
+
+
+COMMANDS = {"doctor": _doctor, "generate": _generate, "validate": _validate, "demo": _demo, "bench": _bench}
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: run the same command again to resume", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a failure of ours: one line, the traceback with NEURENDER_DEBUG=1
+        if os.environ.get("NEURENDER_DEBUG"):
+            raise
+        print(f"error: internal failure: {type(exc).__name__}: {exc} (NEURENDER_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,50 @@
+"""Multi-channel OpenEXR files: atomic writes, checked reads (numpy only, no torch)."""
+from __future__ import annotations
+
+import os
+import tempfile
+
+import numpy as np
+import OpenEXR
+
+from neurender.errors import InputError
+
+
+def write_exr(path: str, channels: dict[str, np.ndarray]) -> None:
+    """Write ``channels`` (name -> (H, W) float32) to ``path`` atomically (temp file, fsync, rename)."""
+    shapes = {v.shape for v in channels.values()}
+    if len(shapes) != 1 or len(next(iter(shapes))) != 2:
+        raise ValueError(f"channels must share one (H, W) shape, got {sorted(shapes)}")
+    header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
+    data = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in channels.items()}
+    directory = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".exr", dir=directory)
+    os.close(fd)
+    try:
+        with OpenEXR.File(header, data) as exr:
+            exr.write(tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def read_exr(path: str, required: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Read every channel of ``path`` as name -> (H, W) float32.
+
+    Raises InputError for a missing or unreadable file, or when a ``required`` channel is absent.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"EXR file not found: {path}")
+    try:
+        with OpenEXR.File(path, separate_channels=True) as exr:
+            channels = {name: np.asarray(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
+    except Exception as exc:  # noqa: BLE001 - OpenEXR raises several types on corrupt files
+        raise InputError(f"cannot read EXR {path}: {' '.join(str(exc).split())[:200]}") from None
+    missing = [name for name in (required or []) if name not in channels]
+    if missing:
+        raise InputError(f"{path} lacks channels {', '.join(missing)}")
+    return channels

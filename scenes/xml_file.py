@@ -1,0 +1,32 @@
+"""Any Mitsuba 3 XML file as a scene: its own camera is view 0."""
+from __future__ import annotations
+
+import os
+
+import mitsuba as mi
+import numpy as np
+
+from neurender.errors import InputError
+
+
+def load_xml(path: str):
+    """Load ``path``; returns (scene, fov_x in degrees, 4x4 camera-to-world).
+
+    Raises InputError when the file is missing, Mitsuba rejects it or it has no camera.
+    """
+    if not os.path.isfile(path):
+        raise InputError(f"scene file not found: {path}")
+    try:
+        scene = mi.load_file(path)
+    except Exception as exc:  # noqa: BLE001 - Mitsuba raises RuntimeError/ValueError on bad XML
+        message = " ".join(str(exc).split())
+        raise InputError(f"Mitsuba cannot load {path}: {message[:300]}") from None
+    if not scene.sensors():
+        raise InputError(f"{path} has no sensor, so there is no camera to start the orbit from")
+    sensor = scene.sensors()[0]
+    params = mi.traverse(sensor)
+    if "x_fov" not in params:
+        raise InputError(f"{path}: the first sensor is not a perspective camera")
+    fov_x = float(params["x_fov"][0])
+    to_world = np.array(sensor.world_transform().matrix.numpy())[..., 0]
+    return scene, fov_x, to_world

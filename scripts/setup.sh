@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Create the virtual environment and install neurender with everything it needs.
+# Usage: scripts/setup.sh [VENV]   (default .venv)
+set -euo pipefail
+VENV=${1:-.venv}
+PYTHON=${PYTHON:-python3}
+
+[ -x "$VENV/bin/python" ] || "$PYTHON" -m venv "$VENV"
+PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
+"${PIP[@]}" --upgrade pip
+# torch first and pinned: this version is a CPU build on disk here; an unpinned torch pulls several GB
+"${PIP[@]}" torch==2.13.0
+"${PIP[@]}" -e ".[ray,test]"
+
+# Mitsuba's fast CPU variant (llvm_ad_rgb) needs libLLVM 16+; LLVM 15 crashes in drjit 1.5.
+have_llvm() { "$VENV/bin/python" -c "import sys; from data_gen.variant import find_libllvm; sys.exit(find_libllvm() is None)"; }
+if ! have_llvm; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "setup: installing libllvm19 (Debian package)"
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libllvm19 >/dev/null) \
+      || echo "setup: apt-get could not install libllvm19"
+  fi
+fi
+if ! have_llvm; then
+  # no system access: the karellen wheel ships libLLVM; wheel-axle-runtime restores its libc++ links
+  echo "setup: installing libLLVM from the karellen-llvm-core wheel"
+  "${PIP[@]}" karellen-llvm-core wheel-axle-runtime
+  "$VENV/bin/python" -c "pass"  # first start: wheel-axle-runtime finishes the install
+fi
+"$VENV/bin/neurender" doctor
+touch "$VENV/.installed"
