@@ -32,7 +32,7 @@ class RenderOptions:
     max_depth: int = 8
     sigma_s: float = 0.95
     sigma_a: float = 0.0
-    fog_scale: float = 2.0
+    fog_scale: float = 1.0
     ao_radius: float = 0.05
 
     def check(self) -> None:
