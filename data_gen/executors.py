@@ -8,6 +8,8 @@ from __future__ import annotations
 import multiprocessing
 import os
 from collections.abc import Iterator
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 
 from data_gen.worker import ViewTask, render_view
 
@@ -19,11 +21,29 @@ def _threads_per_worker(workers: int) -> str:
 
 
 def run_local(tasks: list[ViewTask], workers: int, recycle_after: int = RECYCLE_AFTER) -> Iterator[dict]:
-    """Process pool of ``workers`` fresh ('spawn') processes, each setting the Mitsuba variant itself."""
+    """Process pool of ``workers`` fresh ('spawn') processes, each setting the Mitsuba variant itself.
+
+    A worker that dies (a crash in the renderer) stops the run with RuntimeError instead of hanging.
+    """
     os.environ["NEURENDER_THREADS"] = _threads_per_worker(workers)
     context = multiprocessing.get_context("spawn")
-    with context.Pool(workers, maxtasksperchild=recycle_after) as pool:
-        yield from pool.imap_unordered(render_view, tasks, chunksize=1)
+    with ProcessPoolExecutor(workers, mp_context=context, max_tasks_per_child=recycle_after) as pool:
+        pending = {pool.submit(render_view, task) for task in tasks[: 2 * workers]}
+        queued = iter(tasks[2 * workers:])
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+                    task = next(queued, None)
+                    if task is not None:
+                        pending.add(pool.submit(render_view, task))
+        except BrokenProcessPool:
+            raise RuntimeError("a render worker process died (crashed in Mitsuba?); "
+                               "views finished so far are kept, run again to resume") from None
+        finally:
+            for future in pending:
+                future.cancel()
 
 
 def run_ray(tasks: list[ViewTask], workers: int, address: str | None = None,

@@ -21,6 +21,7 @@ from neurender.errors import InputError
 
 FORMAT_VERSION = 1
 MANIFEST, VIEWS = "dataset.json", "views.jsonl"
+SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each in scalar_rgb
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def read_views(out_dir: str) -> list[dict]:
 
 
 def _generation_section(options: GenerateOptions, refs) -> dict:
-    return {"scenes": [r.source for r in refs], "scene_args": list(options.scenes), "count": options.count,
+    return {"scenes": [r.source for r in refs], "count": options.count,
             "views": options.views, "step_deg": options.step_deg, "seed": options.seed,
             "render": options.render.to_json()}
 
@@ -97,6 +98,7 @@ def plan(options: GenerateOptions):
     import scenes
 
     refs = scenes.resolve(list(options.scenes), options.count, options.seed)
+    _refuse_slow_scalar(choice, options, len(refs))
     scene_entries, all_channels = [], []
     for ref in refs:
         loaded = scenes.load(ref, options.render.res)
@@ -127,6 +129,17 @@ def plan(options: GenerateOptions):
         "views_per_scene": options.views,
     }
     return refs, manifest
+
+
+def _refuse_slow_scalar(choice, options: GenerateOptions, scene_count: int) -> None:
+    """In scalar_rgb the Python AO and G-buffer integrators run per sample: refuse work that would take hours."""
+    from data_gen.variant import FAST_PATH_HINT, is_vectorized
+
+    r = options.render
+    samples = r.res * r.res * (r.spp_ao + r.spp_gbuffer) * options.views * scene_count
+    if not is_vectorized(choice) and samples > SCALAR_SAMPLE_LIMIT:
+        raise InputError(f"{choice.name} would trace {samples:.2g} samples in Python integrators "
+                         f"(about {samples * 25e-6 / 3600:.1f} h); {FAST_PATH_HINT}, or lower --res/--spp-ao/--views")
 
 
 def prepare_output(out_dir: str, manifest: dict) -> None:

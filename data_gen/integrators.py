@@ -51,6 +51,8 @@ class GBuffer(mi.SamplingIntegrator):
     def sample(self, scene, sampler, ray, medium=None, active=True):
         si = scene.ray_intersect(ray, active)
         hit = active & si.is_valid()
+        if not dr.is_jit_v(mi.Float) and not hit:  # scalar: no BSDF to ask on a miss
+            return mi.Spectrum(0.0), True, [mi.Float(0.0)] * len(GBUFFER_AOVS)
         normal = si.sh_frame.n
         normal = dr.select(dr.dot(normal, ray.d) > 0, -normal, normal)
         bsdf = si.bsdf(ray)

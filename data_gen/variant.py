@@ -10,7 +10,6 @@ import glob
 import os
 import re
 import sys
-import warnings
 from dataclasses import dataclass
 
 MIN_LLVM = 16  # LLVM 15 crashes in drjit 1.5
@@ -75,8 +74,8 @@ def init_mitsuba() -> VariantChoice:
     else:
         _choice = _first_working(mi, libllvm)
     if _choice.name.startswith("scalar"):
-        warnings.warn(f"Mitsuba runs in {_choice.name} (slow, no vectorised Python integrators): {FAST_PATH_HINT}",
-                      RuntimeWarning, stacklevel=2)
+        print(f"warning: Mitsuba runs in {_choice.name} (slow; the Python AO and G-buffer integrators run "
+              f"per sample): {FAST_PATH_HINT}", file=sys.stderr)
     return _choice
 
 

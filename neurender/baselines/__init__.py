@@ -1,0 +1,13 @@
+"""Classic screen-space baselines: SSAO, HBAO and GTAO ambient occlusion and analytic fog.
+
+Every function takes batched torch tensors of the dataset's G-buffer channels (camera-space
+z-depth, normals and mask; see :mod:`neurender.baselines.camera` for the camera model) and runs
+on the device and in the dtype of its inputs.
+"""
+from neurender.baselines.camera import view_positions
+from neurender.baselines.fog import fog
+from neurender.baselines.gtao import gtao
+from neurender.baselines.hbao import hbao
+from neurender.baselines.ssao import ssao
+
+__all__ = ["fog", "gtao", "hbao", "ssao", "view_positions"]

@@ -1,0 +1,98 @@
+"""Image quality metrics, one value per image of a batch: PSNR, SSIM, MAE and FLIP.
+
+Every function takes ``pred`` and ``target`` of the same shape (B, C, H, W), floating point, and
+returns a (B,) tensor on their device and in their dtype.
+"""
+from __future__ import annotations
+
+import flip_evaluator
+import kornia
+import numpy as np
+import torch
+
+
+def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
+    for name, tensor in (("pred", pred), ("target", target)):
+        if not isinstance(tensor, torch.Tensor):
+            raise ValueError(f"{name} must be a torch.Tensor, got {type(tensor).__name__}")
+        if tensor.dim() != 4:
+            raise ValueError(f"{name} must have shape (B, C, H, W), got {tuple(tensor.shape)}")
+        if not tensor.is_floating_point():
+            raise ValueError(f"{name} must be a floating-point tensor, got {tensor.dtype}")
+    if pred.shape != target.shape:
+        raise ValueError(f"pred {tuple(pred.shape)} and target {tuple(target.shape)} must have the same shape")
+
+
+def _check_range(data_range: float) -> None:
+    if not data_range > 0:
+        raise ValueError(f"data_range must be positive, got {data_range}")
+
+
+def mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error per image: (B, C, H, W) x 2 -> (B,)."""
+    _check_pair(pred, target)
+    return (pred - target).abs().mean(dim=(1, 2, 3))
+
+
+def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+    """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``.
+
+    Args:
+        pred, target: (B, C, H, W).
+        data_range: the value range of a perfect signal (1 for images in [0, 1]).
+
+    Returns:
+        (B,) PSNR in dB; ``inf`` for an image identical to its target (no cap).
+    """
+    _check_pair(pred, target)
+    _check_range(data_range)
+    mse = (pred - target).square().mean(dim=(1, 2, 3))
+    return 10.0 * torch.log10(data_range**2 / mse)
+
+
+def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0) -> torch.Tensor:
+    """Structural similarity per image: the mean of :func:`kornia.metrics.ssim`'s map.
+
+    Args:
+        pred, target: (B, C, H, W).
+        window: side of the Gaussian window in pixels (odd, at most min(H, W)).
+        data_range: the value range of a perfect signal (1 for images in [0, 1]).
+
+    Returns:
+        (B,) mean SSIM over channels and pixels (1 for identical images).
+    """
+    _check_pair(pred, target)
+    _check_range(data_range)
+    if window < 1 or window % 2 == 0:
+        raise ValueError(f"window must be a positive odd number, got {window}")
+    if window > min(pred.shape[-2:]):
+        raise ValueError(f"window {window} is larger than the image {tuple(pred.shape[-2:])}")
+    return kornia.metrics.ssim(pred, target, window, max_val=data_range).mean(dim=(1, 2, 3))
+
+
+def flip(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean LDR-FLIP error per image (Andersson et al. 2020), with the ``flip_evaluator`` package.
+
+    Tone mapping: none. Both images are clamped to [0, 1] and treated as display-referred,
+    sRGB-encoded values (LDR-FLIP, default viewing condition of 67 pixels per degree); pass
+    images that are already tone mapped and encoded for display. Single-channel images are
+    replicated to 3 channels (gray). Computed on the CPU in float32, not differentiable.
+
+    Args:
+        pred, target: (B, C, H, W) with C = 1 or 3; ``target`` is FLIP's reference.
+
+    Returns:
+        (B,) mean FLIP error in [0, 1] (0 for identical images).
+    """
+    _check_pair(pred, target)
+    if pred.shape[1] not in (1, 3):
+        raise ValueError(f"flip needs 1 or 3 channels, got {pred.shape[1]}")
+
+    def to_numpy(images: torch.Tensor) -> np.ndarray:
+        images = images.detach().clamp(0.0, 1.0).expand(-1, 3, -1, -1)
+        return images.permute(0, 2, 3, 1).to("cpu", torch.float32).contiguous().numpy()
+
+    references, tests = to_numpy(target), to_numpy(pred)
+    errors = [flip_evaluator.evaluate(reference, test, "LDR", applyMagma=False)[1]
+              for reference, test in zip(references, tests)]
+    return torch.tensor(errors, device=pred.device, dtype=pred.dtype)
