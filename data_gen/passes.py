@@ -68,32 +68,42 @@ class ViewRenderer:
     def passes(self) -> list[str]:
         return [p for p in PASSES if p != "env" or self.loaded.has_environment]
 
+    def spp(self, name: str) -> int:
+        """Samples per pixel of pass ``name`` in the dataset."""
+        o = self.options
+        return {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp,
+                "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}[name]
+
     def render(self, camera: Camera, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Render every pass; returns (channel name -> (H, W) float32, pass -> seconds in Mitsuba)."""
         channels, seconds = {}, {}
-        o = self.options
-        spp = {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp, "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}
-        for index, name in enumerate(self.passes()):
-            scene = self.fog_scene if name == "fog" else self.loaded.scene
-            sensor = self._sensor(name, camera, spp[name])
-            with self._environment_only() if name == "env" else contextlib.nullcontext():
-                start = time.perf_counter()
-                image = mi.render(scene, sensor=sensor, integrator=self.integrators[name],
-                                  seed=pass_seed(seed, index), spp=spp[name]).numpy()
-                seconds[name] = time.perf_counter() - start
-            if name == "gbuffer":
-                channels.update(self._gbuffer_channels(camera, image[..., 3:]))
-            elif name == "ao":
-                channels["ao.Y"] = np.clip(image[..., 0], 0.0, 1.0)
-            else:
-                channels.update(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0)))
+        for name in self.passes():
+            pass_channels, seconds[name] = self.render_pass(camera, name, pass_seed(seed, PASSES.index(name)))
+            channels.update(pass_channels)
+        return channels, seconds
+
+    def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:
+        """One pass at ``spp`` (default: the dataset's); returns (channels, seconds inside Mitsuba)."""
+        spp = spp or self.spp(name)
+        scene = self.fog_scene if name == "fog" else self.loaded.scene
+        sensor = self._sensor(name, camera)
+        with self._environment_only() if name == "env" else contextlib.nullcontext():
+            start = time.perf_counter()
+            image = mi.render(scene, sensor=sensor, integrator=self.integrators[name], seed=seed, spp=spp).numpy()
+            seconds = time.perf_counter() - start
+        if name == "gbuffer":
+            channels = self._gbuffer_channels(camera, image[..., 3:])
+        elif name == "ao":
+            channels = {"ao.Y": np.clip(image[..., 0], 0.0, 1.0)}
+        else:
+            channels = dict(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0)))
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in channels.items()}, seconds
 
-    def _sensor(self, name: str, camera: Camera, spp: int):
+    def _sensor(self, name: str, camera: Camera):
         """The pass's sensor moved to ``camera``; kept across views so Dr.Jit reuses its kernels."""
-        key = (name, spp, camera.width, camera.height, camera.fov_x)
+        key = (name == "fog", camera.width, camera.height, camera.fov_x)
         if key not in self._sensors:
-            self._sensors[key] = _sensor(camera, spp, _medium_dict(self.fog) if name == "fog" else None)
+            self._sensors[key] = _sensor(camera, 1, _medium_dict(self.fog) if name == "fog" else None)
         sensor = self._sensors[key]
         params = mi.traverse(sensor)
         params["to_world"] = mi.AffineTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32))

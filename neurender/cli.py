@@ -59,6 +59,30 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local one)")
     _add_render_options(gen)
 
+    train = sub.add_parser("train", help="train an effect predictor (attention cGAN or conditional diffusion)")
+    train.add_argument("--model", required=True, choices=("acgan", "diffusion"))
+    train.add_argument("--effect", required=True, choices=("fog", "ao", "gi"))
+    train.add_argument("--data", required=True, help="dataset directory")
+    train.add_argument("--out", required=True, help="run directory")
+    train.add_argument("--iters", type=int, help="optimisation steps")
+    train.add_argument("--batch", type=int, help="views per step")
+    train.add_argument("--res", type=int, help="random crop size (a multiple of the network's stride)")
+    train.add_argument("--lr", type=float, help="Adam learning rate")
+    train.add_argument("--seed", type=int, help="seed of weights, batches and noise")
+    train.add_argument("--ema", type=float, help="EMA decay of the prediction weights (0: off)")
+    train.add_argument("--sample-every", type=int, help="steps between sample grids")
+    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
+    train.add_argument("--width", type=int, help="base channel count of the networks")
+    train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+
+    pred = sub.add_parser("predict", help="predict an effect from G-buffer EXRs with a trained run")
+    pred.add_argument("--checkpoint", required=True, help="run directory")
+    pred.add_argument("--input", required=True, help="an EXR file or a directory of them")
+    pred.add_argument("--out", required=True)
+    pred.add_argument("--steps", type=int, default=16, help="DDIM steps (diffusion)")
+    pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; >1 also writes std.<channel>")
+    pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
+
     val = sub.add_parser("validate", help="check a dataset against the contract")
     val.add_argument("directory")
 
@@ -108,6 +132,32 @@ def _generate(args) -> int:
     return 0
 
 
+def _train(args) -> int:
+    import dataclasses
+
+    from neurender.train import TrainConfig, train
+
+    config = TrainConfig(model=args.model, effect=args.effect, data=args.data)
+    overrides = {name: getattr(args, name) for name in ("iters", "batch", "res", "lr", "seed", "ema",
+                                                        "sample_every", "checkpoint_every")
+                 if getattr(args, name) is not None}
+    config = dataclasses.replace(config, **overrides)
+    if args.width is not None:
+        config.acgan = dataclasses.replace(config.acgan, base_channels=args.width, disc_channels=args.width)
+        config.unet = dataclasses.replace(config.unet, base_channels=args.width)
+    result = train(config, args.out, resume=args.resume)
+    print(f"trained {args.model}/{args.effect} to step {result['step']} in {result['seconds']:.0f} s: {args.out}")
+    return 0
+
+
+def _predict(args) -> int:
+    from neurender.predict import predict_files
+
+    written = predict_files(args.checkpoint, args.input, args.out, args.steps, args.samples, args.seed)
+    print(f"{len(written)} prediction(s) written to {args.out}")
+    return 0
+
+
 def _validate(args) -> int:
     from data_gen.validate import validate
 
@@ -134,7 +184,8 @@ def _bench(args) -> int:
     return 0
 
 
-COMMANDS = {"doctor": _doctor, "generate": _generate, "validate": _validate, "demo": _demo, "bench": _bench}
+COMMANDS = {"doctor": _doctor, "generate": _generate, "train": _train, "predict": _predict, "validate": _validate,
+            "demo": _demo, "bench": _bench}
 
 
 def main(argv: list[str] | None = None) -> int:

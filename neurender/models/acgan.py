@@ -1,0 +1,372 @@
+"""Attentional conditional GANs for screen-space effects (Abbas & Babahenini).
+
+- Fog: a pix2pix-style conditional GAN, G-buffers -> fogged image.
+- AO: an *attentional* conditional GAN: SAGAN self-attention (:class:`SelfAttention2d`) at the
+  coarse levels of the U-Net generator and in the PatchGAN discriminator, for long-range
+  dependencies; objective ``L_GAN + lambda_l1 * L1 + beta_ssim * (1 - SSIM)``.
+- GI: :class:`GICompositeGenerator`, direct light + an environment-light network + an AO network,
+  combined with the object / background screen-space masks so objects stay in place.
+
+Every generator maps (B, C_in, H, W) -> (B, C_out, H, W) with no output activation: the trainer
+works in a normalised target space (e.g. ``[-1, 1]``) and decides what that space is.
+:func:`generator_objective` assumes that space is ``[-1, 1]`` for its SSIM term.
+
+Typical step (``x`` input, ``y`` target, both in the trainer's space)::
+
+    G, D = build_acgan(c_in, c_out, config, effect)
+    fake = G(x)
+    d_loss = discriminator_objective(D(x, y), D(x, fake.detach()), config.gan_loss)
+    g_loss, parts = generator_objective(D(x, fake), fake, y, config)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import kornia
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
+
+from neurender.models.layers import SelfAttention2d
+
+GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+ACGAN_EFFECTS = ("fog", "ao", "gi")
+SSIM_WINDOW = 11
+
+
+@dataclass
+class ACGANConfig:
+    """Hyper-parameters of the attentional conditional GAN (defaults train on a CPU at 128 px).
+
+    Attributes:
+        base_channels: channels of the generator's first (finest) level; level i has
+            ``base_channels * 2 ** min(i - 1, 3)`` channels (capped at 8x, as in pix2pix).
+        depth: number of 2x downsamplings of the U-Net generator; its stride is ``2 ** depth``,
+            so H and W must be multiples of it. Level i (1..depth) has resolution H / 2**i.
+        attention_levels: U-Net levels (1..depth) that get a SelfAttention2d in the encoder and
+            in the decoder; the default (3, 4) are the two coarsest levels of ``depth=4`` (16x16
+            and 8x8 at 128 px). The bottleneck (level ``depth``) is shared by encoder and
+            decoder and gets one block.
+        disc_channels: channels of the discriminator's first convolution (doubled per layer,
+            capped at 8x).
+        disc_layers: stride-2 convolutions of the PatchGAN discriminator (3 gives the
+            70x70-pixel receptive field of pix2pix); inputs must be at least
+            ``3 * 2 ** disc_layers`` pixels.
+        spectral_norm: spectral normalisation on every discriminator convolution (then the
+            discriminator has no other normalisation; without it, instance norm).
+        gan_loss: adversarial loss, one of "vanilla" (BCE with logits), "lsgan" (least
+            squares) or "hinge".
+        lambda_l1: weight of the L1 reconstruction term of the generator (pix2pix: 100).
+        beta_ssim: weight ``beta`` of the structural term ``1 - SSIM`` of the generator
+            (Abbas & Babahenini's ``L_GAN + beta * L_SSIM``); SSIM is computed on the trainer's
+            ``[-1, 1]`` values mapped to ``[0, 1]``, with an 11x11 Gaussian window. 0 disables it.
+        dropout: dropout probability in the generator's decoder blocks (all but the last);
+            pix2pix uses 0.5 as its noise source, 0 keeps the generator deterministic.
+    """
+
+    base_channels: int = 32
+    depth: int = 4
+    attention_levels: tuple[int, ...] = (3, 4)
+    disc_channels: int = 32
+    disc_layers: int = 3
+    spectral_norm: bool = True
+    gan_loss: str = "lsgan"
+    lambda_l1: float = 100.0
+    beta_ssim: float = 10.0
+    dropout: float = 0.0
+
+    def __post_init__(self):
+        self.attention_levels = tuple(self.attention_levels)
+        if self.base_channels < 1 or self.disc_channels < 1:
+            raise ValueError(f"base_channels and disc_channels must be >= 1, got "
+                             f"{self.base_channels} and {self.disc_channels}")
+        if self.depth < 1 or self.disc_layers < 1:
+            raise ValueError(f"depth and disc_layers must be >= 1, got {self.depth} and {self.disc_layers}")
+        bad = [level for level in self.attention_levels if not 1 <= level <= self.depth]
+        if bad:
+            raise ValueError(f"attention_levels {bad} outside 1..depth={self.depth}")
+        if self.gan_loss not in GAN_LOSSES:
+            raise ValueError(f"unknown gan_loss {self.gan_loss!r}; choose one of {', '.join(GAN_LOSSES)}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lambda_l1 < 0 or self.beta_ssim < 0:
+            raise ValueError(f"lambda_l1 and beta_ssim must be >= 0, got {self.lambda_l1} and {self.beta_ssim}")
+
+
+def _check_input(x: torch.Tensor, channels: int, name: str) -> None:
+    if x.dim() != 4 or x.shape[1] != channels:
+        raise ValueError(f"{name} expects (B, {channels}, H, W), got {tuple(x.shape)}")
+
+
+class AttentionUNetGenerator(nn.Module):
+    """pix2pix U-Net with SAGAN self-attention at coarse levels.
+
+    Encoder level i (1..depth): 4x4 stride-2 conv -> instance norm (not at level 1 nor at
+    the 1-pixel-prone bottleneck, as in pix2pix) -> LeakyReLU(0.2) [-> SelfAttention2d].
+    Decoder level i (depth..1): ReLU -> bilinear 2x upsample -> 3x3 conv (no checkerboard
+    artefacts) -> instance norm [-> dropout], concatenated with the encoder skip of the same
+    resolution [after a SelfAttention2d at attention levels]. The last block maps to
+    ``out_channels`` with no norm and no activation.
+
+    Attributes:
+        stride: ``2 ** config.depth``; H and W must be multiples of it.
+
+    Shapes: x (B, in_channels, H, W) -> (B, out_channels, H, W).
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, config: ACGANConfig | None = None):
+        super().__init__()
+        config = config or ACGANConfig()
+        if in_channels < 1 or out_channels < 1:
+            raise ValueError(f"in_channels and out_channels must be >= 1, got {in_channels} and {out_channels}")
+        self.in_channels, self.out_channels, self.config = in_channels, out_channels, config
+        self.depth = config.depth
+        self.stride = 2 ** config.depth
+        ch = [in_channels] + [config.base_channels * 2 ** min(i - 1, 3) for i in range(1, self.depth + 1)]
+
+        self.down = nn.ModuleList()
+        self.down_attention = nn.ModuleList()
+        for i in range(1, self.depth + 1):
+            norm = 1 < i < self.depth
+            layers = [nn.Conv2d(ch[i - 1], ch[i], 4, stride=2, padding=1, bias=not norm)]
+            if norm:
+                layers.append(nn.InstanceNorm2d(ch[i], affine=True))
+            layers.append(nn.LeakyReLU(0.2))
+            self.down.append(nn.Sequential(*layers))
+            self.down_attention.append(SelfAttention2d(ch[i]) if i in config.attention_levels else nn.Identity())
+
+        # up[i - 1] maps resolution level i to level i - 1; its input is the bottleneck (i == depth)
+        # or the previous decoder output concatenated with the encoder skip (2 * ch[i]).
+        self.up = nn.ModuleList()
+        self.up_attention = nn.ModuleList()  # on the decoder output at level i (< depth), before concat
+        for i in range(1, self.depth + 1):
+            c_in = ch[i] if i == self.depth else 2 * ch[i]
+            layers = [nn.ReLU(), nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)]
+            if i == 1:
+                layers.append(nn.Conv2d(c_in, out_channels, 3, padding=1))
+            else:
+                layers += [nn.Conv2d(c_in, ch[i - 1], 3, padding=1, bias=False),
+                           nn.InstanceNorm2d(ch[i - 1], affine=True)]
+                if config.dropout > 0:
+                    layers.append(nn.Dropout(config.dropout))
+            self.up.append(nn.Sequential(*layers))
+            wanted = i in config.attention_levels and i < self.depth
+            self.up_attention.append(SelfAttention2d(ch[i]) if wanted else nn.Identity())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """x (B, in_channels, H, W) -> (B, out_channels, H, W); ValueError unless H, W are
+        multiples of :attr:`stride`."""
+        _check_input(x, self.in_channels, type(self).__name__)
+        h, w = x.shape[-2:]
+        if h % self.stride or w % self.stride:
+            raise ValueError(f"{type(self).__name__} input size {h}x{w} is not divisible by its stride "
+                             f"{self.stride} (2 ** depth, depth={self.depth}); crop or pad to a multiple")
+        skips = []
+        for down, attention in zip(self.down, self.down_attention):
+            x = attention(down(x))
+            skips.append(x)                                          # level i: (B, ch[i], H/2^i, W/2^i)
+        y = skips[-1]
+        for i in range(self.depth, 0, -1):
+            if i < self.depth:
+                y = torch.cat([self.up_attention[i - 1](y), skips[i - 1]], dim=1)
+            y = self.up[i - 1](y)                                    # -> level i - 1
+        return y
+
+
+class PatchDiscriminator(nn.Module):
+    """PatchGAN (pix2pix 70x70 for ``disc_layers=3``) conditioned on the generator's input.
+
+    The condition and the (real or generated) target are concatenated on channels, then:
+    4x4 stride-2 convs (``disc_layers`` of them, channels ``disc_channels * 2**min(i, 3)``) ->
+    one SelfAttention2d -> a 4x4 stride-1 conv -> a 4x4 stride-1 conv to 1 channel of logits.
+    With ``config.spectral_norm`` every conv (attention's too) is spectrally normalised and no
+    other normalisation is used; otherwise instance norm follows every conv but the first and last.
+
+    Shapes: cond (B, cond_channels, H, W), target (B, target_channels, H, W) -> logits (B, 1, h, w)
+    with h = H // 2**disc_layers - 2 (14x14 for 128 px and 3 layers); H and W must be at least
+    ``3 * 2 ** disc_layers``.
+    """
+
+    def __init__(self, cond_channels: int, target_channels: int, config: ACGANConfig | None = None):
+        super().__init__()
+        config = config or ACGANConfig()
+        if cond_channels < 1 or target_channels < 1:
+            raise ValueError(f"cond_channels and target_channels must be >= 1, got "
+                             f"{cond_channels} and {target_channels}")
+        self.cond_channels, self.target_channels = cond_channels, target_channels
+        self.min_size = 3 * 2 ** config.disc_layers
+        sn = _spectral_norm if config.spectral_norm else (lambda m: m)
+
+        def block(c_in, c_out, stride, norm):
+            layers = [sn(nn.Conv2d(c_in, c_out, 4, stride=stride, padding=1))]
+            if norm and not config.spectral_norm:
+                layers.append(nn.InstanceNorm2d(c_out, affine=True))
+            layers.append(nn.LeakyReLU(0.2))
+            return layers
+
+        ch = [config.disc_channels * 2 ** min(i, 3) for i in range(config.disc_layers + 1)]
+        layers = block(cond_channels + target_channels, ch[0], 2, norm=False)
+        for i in range(1, config.disc_layers):
+            layers += block(ch[i - 1], ch[i], 2, norm=True)
+        layers.append(SelfAttention2d(ch[config.disc_layers - 1], spectral_norm=config.spectral_norm))
+        layers += block(ch[config.disc_layers - 1], ch[config.disc_layers], 1, norm=True)
+        layers.append(sn(nn.Conv2d(ch[config.disc_layers], 1, 4, stride=1, padding=1)))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, cond: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        """cond (B, cond_channels, H, W), target (B, target_channels, H, W) -> logits (B, 1, h, w)."""
+        _check_input(cond, self.cond_channels, f"{type(self).__name__} condition")
+        _check_input(target, self.target_channels, f"{type(self).__name__} target")
+        if cond.shape[0] != target.shape[0] or cond.shape[-2:] != target.shape[-2:]:
+            raise ValueError(f"condition {tuple(cond.shape)} and target {tuple(target.shape)} differ "
+                             f"in batch or size")
+        h, w = cond.shape[-2:]
+        if min(h, w) < self.min_size:
+            raise ValueError(f"{type(self).__name__} input size {h}x{w} is below its minimum "
+                             f"{self.min_size} (3 * 2 ** disc_layers)")
+        return self.net(torch.cat([cond, target], dim=1))
+
+
+class GICompositeGenerator(nn.Module):
+    """GI composite: ``direct + mask * env * ao + (1 - mask) * env``.
+
+    ``env`` (B, 3, H, W) is an :class:`AttentionUNetGenerator` on all inputs (environment light),
+    ``ao`` (B, 1, H, W) a second one on normal + depth through a sigmoid. The object mask keeps
+    the objects in place (their indirect light is occluded by AO), the background mask
+    ``1 - mask`` takes the environment light as is; ``direct`` is copied from the input.
+
+    Space: the composite is evaluated in whatever space the caller feeds (the same as the
+    other generators): ``direct`` must already be in the target's space and the ``mask``
+    channel must hold the 0/1 object mask (do not normalise it). It is trained end to end
+    with the same objective as the other generators: one loss on the final image, so no
+    separate environment-light or AO targets are needed (the AO network learns AO only as
+    far as it explains the image).
+
+    Args:
+        in_channels: C_in of the input.
+        config: shared by both networks.
+        channel_index: input channel positions: "direct" (3: R, G, B), "normal" (3),
+            "depth" (1) and "mask" (1); ints or sequences. The dataset's "gi" input has no
+            mask channel: append the item's ``mask`` to the input and name its index here.
+
+    Shapes: x (B, in_channels, H, W) -> (B, 3, H, W).
+    """
+
+    SIZES = {"direct": 3, "normal": 3, "depth": 1, "mask": 1}
+
+    def __init__(self, in_channels: int, config: ACGANConfig | None, channel_index: dict):
+        super().__init__()
+        config = config or ACGANConfig()
+        self.in_channels = in_channels
+        self.index: dict[str, list[int]] = {}
+        for key, size in self.SIZES.items():
+            if key not in channel_index:
+                raise ValueError(f"channel_index lacks {key!r}; it needs {', '.join(self.SIZES)}")
+            value = channel_index[key]
+            value = [int(value)] if isinstance(value, int) else [int(v) for v in value]
+            if len(value) != size or not all(0 <= v < in_channels for v in value):
+                raise ValueError(f"channel_index[{key!r}] = {value} must be {size} indices in 0..{in_channels - 1}")
+            self.index[key] = value
+        self.env = AttentionUNetGenerator(in_channels, 3, config)
+        self.ao = AttentionUNetGenerator(4, 1, config)
+        self.stride = self.env.stride
+
+    def forward(self, x: torch.Tensor, return_parts: bool = False):
+        """x (B, in_channels, H, W) -> (B, 3, H, W); with ``return_parts`` also a dict of
+        "env" (B, 3, H, W) and "ao" (B, 1, H, W)."""
+        _check_input(x, self.in_channels, type(self).__name__)
+        direct, mask = x[:, self.index["direct"]], x[:, self.index["mask"]]
+        env = self.env(x)
+        ao = torch.sigmoid(self.ao(x[:, self.index["normal"] + self.index["depth"]]))
+        out = direct + mask * env * ao + (1 - mask) * env
+        return (out, {"env": env, "ao": ao}) if return_parts else out
+
+
+def adversarial_loss(logits: torch.Tensor, real: bool, kind: str, *, for_discriminator: bool = True) -> torch.Tensor:
+    """Scalar adversarial loss of ``logits`` (any shape) labelled ``real``.
+
+    - "vanilla": BCE with logits against 1 (real) or 0 (fake).
+    - "lsgan": mean squared error to 1 (real) or 0 (fake).
+    - "hinge": discriminator ``mean(relu(1 - x))`` (real) / ``mean(relu(1 + x))`` (fake);
+      generator (``for_discriminator=False``) ``-mean(x)``, which only exists for real=True.
+
+    For vanilla and lsgan the generator's loss is the real-labelled loss of its fakes.
+    """
+    if kind not in GAN_LOSSES:
+        raise ValueError(f"unknown gan loss {kind!r}; choose one of {', '.join(GAN_LOSSES)}")
+    if kind == "vanilla":
+        target = torch.ones_like(logits) if real else torch.zeros_like(logits)
+        return F.binary_cross_entropy_with_logits(logits, target)
+    if kind == "lsgan":
+        return F.mse_loss(logits, torch.ones_like(logits) if real else torch.zeros_like(logits))
+    if not for_discriminator:
+        if not real:
+            raise ValueError("the generator's hinge loss is defined for real=True only")
+        return -logits.mean()
+    return F.relu(1 - logits).mean() if real else F.relu(1 + logits).mean()
+
+
+def to_unit(x: torch.Tensor) -> torch.Tensor:
+    """Map the trainer's ``[-1, 1]`` space to ``[0, 1]``: ``clamp((x + 1) / 2, 0, 1)``."""
+    return ((x + 1) / 2).clamp(0, 1)
+
+
+def generator_objective(d_fake_logits: torch.Tensor | None, fake: torch.Tensor, target: torch.Tensor,
+                        config: ACGANConfig) -> tuple[torch.Tensor, dict[str, float]]:
+    """``adversarial + lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` of the generator.
+
+    Args:
+        d_fake_logits: discriminator logits on (input, fake); None leaves the adversarial
+            term out (reconstruction only, e.g. for a warm-up).
+        fake, target: (B, C, H, W) in the trainer's ``[-1, 1]`` space. L1 is taken there;
+            SSIM (kornia.metrics.ssim, 11x11 window, max_val 1) on :func:`to_unit` of both,
+            i.e. ``(x + 1) / 2`` clamped to ``[0, 1]`` (values beyond the range get no SSIM gradient;
+            L1 still pulls them back).
+
+    Returns:
+        total: scalar tensor to backpropagate.
+        parts: floats "adv", "l1", "ssim" (the SSIM value, not the loss) and "total".
+    """
+    if fake.shape != target.shape or fake.dim() != 4:
+        raise ValueError(f"fake {tuple(fake.shape)} and target {tuple(target.shape)} must be equal (B, C, H, W)")
+    zero = fake.new_zeros(())
+    adv = zero if d_fake_logits is None else adversarial_loss(d_fake_logits, True, config.gan_loss,
+                                                              for_discriminator=False)
+    l1 = F.l1_loss(fake, target)
+    if config.beta_ssim > 0:
+        ssim = kornia.metrics.ssim(to_unit(fake), to_unit(target), SSIM_WINDOW, max_val=1.0).mean()
+    else:
+        ssim = fake.new_ones(()).detach()
+    total = adv + config.lambda_l1 * l1 + config.beta_ssim * (1 - ssim)
+    parts = {name: float(value.detach()) for name, value in
+             (("adv", adv), ("l1", l1), ("ssim", ssim), ("total", total))}
+    return total, parts
+
+
+def discriminator_objective(d_real_logits: torch.Tensor, d_fake_logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """Scalar discriminator loss: the mean of the real-labelled loss of ``d_real_logits`` and the
+    fake-labelled loss of ``d_fake_logits`` (pix2pix halves the sum to slow D down)."""
+    return 0.5 * (adversarial_loss(d_real_logits, True, kind) + adversarial_loss(d_fake_logits, False, kind))
+
+
+def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None, effect: str,
+                channel_index: dict | None = None) -> tuple[nn.Module, PatchDiscriminator]:
+    """The generator and discriminator of ``effect`` ("fog", "ao" or "gi").
+
+    "gi" builds a :class:`GICompositeGenerator` (``out_channels`` must be 3 and
+    ``channel_index`` is required); the others an :class:`AttentionUNetGenerator`. The
+    discriminator is a :class:`PatchDiscriminator(in_channels, out_channels, config)`.
+    """
+    config = config or ACGANConfig()
+    if effect not in ACGAN_EFFECTS:
+        raise ValueError(f"unknown effect {effect!r}; choose one of {', '.join(ACGAN_EFFECTS)}")
+    if effect == "gi":
+        if out_channels != 3:
+            raise ValueError(f"the gi composite predicts RGB (3 channels), got out_channels={out_channels}")
+        if channel_index is None:
+            raise ValueError("effect 'gi' needs channel_index (direct, normal, depth, mask input channels)")
+        generator = GICompositeGenerator(in_channels, config, channel_index)
+    else:
+        generator = AttentionUNetGenerator(in_channels, out_channels, config)
+    return generator, PatchDiscriminator(in_channels, out_channels, config)

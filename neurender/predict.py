@@ -1,0 +1,90 @@
+"""Load a training run and predict its effect: from tensors, from EXR files, or for evaluation."""
+from __future__ import annotations
+
+import glob
+import os
+
+import numpy as np
+import torch
+
+from neurender import space
+from neurender.data import MASK
+from neurender.errors import InputError
+from neurender.exr import read_exr, write_exr
+from neurender.train import build_task, channels, load_config, load_weights, read_checkpoint, to_model_space
+
+
+class Predictor:
+    """A trained run as a function: linear G-buffer inputs -> linear effect.
+
+    ``inputs`` / ``targets`` name the channels it reads and writes (the dataset's names).
+    Diffusion runs sample with DDIM (``steps``), averaging ``samples`` draws from ``seed``.
+    """
+
+    def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0):
+        self.config = load_config(run)
+        if steps < 1 or samples < 1:
+            raise InputError(f"--steps and --samples must be at least 1, got {steps} and {samples}")
+        tensors, _ = read_checkpoint(run)
+        self.task = build_task(self.config)
+        load_weights(self.task, tensors, run)
+        self.run, self.effect, self.model = run, self.config.effect, self.config.model
+        self.inputs, self.targets = channels(self.effect)
+        self.stride = self.task.networks[self.task.main].stride
+        self.options = {"steps": steps, "samples": samples, "seed": seed} if self.model == "diffusion" else {}
+
+    def check_size(self, height: int, width: int, where: str) -> None:
+        if height % self.stride or width % self.stride:
+            raise InputError(f"{where} is {width}x{height}; this {self.model} needs sizes divisible by {self.stride}")
+
+    @torch.no_grad()
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
+        """inputs (B, C_in, H, W) linear in :data:`inputs` order (mask may be left out), mask (B, 1, H, W)
+        -> prediction (B, C_out, H, W) linear, the mean of the draws (with ``return_std`` also their
+        per-pixel standard deviation, 0 for a GAN or a single draw)."""
+        x, _ = to_model_space(inputs, torch.zeros_like(inputs[:, :1]), mask, self.effect)
+        draws = space.from_model_space(self.task.sample(x, **self.options), self.effect)
+        prediction = draws.mean(0)
+        return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
+
+
+def _exr_files(path: str) -> list[tuple[str, str]]:
+    """(file, path relative to the input) of an EXR or of every EXR under a directory."""
+    if os.path.isfile(path):
+        return [(path, os.path.basename(path))]
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "**", "*.exr"), recursive=True))
+        files = [f for f in files if not os.path.basename(f).startswith(".tmp-")]
+        if not files:
+            raise InputError(f"no EXR files under {path}")
+        return [(f, os.path.relpath(f, path)) for f in files]
+    raise InputError(f"input not found: {path}")
+
+
+def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samples: int = 1, seed: int = 0,
+                  progress: bool = True) -> list[str]:
+    """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
+
+    Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); with
+    diffusion and ``samples`` > 1 also ``std.<name>``, the per-pixel spread of the samples.
+    """
+    predictor = Predictor(run, steps, samples, seed)
+    needed = [c for c in predictor.inputs if c != MASK] + [MASK]
+    written = []
+    from tqdm import tqdm
+
+    for path, relative in tqdm(_exr_files(input_path), unit="view", disable=not progress):
+        data = read_exr(path, needed)
+        mask = torch.from_numpy(data[MASK])[None, None]
+        predictor.check_size(*mask.shape[-2:], path)
+        names = [c for c in predictor.inputs if c != MASK or predictor.effect == "ao"]
+        inputs = torch.from_numpy(np.stack([data[c] for c in names]))[None]
+        prediction, std = predictor(inputs, mask, return_std=True)
+        out = {name: prediction[0, i].numpy() for i, name in enumerate(predictor.targets)}
+        if predictor.model == "diffusion" and samples > 1:
+            out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(predictor.targets)})
+        target = os.path.join(out_dir, relative)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        write_exr(target, out)
+        written.append(target)
+    return written

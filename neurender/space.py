@@ -1,0 +1,68 @@
+"""The normalised space networks see, and the way back to linear HDR values.
+
+Radiance (RGB, direct, fog, env) is tone-mapped with Reinhard, u = x / (1 + x), then
+mapped to [-1, 1); AO to [-1, 1]; normals stay in [-1, 1]; albedo is mapped to
+[-1, 1]; depth is divided by the image's mean depth on the mask (scale-free:
+scenes of any size look alike), then shifted to centre it. Off the mask inputs are 0.
+Evaluation always happens on linear values after :func:`from_model_space`.
+"""
+from __future__ import annotations
+
+import torch
+
+RADIANCE_PREFIXES = ("R", "G", "B", "direct.", "env.", "fog.")
+
+
+def _is_radiance(name: str) -> bool:
+    return name in ("R", "G", "B") or name.startswith(RADIANCE_PREFIXES[3:])
+
+
+def reinhard(x: torch.Tensor) -> torch.Tensor:
+    x = x.clamp_min(0)
+    return x / (1 + x)
+
+
+def inverse_reinhard(u: torch.Tensor) -> torch.Tensor:
+    u = u.clamp(0, 0.999)
+    return u / (1 - u)
+
+
+def inputs_to_model_space(x: torch.Tensor, names: list[str], mask: torch.Tensor) -> torch.Tensor:
+    """G-buffer inputs (B, C, H, W), channel ``names``, ``mask`` (B, 1, H, W) -> network inputs (B, C, H, W)."""
+    if x.shape[1] != len(names):
+        raise ValueError(f"{x.shape[1]} input channels but {len(names)} names")
+    out = []
+    for i, name in enumerate(names):
+        c = x[:, i : i + 1]
+        if _is_radiance(name):
+            c = 2 * reinhard(c) - 1
+        elif name.startswith("albedo."):
+            c = 2 * c.clamp(0, 1) - 1
+        elif name == "depth.Z":
+            mean = (c * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+            c = c / mean.clamp_min(1e-8) - 1
+        out.append(c * mask)
+    return torch.cat(out, dim=1)
+
+
+def target_to_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
+    """Linear target (B, C, H, W) -> [-1, 1] space (AO linear, radiance through Reinhard)."""
+    return 2 * y.clamp(0, 1) - 1 if effect == "ao" else 2 * reinhard(y) - 1
+
+
+def from_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
+    """Network output in [-1, 1] space -> linear values (AO in [0, 1], radiance >= 0)."""
+    u = ((y + 1) / 2).clamp(0, 1)
+    return u if effect == "ao" else inverse_reinhard(u)
+
+
+def display(x: torch.Tensor, effect: str) -> torch.Tensor:
+    """Linear values -> display values in [0, 1] for image metrics and pictures.
+
+    Radiance: Reinhard then the sRGB curve (as :func:`neurender.contact_sheet.tonemap`);
+    AO is shown as is.
+    """
+    if effect == "ao":
+        return x.clamp(0, 1)
+    u = reinhard(x)
+    return torch.where(u <= 0.0031308, 12.92 * u, 1.055 * u.clamp_min(1e-12) ** (1 / 2.4) - 0.055).clamp(0, 1)

@@ -1,0 +1,110 @@
+"""The two model families as training tasks: what one step does and how a task predicts.
+
+Both work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W)
+network inputs, y (B, C_out, H, W) targets in [-1, 1].
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from neurender.models import acgan, diffusion, unet
+
+
+def _adam(module: torch.nn.Module, lr: float, betas) -> torch.optim.Adam:
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(betas))
+
+
+class EMA:
+    """Exponential moving average of a network's weights (used for prediction)."""
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay, self.module = decay, copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module) -> None:
+        for ema, live in zip(self.module.state_dict().values(), module.state_dict().values()):
+            if ema.dtype.is_floating_point:
+                ema.lerp_(live, 1 - self.decay)
+            else:
+                ema.copy_(live)
+
+
+class ACGANTask:
+    """Attention cGAN: generator G(x) -> y, PatchGAN D(x, y); pix2pix alternating updates."""
+
+    def __init__(self, config, in_channels: int, out_channels: int, channel_index: dict | None):
+        self.config = config.acgan
+        generator, discriminator = acgan.build_acgan(in_channels, out_channels, config.acgan, config.effect,
+                                                     channel_index)
+        self.networks = {"generator": generator, "discriminator": discriminator}
+        self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
+        self.ema = EMA(generator, config.ema) if config.ema > 0 else None
+        self.main = "generator"
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+        G, D = wrapped["generator"], wrapped["discriminator"]
+        fake = G(x)
+        d_loss = acgan.discriminator_objective(D(x, y), D(x, fake.detach()), self.config.gan_loss)
+        self.optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["discriminator"].step()
+        for p in self.networks["discriminator"].parameters():
+            p.requires_grad_(False)
+        g_loss, parts = acgan.generator_objective(D(x, fake), fake, y, self.config)
+        for p in self.networks["discriminator"].parameters():
+            p.requires_grad_(True)
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.optimizers["generator"].step()
+        return {"g_" + k: v for k, v in parts.items()} | {"d_loss": float(d_loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, **_) -> torch.Tensor:
+        """The generator's (EMA) prediction as one draw: (1, B, C_out, H, W)."""
+        net = self.ema.module if self.ema else self.networks["generator"].eval()
+        out = net(x)
+        self.networks["generator"].train()
+        return out[None]
+
+
+class DiffusionTask:
+    """Conditional DDPM: U-Net predicts eps (or v) from (x_t, t, G-buffer); DDIM for sampling.
+
+    For GI the network predicts the residual over direct light (``residual_index`` names
+    the direct channels of x, which live in the target's space).
+    """
+
+    def __init__(self, config, in_channels: int, out_channels: int, residual_index: list[int] | None):
+        self.scheduler = diffusion.NoiseScheduler(config.diffusion)
+        self.networks = {"unet": unet.ConditionalUNet(out_channels, in_channels, config.unet)}
+        self.optimizers = {"unet": _adam(self.networks["unet"], config.lr, config.betas)}
+        self.ema = EMA(self.networks["unet"], config.ema) if config.ema > 0 else None
+        self.residual_index = residual_index
+        self.main = "unet"
+
+    def _base(self, x: torch.Tensor) -> torch.Tensor | float:
+        return x[:, self.residual_index] if self.residual_index else 0.0
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+        x0 = y - self._base(x)
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        t = self.scheduler.sample_timesteps(x0.shape[0], generator=generator).to(x0.device)
+        prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, x)
+        loss = torch.mean((prediction - self.scheduler.training_target(x0, noise, t)) ** 2)
+        self.optimizers["unet"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["unet"].step()
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0):
+        """``samples`` DDIM draws with ``steps`` steps, all noise from ``seed``: (samples, B, C_out, H, W)."""
+        net = self.ema.module if self.ema else self.networks["unet"].eval()
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        clip = None if self.residual_index else (-1.0, 1.0)  # a residual over direct light spans [-2, 2]
+        draws = torch.stack([diffusion.sample_ddim(net, x, self.scheduler, steps, eta=eta, generator=generator,
+                                                   clip=clip) for _ in range(samples)])
+        self.networks["unet"].train()
+        return (draws + self._base(x)).clamp(-1, 1)

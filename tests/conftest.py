@@ -1,0 +1,64 @@
+"""Shared fixtures: small datasets made once per session, Mitsuba in-process.
+
+Rendering datasets costs a few seconds each (worker pools use 'spawn'), so every
+dataset that more than one test reads is a session fixture. Tests that damage a
+dataset copy it into their own tmp_path first.
+
+In-process Mitsuba: request the ``mitsuba`` fixture before importing ``mitsuba``,
+``drjit``, ``scenes`` or ``data_gen.passes`` (drjit reads DRJIT_LIBLLVM_PATH when
+it is imported, and ``init_mitsuba`` sets it).
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from nr_helpers import CBOX, MAIN_SCENES, SMALL, generate_into  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def mitsuba():
+    """Mitsuba with the project's variant choice, set up in this process; returns the module."""
+    from data_gen.variant import init_mitsuba
+
+    init_mitsuba()
+    import mitsuba as mi
+
+    from data_gen import integrators
+
+    integrators.register()
+    return mi
+
+
+@pytest.fixture(scope="session")
+def dataset(tmp_path_factory) -> Path:
+    """forest, objects and room: 2 views each at 16 px, 4 spp, one worker, seed 0."""
+    return generate_into(tmp_path_factory.mktemp("main") / "data", *MAIN_SCENES, extra=SMALL + ["--workers", "1"])
+
+
+@pytest.fixture(scope="session")
+def dataset_twin(tmp_path_factory) -> Path:
+    """The same command as ``dataset`` except for two workers (pixels must not depend on that)."""
+    return generate_into(tmp_path_factory.mktemp("twin") / "data", *MAIN_SCENES, extra=SMALL + ["--workers", "2"])
+
+
+@pytest.fixture(scope="session")
+def dataset_seed1(tmp_path_factory) -> Path:
+    """objects with --seed 1, otherwise the options of ``dataset``."""
+    return generate_into(tmp_path_factory.mktemp("seed1") / "data", "objects", extra=SMALL + ["--seed", "1"])
+
+
+@pytest.fixture(scope="session")
+def cbox_path() -> Path:
+    if not CBOX.is_file():
+        pytest.fail(f"the Cornell box test scene is missing: {CBOX} (clone shared/ beside the repository)")
+    return CBOX
+
+
+@pytest.fixture(scope="session")
+def cbox_dataset(tmp_path_factory, cbox_path) -> Path:
+    return generate_into(tmp_path_factory.mktemp("cbox") / "data", cbox_path, extra=SMALL)

@@ -1,0 +1,117 @@
+"""A run killed with SIGKILL resumes: finished views are kept, the rest is rendered, no process survives."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from nr_helpers import (BASE_ENV, MAIN_SCENES, REPO, SMALL, copy_dataset, load_records, neurender_command,
+                        run_in_new_session, run_neurender, wait_session_gone)
+
+VIEWS = 6
+# heavy enough per view (~0.5 s here) that the kill lands between the first and the last view
+RESUME_ARGS = ["generate", "objects", "--views", str(VIEWS), "--res", "32", "--spp", "128", "--workers", "1"]
+
+
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find leftover processes")
+def test_resume_after_kill(tmp_path):
+    out = tmp_path / "data"
+    log = out / "views.jsonl"
+    command = neurender_command() + RESUME_ARGS + ["--out", str(out)]
+    errors = open(tmp_path / "first.stderr", "w+")
+    first = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=errors,
+                             env=BASE_ENV, cwd=str(REPO))
+    try:
+        deadline = time.monotonic() + 240
+        while len(_lines(log)) < 1:
+            if first.poll() is not None:
+                pytest.fail(f"generate ended (exit {first.returncode}) before the first view was recorded: "
+                            f"{(tmp_path / 'first.stderr').read_text()[-2000:]}")
+            assert time.monotonic() < deadline, "no view recorded in 240 s"
+            time.sleep(0.01)
+        os.killpg(first.pid, signal.SIGKILL)
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+        first.wait(30)
+        errors.close()
+    assert wait_session_gone(first.pid) == [], "processes of the killed run survive SIGKILL of its group"
+
+    before = _lines(log)
+    recorded = [json.loads(line) for line in before if line.strip()]
+    assert 1 <= len(recorded) < VIEWS, f"the kill came too late to test resuming: {len(recorded)} views recorded"
+    files_before = {r["file"]: os.stat(out / r["file"]) for r in recorded}
+
+    second, session = run_in_new_session(*RESUME_ARGS, "--out", out)
+    stdout = second.stdout
+    assert second.returncode == 0, stdout + second.stderr[-3000:]
+    # the pool's worker processes (and anything else of the run) are gone once it has finished
+    assert wait_session_gone(session) == [], "worker processes survive a finished run"
+
+    match = re.search(r"(\d+) views rendered, (\d+) in", stdout)
+    assert match, stdout
+    assert (int(match.group(1)), int(match.group(2))) == (VIEWS - len(recorded), VIEWS)
+
+    after = _lines(log)
+    assert after[: len(before)] == before, "views.jsonl lines from before the kill were rewritten"
+    records = [json.loads(line) for line in after]
+    assert sorted(r["view"] for r in records) == list(range(VIEWS)), "each view exactly once"
+    # views finished before the kill were not rendered again
+    for relative, stat in files_before.items():
+        now = os.stat(out / relative)
+        assert (now.st_ino, now.st_mtime_ns, now.st_size) == (stat.st_ino, stat.st_mtime_ns, stat.st_size), relative
+    assert {r["pid"] for r in records[len(recorded):]}.isdisjoint({r["pid"] for r in recorded})
+
+    assert run_neurender("validate", out).returncode == 0
+    # a third run has nothing left to do
+    proc = run_neurender(*RESUME_ARGS, "--out", out)
+    assert proc.returncode == 0 and proc.stdout.startswith("0 views rendered"), proc.stdout + proc.stderr[-2000:]
+    assert _lines(log) == after
+
+
+def test_resume_fills_in_a_deleted_view(dataset, tmp_path):
+    """A view whose record is gone is rendered again; the others are left alone and validate passes."""
+    out = copy_dataset(dataset, tmp_path / "data")
+    log = out / "views.jsonl"
+    lines = log.read_text().splitlines()
+    dropped = json.loads(lines[-1])
+    log.write_text("\n".join(lines[:-1]) + "\n")
+    os.remove(out / dropped["file"])
+    kept = {json.loads(line)["file"]: os.stat(out / json.loads(line)["file"]).st_mtime_ns for line in lines[:-1]}
+    proc = run_neurender("generate", *MAIN_SCENES, "--out", out, *SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("1 views rendered, 6 in"), proc.stdout
+    assert {f: os.stat(out / f).st_mtime_ns for f in kept} == kept
+    records = load_records(out)
+    assert sorted((r["scene"], r["view"]) for r in records) == sorted(
+        (f"{name}_000", v) for name in MAIN_SCENES for v in range(2))
+    assert run_neurender("validate", out).returncode == 0
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "source bug: data_gen/generator.py generate() appends records to views.jsonl without ending a torn last "
+    "line first; read_views ignores the torn line ('a torn last line is ignored'), but the next record is "
+    "glued onto it, so the re-rendered view's record is unreadable and the resumed dataset fails validate "
+    "(view not in views.jsonl / line is not a view record)"))
+def test_resume_after_a_torn_last_line(dataset, tmp_path):
+    out = copy_dataset(dataset, tmp_path / "data")
+    log = out / "views.jsonl"
+    lines = log.read_text().splitlines()
+    # the run died while writing the last record: half a line, no newline
+    log.write_text("\n".join(lines[:-1]) + "\n" + lines[-1][: len(lines[-1]) // 2])
+    os.remove(out / json.loads(lines[-1])["file"])
+    proc = run_neurender("generate", *MAIN_SCENES, "--out", out, *SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("1 views rendered"), proc.stdout
+    check = run_neurender("validate", out)
+    assert check.returncode == 0, check.stdout

@@ -1,0 +1,177 @@
+import math
+
+import pytest
+import torch
+
+from neurender.models.acgan import (
+    ACGANConfig,
+    AttentionUNetGenerator,
+    GICompositeGenerator,
+    PatchDiscriminator,
+    adversarial_loss,
+    build_acgan,
+    discriminator_objective,
+    generator_objective,
+)
+from neurender.models.layers import SelfAttention2d
+
+TINY = dict(base_channels=8, disc_channels=8)
+GI_INDEX = {"normal": [0, 1, 2], "depth": 3, "direct": [7, 8, 9], "mask": 10}
+
+
+def tiny(**kwargs) -> ACGANConfig:
+    return ACGANConfig(**{**TINY, **kwargs})
+
+
+def gi_input(batch=2, size=16) -> torch.Tensor:
+    x = torch.randn(batch, 11, size, size)
+    x[:, 10] = (x[:, 10] > 0).float()
+    return x
+
+
+@pytest.mark.parametrize("effect,c_in,c_out", [("fog", 10, 3), ("ao", 4, 1)])
+def test_generator_shapes(effect, c_in, c_out):
+    torch.manual_seed(0)
+    generator, _ = build_acgan(c_in, c_out, tiny(), effect)
+    assert isinstance(generator, AttentionUNetGenerator) and generator.stride == 16
+    assert generator(torch.randn(2, c_in, 16, 32)).shape == (2, c_out, 16, 32)
+
+
+def test_gi_composite_shape_and_formula():
+    torch.manual_seed(0)
+    generator, discriminator = build_acgan(11, 3, tiny(), "gi", GI_INDEX)
+    assert isinstance(generator, GICompositeGenerator) and generator.stride == 16
+    x = gi_input()
+    out, parts = generator(x, return_parts=True)
+    assert out.shape == (2, 3, 16, 16)
+    assert parts["env"].shape == (2, 3, 16, 16) and parts["ao"].shape == (2, 1, 16, 16)
+    assert 0 <= parts["ao"].min() and parts["ao"].max() <= 1
+    mask, direct = x[:, 10:11], x[:, 7:10]
+    expected = direct + mask * parts["env"] * parts["ao"] + (1 - mask) * parts["env"]
+    torch.testing.assert_close(out, expected)
+    # background pixels: direct + env, whatever the AO
+    background = (mask == 0).expand_as(out)
+    torch.testing.assert_close(out[background], (direct + parts["env"])[background])
+    x32 = gi_input(size=32)
+    assert discriminator(x32, generator(x32)).shape == (2, 1, 2, 2)
+
+
+def test_gi_needs_channel_index():
+    with pytest.raises(ValueError, match="channel_index"):
+        build_acgan(11, 3, tiny(), "gi")
+    with pytest.raises(ValueError, match="mask"):
+        GICompositeGenerator(11, tiny(), {k: v for k, v in GI_INDEX.items() if k != "mask"})
+    with pytest.raises(ValueError, match="direct"):
+        GICompositeGenerator(11, tiny(), {**GI_INDEX, "direct": [7, 8]})
+
+
+def test_attention_starts_at_identity():
+    torch.manual_seed(0)
+    attention = SelfAttention2d(16)
+    assert attention.query.out_channels == 2 and attention.value.out_channels == 16
+    assert SelfAttention2d(4).key.out_channels == 1
+    x = torch.randn(2, 16, 6, 5)
+    assert torch.equal(attention(x), x)
+    with torch.no_grad():
+        attention.gamma.fill_(0.5)
+    y = attention(x)
+    assert y.shape == x.shape and not torch.allclose(y, x)
+
+
+def test_stride_check():
+    generator = AttentionUNetGenerator(4, 1, tiny())
+    with pytest.raises(ValueError, match=r"24x32.*stride 16"):
+        generator(torch.randn(1, 4, 24, 32))
+    with pytest.raises(ValueError, match="expects"):
+        generator(torch.randn(1, 3, 32, 32))
+
+
+def test_config_checks():
+    with pytest.raises(ValueError, match="gan_loss"):
+        ACGANConfig(gan_loss="wgan")
+    with pytest.raises(ValueError, match="attention_levels"):
+        ACGANConfig(depth=3, attention_levels=(3, 4))
+
+
+@pytest.mark.parametrize("spectral_norm", [True, False])
+def test_discriminator_shape(spectral_norm):
+    torch.manual_seed(0)
+    discriminator = PatchDiscriminator(10, 3, tiny(spectral_norm=spectral_norm))
+    logits = discriminator(torch.randn(2, 10, 32, 48), torch.randn(2, 3, 32, 48))
+    assert logits.shape == (2, 1, 32 // 8 - 2, 48 // 8 - 2)
+    with pytest.raises(ValueError, match="minimum 24"):
+        discriminator(torch.randn(1, 10, 16, 16), torch.randn(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="differ"):
+        discriminator(torch.randn(1, 10, 32, 32), torch.randn(1, 3, 32, 40))
+
+
+@pytest.mark.parametrize("use_discriminator", [False, True])
+def test_one_step_reduces_generator_loss(use_discriminator):
+    torch.manual_seed(0)
+    config = tiny()
+    generator, discriminator = build_acgan(10, 3, config, "fog")
+    discriminator.requires_grad_(False).eval()  # frozen: no spectral-norm power iteration either
+    x, target = torch.randn(4, 10, 32, 32), torch.rand(4, 3, 32, 32) * 2 - 1
+
+    def loss():
+        fake = generator(x)
+        logits = discriminator(x, fake) if use_discriminator else None
+        return generator_objective(logits, fake, target, config)
+
+    optimizer = torch.optim.Adam(generator.parameters(), lr=2e-4, betas=(0.5, 0.999))
+    before, parts = loss()
+    assert set(parts) == {"adv", "l1", "ssim", "total"} and math.isclose(parts["total"], before.item())
+    optimizer.zero_grad()
+    before.backward()
+    optimizer.step()
+    with torch.no_grad():
+        after, _ = loss()
+    assert after.item() < before.item()
+
+
+def test_gan_loss_kinds():
+    ones, minus = torch.ones(2, 1, 3, 3), -torch.ones(2, 1, 3, 3)
+    confident = {"vanilla": (5.0, -5.0), "lsgan": (1.0, 0.0), "hinge": (2.0, -2.0)}  # real-like, fake-like
+    for kind, (real_value, fake_value) in confident.items():
+        big, small = torch.full((4,), real_value), torch.full((4,), fake_value)
+        for logits in (ones, minus, torch.randn(2, 1, 3, 3)):
+            for real in (True, False):
+                assert torch.isfinite(adversarial_loss(logits, real, kind))
+        # confident-correct logits cost less than confident-wrong ones
+        assert adversarial_loss(big, True, kind) < adversarial_loss(small, True, kind)
+        assert adversarial_loss(small, False, kind) < adversarial_loss(big, False, kind)
+        assert discriminator_objective(big, small, kind) < discriminator_objective(small, big, kind)
+        # the generator wants D to call its fakes real
+        assert adversarial_loss(big, True, kind, for_discriminator=False) < \
+            adversarial_loss(small, True, kind, for_discriminator=False)
+    assert adversarial_loss(ones, True, "lsgan") == 0
+    assert adversarial_loss(torch.zeros(3), False, "lsgan") == 0
+    assert adversarial_loss(ones, True, "hinge") == 0 and adversarial_loss(minus, False, "hinge") == 0
+    assert adversarial_loss(ones, True, "hinge", for_discriminator=False) == -1
+    torch.testing.assert_close(adversarial_loss(torch.zeros(3), True, "vanilla"), torch.tensor(math.log(2)))
+    assert adversarial_loss(torch.full((4,), 5.0), True, "vanilla") < 0.01
+    with pytest.raises(ValueError, match="hinge"):
+        adversarial_loss(ones, False, "hinge", for_discriminator=False)
+    with pytest.raises(ValueError, match="unknown"):
+        adversarial_loss(ones, True, "wgan")
+
+
+def test_ssim_term_uses_unit_range():
+    config = tiny(lambda_l1=0.0, beta_ssim=1.0)
+    target = torch.rand(1, 1, 16, 16) * 2 - 1
+    total, parts = generator_objective(None, target.clone(), target, config)
+    assert parts["adv"] == 0 and parts["l1"] == 0
+    assert math.isclose(parts["ssim"], 1.0, abs_tol=1e-4) and abs(total.item()) < 1e-4
+    _, parts = generator_objective(None, -target, target, config)
+    assert parts["ssim"] < 0.5
+
+
+def test_determinism():
+    outputs = []
+    for _ in range(2):
+        torch.manual_seed(123)
+        generator, discriminator = build_acgan(11, 3, tiny(dropout=0.5), "gi", GI_INDEX)
+        x = gi_input(size=32)
+        fake = generator(x)
+        outputs.append((fake, discriminator(x, fake)))
+    assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])

@@ -1,0 +1,112 @@
+"""Bad input: exit status 2, exactly one `error: ...` line on stderr, no traceback, nothing written."""
+from __future__ import annotations
+
+import pytest
+
+from nr_helpers import MAIN_SCENES, SMALL, copy_dataset, error_lines, run_neurender, snapshot
+
+
+def _assert_input_error(proc, *words):
+    assert proc.returncode == 2, f"exit {proc.returncode}\nstdout:{proc.stdout}\nstderr:{proc.stderr}"
+    lines = error_lines(proc.stderr)
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("error:"), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    for word in words:
+        assert word in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["castle"], ["unknown scene", "castle"]),
+    (["objects", "--res", "0"], ["--res"]),
+    (["objects", "--spp", "-1"], ["--spp", "-1"]),
+    (["objects", "--views", "0"], ["--views"]),
+    (["objects", "--workers", "0"], ["--workers"]),
+    (["objects", "--count", "0"], ["--count"]),
+    (["objects", "--sigma-s", "-1"], ["--sigma-s"]),
+    (["objects", "--ao-radius", "0"], ["--ao-radius"]),
+    (["objects", "--res", "abc"], ["--res"]),
+    (["objects", "--executor", "dask"], ["--executor"]),
+], ids=["unknown-scene", "res-0", "spp-negative", "views-0", "workers-0", "count-0", "sigma-negative",
+        "ao-radius-0", "res-not-int", "executor"])
+def test_generate_rejects_bad_arguments(tmp_path, args, words):
+    out = tmp_path / "out"
+    proc = run_neurender("generate", *args, "--out", out)
+    _assert_input_error(proc, *words)
+    assert not out.exists(), "bad input must not create the output directory"
+
+
+def test_missing_xml_file(tmp_path):
+    missing = tmp_path / "nowhere" / "scene.xml"
+    line = _assert_input_error(run_neurender("generate", missing, "--out", tmp_path / "out"), "not found")
+    assert str(missing) in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text, words", [
+    ('<scene version="3.0.0"><shape type="sphere">', ["Mitsuba cannot load"]),
+    ('<scene version="3.0.0"><shape type="no_such_plugin"/></scene>', ["Mitsuba cannot load", "no_such_plugin"]),
+    ("this is not xml at all", ["Mitsuba cannot load"]),
+    ('<scene version="3.0.0"><shape type="sphere"/></scene>', ["no sensor"]),
+], ids=["unclosed", "unknown-plugin", "not-xml", "no-camera"])
+def test_xml_mitsuba_rejects(tmp_path, text, words):
+    path = tmp_path / "bad.xml"
+    path.write_text(text)
+    line = _assert_input_error(run_neurender("generate", path, "--out", tmp_path / "out"), *words)
+    assert str(path) in line
+    assert not (tmp_path / "out").exists()
+
+
+def test_output_holding_a_dataset_with_other_options(dataset, tmp_path):
+    out = copy_dataset(dataset, tmp_path / "data")
+    before = snapshot(out)
+    proc = run_neurender("generate", *MAIN_SCENES, "--out", out, "--views", "2", "--res", "16", "--spp", "8")
+    line = _assert_input_error(proc, "other options", "render")
+    assert str(out) in line
+    assert snapshot(out) == before, "the existing dataset was modified"
+
+
+def test_output_holding_a_dataset_with_other_scenes(dataset, tmp_path):
+    out = copy_dataset(dataset, tmp_path / "data")
+    before = snapshot(out)
+    proc = run_neurender("generate", "objects", "--out", out, *SMALL)
+    _assert_input_error(proc, "other options", "scenes")
+    assert snapshot(out) == before
+
+
+def test_output_holding_other_files(tmp_path):
+    out = tmp_path / "busy"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    proc = run_neurender("generate", "objects", "--out", out, *SMALL)
+    _assert_input_error(proc, "not empty")
+    assert sorted(p.name for p in out.iterdir()) == ["notes.txt"]
+    assert (out / "notes.txt").read_text() == "mine"
+
+
+def test_unreadable_manifest_in_output(tmp_path):
+    out = tmp_path / "data"
+    out.mkdir()
+    (out / "dataset.json").write_text("{ broken")
+    _assert_input_error(run_neurender("generate", "objects", "--out", out, *SMALL), "dataset.json")
+    assert (out / "dataset.json").read_text() == "{ broken"
+
+
+@pytest.mark.parametrize("args", [[], ["frobnicate"], ["generate"], ["generate", "objects"]],
+                         ids=["no-command", "unknown-command", "no-scene", "no-out"])
+def test_usage_errors(args):
+    _assert_input_error(run_neurender(*args))
+
+
+def test_validate_a_missing_directory(tmp_path):
+    proc = run_neurender("validate", tmp_path / "nothing")
+    _assert_input_error(proc)
+    assert "manifest missing" in proc.stdout
+
+
+def test_help_exits_zero():
+    proc = run_neurender("generate", "--help")
+    assert proc.returncode == 0
+    for flag in ("--out", "--views", "--res", "--spp", "--seed", "--workers", "--executor"):
+        assert flag in proc.stdout

@@ -1,0 +1,122 @@
+"""Helpers shared by the test modules (imported as ``nr_helpers``; tests/conftest.py puts tests/ on sys.path)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+# CI clones the repository with ../shared beside it
+CBOX = REPO.parent / "shared/scenes/third_party/cbox/cbox-rgb.xml"
+
+# the environment before anything in this process touched Mitsuba (init_mitsuba sets DRJIT_LIBLLVM_PATH)
+BASE_ENV = dict(os.environ)
+
+# the options of the session datasets (the tests that resume or compare must use the same ones)
+SMALL = ["--views", "2", "--res", "16", "--spp", "4"]
+MAIN_SCENES = ["forest", "objects", "room"]
+
+
+def neurender_command() -> list[str]:
+    """The installed console script beside this interpreter, else the CLI module."""
+    script = Path(sys.executable).parent / "neurender"
+    if script.is_file():
+        return [str(script)]
+    return [sys.executable, "-c", "import sys; from neurender.cli import main; sys.exit(main())"]
+
+
+def run_neurender(*args, env: dict | None = None, timeout: float = 300, check: bool = False):
+    """Run ``neurender ARGS`` in a subprocess; returns the CompletedProcess (text output)."""
+    full_env = dict(BASE_ENV)
+    full_env.update(env or {})
+    proc = subprocess.run(neurender_command() + [str(a) for a in args], capture_output=True, text=True,
+                          env=full_env, cwd=str(REPO), timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"neurender {' '.join(map(str, args))} exited {proc.returncode}\n"
+                             f"stdout:\n{proc.stdout}\nstderr:\n{proc.stderr[-3000:]}")
+    return proc
+
+
+def error_lines(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.strip()]
+
+
+def load_manifest(directory) -> dict:
+    return json.loads((Path(directory) / "dataset.json").read_text())
+
+
+def load_records(directory) -> list[dict]:
+    return [json.loads(line) for line in (Path(directory) / "views.jsonl").read_text().splitlines() if line.strip()]
+
+
+def read_view(directory, scene_id: str, view: int) -> dict[str, np.ndarray]:
+    from neurender.exr import read_exr
+
+    return read_exr(str(Path(directory) / scene_id / f"{view:03d}.exr"))
+
+
+def copy_dataset(source, destination) -> Path:
+    shutil.copytree(source, destination)
+    return Path(destination)
+
+
+def snapshot(directory) -> dict[str, tuple[bytes, int]]:
+    """Every file below ``directory``: relative path -> (content, mtime_ns)."""
+    root = Path(directory)
+    return {str(p.relative_to(root)): (p.read_bytes(), p.stat().st_mtime_ns)
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def generate_into(out: Path, *scenes, extra=(), env=None) -> Path:
+    run_neurender("generate", *scenes, "--out", out, *extra, env=env, check=True)
+    return out
+
+
+
+
+def live_session_members(sid: int) -> list[tuple[int, str]]:
+    """(pid, name) of the processes of session ``sid`` that are not zombies (Linux /proc)."""
+    live = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        fields = text[text.rindex(")") + 2:].split()
+        state, session = fields[0], int(fields[3])
+        if session == sid and state not in ("Z", "X"):
+            live.append((int(stat.parent.name), text[text.index("(") + 1:text.rindex(")")]))
+    return live
+
+
+def wait_session_gone(sid: int, seconds: float = 20.0) -> list[tuple[int, str]]:
+    """Wait until session ``sid`` has no live process; returns the survivors after ``seconds``."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while (live := live_session_members(sid)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return live
+
+
+def run_in_new_session(*args, env: dict | None = None, timeout: float = 300) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``neurender ARGS`` as the leader of a new session; returns (result, session id)."""
+    import signal
+
+    full_env = dict(BASE_ENV)
+    full_env.update(env or {})
+    command = neurender_command() + [str(a) for a in args]
+    proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=full_env, cwd=str(REPO))
+    try:
+        stdout, stderr = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.communicate()
+    return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), proc.pid
