@@ -10,6 +10,7 @@ Running the same command again renders only the views missing from views.jsonl.
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
@@ -48,6 +49,8 @@ class GenerateOptions:
             raise InputError("give at least one scene")
         if self.views < 1:
             raise InputError(f"--views must be at least 1, got {self.views}")
+        if not math.isfinite(self.step_deg):
+            raise InputError(f"--step-deg must be a finite number, got {self.step_deg}")
         try:
             self.render.check()
         except ValueError as exc:
@@ -177,6 +180,16 @@ def tasks_to_do(options: GenerateOptions, refs, out_dir: str) -> tuple[list[View
     return tasks, len(done)
 
 
+def _drop_torn_line(path: str) -> None:
+    """After a kill mid-write, views.jsonl may end in a partial line: cut it off before appending."""
+    if not os.path.exists(path):
+        return
+    with open(path, "rb+") as handle:
+        data = handle.read()
+        if data and not data.endswith(b"\n"):
+            handle.truncate(data.rfind(b"\n") + 1)
+
+
 def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor: str = "local",
              address: str | None = None, progress: bool = True) -> dict:
     """Render every missing view of the dataset in ``out_dir``; returns run statistics."""
@@ -197,8 +210,9 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
 
         run = (executors.run_local(tasks, workers) if executor == "local"
                else executors.run_ray(tasks, workers, address))
-        bar = tqdm(total=total, initial=already, unit="view", disable=not progress, dynamic_ncols=True)
+        bar = tqdm(total=total, initial=already, unit="view", disable=None if progress else True, dynamic_ncols=True)
         first = time.perf_counter()
+        _drop_torn_line(os.path.join(out_dir, VIEWS))
         with open(os.path.join(out_dir, VIEWS), "a") as log, bar:
             for record in run:
                 log.write(json.dumps(record) + "\n")

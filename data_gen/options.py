@@ -1,6 +1,7 @@
 """Render options, pass and channel names, and seeds: what the generator needs without Mitsuba."""
 from __future__ import annotations
 
+import math
 import zlib
 from dataclasses import asdict, dataclass
 
@@ -41,9 +42,9 @@ class RenderOptions:
             if getattr(self, name) < 1:
                 raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         for name in ("sigma_s", "sigma_a", "fog_scale"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"--{name.replace('_', '-')} must be >= 0, got {getattr(self, name)}")
-        if not self.ao_radius > 0:
+            if not 0 <= getattr(self, name) < math.inf:
+                raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
+        if not 0 < self.ao_radius < math.inf:
             raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
 
     def to_json(self) -> dict:

@@ -55,7 +55,7 @@ class ViewRenderer:
         self.ao_radius = options.ao_radius * loaded.size
         self.integrators = {
             "rgb": mi.load_dict({"type": "path", "max_depth": options.max_depth}),
-            "direct": mi.load_dict({"type": "path", "max_depth": 2}),
+            "direct": mi.load_dict({"type": "path", "max_depth": min(2, options.max_depth)}),
             "fog": mi.load_dict({"type": "volpath", "max_depth": options.max_depth}),
             "ao": mi.load_dict({"type": "neurender_ao", "radius": self.ao_radius}),
             "gbuffer": mi.load_dict({"type": "neurender_gbuffer"}),
@@ -80,6 +80,7 @@ class ViewRenderer:
         for name in self.passes():
             pass_channels, seconds[name] = self.render_pass(camera, name, pass_seed(seed, PASSES.index(name)))
             channels.update(pass_channels)
+        channels["ao.Y"] = np.where(channels["mask.Y"] > 0.5, channels["ao.Y"], np.float32(1.0))  # the contract
         return channels, seconds
 
     def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:

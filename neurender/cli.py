@@ -146,7 +146,8 @@ def _train(args) -> int:
         config.acgan = dataclasses.replace(config.acgan, base_channels=args.width, disc_channels=args.width)
         config.unet = dataclasses.replace(config.unet, base_channels=args.width)
     result = train(config, args.out, resume=args.resume)
-    print(f"trained {args.model}/{args.effect} to step {result['step']} in {result['seconds']:.0f} s: {args.out}")
+    if result["rank"] == 0:
+            print(f"trained {args.model}/{args.effect} to step {result['step']} in {result['seconds']:.0f} s: {args.out}")
     return 0
 
 

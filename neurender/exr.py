@@ -1,7 +1,9 @@
 """Multi-channel OpenEXR files: atomic writes, checked reads (numpy only, no torch)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import tempfile
 
 import numpy as np
@@ -32,6 +34,24 @@ def write_exr(path: str, channels: dict[str, np.ndarray]) -> None:
         raise
 
 
+@contextlib.contextmanager
+def _silenced_output():
+    """Mute file descriptors 1 and 2: the OpenEXR library prints its own lines about corrupt files."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(1), os.dup(2)]
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        os.dup2(devnull, 2)
+        yield
+    finally:
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved + [devnull]:
+            os.close(fd)
+
+
 def read_exr(path: str, required: list[str] | None = None) -> dict[str, np.ndarray]:
     """Read every channel of ``path`` as name -> (H, W) float32.
 
@@ -40,7 +60,7 @@ def read_exr(path: str, required: list[str] | None = None) -> dict[str, np.ndarr
     if not os.path.isfile(path):
         raise InputError(f"EXR file not found: {path}")
     try:
-        with OpenEXR.File(path, separate_channels=True) as exr:
+        with _silenced_output(), OpenEXR.File(path, separate_channels=True) as exr:
             channels = {name: np.asarray(ch.pixels, dtype=np.float32) for name, ch in exr.channels().items()}
     except Exception as exc:  # noqa: BLE001 - OpenEXR raises several types on corrupt files
         raise InputError(f"cannot read EXR {path}: {' '.join(str(exc).split())[:200]}") from None

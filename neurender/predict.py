@@ -73,7 +73,7 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samp
     written = []
     from tqdm import tqdm
 
-    for path, relative in tqdm(_exr_files(input_path), unit="view", disable=not progress):
+    for path, relative in tqdm(_exr_files(input_path), unit="view", disable=None if progress else True):
         data = read_exr(path, needed)
         mask = torch.from_numpy(data[MASK])[None, None]
         predictor.check_size(*mask.shape[-2:], path)

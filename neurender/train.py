@@ -249,6 +249,7 @@ def _distributed() -> tuple[int, int]:
     if world > 1 and not torch.distributed.is_initialized():
         backend = "nccl" if torch.cuda.is_available() else "gloo"
         torch.distributed.init_process_group(backend)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # processes share the cores
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
@@ -299,7 +300,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     samples = _SampleViews(config, rank) if rank == 0 else None
     from tqdm import tqdm
 
-    bar = tqdm(total=config.iters, initial=step, unit="step", disable=not progress or rank != 0, dynamic_ncols=True)
+    bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
     start = time.perf_counter()
     with bar, open(os.path.join(run, LOG), "a") if rank == 0 else _nowhere() as log:
         while step < config.iters:
@@ -323,7 +324,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
                 save_checkpoint(run, task, step, config, generator)
     if world > 1:
         torch.distributed.barrier()
-    return {"step": step, "seconds": time.perf_counter() - start}
+    return {"step": step, "seconds": time.perf_counter() - start, "rank": rank}
 
 
 def _has_test(config: TrainConfig) -> bool:

@@ -1,4 +1,4 @@
-"""Procedural room: closed interior lit by a window (area light) and a ceiling lamp.
+"""Procedural room: closed interior lit by a window (area light) and a ceiling lamp (point light).
 
 Most light reaches the walls indirectly, so global illumination matters. No
 environment emitter. Units: metres, Y up.
@@ -34,10 +34,12 @@ def build_room(seed: int, furniture_count: int | None = None) -> ProceduralScene
         "wall_w": _wall([-half, HEIGHT / 2, 0], [0, 1, 0], 90, [half, HEIGHT / 2, 1], walls),
         # the window: an emitter just inside the east wall, facing into the room
         "window": _wall([half - 0.01, 1.6, rng.uniform(-2, 2)], [0, 1, 0], -90, [0.9, 0.7, 1], diffuse([0, 0, 0])),
-        "lamp": _wall([0, HEIGHT - 0.01, 0], [1, 0, 0], 90, [0.3, 0.3, 1], diffuse([0, 0, 0])),
+        # a point lamp, not a second area light: Mitsuba orders shape-attached emitters differently
+        # from one load to the next, which would change which light a seed samples
+        "lamp": {"type": "point", "position": [0.0, HEIGHT - 0.3, 0.0],
+                 "intensity": {"type": "rgb", "value": [4.0, 3.4, 2.4]}},
     }
     scene["window"]["emitter"] = {"type": "area", "radiance": {"type": "rgb", "value": [9.0, 9.5, 10.0]}}
-    scene["lamp"]["emitter"] = {"type": "area", "radiance": {"type": "rgb", "value": [6.0, 5.0, 3.5]}}
     for i in range(count):
         size = rng.uniform([0.5, 0.4, 0.5], [1.6, 1.2, 1.2])
         r, a = rng.uniform(1.8, half - 0.8), rng.uniform(0, 2 * np.pi)

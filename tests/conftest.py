@@ -10,10 +10,17 @@ it is imported, and ``init_mitsuba`` sets it).
 """
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# tiny tensors: one torch thread is many times faster than two contending ones (here and in subprocesses)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+import torch  # noqa: E402
+
+torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 

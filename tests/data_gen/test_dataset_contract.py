@@ -120,10 +120,6 @@ def test_background_gbuffer_is_zero_off_mask(dataset):
             assert (ch[name][off] == 0).all(), (scene["id"], view, name)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "source bug: the manifest's conventions.background says 'ao.Y is 1' off the mask, but data_gen/passes.py "
-    "only clips the AO pass; pixels with coverage < 0.5 (mask 0) keep the average over their hit samples "
-    "(forest_000 view 0 at 16 px has an off-mask pixel with ao.Y = 0.75)"))
 def test_background_ao_is_one_off_mask(dataset):
     for scene, view, ch in _views(dataset):
         off = ch["mask.Y"] == 0

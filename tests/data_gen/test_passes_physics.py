@@ -226,3 +226,9 @@ def test_room_has_no_env_pass(mitsuba):
     ch, _ = renderer.render(renderer.loaded.camera, 1)
     assert not any(name.startswith("env.") for name in ch)
     assert {"R", "direct.R", "fog.R", "ao.Y", "mask.Y"} <= set(ch)
+
+
+def test_direct_light_is_at_most_the_full_radiance_with_max_depth_1(mitsuba):
+    renderer = _renderer("objects", res=16, spp=16, spp_direct=16, spp_ao=1, spp_gbuffer=1, max_depth=1)
+    ch, _ = renderer.render(renderer.loaded.camera, 3)
+    assert (_means(ch, "direct.") <= _means(ch) * 1.03 + 1e-4).all()

@@ -58,11 +58,6 @@ def test_corrupted_exr(damaged):
     _assert_cli_rejects(directory, path, ["EXR"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "source bug: neurender/exr.py read_exr lets the OpenEXR C library print its own messages "
-    "('(EXR_ERR_OUT_OF_MEMORY) Unable to decompress ...') to stderr, so `neurender validate` on a dataset with "
-    "a corrupt EXR writes 3 lines to stderr instead of the one `error: ...` line (and the OpenEXR binding "
-    "prints 'Warning: Exception raised reading pixel data ...' among the problem lines on stdout)"))
 def test_corrupted_exr_gives_one_error_line(damaged):
     directory, path = damaged
     data = bytearray(path.read_bytes())

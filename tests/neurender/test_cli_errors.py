@@ -110,3 +110,13 @@ def test_help_exits_zero():
     assert proc.returncode == 0
     for flag in ("--out", "--views", "--res", "--spp", "--seed", "--workers", "--executor"):
         assert flag in proc.stdout
+
+
+
+@pytest.mark.parametrize("args", [["--fog-scale", "inf"], ["--sigma-s", "inf"], ["--step-deg", "nan"],
+                                  ["--step-deg", "inf"]], ids=["fog-scale-inf", "sigma-s-inf", "step-nan", "step-inf"])
+def test_generate_rejects_non_finite_numbers(tmp_path, args):
+    out = tmp_path / "out"
+    proc = run_neurender("generate", "objects", "--out", out, "--views", "2", "--res", "8", "--spp", "1", *args)
+    _assert_input_error(proc, args[0])
+    assert not out.exists()

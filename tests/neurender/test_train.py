@@ -1,0 +1,167 @@
+"""The trainer and predictor on a tiny generated dataset: learning, exact resume, DDP, save/load, CLI errors."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from nr_helpers import BASE_ENV, error_lines, generate_into, run_neurender
+from neurender import metrics, space
+from neurender.exr import read_exr, write_exr
+from neurender.models.acgan import ACGANConfig
+from neurender.models.unet import UNetConfig
+from neurender.predict import Predictor
+from neurender.train import TrainConfig, build_task, read_checkpoint, save_checkpoint, to_model_space, train
+
+TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
+TINY_UNET = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,))
+
+
+@pytest.fixture(scope="module")
+def train_data(tmp_path_factory) -> Path:
+    """objects and room, 2 views each at 32 px (two scenes, so one is held out)."""
+    return generate_into(tmp_path_factory.mktemp("train") / "data", "objects", "room",
+                         extra=["--views", "2", "--res", "32", "--spp", "4", "--workers", "1"])
+
+
+def tiny_config(data, model="acgan", effect="ao", **changes) -> TrainConfig:
+    config = TrainConfig(model=model, effect=effect, data=str(data), iters=6, batch=2, res=16, log_every=2,
+                         sample_every=1000, checkpoint_every=3, sample_steps=2, acgan=TINY_GAN, unet=TINY_UNET)
+    return dataclasses.replace(config, **changes)
+
+
+def train_ssim(run: str, data: Path, effect: str) -> float:
+    """Mean SSIM of the run's predictions on its training views (the non-held-out scene)."""
+    from neurender.data import GBufferDataset
+
+    predictor = Predictor(run, steps=4)
+    dataset = GBufferDataset(str(data), effect, split="train", seed=0)
+    scores = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        prediction = predictor(item["input"][None], item["mask"][None])
+        scores.append(float(metrics.ssim(space.display(prediction, effect), space.display(item["target"][None], effect))[0]))
+    return float(np.mean(scores))
+
+
+@pytest.mark.parametrize("model", ["acgan", "diffusion"])
+def test_overfitting_raises_train_ssim(train_data, tmp_path, model):
+    """A few hundred steps on two views drive their SSIM clearly above the starting value
+    (and, for diffusion, the denoising loss falls)."""
+    config = tiny_config(train_data, model=model, res=16, iters=1, ema=0.0, log_every=10,
+                         lr=2e-3 if model == "diffusion" else 5e-4)
+    train(config, str(tmp_path / "start"), progress=False)
+    train(dataclasses.replace(config, iters=150), str(tmp_path / "end"), progress=False)
+    start, end = train_ssim(str(tmp_path / "start"), train_data, "ao"), train_ssim(str(tmp_path / "end"), train_data, "ao")
+    assert end > start + 0.1, (start, end)
+    if model == "diffusion":
+        losses = [json.loads(line)["loss"] for line in (tmp_path / "end" / "log.jsonl").read_text().splitlines()
+                  if "loss" in line]
+        assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:2]), losses
+
+
+@pytest.mark.parametrize("model,effect", [("acgan", "ao"), ("acgan", "gi"), ("diffusion", "fog")])
+def test_resume_matches_an_uninterrupted_run(train_data, tmp_path, model, effect):
+    config = tiny_config(train_data, model=model, effect=effect)
+    train(config, str(tmp_path / "straight"), progress=False)
+    train(dataclasses.replace(config, iters=3), str(tmp_path / "resumed"), progress=False)
+    train(config, str(tmp_path / "resumed"), resume=True, progress=False)
+    a, meta_a = read_checkpoint(str(tmp_path / "straight"))
+    b, meta_b = read_checkpoint(str(tmp_path / "resumed"))
+    assert meta_a["step"] == meta_b["step"] == "6"
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("model,effect", [("acgan", "fog"), ("diffusion", "gi")])
+def test_save_load_predict_is_identical(train_data, tmp_path, model, effect):
+    config = tiny_config(train_data, model=model, effect=effect)
+    task = build_task(config)
+    generator = torch.Generator().manual_seed(0)
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text(json.dumps(config.to_json()))
+    from neurender.data import GBufferDataset
+
+    item = GBufferDataset(str(train_data), effect)[0]
+    x, y = to_model_space(item["input"][None, :, :16, :16], item["target"][None, :, :16, :16],
+                          item["mask"][None, :, :16, :16], effect)
+    task.step(x, y, generator, dict(task.networks))
+    task.ema.update(task.networks[task.main])
+    save_checkpoint(str(run), task, 1, config, generator)
+    options = {"steps": 3, "seed": 5} if model == "diffusion" else {}
+    expected = space.from_model_space(task.sample(x, **options), effect).mean(0)
+    loaded = Predictor(str(run), steps=3, seed=5)
+    got = loaded(item["input"][None, :, :16, :16], item["mask"][None, :, :16, :16])
+    assert torch.equal(expected, got)
+
+
+def test_two_process_ddp_trains(train_data, tmp_path):
+    run = tmp_path / "ddp"
+    torchrun = Path(sys.executable).parent / "torchrun"
+    script = Path(sys.executable).parent / "neurender"
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29637", str(script), "train",
+                           "--model", "acgan", "--effect", "ao", "--data", str(train_data), "--out", str(run),
+                           "--iters", "4", "--res", "32", "--batch", "1", "--width", "8"],
+                          capture_output=True, text=True, env=dict(BASE_ENV), timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    tensors, metadata = read_checkpoint(str(run))
+    assert metadata["step"] == "4"
+    log = (run / "log.jsonl").read_text().splitlines()
+    assert log, "rank 0 writes the log"
+    assert proc.stdout.count("trained acgan/ao") == 1, "only rank 0 reports"
+
+
+def test_predict_cli_writes_target_channels_and_rejects_bad_input(train_data, tmp_path):
+    run = tmp_path / "run"
+    result = run_neurender("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run,
+                           "--iters", "2", "--res", "32", "--batch", "1", "--width", "8")
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = tmp_path / "pred"
+    result = run_neurender("predict", "--checkpoint", run, "--input", train_data, "--out", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    files = sorted(out.rglob("*.exr"))
+    assert len(files) == 4
+    channels = read_exr(str(files[0]))
+    assert sorted(channels) == ["fog.B", "fog.G", "fog.R"]
+    assert channels["fog.R"].shape == (32, 32) and all(np.isfinite(c).all() and (c >= 0).all() for c in channels.values())
+
+    view = read_exr(str(next(train_data.rglob("000.exr"))))
+    odd = {k: v[:20, :20] for k, v in view.items()}  # 20 px: not a multiple of the stride 16
+    write_exr(str(tmp_path / "odd.exr"), odd)
+    missing = {k: v for k, v in view.items() if k != "depth.Z"}
+    write_exr(str(tmp_path / "missing.exr"), missing)
+    (tmp_path / "corrupt").mkdir()
+    (tmp_path / "corrupt" / "config.json").write_text((run / "config.json").read_text())
+    (tmp_path / "corrupt" / "checkpoint.safetensors").write_bytes(b"\x00" * 64)
+    cases = {
+        "divisible by 16": ("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1"),
+        "depth.Z": ("predict", "--checkpoint", run, "--input", tmp_path / "missing.exr", "--out", tmp_path / "o2"),
+        "corrupt checkpoint": ("predict", "--checkpoint", tmp_path / "corrupt", "--input", train_data, "--out", tmp_path / "o3"),
+        "not diffusion/fog": ("train", "--model", "diffusion", "--effect", "fog", "--data", train_data, "--out", run,
+                              "--resume"),
+        "already holds a run": ("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run),
+    }
+    for expected, args in cases.items():
+        result = run_neurender(*args)
+        lines = error_lines(result.stderr)
+        assert result.returncode == 2, (expected, result.stderr[-1500:])
+        assert len(lines) == 1 and lines[0].startswith("error:") and expected in lines[0], (expected, lines)
+
+
+def test_diffusion_predict_samples_write_their_spread(train_data, tmp_path):
+    run = tmp_path / "run"
+    train(tiny_config(train_data, model="diffusion", iters=2), str(run), progress=False)
+    out = tmp_path / "pred"
+    result = run_neurender("predict", "--checkpoint", run, "--input", train_data, "--out", out, "--steps", "2",
+                           "--samples", "3")
+    assert result.returncode == 0, result.stderr[-2000:]
+    channels = read_exr(str(sorted(out.rglob("*.exr"))[0]))
+    assert set(channels) == {"ao.Y", "std.ao.Y"}
+    assert (channels["std.ao.Y"] > 0).any() and (channels["ao.Y"] >= 0).all() and (channels["ao.Y"] <= 1).all()
