@@ -35,3 +35,55 @@ def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: 
     print(f"  overhead (wall / time in Mitsuba render calls, 1 worker): {figures['overhead_ratio']:.2f} (target <= 1.10)")
     print(f"  speed-up of 2 workers over 1: {figures['speedup_2_workers']:.2f}x")
     return figures
+
+
+def _time_ms(function, repeats: int) -> float:
+    """Median milliseconds of ``function()`` over ``repeats`` calls after one warm-up call."""
+    import time
+
+    import numpy as np
+
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def _resized_item(dataset, index: int, size: int) -> dict:
+    """A dataset view scaled to ``size`` x ``size`` (nearest; timing only), batched."""
+    import torch.nn.functional as F
+
+    item = dict(dataset[index])
+    for key in ("input", "target", "mask"):
+        item[key] = F.interpolate(item[key][None], size=(size, size), mode="nearest")
+    return item
+
+
+def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
+    """ms/frame of every baseline at ``sizes``, and each one's scores on the dataset ``data``."""
+    import tempfile
+
+    import torch
+
+    from neurender.data import GBufferDataset
+    from neurender.evaluate import METHODS, evaluate, run_method
+
+    figures = {}
+    print(f"bench baselines on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
+    print(f"  {'method':14s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes) + f"{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>8s}")
+    for effect, methods in METHODS.items():
+        dataset = GBufferDataset(data, effect)
+        items = {size: _resized_item(dataset, 0, size) for size in sizes}
+        with tempfile.TemporaryDirectory() as out:
+            summary = evaluate(data, effect, list(methods), out)
+        for name in methods:
+            with torch.no_grad():
+                ms = {size: _time_ms(lambda: run_method(name, items[size], effect), repeats) for size in sizes}
+            scores = summary["methods"][name]["mean"]
+            figures[name] = {"effect": effect, "ms": ms, **scores}
+            print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
+                  + f"{scores['ssim']:8.3f}{scores['psnr']:8.2f}{scores['flip']:8.3f}")
+    return figures

@@ -83,6 +83,19 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; >1 also writes std.<channel>")
     pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
 
+    ev = sub.add_parser("evaluate", help="score methods (baselines, training runs) against the path-traced reference")
+    ev.add_argument("--data", required=True, help="dataset directory")
+    ev.add_argument("--effect", required=True, choices=("fog", "ao", "gi"))
+    ev.add_argument("--method", nargs="+", default=None, metavar="NAME_OR_RUN",
+                    help="baseline names or run directories (default: every baseline of the effect)")
+    ev.add_argument("--split", default="all", choices=("all", "train", "test"), help="views of which scenes")
+    ev.add_argument("--out", required=True, help="evaluation folder")
+    ev.add_argument("--no-path-tracer", action="store_true", help="skip the path tracer's quality/time curve")
+
+    rep = sub.add_parser("report", help="HTML and Markdown report from evaluation folders")
+    rep.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR")
+    rep.add_argument("--out", required=True)
+
     val = sub.add_parser("validate", help="check a dataset against the contract")
     val.add_argument("directory")
 
@@ -100,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--views", type=int, default=8)
     bg.add_argument("--res", type=int, default=128)
     bg.add_argument("--spp", type=int, default=32)
+    bb = bench_sub.add_parser("baselines", help="ms/frame of each baseline at 256 and 512 px, and their scores")
+    bb.add_argument("--data", required=True, help="dataset to score on (e.g. demo_out/dataset)")
+    bp = bench_sub.add_parser("predict", help="ms/frame of trained runs at 128/256/512 px; DDIM step table")
+    bp.add_argument("runs", nargs="+", metavar="RUN")
+    bp.add_argument("--data", required=True, help="dataset whose held-out views are scored")
+    bp.add_argument("--eval", default=None, help="evaluation folder with the path tracer's curve (speed-up column)")
     return parser
 
 
@@ -159,6 +178,24 @@ def _predict(args) -> int:
     return 0
 
 
+def _evaluate(args) -> int:
+    from neurender.evaluate import evaluate
+
+    summary = evaluate(args.data, args.effect, args.method, args.out, args.split,
+                       path_tracer_curve=not args.no_path_tracer)
+    for name, m in summary["methods"].items():
+        print(f"{name:20s} SSIM {m['mean']['ssim']:.3f}  PSNR {m['mean']['psnr']:.2f}  {m['ms_per_frame']:.1f} ms/frame")
+    print(f"summary: {os.path.join(args.out, 'summary.json')}")
+    return 0
+
+
+def _report(args) -> int:
+    from neurender.report import report
+
+    print(f"report: {report(args.eval_dirs, args.out)}")
+    return 0
+
+
 def _validate(args) -> int:
     from data_gen.validate import validate
 
@@ -179,14 +216,19 @@ def _demo(args) -> int:
 
 
 def _bench(args) -> int:
-    from neurender.bench import bench_generate
+    from neurender import bench
 
-    bench_generate(args.scene, views=args.views, res=args.res, spp=args.spp)
+    if args.bench == "generate":
+        bench.bench_generate(args.scene, views=args.views, res=args.res, spp=args.spp)
+    elif args.bench == "baselines":
+        bench.bench_baselines(args.data)
+    else:
+        bench.bench_predict(args.runs, args.data, args.eval)
     return 0
 
 
-COMMANDS = {"doctor": _doctor, "generate": _generate, "train": _train, "predict": _predict, "validate": _validate,
-            "demo": _demo, "bench": _bench}
+COMMANDS = {"doctor": _doctor, "generate": _generate, "train": _train, "predict": _predict,
+            "evaluate": _evaluate, "report": _report, "validate": _validate, "demo": _demo, "bench": _bench}
 
 
 def main(argv: list[str] | None = None) -> int:

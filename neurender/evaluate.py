@@ -1,6 +1,7 @@
 """Evaluate classic methods against the path-traced reference of a dataset.
 
-Methods (:data:`METHODS`, by effect):
+Methods (:data:`METHODS`, by effect), plus any training run directory (``neurender train
+--out RUN``) of the same effect, named by its folder name:
 
 ``ao``:  ``ssao``, ``hbao``, ``gtao`` (:mod:`neurender.baselines`) with the scene's ``ao_radius``
          (the dataset's AO ray length) and the view camera's ``fov_x``; default parameters.
@@ -25,6 +26,11 @@ Timing: ``time.perf_counter`` around the method call only (no loading, no metric
 one view, torch on the CPU, under ``torch.no_grad``; each method runs once untimed on the
 first view first (warm-up). Reported as the mean ms per frame.
 
+Path tracer (``path_tracer=True``): the reference pass rendered again at 1, 2, 4, ... spp
+(:mod:`neurender.path_tracer`) and scored the same way; summary.json then holds its curve and,
+per method, the equal-quality time (ms of path tracing with the method's SSIM) and the
+speed-up (equal-quality time / the method's ms per frame).
+
 Outputs in ``out_dir``: ``summary.json`` (written atomically), ``per_view.csv`` and one PNG
 grid per view in ``grids/``: inputs | each method | reference | |error| of each method
 (mean over channels of the compared values, 0..0.25 mapped to the magma colormap).
@@ -42,8 +48,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from neurender import baselines, metrics
-from neurender.contact_sheet import tonemap
+from neurender import baselines, metrics, path_tracer, space
 from neurender.data import ALBEDO, DEPTH, DIRECT, HDR_EFFECTS, NORMAL, RGB, GBufferDataset, check_effect, input_slice
 from neurender.errors import InputError
 
@@ -64,11 +69,35 @@ def check_methods(effect: str, methods) -> list[str]:
     if isinstance(methods, str):
         methods = [methods]
     methods = list(methods or valid)
-    unknown = [m for m in methods if m not in valid]
+    unknown = [m for m in methods if m not in valid and not _is_run(m)]
     if unknown:
         raise InputError(f"unknown method {', '.join(map(repr, unknown))} for effect {effect}; "
-                         f"valid methods: {', '.join(valid)}")
+                         f"valid methods: {', '.join(valid)} or a training run directory")
+    for run in filter(_is_run, methods):
+        if _predictor(run).effect != effect:
+            raise InputError(f"run {run} predicts {_predictor(run).effect}, not {effect}")
     return list(dict.fromkeys(methods))
+
+
+def _is_run(method: str) -> bool:
+    return os.path.isfile(os.path.join(method, "config.json"))
+
+
+_PREDICTORS: dict = {}
+
+
+def _predictor(run: str):
+    """The (cached) :class:`neurender.predict.Predictor` of a run directory."""
+    if run not in _PREDICTORS:
+        from neurender.predict import Predictor
+
+        _PREDICTORS[run] = Predictor(run)
+    return _PREDICTORS[run]
+
+
+def method_label(method: str) -> str:
+    """A method's name in tables: its own name, or a run directory's folder name."""
+    return os.path.basename(os.path.normpath(method)) if _is_run(method) else method
 
 
 def _channels(item: dict, effect: str, names: list[str]) -> torch.Tensor:
@@ -110,6 +139,10 @@ def run_method(name: str, item: dict, effect: str) -> torch.Tensor:
         return _fog_analytic(item, effect)
     if name == "gi-ambient":
         return _gi_ambient(item, effect)
+    if _is_run(name):
+        predictor = _predictor(name)
+        predictor.check_size(*item["mask"].shape[-2:], f"view {item['scene']}/{item['view']}")
+        return predictor(item["input"], item["mask"])
     raise InputError(f"unknown method {name!r}")
 
 
@@ -118,14 +151,6 @@ def _batch(item: dict) -> dict:
     for key in ("input", "target", "mask"):
         out[key] = item[key][None]
     return out
-
-
-def _display(x: torch.Tensor, hdr: bool) -> torch.Tensor:
-    """(B, C, H, W) values compared by the metrics: tone mapped for HDR, clamped AO otherwise."""
-    if not hdr:
-        return x.clamp(0.0, 1.0) if x.shape[1] == 1 else x
-    array = x.permute(0, 2, 3, 1).double().numpy()
-    return torch.from_numpy(tonemap(array)).permute(0, 3, 1, 2).to(x.dtype).contiguous()
 
 
 def _ssim_window(height: int, width: int) -> int:
@@ -156,9 +181,9 @@ def _input_tiles(item: dict, effect: str) -> list[tuple[str, np.ndarray]]:
     tiles = []
     mask = item["mask"][0]
     if effect == "fog":
-        tiles.append(("rgb (no fog)", _to_rgb8(_display(_channels(item, effect, RGB), True)[0])))
+        tiles.append(("rgb (no fog)", _to_rgb8(space.display(_channels(item, effect, RGB), True)[0])))
     if effect == "gi":
-        tiles.append(("direct", _to_rgb8(_display(_channels(item, effect, DIRECT), True)[0])))
+        tiles.append(("direct", _to_rgb8(space.display(_channels(item, effect, DIRECT), True)[0])))
         tiles.append(("albedo", _to_rgb8(_channels(item, effect, ALBEDO)[0])))
     tiles.append(("normal", _to_rgb8(_channels(item, effect, NORMAL)[0] * 0.5 + 0.5)))
     depth = _channels(item, effect, DEPTH)[0, 0]
@@ -211,7 +236,14 @@ def _means(rows: list[dict]) -> dict:
     return out
 
 
-def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all") -> dict:
+def score(prediction: torch.Tensor, reference: torch.Tensor, effect: str) -> dict[str, float]:
+    """Metrics of linear ``prediction`` against linear ``reference`` (1, C, H, W), in display space."""
+    hdr = effect in HDR_EFFECTS
+    return _score(space.display(prediction, hdr), space.display(reference, hdr))
+
+
+def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
+             path_tracer_curve: bool = False) -> dict:
     """Run ``methods`` (None: all of ``effect``'s) on every view of ``split`` of the dataset in
     ``data_dir`` and score them against the reference; writes ``out_dir`` (see the module
     docstring) and returns the summary dict (the content of summary.json).
@@ -231,20 +263,21 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
             if index == 0:
                 for name in methods:  # warm-up, untimed
                     run_method(name, item, effect)
-            reference = _display(item["target"], hdr)
+            reference = space.display(item["target"], hdr)
             predictions = {}
             for name in methods:
                 start = time.perf_counter()
                 pred = run_method(name, item, effect)
                 elapsed = time.perf_counter() - start
                 seconds[name] += elapsed
-                predictions[name] = _display(pred.to(item["target"].dtype), hdr)
-                rows.append({"method": name, "scene": item["scene"], "view": item["view"],
+                predictions[name] = space.display(pred.to(item["target"].dtype), hdr)
+                rows.append({"method": method_label(name), "scene": item["scene"], "view": item["view"],
                              **_score(predictions[name], reference), "ms": elapsed * 1000.0})
             tiles = _input_tiles(item, effect)
-            tiles += [(name, _to_rgb8(predictions[name][0])) for name in methods]
+            tiles += [(method_label(name), _to_rgb8(predictions[name][0])) for name in methods]
             tiles.append(("reference", _to_rgb8(reference[0])))
-            tiles += [(f"|err| {name}", _error_rgb8((predictions[name][0] - reference[0]).abs())) for name in methods]
+            tiles += [(f"|err| {method_label(name)}", _error_rgb8((predictions[name][0] - reference[0]).abs()))
+                      for name in methods]
             grid_name = f"{item['scene']}_{item['view']:03d}.png"
             _save_grid(os.path.join(grid_dir, grid_name), tiles,
                        f"{effect} {item['scene']} view {item['view']} ({'tone-mapped' if hdr else 'linear'})")
@@ -256,15 +289,30 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         "methods": {}, "grids": grids,
     }
     for name in methods:
-        mine = [r for r in rows if r["method"] == name]
-        summary["methods"][name] = {
+        mine = [r for r in rows if r["method"] == method_label(name)]
+        summary["methods"][method_label(name)] = {
             "mean": _means(mine),
             "per_scene": {s: _means([r for r in mine if r["scene"] == s]) for s in dataset.scene_ids},
             "ms_per_frame": 1000.0 * seconds[name] / len(dataset),
         }
+    if path_tracer_curve:
+        summary["path_tracer"] = _path_tracer_summary(data_dir, dataset, effect, summary["methods"])
     with open(os.path.join(out_dir, "per_view.csv"), "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, "ms"])
         writer.writeheader()
         writer.writerows(rows)
     _write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
     return summary
+
+
+def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, effect: str, methods: dict) -> dict:
+    """The path tracer's quality/time curve on the same views, and each method's equal-quality time."""
+    from neurender.data import load_manifest
+
+    items = [dataset[i] for i in range(len(dataset))]
+    curve = path_tracer.quality_curve(load_manifest(data_dir), dataset.records, effect,
+                                      [item["target"][None] for item in items], [item["mask"][None] for item in items],
+                                      lambda prediction, reference: score(prediction, reference, effect))
+    equal = {name: path_tracer.equal_quality_ms(curve, m["mean"]["ssim"]) for name, m in methods.items()}
+    return {"curve": curve, "equal_quality_ms": equal,
+            "speedup": {name: (ms / methods[name]["ms_per_frame"] if ms else None) for name, ms in equal.items()}}

@@ -56,13 +56,13 @@ def from_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
     return u if effect == "ao" else inverse_reinhard(u)
 
 
-def display(x: torch.Tensor, effect: str) -> torch.Tensor:
+def display(x: torch.Tensor, hdr: bool) -> torch.Tensor:
     """Linear values -> display values in [0, 1] for image metrics and pictures.
 
-    Radiance: Reinhard then the sRGB curve (as :func:`neurender.contact_sheet.tonemap`);
-    AO is shown as is.
+    HDR radiance: Reinhard then the sRGB curve (as :func:`neurender.contact_sheet.tonemap`);
+    otherwise (AO, albedo) clamped as is.
     """
-    if effect == "ao":
+    if not hdr:
         return x.clamp(0, 1)
     u = reinhard(x)
     return torch.where(u <= 0.0031308, 12.92 * u, 1.055 * u.clamp_min(1e-12) ** (1 / 2.4) - 0.055).clamp(0, 1)

@@ -364,7 +364,7 @@ class _SampleViews:
             kwargs = {"steps": self.config.sample_steps} if self.config.model == "diffusion" else {}
             prediction = space.from_model_space(task.sample(x, **kwargs)[0], self.config.effect)
             target = crop[1]
-            shown = [space.display(t, self.config.effect) for t in (prediction, target)]
+            shown = [space.display(t, self.config.effect != "ao") for t in (prediction, target)]
             ssims.append(float(metrics.ssim(*shown)[0]))
             psnrs.append(float(metrics.psnr(*shown)[0]))
             row = [s[0].permute(1, 2, 0).expand(-1, -1, 3).numpy() for s in shown]

@@ -46,7 +46,8 @@ def train_ssim(run: str, data: Path, effect: str) -> float:
     for i in range(len(dataset)):
         item = dataset[i]
         prediction = predictor(item["input"][None], item["mask"][None])
-        scores.append(float(metrics.ssim(space.display(prediction, effect), space.display(item["target"][None], effect))[0]))
+        scores.append(float(metrics.ssim(space.display(prediction, effect != "ao"),
+                                          space.display(item["target"][None], effect != "ao"))[0]))
     return float(np.mean(scores))
 
 
