@@ -87,3 +87,71 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
             print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
                   + f"{scores['ssim']:8.3f}{scores['psnr']:8.2f}{scores['flip']:8.3f}")
     return figures
+
+
+def _held_out(data: str, effect: str):
+    from neurender.data import GBufferDataset, load_manifest
+
+    split = "test" if len(load_manifest(data)["scenes"]) >= 2 else "all"
+    return GBufferDataset(data, effect, split=split)
+
+
+def _mean_ssim(predictor, dataset, effect: str) -> float:
+    import numpy as np
+    import torch
+
+    from neurender.evaluate import score
+
+    scores = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        with torch.no_grad():
+            prediction = predictor(item["input"][None], item["mask"][None])
+        scores.append(score(prediction, item["target"][None], effect)["ssim"])
+    return float(np.mean(scores))
+
+
+def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes=(128, 256, 512),
+                  ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3) -> dict:
+    """ms/frame of each run at ``sizes``; held-out SSIM; for diffusion one row per DDIM step count.
+
+    With ``eval_dir`` (an evaluation of the same effect with the path tracer's curve), the
+    speed-up column is the path tracer's equal-quality time over the run's ms/frame at the
+    dataset's resolution.
+    """
+    import json
+    import os
+
+    import torch
+
+    from neurender import path_tracer
+    from neurender.predict import Predictor
+
+    curve = []
+    if eval_dir:
+        with open(os.path.join(eval_dir, "summary.json")) as handle:
+            summary = json.load(handle)
+        curve = summary.get("path_tracer", {}).get("curve", [])
+    figures = {}
+    print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
+    print(f"  {'run':24s}{'steps':>6s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes)
+          + f"{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
+    for run in runs:
+        base = Predictor(run)
+        dataset = _held_out(data, base.effect)
+        native = dataset[0]["mask"].shape[-1]
+        for steps in ddim_steps if base.model == "diffusion" else (None,):
+            predictor = Predictor(run, steps=steps) if steps else base
+            items = {size: _resized_item(dataset, 0, size) for size in sizes + (native,)}
+            with torch.no_grad():
+                ms = {size: _time_ms(lambda: predictor(items[size]["input"], items[size]["mask"]), repeats)
+                      for size in items}
+            ssim = _mean_ssim(predictor, dataset, base.effect)
+            equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
+            speedup = equal / ms[native] if equal else None
+            label = os.path.basename(os.path.normpath(run))
+            figures[f"{label}@{steps}" if steps else label] = {"ms": ms, "ssim": ssim, "equal_quality_ms": equal,
+                                                                "speedup": speedup}
+            print(f"  {label:24s}{steps or '-':>6}" + "".join(f"{ms[s]:10.1f}" for s in sizes) + f"{ssim:8.3f}"
+                  + (f"{equal:9.1f}{speedup:9.2f}x" if equal else f"{'n/a':>9s}{'n/a':>10s}"))
+    return figures

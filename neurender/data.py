@@ -10,9 +10,8 @@ scene ids of the manifest are sorted and shuffled with ``random.Random(seed)``; 
 scene there is no test scene (``split="test"`` is then an empty split, an InputError).
 
 HDR: items hold the linear values of the EXR files, unchanged (radiance is linear HDR; the
-evaluation compares methods on them, tone-mapped for display metrics). For training on HDR
-targets use :func:`log_tonemap` (``log1p``) on input radiance and target, and
-:func:`inverse_log_tonemap` (``expm1``) to get linear predictions back.
+evaluation compares methods on them, tone-mapped for display metrics). Training maps them to
+the networks' normalised space and back with :mod:`neurender.space` (Reinhard for radiance).
 
 Augmentation (off by default): ``crop`` takes a random window of ``crop`` pixels (an int or
 (h, w)), ``flip`` mirrors the view horizontally with probability 1/2 and negates
@@ -46,16 +45,6 @@ EFFECTS: dict[str, dict[str, list[str]]] = {
     "gi": {"inputs": NORMAL + DEPTH + ALBEDO + DIRECT, "target": list(RGB)},
 }
 HDR_EFFECTS = ("fog", "gi")  # effects whose target is linear HDR radiance
-
-
-def log_tonemap(x: torch.Tensor) -> torch.Tensor:
-    """``log1p(x)``: compresses linear HDR radiance (>= 0) for training losses."""
-    return torch.log1p(x)
-
-
-def inverse_log_tonemap(y: torch.Tensor) -> torch.Tensor:
-    """``expm1(y)``: the inverse of :func:`log_tonemap`, back to linear radiance."""
-    return torch.expm1(y)
 
 
 def check_effect(effect: str) -> dict[str, list[str]]:

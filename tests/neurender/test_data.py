@@ -1,0 +1,104 @@
+"""GBufferDataset: split by scene, item shapes, flip, missing channels."""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from neurender.data import EFFECTS, GBufferDataset, split_scenes
+from neurender.errors import InputError
+from neurender.exr import read_exr, write_exr
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "ds"
+    exe = os.path.join(os.path.dirname(sys.executable), "neurender")
+    subprocess.run([exe, "generate", "objects", "room", "--views", "2", "--res", "32", "--spp", "4",
+                    "--out", str(out)], check=True, capture_output=True)
+    return str(out)
+
+
+def test_split_by_scene_disjoint_and_complete(dataset_dir):
+    train = GBufferDataset(dataset_dir, "ao", "train")
+    test = GBufferDataset(dataset_dir, "ao", "test")
+    everything = GBufferDataset(dataset_dir, "ao", "all")
+    train_scenes = {r["scene"] for r in train.records}
+    test_scenes = {r["scene"] for r in test.records}
+    assert train_scenes and test_scenes
+    assert not train_scenes & test_scenes
+    assert train_scenes | test_scenes == {r["scene"] for r in everything.records} == {"objects_000", "room_000"}
+    assert len(train) + len(test) == len(everything) == 4
+
+
+def test_split_deterministic_and_empty():
+    ids = [f"s{i}" for i in range(10)]
+    assert split_scenes(ids, "test", 0.2, seed=3) == split_scenes(ids, "test", 0.2, seed=3)
+    assert len(split_scenes(ids, "test", 0.2)) == 2
+    assert split_scenes(["only"], "test") == []
+
+
+def test_empty_split_raises(dataset_dir, tmp_path):
+    one = tmp_path / "one"
+    one.mkdir()
+    import json
+
+    manifest = json.load(open(os.path.join(dataset_dir, "dataset.json")))
+    manifest["scenes"] = [s for s in manifest["scenes"] if s["id"] == "objects_000"]
+    json.dump(manifest, open(one / "dataset.json", "w"))
+    shutil.copytree(os.path.join(dataset_dir, "objects_000"), one / "objects_000")
+    shutil.copy(os.path.join(dataset_dir, "views.jsonl"), one / "views.jsonl")
+    with pytest.raises(InputError, match="empty split"):
+        GBufferDataset(str(one), "ao", "test")
+    assert len(GBufferDataset(str(one), "ao", "train")) == 2
+
+
+@pytest.mark.parametrize("effect", sorted(EFFECTS))
+def test_item_shapes(dataset_dir, effect):
+    item = GBufferDataset(dataset_dir, effect)[0]
+    spec = EFFECTS[effect]
+    assert item["input"].shape == (len(spec["inputs"]), 32, 32) and item["input"].dtype == torch.float32
+    assert item["target"].shape == (len(spec["target"]), 32, 32) and item["target"].dtype == torch.float32
+    assert item["mask"].shape == (1, 32, 32)
+    assert item["fov_x"] > 0 and item["ao_radius"] > 0 and item["fog"]["sigma_t"] > 0
+    assert isinstance(item["scene"], str) and isinstance(item["view"], int)
+    assert torch.isfinite(item["input"]).all() and torch.isfinite(item["target"]).all()
+
+
+def test_crop_and_flip(dataset_dir):
+    plain = GBufferDataset(dataset_dir, "fog")[0]
+    flipped = None
+    dataset = GBufferDataset(dataset_dir, "fog", flip=True, seed=0)
+    for _ in range(20):  # flip has probability 1/2 per read
+        item = dataset[0]
+        if not torch.equal(item["input"], plain["input"]):
+            flipped = item
+            break
+    assert flipped is not None
+    nx = EFFECTS["fog"]["inputs"].index("normal.X")
+    ny = EFFECTS["fog"]["inputs"].index("normal.Y")
+    assert torch.equal(flipped["input"][nx], -torch.flip(plain["input"][nx], dims=[-1]))
+    assert torch.equal(flipped["input"][ny], torch.flip(plain["input"][ny], dims=[-1]))
+    assert torch.equal(flipped["target"], torch.flip(plain["target"], dims=[-1]))
+    cropped = GBufferDataset(dataset_dir, "gi", crop=(16, 8))[1]
+    assert cropped["input"].shape[1:] == (16, 8) and cropped["target"].shape[1:] == (16, 8)
+
+
+def test_missing_channel_and_unknown_effect(dataset_dir, tmp_path):
+    copy = tmp_path / "ds"
+    shutil.copytree(dataset_dir, copy)
+    path = copy / "room_000" / "001.exr"
+    channels = read_exr(str(path))
+    del channels["ao.Y"]
+    write_exr(str(path), channels)
+    dataset = GBufferDataset(str(copy), "ao")
+    index = next(i for i, r in enumerate(dataset.records) if r["file"].endswith("room_000/001.exr"))
+    with pytest.raises(InputError, match=r"001\.exr.*ao\.Y"):
+        dataset[index]
+    GBufferDataset(str(copy), "fog")[index]  # fog does not need ao.Y
+    with pytest.raises(InputError, match="unknown effect"):
+        GBufferDataset(dataset_dir, "bloom")

@@ -1,0 +1,107 @@
+"""evaluate() and report() on a tiny generated dataset."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from neurender.errors import InputError
+from neurender.evaluate import METHODS, evaluate
+from neurender.report import report
+
+
+@pytest.fixture(scope="module")
+def dataset_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("data") / "ds"
+    exe = os.path.join(os.path.dirname(sys.executable), "neurender")
+    subprocess.run([exe, "generate", "objects", "room", "--views", "2", "--res", "32", "--spp", "4",
+                    "--out", str(out)], check=True, capture_output=True)
+    return str(out)
+
+
+@pytest.fixture(scope="module")
+def evaluations(dataset_dir, tmp_path_factory):
+    root = tmp_path_factory.mktemp("eval")
+    return {effect: (str(root / effect), evaluate(dataset_dir, effect, None, str(root / effect),
+                                                  path_tracer_curve=effect == "ao"))
+            for effect in METHODS}
+
+
+def test_unknown_method(dataset_dir, tmp_path):
+    with pytest.raises(InputError, match="valid methods: ssao, hbao, gtao"):
+        evaluate(dataset_dir, "ao", ["fog-analytic"], str(tmp_path))
+    with pytest.raises(InputError, match="unknown effect"):
+        evaluate(dataset_dir, "bloom", None, str(tmp_path))
+
+
+def test_summary_has_every_method_with_finite_metrics(evaluations):
+    for effect, (out_dir, summary) in evaluations.items():
+        with open(os.path.join(out_dir, "summary.json")) as handle:
+            on_disk = json.load(handle)
+        assert on_disk == json.loads(json.dumps(summary))
+        assert set(on_disk["methods"]) == set(METHODS[effect])
+        for result in on_disk["methods"].values():
+            for key in ("psnr", "ssim", "flip", "mae"):
+                assert math.isfinite(result["mean"][key])
+            assert set(result["per_scene"]) == {"objects_000", "room_000"}
+            assert result["ms_per_frame"] > 0
+        with open(os.path.join(out_dir, "per_view.csv")) as handle:
+            assert len(handle.read().strip().splitlines()) == 1 + 4 * len(METHODS[effect])
+        assert len(on_disk["grids"]) == 4
+        assert all(os.path.isfile(os.path.join(out_dir, g)) for g in on_disk["grids"])
+
+
+def test_gtao_beats_ssao_on_objects(evaluations):
+    methods = evaluations["ao"][1]["methods"]
+    gtao = methods["gtao"]["per_scene"]["objects_000"]["ssim"]
+    ssao = methods["ssao"]["per_scene"]["objects_000"]["ssim"]
+    assert gtao > ssao
+
+
+def test_report_references_existing_images(evaluations, tmp_path):
+    out = tmp_path / "report"
+    path = report([d for d, _ in evaluations.values()], str(out))
+    assert path == str(out / "index.html")
+    text = open(path).read()
+    sources = re.findall(r"<img src='([^']+)'", text)
+    assert sum("quality_time" in s for s in sources) == len(evaluations)  # one plot per evaluation
+    assert len(sources) == len(evaluations) * (1 + 4)  # and 4 view grids each
+    assert "path tracer 1 spp" in text and "path tracer 2 spp" in text
+    for source in sources:
+        assert not os.path.isabs(source) and (out / source).is_file()
+    markdown = (out / "report.md").read_text()
+    for source in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown):
+        assert (out / source).is_file()
+
+
+def test_path_tracer_curve_and_equal_quality_time(evaluations):
+    tracer = evaluations["ao"][1]["path_tracer"]
+    assert [p["spp"] for p in tracer["curve"]] == [1, 2]  # levels below the reference's 4 spp
+    assert tracer["curve"][1]["ssim"] > tracer["curve"][0]["ssim"]  # more samples, closer to the reference
+    assert set(tracer["equal_quality_ms"]) == {"ssao", "hbao", "gtao"}
+    for name, ms in tracer["equal_quality_ms"].items():
+        ssim = evaluations["ao"][1]["methods"][name]["mean"]["ssim"]
+        if ms is None:
+            assert ssim > tracer["curve"][-1]["ssim"]
+        else:
+            assert ms > 0 and tracer["speedup"][name] == pytest.approx(
+                ms / evaluations["ao"][1]["methods"][name]["ms_per_frame"])
+
+
+def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
+    from neurender.models.acgan import ACGANConfig
+    from neurender.train import TrainConfig, train
+
+    config = TrainConfig(model="acgan", effect="fog", data=dataset_dir, iters=1, batch=1, res=16,
+                         acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2))
+    train(config, str(tmp_path / "fog_run"), progress=False)
+    with pytest.raises(InputError, match="predicts fog, not ao"):
+        evaluate(dataset_dir, "ao", [str(tmp_path / "fog_run")], str(tmp_path / "eval"))
+    summary = evaluate(dataset_dir, "fog", ["fog-analytic", str(tmp_path / "fog_run")], str(tmp_path / "eval"))
+    assert set(summary["methods"]) == {"fog-analytic", "fog_run"}
+    assert all(v is not None for v in summary["methods"]["fog_run"]["mean"].values())
