@@ -99,11 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
     val = sub.add_parser("validate", help="check a dataset against the contract")
     val.add_argument("directory")
 
-    demo = sub.add_parser("demo", help="small dataset from the built-in scenes, with contact sheets")
+    demo = sub.add_parser("demo", help="the whole flow on the built-in scenes: data, training, evaluation, report")
     demo.add_argument("--out", default="demo_out")
-    demo.add_argument("--res", type=int, default=96)
-    demo.add_argument("--spp", type=int, default=32)
-    demo.add_argument("--views", type=int, default=4)
+    demo.add_argument("--res", type=int, default=128, help="image size of the dataset")
+    demo.add_argument("--spp", type=int, default=64)
+    demo.add_argument("--views", type=int, default=8, help="views per scene")
+    demo.add_argument("--count", type=int, default=2, help="instances of each built-in scene")
+    demo.add_argument("--iters", type=int, default=600, help="training steps of each model")
     demo.add_argument("--workers", type=int, default=2)
 
     bench = sub.add_parser("bench", help="benchmarks that print figures")
@@ -211,7 +213,8 @@ def _validate(args) -> int:
 def _demo(args) -> int:
     from neurender.demo import run_demo
 
-    run_demo(args.out, res=args.res, spp=args.spp, views=args.views, workers=args.workers)
+    run_demo(args.out, res=args.res, spp=args.spp, views=args.views, count=args.count, workers=args.workers,
+             iters=args.iters)
     return 0
 
 

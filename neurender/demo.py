@@ -1,6 +1,13 @@
-"""`neurender demo`: a small dataset of the built-in scenes and a contact sheet per scene."""
+"""`neurender demo`: the whole flow on the built-in scenes, small enough for a CPU.
+
+1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;
+2. train an attention cGAN for fog and for AO, and a conditional diffusion model for AO;
+3. evaluate them beside the classic baselines and the path tracer on the held-out scenes;
+4. write the report (``OUT/report/index.html``).
+"""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 
@@ -12,29 +19,63 @@ from neurender.errors import InputError
 from neurender.exr import read_exr
 
 DEMO_SCENES = ("forest", "objects", "room")
+DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
 
 
-def run_demo(out: str, res: int = 96, spp: int = 32, views: int = 4, workers: int = 2) -> list[str]:
-    """Generate ``out``/dataset, check it, and write ``out``/sheets/<scene>.png; returns the sheet paths."""
-    dataset = os.path.join(out, "dataset")
-    options = GenerateOptions(DEMO_SCENES, count=1, views=views, step_deg=360.0 / views, seed=0,
-                              render=RenderOptions(res=res, spp=spp, spp_direct=max(1, spp // 4), spp_ao=spp))
-    print(f"demo: rendering {len(DEMO_SCENES)} scenes x {views} views at {res}x{res}, {spp} spp into {dataset}")
-    generate(options, dataset, workers=workers)
-    problems = validate(dataset)
-    if problems:
-        raise InputError(f"demo dataset failed validation: {problems[0][0]}: {problems[0][1]}")
-    sheets_dir = os.path.join(out, "sheets")
-    os.makedirs(sheets_dir, exist_ok=True)
+def _sheets(dataset: str, out: str) -> list[str]:
+    os.makedirs(out, exist_ok=True)
     with open(os.path.join(dataset, "dataset.json")) as handle:
         scene_ids = [s["id"] for s in json.load(handle)["scenes"]]
     records = {(r["scene"], r["view"]): r for r in read_views(dataset)}
     sheets = []
     for scene_id in scene_ids:
-        record = records[(scene_id, 0)]
-        path = os.path.join(sheets_dir, f"{scene_id}.png")
-        contact_sheet(read_exr(os.path.join(dataset, record["file"])), path, title=f"{scene_id} view 0")
+        path = os.path.join(out, f"{scene_id}.png")
+        contact_sheet(read_exr(os.path.join(dataset, records[(scene_id, 0)]["file"])), path, title=f"{scene_id} view 0")
         sheets.append(path)
-        print(f"demo: contact sheet {path}")
-    print(f"demo: done; the dataset is {dataset} (check it with `neurender validate {dataset}`)")
     return sheets
+
+
+def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int = 2, workers: int = 2,
+             iters: int = 600, train_res: int = 64) -> str:
+    """Run the demo into ``out``; returns the report's path. Every step resumes if run again."""
+    from neurender.evaluate import METHODS, evaluate
+    from neurender.report import report
+    from neurender.train import CHECKPOINT, TrainConfig, train
+
+    dataset = os.path.join(out, "dataset")
+    options = GenerateOptions(DEMO_SCENES, count=count, views=views, step_deg=360.0 / views, seed=0,
+                              render=RenderOptions(res=res, spp=spp, spp_direct=max(1, spp // 4), spp_ao=spp))
+    print(f"demo 1/4: rendering {len(DEMO_SCENES) * count} scenes x {views} views at {res}x{res}, {spp} spp")
+    generate(options, dataset, workers=workers)
+    problems = validate(dataset)
+    if problems:
+        raise InputError(f"demo dataset failed validation: {problems[0][0]}: {problems[0][1]}")
+    for path in _sheets(dataset, os.path.join(out, "sheets")):
+        print(f"  contact sheet {path}")
+
+    runs = {}
+    for model, effect in DEMO_RUNS:
+        run = os.path.join(out, "runs", f"{model}_{effect}")
+        runs.setdefault(effect, []).append(run)
+        config = TrainConfig(model=model, effect=effect, data=dataset, iters=iters, res=min(train_res, res),
+                             sample_every=max(1, iters // 4), checkpoint_every=max(1, iters // 4),
+                             lr=1e-3 if model == "diffusion" else 2e-4)
+        if model == "diffusion":
+            config = dataclasses.replace(config, ema=0.99)
+        print(f"demo 2/4: training {model} for {effect} ({iters} steps) into {run}")
+        done = os.path.exists(os.path.join(run, CHECKPOINT))
+        train(config, run, resume=done)
+
+    evaluations = []
+    for effect in METHODS:
+        eval_dir = os.path.join(out, "eval", effect)
+        print(f"demo 3/4: evaluating {effect} on the held-out scenes")
+        summary = evaluate(dataset, effect, list(METHODS[effect]) + runs.get(effect, []), eval_dir, split="test",
+                           path_tracer_curve=True)
+        for name, m in summary["methods"].items():
+            print(f"  {name:18s} SSIM {m['mean']['ssim']:.3f}  PSNR {m['mean']['psnr']:6.2f}  "
+                  f"{m['ms_per_frame']:7.1f} ms/frame")
+        evaluations.append(eval_dir)
+    page = report(evaluations, os.path.join(out, "report"))
+    print(f"demo 4/4: report {page}")
+    return page
