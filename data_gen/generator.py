@@ -12,12 +12,12 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 
 from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
+from neurender.atomic import write_json_atomic
 from neurender.errors import InputError
 
 FORMAT_VERSION = 1
@@ -55,15 +55,6 @@ class GenerateOptions:
             self.render.check()
         except ValueError as exc:
             raise InputError(str(exc)) from None
-
-
-def write_json_atomic(path: str, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
 
 
 def read_views(out_dir: str) -> list[dict]:

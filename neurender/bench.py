@@ -64,8 +64,6 @@ def _resized_item(dataset, index: int, size: int) -> dict:
 
 def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
     """ms/frame of every baseline at ``sizes``, and each one's scores on the dataset ``data``."""
-    import tempfile
-
     import torch
 
     from neurender.data import GBufferDataset

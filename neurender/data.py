@@ -28,10 +28,10 @@ import random
 import numpy as np
 import torch
 
+from data_gen.generator import MANIFEST, read_views
 from neurender.errors import InputError
 from neurender.exr import read_exr
 
-MANIFEST, VIEWS = "dataset.json", "views.jsonl"
 NORMAL = ["normal.X", "normal.Y", "normal.Z"]
 DEPTH = ["depth.Z"]
 ALBEDO = ["albedo.R", "albedo.G", "albedo.B"]
@@ -76,19 +76,8 @@ def load_manifest(root: str) -> dict:
 
 
 def read_view_records(root: str) -> list[dict]:
-    """Finished views (lines of views.jsonl whose EXR exists; torn lines ignored), sorted by scene, view."""
-    path = os.path.join(root, VIEWS)
-    records = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if isinstance(record, dict) and "file" in record and os.path.isfile(os.path.join(root, record["file"])):
-                    records.append(record)
-    unique = {(r["scene"], r["view"]): r for r in records}
+    """Finished views (see :func:`data_gen.generator.read_views`), one per (scene, view), sorted."""
+    unique = {(r["scene"], r["view"]): r for r in read_views(root)}
     return [unique[k] for k in sorted(unique)]
 
 

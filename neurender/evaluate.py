@@ -38,10 +38,8 @@ grid per view in ``grids/``: inputs | each method | reference | |error| of each 
 from __future__ import annotations
 
 import csv
-import json
 import math
 import os
-import tempfile
 import time
 
 import numpy as np
@@ -50,6 +48,7 @@ from PIL import Image, ImageDraw
 
 from neurender import baselines, metrics, path_tracer, space
 from neurender.data import ALBEDO, DEPTH, DIRECT, HDR_EFFECTS, NORMAL, RGB, GBufferDataset, check_effect, input_slice
+from neurender.atomic import atomic_path, write_json_atomic
 from neurender.errors import InputError
 
 METHODS: dict[str, tuple[str, ...]] = {
@@ -204,24 +203,8 @@ def _save_grid(path: str, tiles: list[tuple[str, np.ndarray]], title: str, min_t
     for i, (label, image) in enumerate(tiles):
         sheet.paste(Image.fromarray(image).resize((tile_w, tile_h), Image.NEAREST), (i * tile_w, 2 * label_h))
         draw.text((i * tile_w + 4, label_h + 2), label, fill="black")
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    sheet.save(tmp, format="PNG")
-    os.replace(tmp, path)
-
-
-def _write_json_atomic(path: str, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(data, handle, indent=2, allow_nan=False)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, ".png") as tmp:
+        sheet.save(tmp, format="PNG")
 
 
 def _finite(value: float):
@@ -301,7 +284,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, "ms"])
         writer.writeheader()
         writer.writerows(rows)
-    _write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
+    write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
     return summary
 
 

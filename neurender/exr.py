@@ -4,11 +4,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-import tempfile
 
 import numpy as np
 import OpenEXR
 
+from neurender.atomic import atomic_path
 from neurender.errors import InputError
 
 
@@ -19,19 +19,8 @@ def write_exr(path: str, channels: dict[str, np.ndarray]) -> None:
         raise ValueError(f"channels must share one (H, W) shape, got {sorted(shapes)}")
     header = {"compression": OpenEXR.ZIP_COMPRESSION, "type": OpenEXR.scanlineimage}
     data = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in channels.items()}
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".exr", dir=directory)
-    os.close(fd)
-    try:
-        with OpenEXR.File(header, data) as exr:
-            exr.write(tmp)
-        with open(tmp, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path, ".exr") as tmp, OpenEXR.File(header, data) as exr:
+        exr.write(tmp)
 
 
 @contextlib.contextmanager

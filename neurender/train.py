@@ -16,7 +16,6 @@ import dataclasses
 import json
 import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -27,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from neurender import space
 from neurender.data import EFFECTS, MASK, GBufferDataset
+from neurender.atomic import atomic_path, write_json_atomic
 from neurender.errors import InputError
 from neurender.models.acgan import ACGANConfig
 from neurender.models.diffusion import DiffusionConfig
@@ -185,14 +185,8 @@ def save_checkpoint(run: str, task, step: int, config: TrainConfig, generator: t
     metadata = {"format": "neurender-run/1", "step": str(step), "model": config.model, "effect": config.effect,
                 "param_groups": json.dumps(groups), "python_random": json.dumps(random.getstate()[1]),
                 "numpy_random": json.dumps(np.random.get_state()[1].tolist())}
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".safetensors", dir=run)
-    os.close(fd)
-    try:
+    with atomic_path(os.path.join(run, CHECKPOINT), ".safetensors") as tmp:
         save_file(tensors, tmp, metadata=metadata)
-        os.replace(tmp, os.path.join(run, CHECKPOINT))
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def read_checkpoint(run: str) -> tuple[dict, dict]:
@@ -232,13 +226,6 @@ def load_config(run: str) -> TrainConfig:
         raise InputError(f"{run} is not a training run ({CONFIG} missing)") from None
     except (ValueError, TypeError) as exc:
         raise InputError(f"{path} is not a valid run config: {exc}") from None
-
-
-def _write_json(path: str, data: dict) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=os.path.dirname(os.path.abspath(path)))
-    with os.fdopen(fd, "w") as handle:
-        json.dump(data, handle, indent=2)
-    os.replace(tmp, path)
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -293,7 +280,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
         np.random.set_state(("MT19937", np.array(json.loads(metadata["numpy_random"]), dtype=np.uint32), 624))
         step = int(metadata["step"])
     if rank == 0:
-        _write_json(config_path, config.to_json())
+        write_json_atomic(config_path, config.to_json())
     wrapped = dict(task.networks)
     if world > 1:
         wrapped = {k: torch.nn.parallel.DistributedDataParallel(v) for k, v in task.networks.items()}
