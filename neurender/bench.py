@@ -37,13 +37,14 @@ def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: 
     return figures
 
 
-def _time_ms(function, repeats: int) -> float:
-    """Median milliseconds of ``function()`` over ``repeats`` calls after one warm-up call."""
+def _time_ms(function, repeats: int, warm_up: bool = True) -> float:
+    """Median milliseconds of ``function()`` over ``repeats`` calls (after one untimed call)."""
     import time
 
     import numpy as np
 
-    function()
+    if warm_up:
+        function()
     times = []
     for _ in range(repeats):
         start = time.perf_counter()
@@ -131,7 +132,8 @@ def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes
             summary = json.load(handle)
         curve = summary.get("path_tracer", {}).get("curve", [])
     figures = {}
-    print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
+    print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; GAN: median of {repeats}, "
+          "diffusion: one frame)")
     print(f"  {'run':24s}{'steps':>6s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes)
           + f"{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
     for run in runs:
@@ -141,9 +143,11 @@ def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes
         for steps in ddim_steps if base.model == "diffusion" else (None,):
             predictor = Predictor(run, steps=steps) if steps else base
             items = {size: _resized_item(dataset, 0, size) for size in sizes + (native,)}
+            # a diffusion frame costs `steps` network calls: one timed call per size is enough
+            calls = repeats if base.model == "acgan" else 1
             with torch.no_grad():
-                ms = {size: _time_ms(lambda: predictor(items[size]["input"], items[size]["mask"]), repeats)
-                      for size in items}
+                ms = {size: _time_ms(lambda: predictor(items[size]["input"], items[size]["mask"]), calls,
+                                     warm_up=calls > 1) for size in items}
             ssim = _mean_ssim(predictor, dataset, base.effect)
             equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
             speedup = equal / ms[native] if equal else None
