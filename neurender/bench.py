@@ -110,13 +110,13 @@ def _mean_ssim(predictor, dataset, effect: str) -> float:
     return float(np.mean(scores))
 
 
-def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes=(128, 256, 512),
+def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(128, 256, 512),
                   ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3) -> dict:
     """ms/frame of each run at ``sizes``; held-out SSIM; for diffusion one row per DDIM step count.
 
-    With ``eval_dir`` (an evaluation of the same effect with the path tracer's curve), the
-    speed-up column is the path tracer's equal-quality time over the run's ms/frame at the
-    dataset's resolution.
+    With ``eval_dirs`` (evaluations with the path tracer's curve; the one of the run's effect
+    is used), the speed-up column is the path tracer's equal-quality time over the run's
+    ms/frame at the dataset's resolution.
     """
     import json
     import os
@@ -126,11 +126,11 @@ def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes
     from neurender import path_tracer
     from neurender.predict import Predictor
 
-    curve = []
-    if eval_dir:
+    curves = {}
+    for eval_dir in eval_dirs:
         with open(os.path.join(eval_dir, "summary.json")) as handle:
             summary = json.load(handle)
-        curve = summary.get("path_tracer", {}).get("curve", [])
+        curves[summary["effect"]] = summary.get("path_tracer", {}).get("curve", [])
     figures = {}
     print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; GAN: median of {repeats}, "
           "diffusion: one frame)")
@@ -139,6 +139,7 @@ def bench_predict(runs: list[str], data: str, eval_dir: str | None = None, sizes
     for run in runs:
         base = Predictor(run)
         dataset = _held_out(data, base.effect)
+        curve = curves.get(base.effect, [])
         native = dataset[0]["mask"].shape[-1]
         for steps in ddim_steps if base.model == "diffusion" else (None,):
             predictor = Predictor(run, steps=steps) if steps else base

@@ -120,7 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     bp = bench_sub.add_parser("predict", help="ms/frame of trained runs at 128/256/512 px; DDIM step table")
     bp.add_argument("runs", nargs="+", metavar="RUN")
     bp.add_argument("--data", required=True, help="dataset whose held-out views are scored")
-    bp.add_argument("--eval", default=None, help="evaluation folder with the path tracer's curve (speed-up column)")
+    bp.add_argument("--eval", nargs="*", default=[], metavar="EVAL_DIR",
+                    help="evaluation folders with the path tracer's curve (speed-up column)")
     return parser
 
 
