@@ -44,6 +44,8 @@ class Predictor:
         per-pixel standard deviation, 0 for a GAN or a single draw)."""
         x, _ = to_model_space(inputs, torch.zeros_like(inputs[:, :1]), mask, self.effect)
         draws = space.from_model_space(self.task.sample(x, **self.options), self.effect)
+        if self.effect == "ao":  # the contract: AO is 1 where no surface is hit (the mask is an input)
+            draws = torch.where(mask > 0.5, draws, torch.ones_like(draws))
         prediction = draws.mean(0)
         return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
 

@@ -17,16 +17,22 @@ def _adam(module: torch.nn.Module, lr: float, betas) -> torch.optim.Adam:
 
 
 class EMA:
-    """Exponential moving average of a network's weights (used for prediction)."""
+    """Exponential moving average of a network's weights (used for prediction).
+
+    The decay warms up as min(decay, (1 + step) / (10 + step)), so a short run's average is
+    not dominated by the initial weights.
+    """
 
     def __init__(self, module: torch.nn.Module, decay: float):
         self.decay, self.module = decay, copy.deepcopy(module).eval().requires_grad_(False)
 
     @torch.no_grad()
-    def update(self, module: torch.nn.Module) -> None:
+    def update(self, module: torch.nn.Module, step: int) -> None:
+        """Blend in ``module``'s weights after optimisation step ``step`` (1-based)."""
+        decay = min(self.decay, (1 + step) / (10 + step))
         for ema, live in zip(self.module.state_dict().values(), module.state_dict().values()):
             if ema.dtype.is_floating_point:
-                ema.lerp_(live, 1 - self.decay)
+                ema.lerp_(live, 1 - decay)
             else:
                 ema.copy_(live)
 

@@ -293,9 +293,9 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
         while step < config.iters:
             x, y = batches.next()
             losses = task.step(x, y, generator, wrapped)
-            if task.ema:
-                task.ema.update(task.networks[task.main])
             step += 1
+            if task.ema:
+                task.ema.update(task.networks[task.main], step)
             bar.update(1)
             bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
             if rank != 0:

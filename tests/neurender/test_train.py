@@ -94,7 +94,7 @@ def test_save_load_predict_is_identical(train_data, tmp_path, model, effect):
     x, y = to_model_space(item["input"][None, :, :16, :16], item["target"][None, :, :16, :16],
                           item["mask"][None, :, :16, :16], effect)
     task.step(x, y, generator, dict(task.networks))
-    task.ema.update(task.networks[task.main])
+    task.ema.update(task.networks[task.main], 1)
     save_checkpoint(str(run), task, 1, config, generator)
     options = {"steps": 3, "seed": 5} if model == "diffusion" else {}
     expected = space.from_model_space(task.sample(x, **options), effect).mean(0)
