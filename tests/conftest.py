@@ -60,6 +60,13 @@ def dataset_seed1(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pair_dataset(tmp_path_factory) -> Path:
+    """objects and room, 2 views each at 32 px, 4 spp: two scenes, so one is held out (learning side)."""
+    return generate_into(tmp_path_factory.mktemp("pair") / "data", "objects", "room",
+                         extra=["--views", "2", "--res", "32", "--spp", "4", "--workers", "1"])
+
+
+@pytest.fixture(scope="session")
 def cbox_path() -> Path:
     if not CBOX.is_file():
         pytest.fail(f"the Cornell box test scene is missing: {CBOX} (clone shared/ beside the repository)")

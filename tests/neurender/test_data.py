@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -15,12 +13,8 @@ from neurender.exr import read_exr, write_exr
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "ds"
-    exe = os.path.join(os.path.dirname(sys.executable), "neurender")
-    subprocess.run([exe, "generate", "objects", "room", "--views", "2", "--res", "32", "--spp", "4",
-                    "--out", str(out)], check=True, capture_output=True)
-    return str(out)
+def dataset_dir(pair_dataset):
+    return str(pair_dataset)
 
 
 def test_split_by_scene_disjoint_and_complete(dataset_dir):

@@ -5,8 +5,6 @@ import json
 import math
 import os
 import re
-import subprocess
-import sys
 
 import pytest
 
@@ -16,12 +14,8 @@ from neurender.report import report
 
 
 @pytest.fixture(scope="module")
-def dataset_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("data") / "ds"
-    exe = os.path.join(os.path.dirname(sys.executable), "neurender")
-    subprocess.run([exe, "generate", "objects", "room", "--views", "2", "--res", "32", "--spp", "4",
-                    "--out", str(out)], check=True, capture_output=True)
-    return str(out)
+def dataset_dir(pair_dataset):
+    return str(pair_dataset)
 
 
 @pytest.fixture(scope="module")

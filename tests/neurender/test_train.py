@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from nr_helpers import BASE_ENV, error_lines, generate_into, run_neurender
+from nr_helpers import BASE_ENV, error_lines, run_neurender
 from neurender import metrics, space
 from neurender.exr import read_exr, write_exr
 from neurender.models.acgan import ACGANConfig
@@ -24,10 +24,8 @@ TINY_UNET = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(
 
 
 @pytest.fixture(scope="module")
-def train_data(tmp_path_factory) -> Path:
-    """objects and room, 2 views each at 32 px (two scenes, so one is held out)."""
-    return generate_into(tmp_path_factory.mktemp("train") / "data", "objects", "room",
-                         extra=["--views", "2", "--res", "32", "--spp", "4", "--workers", "1"])
+def train_data(pair_dataset) -> Path:
+    return pair_dataset
 
 
 def tiny_config(data, model="acgan", effect="ao", **changes) -> TrainConfig:
