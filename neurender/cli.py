@@ -120,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     bp = bench_sub.add_parser("predict", help="ms/frame of trained runs at 128/256/512 px; DDIM step table")
     bp.add_argument("runs", nargs="+", metavar="RUN")
     bp.add_argument("--data", required=True, help="dataset whose held-out views are scored")
+    bp.add_argument("--sizes", nargs="+", type=int, default=[128, 256, 512], help="square image sizes timed")
     bp.add_argument("--eval", nargs="*", default=[], metavar="EVAL_DIR",
                     help="evaluation folders with the path tracer's curve (speed-up column)")
     return parser
@@ -227,7 +228,7 @@ def _bench(args) -> int:
     elif args.bench == "baselines":
         bench.bench_baselines(args.data)
     else:
-        bench.bench_predict(args.runs, args.data, args.eval)
+        bench.bench_predict(args.runs, args.data, args.eval, sizes=tuple(args.sizes))
     return 0
 
 
