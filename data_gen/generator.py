@@ -194,7 +194,7 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
     tasks, already = tasks_to_do(options, refs, out_dir)
     total = already + len(tasks)
     stats = {"views_total": total, "views_before": already, "views_rendered": 0,
-             "render_seconds": 0.0, "task_seconds": 0.0, "pids": set()}
+             "render_seconds": 0.0, "pids": set()}
     if tasks:
         from data_gen import executors
         from tqdm import tqdm
@@ -211,7 +211,6 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
                 os.fsync(log.fileno())
                 stats["views_rendered"] += 1
                 stats["render_seconds"] += record["render_seconds"]
-                stats["task_seconds"] += record["task_seconds"]
                 stats["pids"].add(record["pid"])
                 bar.set_postfix(views_per_min=f"{60 * stats['views_rendered'] / (time.perf_counter() - first):.1f}")
                 bar.update(1)

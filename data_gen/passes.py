@@ -32,13 +32,13 @@ def _medium_dict(coefficients: dict) -> dict:
             "sigma_t": sigma_t, "phase": {"type": "isotropic"}}
 
 
-def _sensor(camera: Camera, spp: int, medium: dict | None = None):
+def _sensor(camera: Camera, medium: dict | None = None):
     sensor = {
         "type": "perspective", "fov": camera.fov_x, "fov_axis": "x", "near_clip": 1e-3,
         "to_world": mi.ScalarTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32)),
         "film": {"type": "hdrfilm", "width": camera.width, "height": camera.height,
                  "rfilter": {"type": "box"}, "pixel_format": "rgb"},
-        "sampler": {"type": "independent", "sample_count": spp},
+        "sampler": {"type": "independent"},  # spp is given to each mi.render call
     }
     if medium is not None:
         sensor["medium"] = medium
@@ -104,7 +104,7 @@ class ViewRenderer:
         """The pass's sensor moved to ``camera``; kept across views so Dr.Jit reuses its kernels."""
         key = (name == "fog", camera.width, camera.height, camera.fov_x)
         if key not in self._sensors:
-            self._sensors[key] = _sensor(camera, 1, _medium_dict(self.fog) if name == "fog" else None)
+            self._sensors[key] = _sensor(camera, _medium_dict(self.fog) if name == "fog" else None)
         sensor = self._sensors[key]
         params = mi.traverse(sensor)
         params["to_world"] = mi.AffineTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32))

@@ -88,13 +88,6 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
     return figures
 
 
-def _held_out(data: str, effect: str):
-    from neurender.data import GBufferDataset, load_manifest
-
-    split = "test" if len(load_manifest(data)["scenes"]) >= 2 else "all"
-    return GBufferDataset(data, effect, split=split)
-
-
 def _mean_ssim(predictor, dataset, effect: str) -> float:
     import numpy as np
     import torch
@@ -124,6 +117,7 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     import torch
 
     from neurender import path_tracer
+    from neurender.data import GBufferDataset, held_out_split
     from neurender.predict import Predictor
 
     curves = {}
@@ -138,7 +132,7 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
           + f"{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
     for run in runs:
         base = Predictor(run)
-        dataset = _held_out(data, base.effect)
+        dataset = GBufferDataset(data, base.effect, split=held_out_split(data))
         curve = curves.get(base.effect, [])
         native = dataset[0]["mask"].shape[-1]
         for steps in ddim_steps if base.model == "diffusion" else (None,):

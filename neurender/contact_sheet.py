@@ -2,14 +2,15 @@
 from __future__ import annotations
 
 import numpy as np
+import torch
 from PIL import Image, ImageDraw
 
+from neurender import space
 
-def tonemap(rgb: np.ndarray, exposure: float = 1.0) -> np.ndarray:
-    """Linear HDR (H, W, 3) to display sRGB in [0, 1]: Reinhard then the sRGB curve."""
-    x = np.maximum(rgb * exposure, 0.0)
-    x = x / (1.0 + x)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+
+def tonemap(rgb: np.ndarray) -> np.ndarray:
+    """Linear HDR (H, W, 3) to display sRGB in [0, 1] (:func:`neurender.space.display`)."""
+    return space.display(torch.from_numpy(np.asarray(rgb, dtype=np.float32)), hdr=True).numpy()
 
 
 def channel_groups(channels: dict[str, np.ndarray]) -> list[tuple[str, np.ndarray]]:

@@ -81,6 +81,11 @@ def read_view_records(root: str) -> list[dict]:
     return [unique[k] for k in sorted(unique)]
 
 
+def held_out_split(root: str) -> str:
+    """"test" when the dataset has held-out scenes (two scenes or more), else "all"."""
+    return "test" if len(load_manifest(root)["scenes"]) >= 2 else "all"
+
+
 def split_scenes(scene_ids: list[str], split: str, test_fraction: float = 0.2, seed: int = 0) -> list[str]:
     """The scene ids of ``split`` ("all", "train" or "test"), sorted; see the module docstring."""
     if split not in ("all", "train", "test"):

@@ -19,7 +19,7 @@ Methods (:data:`METHODS`, by effect), plus any training run directory (``neurend
 
 Metrics: PSNR, SSIM, FLIP and MAE (:mod:`neurender.metrics`) per view. AO is compared as is
 (values in [0, 1]). For the HDR effects (fog, gi) prediction and reference are both tone
-mapped with :func:`neurender.contact_sheet.tonemap` (Reinhard + sRGB, exposure 1) first, so
+mapped with :func:`neurender.space.display` (Reinhard + sRGB) first, so
 every metric sees display values in [0, 1] (data range 1).
 
 Timing: ``time.perf_counter`` around the method call only (no loading, no metrics), batch of

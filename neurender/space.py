@@ -59,7 +59,7 @@ def from_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
 def display(x: torch.Tensor, hdr: bool) -> torch.Tensor:
     """Linear values -> display values in [0, 1] for image metrics and pictures.
 
-    HDR radiance: Reinhard then the sRGB curve (as :func:`neurender.contact_sheet.tonemap`);
+    HDR radiance: Reinhard then the sRGB curve (the one tone map of pictures and metrics);
     otherwise (AO, albedo) clamped as is.
     """
     if not hdr:

@@ -12,6 +12,7 @@ batches and DDP averages gradients (gloo on the CPU, NCCL on GPUs); rank 0 write
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -25,7 +26,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from neurender import space
-from neurender.data import EFFECTS, MASK, GBufferDataset
+from neurender.data import EFFECTS, MASK, GBufferDataset, held_out_split
 from neurender.atomic import atomic_path, write_json_atomic
 from neurender.errors import InputError
 from neurender.models.acgan import ACGANConfig
@@ -259,7 +260,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     random.seed(config.seed + rank)
     np.random.seed(config.seed + rank)
     generator = torch.Generator().manual_seed(config.seed + 1000 * rank)
-    train_set = GBufferDataset(config.data, config.effect, split="train" if _has_test(config) else "all",
+    train_set = GBufferDataset(config.data, config.effect, split="train" if held_out_split(config.data) == "test" else "all",
                                test_fraction=config.test_fraction, seed=config.seed)
     batches = Batches(train_set, config, generator)
     task = build_task(config)
@@ -291,7 +292,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
 
     bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
     start = time.perf_counter()
-    with bar, open(os.path.join(run, LOG), "a") if rank == 0 else _nowhere() as log:
+    with bar, open(os.path.join(run, LOG), "a") if rank == 0 else contextlib.nullcontext() as log:
         while step < config.iters:
             x, y = batches.next()
             losses = task.step(x, y, generator, wrapped)
@@ -316,25 +317,12 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     return {"step": step, "seconds": time.perf_counter() - start, "rank": rank}
 
 
-def _has_test(config: TrainConfig) -> bool:
-    from neurender.data import load_manifest
-    return len(load_manifest(config.data)["scenes"]) >= 2
-
-
-class _nowhere:
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        return False
-
-
 class _SampleViews:
     """A few fixed views (held-out scenes when there are any), predicted at every sample step."""
 
     def __init__(self, config: TrainConfig, rank: int, count: int = 3):
-        split = "test" if _has_test(config) else "all"
-        dataset = GBufferDataset(config.data, config.effect, split=split, test_fraction=config.test_fraction,
+        dataset = GBufferDataset(config.data, config.effect, split=held_out_split(config.data),
+                                 test_fraction=config.test_fraction,
                                  seed=config.seed)
         self.items = [dataset[i] for i in range(min(count, len(dataset)))]
         self.config = config

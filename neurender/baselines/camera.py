@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import math
 
+from typing import NamedTuple
+
 import torch
 import torch.nn.functional as F
 
@@ -195,3 +197,30 @@ def pixel_noise(channels: int, height: int, width: int, seed: int, *, device=Non
     gets the same pattern."""
     generator = torch.Generator().manual_seed(seed)
     return torch.rand((channels, height, width), generator=generator, dtype=torch.float64).to(device, dtype)
+
+
+class ScreenMarch(NamedTuple):
+    """What the horizon-marching baselines (HBAO, GTAO) set up for a G-buffer.
+
+    positions (B, 3, H, W) view-space points; inv_depth (B, 1, H, W) (0 off the mask);
+    px, py (H, W) pixel centres; noise (2, H, W) per-pixel rotation and jitter in [0, 1);
+    radius_px (B, H, W) the occlusion radius projected to pixels at each point.
+    """
+
+    positions: torch.Tensor
+    inv_depth: torch.Tensor
+    px: torch.Tensor
+    py: torch.Tensor
+    noise: torch.Tensor
+    radius_px: torch.Tensor
+
+
+def screen_march(depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float, seed: int) -> ScreenMarch:
+    """The :class:`ScreenMarch` of a (checked) G-buffer."""
+    height, width = depth.shape[-2:]
+    device, dtype = depth.device, depth.dtype
+    inv_depth = inverse_depth(depth, mask)
+    px, py = pixel_grid(height, width, device=device, dtype=dtype)
+    return ScreenMarch(view_positions(depth, fov_x_deg), inv_depth, px, py,
+                       pixel_noise(2, height, width, seed, device=device, dtype=dtype),
+                       (radius * focal_pixels(width, fov_x_deg) * inv_depth)[:, 0])

@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from neurender.baselines.camera import (check_gbuffer, focal_pixels, inverse_depth, pixel_grid,
-                                        pixel_noise, positions_at, slice_frame, view_positions)
+from neurender.baselines.camera import check_gbuffer, positions_at, screen_march, slice_frame
 
 
 def _arc(h: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
@@ -56,14 +55,8 @@ def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         raise ValueError(f"slices and steps must be >= 1, got {slices} and {steps}")
     if not 0.0 <= falloff <= 1.0:
         raise ValueError(f"falloff must be in [0, 1], got {falloff}")
-    height, width = depth.shape[-2:]
-    device, dtype = depth.device, depth.dtype
-    positions = view_positions(depth, fov_x_deg)
-    inv_depth = inverse_depth(depth, mask)
-    px, py = pixel_grid(height, width, device=device, dtype=dtype)
-    noise = pixel_noise(2, height, width, seed, device=device, dtype=dtype)
+    positions, inv_depth, px, py, noise, radius_px = screen_march(depth, mask, fov_x_deg, radius, seed)
     fade = max(falloff, 1e-6) * radius
-    radius_px = (radius * focal_pixels(width, fov_x_deg) * inv_depth)[:, 0]  # (B, H, W)
 
     visibility = torch.zeros_like(depth)
     for k in range(slices):

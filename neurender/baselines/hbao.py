@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from neurender.baselines.camera import (check_gbuffer, focal_pixels, inverse_depth, pixel_grid,
-                                        pixel_noise, positions_at, slice_frame, view_positions)
+from neurender.baselines.camera import check_gbuffer, positions_at, screen_march, slice_frame
 
 
 def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
@@ -43,13 +42,7 @@ def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
     check_gbuffer(depth, normal, mask, fov_x_deg, radius)
     if directions < 1 or steps < 1:
         raise ValueError(f"directions and steps must be >= 1, got {directions} and {steps}")
-    height, width = depth.shape[-2:]
-    device, dtype = depth.device, depth.dtype
-    positions = view_positions(depth, fov_x_deg)
-    inv_depth = inverse_depth(depth, mask)
-    px, py = pixel_grid(height, width, device=device, dtype=dtype)
-    noise = pixel_noise(2, height, width, seed, device=device, dtype=dtype)
-    radius_px = (radius * focal_pixels(width, fov_x_deg) * inv_depth)[:, 0]  # (B, H, W)
+    positions, inv_depth, px, py, noise, radius_px = screen_march(depth, mask, fov_x_deg, radius, seed)
 
     occlusion = torch.zeros_like(depth)
     for k in range(directions):

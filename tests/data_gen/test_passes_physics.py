@@ -16,7 +16,7 @@ def _camera(origin, target, up, fov=60.0, res=32):
 def _render(mi, scene, camera, integrator: dict, spp: int, seed: int = 1) -> np.ndarray:
     from data_gen.passes import _sensor
 
-    return mi.render(scene, sensor=_sensor(camera, spp), integrator=mi.load_dict(integrator), seed=seed, spp=spp).numpy()
+    return mi.render(scene, sensor=_sensor(camera), integrator=mi.load_dict(integrator), seed=seed, spp=spp).numpy()
 
 
 def _gbuffer(mi, scene, camera, spp=4):

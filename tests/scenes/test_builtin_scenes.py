@@ -149,7 +149,7 @@ def test_view0_sees_the_scene_from_outside_its_geometry(mitsuba, name):
 
     mi = mitsuba
     loaded = scenes.load(scenes.resolve([name], 1, 0)[0], 32)
-    image = mi.render(loaded.scene, sensor=_sensor(loaded.camera, 2),
+    image = mi.render(loaded.scene, sensor=_sensor(loaded.camera),
                       integrator=mi.load_dict({"type": "neurender_gbuffer"}), seed=0, spp=2).numpy()
     ch = ViewRenderer._gbuffer_channels(loaded.camera, image[..., 3:])
     on = ch["mask.Y"] == 1
