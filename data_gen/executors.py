@@ -52,7 +52,7 @@ def run_ray(tasks: list[ViewTask], workers: int, address: str | None = None,
     try:
         import ray
     except ImportError:
-        from neurender.errors import InputError
+        from core.errors import InputError
         raise InputError("--executor ray needs Ray: pip install 'neurender[ray]'") from None
     env = {"NEURENDER_THREADS": _threads_per_worker(workers)}
     started_here = not ray.is_initialized()

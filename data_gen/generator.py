@@ -17,11 +17,10 @@ from dataclasses import dataclass, field
 
 from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
-from neurender.atomic import write_json_atomic
-from neurender.errors import InputError
+from core.atomic import write_json_atomic
+from core.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
+from core.errors import InputError
 
-FORMAT_VERSION = 1
-MANIFEST, VIEWS = "dataset.json", "views.jsonl"
 SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each in scalar_rgb
 
 
@@ -55,22 +54,6 @@ class GenerateOptions:
             self.render.check()
         except ValueError as exc:
             raise InputError(str(exc)) from None
-
-
-def read_views(out_dir: str) -> list[dict]:
-    """Finished views: lines of views.jsonl whose EXR exists (a torn last line is ignored)."""
-    path = os.path.join(out_dir, VIEWS)
-    records = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if os.path.isfile(os.path.join(out_dir, record["file"])):
-                    records.append(record)
-    return records
 
 
 def _generation_section(options: GenerateOptions, refs) -> dict:

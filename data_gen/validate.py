@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 
-from data_gen.generator import MANIFEST, VIEWS
-from neurender.errors import InputError
-from neurender.exr import read_exr
+from core.dataset import MANIFEST, VIEWS
+from core.errors import InputError
+from core.exr import read_exr
 
 NORMAL_TOLERANCE = 1e-3
 

@@ -35,9 +35,9 @@ def render_view(task: ViewTask) -> dict:
         dr.set_thread_count(int(threads))
         _cache["threads"] = threads
     import scenes
-    from data_gen.camera import orbit
+    from core.camera import orbit
     from data_gen.passes import ViewRenderer
-    from neurender.exr import write_exr
+    from core.exr import write_exr
 
     key = (task.ref, task.options)
     if _cache.get("key") != key:  # keep one scene: a worker mostly gets views of the same scene in a row

@@ -68,19 +68,23 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
     import torch
 
     from neurender.data import GBufferDataset
-    from neurender.evaluate import METHODS, evaluate, run_method
+    from neurender.effects import EFFECTS
+    from neurender.evaluate import evaluate, run_method
 
     figures = {}
     print(f"bench baselines on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
     print(f"  {'method':14s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes) + f"{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>8s}")
-    for effect, methods in METHODS.items():
+    for effect, record in EFFECTS.items():
+        methods = record.baselines
+        if not methods:
+            continue
         dataset = GBufferDataset(data, effect)
         items = {size: _resized_item(dataset, 0, size) for size in sizes}
         with tempfile.TemporaryDirectory() as out:
             summary = evaluate(data, effect, list(methods), out)
         for name in methods:
             with torch.no_grad():
-                ms = {size: _time_ms(lambda: run_method(name, items[size], effect), repeats) for size in sizes}
+                ms = {size: _time_ms(lambda: run_method(name, items[size], record), repeats) for size in sizes}
             scores = summary["methods"][name]["mean"]
             figures[name] = {"effect": effect, "ms": ms, **scores}
             print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
@@ -88,7 +92,7 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
     return figures
 
 
-def _mean_ssim(predictor, dataset, effect: str) -> float:
+def _mean_ssim(predictor, dataset) -> float:
     import numpy as np
     import torch
 
@@ -99,7 +103,7 @@ def _mean_ssim(predictor, dataset, effect: str) -> float:
         item = dataset[i]
         with torch.no_grad():
             prediction = predictor(item["input"][None], item["mask"][None])
-        scores.append(score(prediction, item["target"][None], effect)["ssim"])
+        scores.append(score(prediction, item["target"][None], dataset.effect)["ssim"])
     return float(np.mean(scores))
 
 
@@ -132,18 +136,18 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
           + f"{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
     for run in runs:
         base = Predictor(run)
-        dataset = GBufferDataset(data, base.effect, split=held_out_split(data))
-        curve = curves.get(base.effect, [])
+        dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
+        curve = curves.get(base.effect.name, [])
         native = dataset[0]["mask"].shape[-1]
-        for steps in ddim_steps if base.model == "diffusion" else (None,):
+        for steps in ddim_steps if base.task.stochastic else (None,):
             predictor = Predictor(run, steps=steps) if steps else base
             items = {size: _resized_item(dataset, 0, size) for size in sizes + (native,)}
             # a diffusion frame costs `steps` network calls: one timed call per size is enough
-            calls = repeats if base.model == "acgan" else 1
+            calls = 1 if base.task.stochastic else repeats
             with torch.no_grad():
                 ms = {size: _time_ms(lambda: predictor(items[size]["input"], items[size]["mask"]), calls,
                                      warm_up=calls > 1) for size in items}
-            ssim = _mean_ssim(predictor, dataset, base.effect)
+            ssim = _mean_ssim(predictor, dataset)
             equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
             speedup = equal / ms[native] if equal else None
             label = os.path.basename(os.path.normpath(run))

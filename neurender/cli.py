@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from neurender.errors import InputError
+from core.errors import InputError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -42,6 +42,10 @@ def _render_options(args):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from neurender.config import add_config_arguments
+    from neurender.effects import EFFECTS
+    from neurender.tasks import TASKS
+
     parser = _Parser(prog="neurender", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
@@ -59,21 +63,17 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local one)")
     _add_render_options(gen)
 
-    train = sub.add_parser("train", help="train an effect predictor (attention cGAN or conditional diffusion)")
-    train.add_argument("--model", required=True, choices=("acgan", "diffusion"))
-    train.add_argument("--effect", required=True, choices=("fog", "ao", "gi"))
+    train = sub.add_parser("train", help="train an effect predictor (attention cGAN or conditional diffusion)",
+                           description="Every field of TrainConfig (neurender/config.py) is a flag; nested "
+                                       "configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD.")
+    train.add_argument("--model", required=True, choices=list(TASKS))
+    train.add_argument("--effect", required=True, choices=list(EFFECTS))
     train.add_argument("--data", required=True, help="dataset directory")
     train.add_argument("--out", required=True, help="run directory")
-    train.add_argument("--iters", type=int, help="optimisation steps")
-    train.add_argument("--batch", type=int, help="views per step")
-    train.add_argument("--res", type=int, help="random crop size (a multiple of the network's stride)")
-    train.add_argument("--lr", type=float, help="Adam learning rate")
-    train.add_argument("--seed", type=int, help="seed of weights, batches and noise")
-    train.add_argument("--ema", type=float, help="EMA decay of the prediction weights (0: off)")
-    train.add_argument("--sample-every", type=int, help="steps between sample grids")
-    train.add_argument("--checkpoint-every", type=int, help="steps between checkpoints")
-    train.add_argument("--width", type=int, help="base channel count of the networks")
+    train.add_argument("--width", type=int, help="base channel count of every network (sets --acgan.base-channels, "
+                                                 "--acgan.disc-channels and --unet.base-channels)")
     train.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    add_config_arguments(train, skip=("model", "effect", "data"))
 
     pred = sub.add_parser("predict", help="predict an effect from G-buffer EXRs with a trained run")
     pred.add_argument("--checkpoint", required=True, help="run directory")
@@ -85,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     ev = sub.add_parser("evaluate", help="score methods (baselines, training runs) against the path-traced reference")
     ev.add_argument("--data", required=True, help="dataset directory")
-    ev.add_argument("--effect", required=True, choices=("fog", "ao", "gi"))
+    ev.add_argument("--effect", required=True, choices=list(EFFECTS))
     ev.add_argument("--method", nargs="+", default=None, metavar="NAME_OR_RUN",
                     help="baseline names or run directories (default: every baseline of the effect)")
     ev.add_argument("--split", default="all", choices=("all", "train", "test"), help="views of which scenes")
@@ -156,21 +156,17 @@ def _generate(args) -> int:
 
 
 def _train(args) -> int:
-    import dataclasses
 
-    from neurender.train import TrainConfig, train
+    from neurender.config import TrainConfig, config_from_args
+    from neurender.train import train
 
-    config = TrainConfig(model=args.model, effect=args.effect, data=args.data)
-    overrides = {name: getattr(args, name) for name in ("iters", "batch", "res", "lr", "seed", "ema",
-                                                        "sample_every", "checkpoint_every")
-                 if getattr(args, name) is not None}
-    config = dataclasses.replace(config, **overrides)
     if args.width is not None:
-        config.acgan = dataclasses.replace(config.acgan, base_channels=args.width, disc_channels=args.width)
-        config.unet = dataclasses.replace(config.unet, base_channels=args.width)
+        for flag in ("acgan.base_channels", "acgan.disc_channels", "unet.base_channels"):
+            setattr(args, flag, getattr(args, flag, args.width))
+    config = config_from_args(args, TrainConfig(model=args.model, effect=args.effect, data=args.data))
     result = train(config, args.out, resume=args.resume)
     if result["rank"] == 0:
-            print(f"trained {args.model}/{args.effect} to step {result['step']} in {result['seconds']:.0f} s: {args.out}")
+        print(f"trained {args.model}/{args.effect} to step {result['step']} in {result['seconds']:.0f} s: {args.out}")
     return 0
 
 

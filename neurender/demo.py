@@ -10,12 +10,13 @@ from __future__ import annotations
 import json
 import os
 
-from data_gen.generator import GenerateOptions, generate, read_views
+from core.dataset import read_views
+from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from data_gen.validate import validate
 from neurender.contact_sheet import contact_sheet
-from neurender.errors import InputError
-from neurender.exr import read_exr
+from core.errors import InputError
+from core.exr import read_exr
 
 DEMO_SCENES = ("forest", "objects", "room")
 DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
@@ -37,9 +38,12 @@ def _sheets(dataset: str, out: str) -> list[str]:
 def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int = 2, workers: int = 2,
              iters: int = 600, train_res: int = 64) -> str:
     """Run the demo into ``out``; returns the report's path. Every step resumes if run again."""
-    from neurender.evaluate import METHODS, evaluate
+    from neurender.checkpoint import CHECKPOINT
+    from neurender.config import TrainConfig
+    from neurender.effects import EFFECTS
+    from neurender.evaluate import evaluate
     from neurender.report import report
-    from neurender.train import CHECKPOINT, TrainConfig, train
+    from neurender.train import train
 
     dataset = os.path.join(out, "dataset")
     options = GenerateOptions(DEMO_SCENES, count=count, views=views, step_deg=360.0 / views, seed=0,
@@ -65,10 +69,10 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
         train(config, run, resume=done)
 
     evaluations = []
-    for effect in METHODS:
+    for effect, record in EFFECTS.items():
         eval_dir = os.path.join(out, "eval", effect)
         print(f"demo 3/4: evaluating {effect} on the held-out scenes")
-        summary = evaluate(dataset, effect, list(METHODS[effect]) + runs.get(effect, []), eval_dir, split="test",
+        summary = evaluate(dataset, effect, list(record.baselines) + runs.get(effect, []), eval_dir, split="test",
                            path_tracer_curve=True)
         for name, m in summary["methods"].items():
             print(f"  {name:18s} SSIM {m['mean']['ssim']:.3f}  PSNR {m['mean']['psnr']:6.2f}  "

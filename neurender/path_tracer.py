@@ -12,8 +12,6 @@ import math
 import numpy as np
 import torch
 
-EFFECT_PASS = {"fog": "fog", "ao": "ao", "gi": "rgb"}
-TARGETS = {"fog": ["fog.R", "fog.G", "fog.B"], "ao": ["ao.Y"], "gi": ["R", "G", "B"]}
 SEED_OFFSET = 1_000_003  # other noise than the reference's
 
 
@@ -26,10 +24,11 @@ def spp_levels(reference_spp: int) -> list[int]:
     return levels
 
 
-def quality_curve(manifest: dict, records: list[dict], effect: str, references: list[torch.Tensor],
+def quality_curve(manifest: dict, records: list[dict], effect, references: list[torch.Tensor],
                   masks: list[torch.Tensor], score) -> list[dict]:
     """Mean metrics and ms per frame of the path tracer at each spp level.
 
+    effect: the :class:`neurender.effects.Effect` (its ``reference_pass`` is rendered);
     records: the views.jsonl records of the evaluated views; references: their linear targets
     (1, C, H, W); masks (1, 1, H, W); score(pred, ref) -> dict of metrics on linear tensors.
     """
@@ -37,13 +36,13 @@ def quality_curve(manifest: dict, records: list[dict], effect: str, references: 
 
     init_mitsuba()
     import scenes
-    from data_gen.camera import Camera
+    from core.camera import Camera
     from data_gen.options import RenderOptions
     from data_gen.passes import ViewRenderer
 
     options = RenderOptions(**manifest["generation"]["render"])
     scene_entries = {s["id"]: s for s in manifest["scenes"]}
-    name = EFFECT_PASS[effect]
+    name = effect.reference_pass
     renderers, rows = {}, {}
     for record, reference, mask in zip(records, references, masks):
         entry = scene_entries[record["scene"]]
@@ -51,14 +50,12 @@ def quality_curve(manifest: dict, records: list[dict], effect: str, references: 
             ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
             renderers[record["scene"]] = ViewRenderer(scenes.load(ref, options.res), options)
         renderer = renderers[record["scene"]]
-        cam = record["camera"]
-        camera = Camera(cam["fov_x"], tuple(map(tuple, cam["to_world"])), cam["width"], cam["height"])
+        camera = Camera.from_json(record["camera"])
         renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=1)  # compile the kernel, untimed
         for spp in spp_levels(renderer.spp(name)):
             channels, seconds = renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
-            prediction = torch.from_numpy(np.stack([channels[c] for c in TARGETS[effect]]))[None]
-            if effect == "ao":  # as in the dataset: 1 off the mask
-                prediction = torch.where(mask > 0.5, prediction, torch.ones_like(prediction))
+            prediction = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
+            prediction = effect.apply_off_mask(prediction, mask)  # as in the dataset
             rows.setdefault(spp, []).append({**score(prediction, reference), "ms": 1000.0 * seconds})
     return [{"spp": spp, **{k: float(np.mean([r[k] for r in values])) for k in values[0]}}
             for spp, values in sorted(rows.items())]

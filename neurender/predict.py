@@ -7,31 +7,32 @@ import os
 import numpy as np
 import torch
 
-from neurender import space
-from neurender.data import MASK
-from neurender.errors import InputError
-from neurender.exr import read_exr, write_exr
-from neurender.train import build_task, channels, load_config, load_weights, read_checkpoint, to_model_space
+from core.errors import InputError
+from core.exr import read_exr, write_exr
+from neurender import effects, space
+from neurender.checkpoint import load_weights, read_checkpoint
+from neurender.config import load_config
+from neurender.tasks import build_task
 
 
 class Predictor:
     """A trained run as a function: linear G-buffer inputs -> linear effect.
 
-    ``inputs`` / ``targets`` name the channels it reads and writes (the dataset's names).
-    Diffusion runs sample with DDIM (``steps``), averaging ``samples`` draws from ``seed``.
+    ``effect`` is the run's :class:`neurender.effects.Effect`: it names the channels read
+    (``effect.inputs``) and written (``effect.targets``). Stochastic models (diffusion) sample
+    with ``steps`` steps, averaging ``samples`` draws from ``seed``.
     """
 
     def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0):
-        self.config = load_config(run)
         if steps < 1 or samples < 1:
             raise InputError(f"--steps and --samples must be at least 1, got {steps} and {samples}")
+        self.config = load_config(run)
         tensors, _ = read_checkpoint(run)
         self.task = build_task(self.config)
         load_weights(self.task, tensors, run)
-        self.run, self.effect, self.model = run, self.config.effect, self.config.model
-        self.inputs, self.targets = channels(self.effect)
+        self.run, self.model, self.effect = run, self.config.model, effects.get(self.config.effect)
         self.stride = self.task.networks[self.task.main].stride
-        self.options = {"steps": steps, "samples": samples, "seed": seed} if self.model == "diffusion" else {}
+        self.options = {"steps": steps, "samples": samples, "seed": seed}
 
     def check_size(self, height: int, width: int, where: str) -> None:
         if height % self.stride or width % self.stride:
@@ -39,13 +40,12 @@ class Predictor:
 
     @torch.no_grad()
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
-        """inputs (B, C_in, H, W) linear in :data:`inputs` order (mask may be left out), mask (B, 1, H, W)
+        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
         -> prediction (B, C_out, H, W) linear, the mean of the draws (with ``return_std`` also their
         per-pixel standard deviation, 0 for a GAN or a single draw)."""
-        x, _ = to_model_space(inputs, torch.zeros_like(inputs[:, :1]), mask, self.effect)
-        draws = space.from_model_space(self.task.sample(x, **self.options), self.effect)
-        if self.effect == "ao":  # the contract: AO is 1 where no surface is hit (the mask is an input)
-            draws = torch.where(mask > 0.5, draws, torch.ones_like(draws))
+        x = space.network_input(inputs, mask, self.effect)
+        draws = self.effect.apply_off_mask(space.from_model_space(self.task.sample(x, **self.options), self.effect),
+                                           mask)
         prediction = draws.mean(0)
         return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
 
@@ -71,20 +71,19 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samp
     diffusion and ``samples`` > 1 also ``std.<name>``, the per-pixel spread of the samples.
     """
     predictor = Predictor(run, steps, samples, seed)
-    needed = [c for c in predictor.inputs if c != MASK] + [MASK]
+    effect = predictor.effect
     written = []
     from tqdm import tqdm
 
     for path, relative in tqdm(_exr_files(input_path), unit="view", disable=None if progress else True):
-        data = read_exr(path, needed)
-        mask = torch.from_numpy(data[MASK])[None, None]
+        data = read_exr(path, list(effect.inputs) + [effects.MASK])
+        mask = torch.from_numpy(data[effects.MASK])[None, None]
         predictor.check_size(*mask.shape[-2:], path)
-        names = [c for c in predictor.inputs if c != MASK or predictor.effect == "ao"]
-        inputs = torch.from_numpy(np.stack([data[c] for c in names]))[None]
+        inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
         prediction, std = predictor(inputs, mask, return_std=True)
-        out = {name: prediction[0, i].numpy() for i, name in enumerate(predictor.targets)}
-        if predictor.model == "diffusion" and samples > 1:
-            out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(predictor.targets)})
+        out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
+        if predictor.task.stochastic and samples > 1:
+            out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})
         target = os.path.join(out_dir, relative)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
         write_exr(target, out)

@@ -12,7 +12,7 @@ import json
 import os
 import shutil
 
-from neurender.errors import InputError
+from core.errors import InputError
 
 
 def _load(eval_dir: str) -> dict:

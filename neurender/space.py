@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import torch
 
-RADIANCE_PREFIXES = ("R", "G", "B", "direct.", "env.", "fog.")
+RADIANCE_PREFIXES = ("direct.", "env.", "fog.")
 
 
-def _is_radiance(name: str) -> bool:
-    return name in ("R", "G", "B") or name.startswith(RADIANCE_PREFIXES[3:])
+def is_radiance(name: str) -> bool:
+    """Whether dataset channel ``name`` holds linear HDR radiance."""
+    return name in ("R", "G", "B") or name.startswith(RADIANCE_PREFIXES)
 
 
 def reinhard(x: torch.Tensor) -> torch.Tensor:
@@ -34,7 +35,7 @@ def inputs_to_model_space(x: torch.Tensor, names: list[str], mask: torch.Tensor)
     out = []
     for i, name in enumerate(names):
         c = x[:, i : i + 1]
-        if _is_radiance(name):
+        if is_radiance(name):
             c = 2 * reinhard(c) - 1
         elif name.startswith("albedo."):
             c = 2 * c.clamp(0, 1) - 1
@@ -45,15 +46,23 @@ def inputs_to_model_space(x: torch.Tensor, names: list[str], mask: torch.Tensor)
     return torch.cat(out, dim=1)
 
 
-def target_to_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
-    """Linear target (B, C, H, W) -> [-1, 1] space (AO linear, radiance through Reinhard)."""
-    return 2 * y.clamp(0, 1) - 1 if effect == "ao" else 2 * reinhard(y) - 1
+def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect) -> torch.Tensor:
+    """Linear ``inputs`` (B, len(effect.inputs), H, W) and ``mask`` (B, 1, H, W) -> the network's
+    input x (B, len(effect.network_inputs), H, W): the mask appended when the effect sees it."""
+    if effect.sees_mask:
+        inputs = torch.cat([inputs, mask], dim=1)
+    return inputs_to_model_space(inputs, list(effect.network_inputs), mask)
 
 
-def from_model_space(y: torch.Tensor, effect: str) -> torch.Tensor:
-    """Network output in [-1, 1] space -> linear values (AO in [0, 1], radiance >= 0)."""
+def target_to_model_space(y: torch.Tensor, effect) -> torch.Tensor:
+    """Linear target (B, C, H, W) of ``effect`` -> [-1, 1] space (radiance through Reinhard)."""
+    return 2 * reinhard(y) - 1 if effect.hdr else 2 * y.clamp(0, 1) - 1
+
+
+def from_model_space(y: torch.Tensor, effect) -> torch.Tensor:
+    """Network output in [-1, 1] space -> linear values of ``effect`` (radiance >= 0, else [0, 1])."""
     u = ((y + 1) / 2).clamp(0, 1)
-    return u if effect == "ao" else inverse_reinhard(u)
+    return inverse_reinhard(u) if effect.hdr else u
 
 
 def display(x: torch.Tensor, hdr: bool) -> torch.Tensor:

@@ -1,7 +1,10 @@
-"""The two model families as training tasks: what one step does and how a task predicts.
+"""The model families (:data:`TASKS`): what one training step does and how a task predicts.
 
-Both work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W)
-network inputs, y (B, C_out, H, W) targets in [-1, 1].
+Every task is built from a TrainConfig and an :class:`neurender.effects.Effect`, holds
+``networks``, ``optimizers``, ``ema`` and ``main`` (the network that predicts), and has
+``step(x, y, generator, wrapped)`` and ``sample(x, **options)`` -> (draws, B, C_out, H, W).
+All work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W) network
+inputs, y (B, C_out, H, W) targets in [-1, 1].
 """
 from __future__ import annotations
 
@@ -9,6 +12,8 @@ import copy
 
 import torch
 
+from neurender import effects
+from neurender.effects import DEPTH, MASK, NORMAL
 from neurender.models import acgan, diffusion, unet
 
 
@@ -40,10 +45,16 @@ class EMA:
 class ACGANTask:
     """Attention cGAN: generator G(x) -> y, PatchGAN D(x, y); pix2pix alternating updates."""
 
-    def __init__(self, config, in_channels: int, out_channels: int, channel_index: dict | None):
+    stochastic = False
+
+    def __init__(self, config, effect):
         self.config = config.acgan
-        generator, discriminator = acgan.build_acgan(in_channels, out_channels, config.acgan, config.effect,
-                                                     channel_index)
+        index = None
+        if effect.composite:
+            index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
+                     "depth": effect.index(DEPTH), "mask": effect.index([MASK])}
+        generator, discriminator = acgan.build_acgan(len(effect.network_inputs), len(effect.targets),
+                                                     config.acgan, effect.composite, index)
         self.networks = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
@@ -78,11 +89,15 @@ class ACGANTask:
 class DiffusionTask:
     """Conditional DDPM: U-Net predicts eps (or v) from (x_t, t, G-buffer); DDIM for sampling.
 
-    For GI the network predicts the residual over direct light (``residual_index`` names
-    the direct channels of x, which live in the target's space).
+    For an effect with ``residual_over`` channels (GI: direct light) the network predicts the
+    residual over them (they live in the target's space).
     """
 
-    def __init__(self, config, in_channels: int, out_channels: int, residual_index: list[int] | None):
+    stochastic = True
+
+    def __init__(self, config, effect):
+        in_channels, out_channels = len(effect.network_inputs), len(effect.targets)
+        residual_index = effect.index(effect.residual_over) if effect.residual_over else None
         self.scheduler = diffusion.NoiseScheduler(config.diffusion)
         self.networks = {"unet": unet.ConditionalUNet(out_channels, in_channels, config.unet)}
         self.optimizers = {"unet": _adam(self.networks["unet"], config.lr, config.betas)}
@@ -109,8 +124,16 @@ class DiffusionTask:
         """``samples`` DDIM draws with ``steps`` steps, all noise from ``seed``: (samples, B, C_out, H, W)."""
         net = self.ema.module if self.ema else self.networks["unet"].eval()
         generator = torch.Generator(device=x.device).manual_seed(seed)
-        clip = None if self.residual_index else (-1.0, 1.0)  # a residual over direct light spans [-2, 2]
+        clip = None if self.residual_index else (-1.0, 1.0)  # a residual spans [-2, 2]
         draws = torch.stack([diffusion.sample_ddim(net, x, self.scheduler, steps, eta=eta, generator=generator,
                                                    clip=clip) for _ in range(samples)])
         self.networks["unet"].train()
         return (draws + self._base(x)).clamp(-1, 1)
+
+
+TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask}
+
+
+def build_task(config):
+    """The task (networks, optimizers, EMA) of a TrainConfig."""
+    return TASKS[config.model](config, effects.get(config.effect))

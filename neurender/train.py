@@ -18,108 +18,24 @@ import json
 import os
 import random
 import time
-from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from neurender import space
-from neurender.data import EFFECTS, MASK, GBufferDataset, held_out_split
-from neurender.atomic import atomic_path, write_json_atomic
-from neurender.errors import InputError
-from neurender.models.acgan import ACGANConfig
-from neurender.models.diffusion import DiffusionConfig
-from neurender.models.unet import UNetConfig
-from neurender.tasks import ACGANTask, DiffusionTask
+from core.atomic import write_json_atomic
+from core.errors import InputError
+from neurender import effects, space
+from neurender.checkpoint import CHECKPOINT, load_weights, read_checkpoint, restore_training_state, save_checkpoint
+from neurender.config import CONFIG, TrainConfig, load_config
+from neurender.data import GBufferDataset, held_out_split
+from neurender.tasks import build_task
 
-MODELS = ("acgan", "diffusion")
-CHECKPOINT, CONFIG, LOG = "checkpoint.safetensors", "config.json", "log.jsonl"
+LOG = "log.jsonl"
 
 
-@dataclass
-class TrainConfig:
-    """Everything a training run depends on (saved as RUN/config.json)."""
-
-    model: str = "acgan"          # "acgan" or "diffusion"
-    effect: str = "ao"            # "fog", "ao" or "gi"
-    data: str = ""                # dataset directory
-    iters: int = 2000             # optimisation steps
-    batch: int = 4                # views per step (per process under DDP)
-    res: int = 64                 # random crop size in pixels (a multiple of the network's stride)
-    lr: float = 2e-4              # Adam learning rate (pix2pix)
-    betas: tuple = (0.5, 0.999)   # Adam betas (pix2pix)
-    seed: int = 0                 # seeds weights, batches, crops, flips and noise
-    ema: float = 0.999            # decay of the EMA weights used for prediction; 0 turns EMA off
-    flip: bool = True             # random horizontal flips (normal.X negated)
-    test_fraction: float = 0.2    # share of scenes held out (split by scene)
-    log_every: int = 25           # steps between loss lines in log.jsonl
-    sample_every: int = 250       # steps between sample grids and their metrics
-    checkpoint_every: int = 250   # steps between checkpoints (and at the end)
-    sample_steps: int = 16        # DDIM steps for diffusion samples during training
-    acgan: ACGANConfig = field(default_factory=ACGANConfig)
-    unet: UNetConfig = field(default_factory=UNetConfig)
-    # v-prediction and the cosine schedule: with epsilon prediction, x0 estimates at large t
-    # amplify eps errors by 1/sqrt(abar_t), and short CPU runs sampled poorly (demo AO SSIM 0.28 vs 0.74)
-    diffusion: DiffusionConfig = field(default_factory=lambda: DiffusionConfig(schedule="cosine", prediction="v"))
-
-    def check(self) -> None:
-        if self.model not in MODELS:
-            raise InputError(f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
-        if self.effect not in EFFECTS:
-            raise InputError(f"unknown effect {self.effect!r}; use one of {', '.join(EFFECTS)}")
-        for name in ("iters", "batch", "res", "log_every", "sample_every", "checkpoint_every", "sample_steps"):
-            if getattr(self, name) < 1:
-                raise InputError(f"--{name} must be at least 1, got {getattr(self, name)}")
-        if not (self.lr > 0 and 0 <= self.ema < 1):
-            raise InputError(f"need lr > 0 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
-
-    def to_json(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_json(cls, data: dict) -> "TrainConfig":
-        nested = {"acgan": ACGANConfig, "unet": UNetConfig, "diffusion": DiffusionConfig}
-        kwargs = {}
-        for f in dataclasses.fields(cls):
-            if f.name not in data:
-                continue
-            value = data[f.name]
-            if f.name in nested:
-                value = nested[f.name](**{k: tuple(v) if isinstance(v, list) else v for k, v in value.items()})
-            elif isinstance(value, list):
-                value = tuple(value)
-            kwargs[f.name] = value
-        return cls(**kwargs)
-
-
-def channels(effect: str) -> tuple[list[str], list[str]]:
-    """(network input channels, target channels) of ``effect``; GI also sees the mask."""
-    spec = EFFECTS[effect]
-    inputs = list(spec["inputs"]) + ([MASK] if effect == "gi" and MASK not in spec["inputs"] else [])
-    return inputs, list(spec["target"])
-
-
-def build_task(config: TrainConfig):
-    """The task (networks, optimizers, EMA) of ``config``."""
-    inputs, targets = channels(config.effect)
-    direct = [inputs.index(f"direct.{c}") for c in "RGB"] if config.effect == "gi" else None
-    if config.model == "acgan":
-        index = None
-        if config.effect == "gi":
-            index = {"direct": direct, "normal": [inputs.index(f"normal.{a}") for a in "XYZ"],
-                     "depth": inputs.index("depth.Z"), "mask": inputs.index(MASK)}
-        return ACGANTask(config, len(inputs), len(targets), index)
-    return DiffusionTask(config, len(inputs), len(targets), direct)
-
-
-def to_model_space(item_input: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect: str):
-    """Linear dataset tensors (B, ., H, W) -> network inputs x and targets y."""
-    inputs, _ = channels(effect)
-    if item_input.shape[1] == len(inputs) - 1:  # GI: append the mask
-        item_input = torch.cat([item_input, mask], dim=1)
-    return space.inputs_to_model_space(item_input, inputs, mask), space.target_to_model_space(target, effect)
+def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect):
+    """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y."""
+    return space.network_input(inputs, mask, effect), space.target_to_model_space(target, effect)
 
 
 class Batches:
@@ -134,7 +50,8 @@ class Batches:
         height, width = self.items[0]["mask"].shape[-2:]
         if config.res > min(height, width):
             raise InputError(f"--res {config.res} is larger than the {height}x{width} views of {config.data}")
-        self.normal_x = channels(config.effect)[0].index("normal.X")
+        self.effect = effects.get(config.effect)
+        self.negated = [i for i, name in enumerate(self.effect.network_inputs) if name == "normal.X"]  # mirrored
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """x, y: (batch, C, res, res) in model space."""
@@ -146,89 +63,13 @@ class Batches:
             top = int(torch.randint(height - r + 1, (1,), generator=g))
             left = int(torch.randint(width - r + 1, (1,), generator=g))
             crop = [t[None, :, top:top + r, left:left + r] for t in (item["input"], item["target"], item["mask"])]
-            x, y = to_model_space(*crop, self.config.effect)
+            x, y = to_model_space(*crop, self.effect)
             if self.config.flip and float(torch.rand((1,), generator=g)) < 0.5:
                 x, y = x.flip(-1), y.flip(-1)
-                x[:, self.normal_x] = -x[:, self.normal_x]
+                x[:, self.negated] = -x[:, self.negated]
             xs.append(x)
             ys.append(y)
         return torch.cat(xs), torch.cat(ys)
-
-
-# --- checkpoints -------------------------------------------------------------------------------
-
-def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict) -> dict:
-    state = optimizer.state_dict()
-    for index, values in state["state"].items():
-        for key, value in values.items():
-            tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).clone()
-    return state["param_groups"]
-
-
-def _restore_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict, groups: list) -> None:
-    state = {}
-    for key, value in tensors.items():
-        if key.startswith(prefix + "."):
-            index, name = key[len(prefix) + 1:].split(".", 1)
-            state.setdefault(int(index), {})[name] = value
-    optimizer.load_state_dict({"state": state, "param_groups": groups})
-
-
-def save_checkpoint(run: str, task, step: int, config: TrainConfig, generator: torch.Generator) -> None:
-    """Write RUN/checkpoint.safetensors atomically (temporary file, then rename)."""
-    tensors, groups = {}, {}
-    for name, net in task.networks.items():
-        tensors.update({f"net.{name}.{k}": v.detach().contiguous().clone() for k, v in net.state_dict().items()})
-    if task.ema:
-        tensors.update({f"ema.{k}": v.detach().contiguous().clone() for k, v in task.ema.module.state_dict().items()})
-    for name, optimizer in task.optimizers.items():
-        groups[name] = _flatten_optimizer(f"optim.{name}", optimizer, tensors)
-    tensors["rng.torch"] = torch.get_rng_state()
-    tensors["rng.batches"] = generator.get_state()
-    metadata = {"format": "neurender-run/1", "step": str(step), "model": config.model, "effect": config.effect,
-                "param_groups": json.dumps(groups), "python_random": json.dumps(random.getstate()[1]),
-                "numpy_random": json.dumps(np.random.get_state()[1].tolist())}
-    with atomic_path(os.path.join(run, CHECKPOINT), ".safetensors") as tmp:
-        save_file(tensors, tmp, metadata=metadata)
-
-
-def read_checkpoint(run: str) -> tuple[dict, dict]:
-    """(tensors, metadata) of RUN's checkpoint; InputError when missing or corrupt."""
-    path = os.path.join(run, CHECKPOINT)
-    if not os.path.isfile(path):
-        raise InputError(f"no checkpoint in {run} ({CHECKPOINT} missing)")
-    try:
-        from safetensors import safe_open
-        with safe_open(path, "pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(path)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise InputError(f"corrupt checkpoint {path}: {' '.join(str(exc).split())[:160]}") from None
-    if metadata.get("format") != "neurender-run/1":
-        raise InputError(f"{path} is not a neurender checkpoint")
-    return tensors, metadata
-
-
-def load_weights(task, tensors: dict, path: str) -> None:
-    try:
-        for name, net in task.networks.items():
-            prefix = f"net.{name}."
-            net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
-        if task.ema:
-            task.ema.module.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
-    except RuntimeError as exc:
-        raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
-
-
-def load_config(run: str) -> TrainConfig:
-    path = os.path.join(run, CONFIG)
-    try:
-        with open(path) as handle:
-            return TrainConfig.from_json(json.load(handle))
-    except FileNotFoundError:
-        raise InputError(f"{run} is not a training run ({CONFIG} missing)") from None
-    except (ValueError, TypeError) as exc:
-        raise InputError(f"{path} is not a valid run config: {exc}") from None
 
 
 # --- the loop ---------------------------------------------------------------------------------
@@ -274,14 +115,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     if resume:
         tensors, metadata = read_checkpoint(run)
         load_weights(task, tensors, run)
-        groups = json.loads(metadata["param_groups"])
-        for name, optimizer in task.optimizers.items():
-            _restore_optimizer(f"optim.{name}", optimizer, tensors, groups[name])
-        torch.set_rng_state(tensors["rng.torch"])
-        generator.set_state(tensors["rng.batches"])
-        random.setstate((3, tuple(json.loads(metadata["python_random"])), None))
-        np.random.set_state(("MT19937", np.array(json.loads(metadata["numpy_random"]), dtype=np.uint32), 624))
-        step = int(metadata["step"])
+        step = restore_training_state(task, tensors, metadata, generator)
     if rank == 0:
         write_json_atomic(config_path, config.to_json())
     wrapped = dict(task.networks)
@@ -325,7 +159,7 @@ class _SampleViews:
                                  test_fraction=config.test_fraction,
                                  seed=config.seed)
         self.items = [dataset[i] for i in range(min(count, len(dataset)))]
-        self.config = config
+        self.config, self.effect = config, dataset.effect
 
     def write(self, task, run: str, step: int) -> dict:
         from PIL import Image
@@ -337,11 +171,9 @@ class _SampleViews:
             stride = task.networks[task.main].stride
             h, w = (s // stride * stride for s in item["mask"].shape[-2:])
             crop = [t[None, :, :h, :w] for t in (item["input"], item["target"], item["mask"])]
-            x, _ = to_model_space(*crop, self.config.effect)
-            kwargs = {"steps": self.config.sample_steps} if self.config.model == "diffusion" else {}
-            prediction = space.from_model_space(task.sample(x, **kwargs)[0], self.config.effect)
-            target = crop[1]
-            shown = [space.display(t, self.config.effect != "ao") for t in (prediction, target)]
+            x, _ = to_model_space(*crop, self.effect)
+            prediction = space.from_model_space(task.sample(x, steps=self.config.sample_steps)[0], self.effect)
+            shown = [space.display(t, self.effect.hdr) for t in (prediction, crop[1])]
             ssims.append(float(metrics.ssim(*shown)[0]))
             psnrs.append(float(metrics.psnr(*shown)[0]))
             row = [s[0].permute(1, 2, 0).expand(-1, -1, 3).numpy() for s in shown]

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import mitsuba as mi
 import numpy as np
 
-from data_gen.camera import Camera, look_at, nearest_axis
-from neurender.errors import InputError
+from core.camera import Camera, look_at, nearest_axis
+from core.errors import InputError
 from scenes.forest import build_forest
 from scenes.objects import build_objects
 from scenes.room import build_room

@@ -55,7 +55,7 @@ def load_records(directory) -> list[dict]:
 
 
 def read_view(directory, scene_id: str, view: int) -> dict[str, np.ndarray]:
-    from neurender.exr import read_exr
+    from core.exr import read_exr
 
     return read_exr(str(Path(directory) / scene_id / f"{view:03d}.exr"))
 

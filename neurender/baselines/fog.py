@@ -56,3 +56,13 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
     optical_depth = torch.where(sigma > 0, sigma * distance, torch.zeros_like(distance))
     transmittance = torch.exp(-optical_depth)
     return rgb * transmittance + light * (1.0 - transmittance)
+
+
+def background_airlight(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Airlight estimate (B, 3): the per-channel mean of the fog-free radiance ``rgb`` (B, 3, H, W)
+    on the background pixels (``mask`` (B, 1, H, W) is 0) of the same view, 1.0 when the view has
+    none (closed rooms). It never looks at a fogged image."""
+    background = (mask < 0.5).expand_as(rgb)
+    count = background[:, :1].sum(dim=(1, 2, 3))
+    sums = torch.where(background, rgb, torch.zeros_like(rgb)).sum(dim=(2, 3))
+    return torch.where(count[:, None] > 0, sums / count.clamp_min(1)[:, None], torch.ones_like(sums))

@@ -13,7 +13,7 @@ works in a normalised target space (e.g. ``[-1, 1]``) and decides what that spac
 
 Typical step (``x`` input, ``y`` target, both in the trainer's space)::
 
-    G, D = build_acgan(c_in, c_out, config, effect)
+    G, D = build_acgan(c_in, c_out, config, composite)  # composite: an Effect record's field
     fake = G(x)
     d_loss = discriminator_objective(D(x, y), D(x, fake.detach()), config.gan_loss)
     g_loss, parts = generator_objective(D(x, fake), fake, y, config)
@@ -31,50 +31,37 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 from neurender.models.layers import SelfAttention2d
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
-ACGAN_EFFECTS = ("fog", "ao", "gi")
+COMPOSITES = (None, "direct-env-ao")  # generators: plain U-Net, or the GI composite
 SSIM_WINDOW = 11
 
 
 @dataclass
 class ACGANConfig:
-    """Hyper-parameters of the attentional conditional GAN (defaults train on a CPU at 128 px).
-
-    Attributes:
-        base_channels: channels of the generator's first (finest) level; level i has
-            ``base_channels * 2 ** min(i - 1, 3)`` channels (capped at 8x, as in pix2pix).
-        depth: number of 2x downsamplings of the U-Net generator; its stride is ``2 ** depth``,
-            so H and W must be multiples of it. Level i (1..depth) has resolution H / 2**i.
-        attention_levels: U-Net levels (1..depth) that get a SelfAttention2d in the encoder and
-            in the decoder; the default (3, 4) are the two coarsest levels of ``depth=4`` (16x16
-            and 8x8 at 128 px). The bottleneck (level ``depth``) is shared by encoder and
-            decoder and gets one block.
-        disc_channels: channels of the discriminator's first convolution (doubled per layer,
-            capped at 8x).
-        disc_layers: stride-2 convolutions of the PatchGAN discriminator (3 gives the
-            70x70-pixel receptive field of pix2pix); inputs must be at least
-            ``3 * 2 ** disc_layers`` pixels.
-        spectral_norm: spectral normalisation on every discriminator convolution (then the
-            discriminator has no other normalisation; without it, instance norm).
-        gan_loss: adversarial loss, one of "vanilla" (BCE with logits), "lsgan" (least
-            squares) or "hinge".
-        lambda_l1: weight of the L1 reconstruction term of the generator (pix2pix: 100).
-        beta_ssim: weight ``beta`` of the structural term ``1 - SSIM`` of the generator
-            (Abbas & Babahenini's ``L_GAN + beta * L_SSIM``); SSIM is computed on the trainer's
-            ``[-1, 1]`` values mapped to ``[0, 1]``, with an 11x11 Gaussian window. 0 disables it.
-        dropout: dropout probability in the generator's decoder blocks (all but the last);
-            pix2pix uses 0.5 as its noise source, 0 keeps the generator deterministic.
-    """
+    """Hyper-parameters of the attentional conditional GAN (defaults train on a CPU at 128 px)."""
 
     base_channels: int = 32
+    """Channels of the generator's first (finest) level; level i has ``base_channels * 2 ** min(i - 1, 3)``
+    (capped at 8x, as in pix2pix)."""
     depth: int = 4
+    """2x downsamplings of the U-Net generator; its stride is ``2 ** depth`` (H and W must be multiples)."""
     attention_levels: tuple[int, ...] = (3, 4)
+    """U-Net levels (1..depth) with a SelfAttention2d in encoder and decoder (the bottleneck, level
+    ``depth``, gets one block); the default are the two coarsest of ``depth=4``."""
     disc_channels: int = 32
+    """Channels of the discriminator's first convolution (doubled per layer, capped at 8x)."""
     disc_layers: int = 3
+    """Stride-2 convolutions of the PatchGAN discriminator (3: the 70x70 receptive field of pix2pix);
+    inputs must be at least ``3 * 2 ** disc_layers`` pixels."""
     spectral_norm: bool = True
+    """Spectral normalisation on every discriminator convolution (without it, instance norm)."""
     gan_loss: str = "lsgan"
+    """Adversarial loss: "vanilla" (BCE with logits), "lsgan" (least squares) or "hinge"."""
     lambda_l1: float = 100.0
+    """Weight of the generator's L1 term (pix2pix: 100)."""
     beta_ssim: float = 10.0
+    """Weight of the generator's ``1 - SSIM`` term (11x11 window on values mapped to [0, 1]); 0 disables it."""
     dropout: float = 0.0
+    """Dropout probability in the decoder blocks (pix2pix: 0.5); 0 keeps the generator deterministic."""
 
     def __post_init__(self):
         self.attention_levels = tuple(self.attention_levels)
@@ -350,22 +337,22 @@ def discriminator_objective(d_real_logits: torch.Tensor, d_fake_logits: torch.Te
     return 0.5 * (adversarial_loss(d_real_logits, True, kind) + adversarial_loss(d_fake_logits, False, kind))
 
 
-def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None, effect: str,
+def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None, composite: str | None = None,
                 channel_index: dict | None = None) -> tuple[nn.Module, PatchDiscriminator]:
-    """The generator and discriminator of ``effect`` ("fog", "ao" or "gi").
+    """The generator and discriminator; ``composite`` names the generator (an effect's field).
 
-    "gi" builds a :class:`GICompositeGenerator` (``out_channels`` must be 3 and
-    ``channel_index`` is required); the others an :class:`AttentionUNetGenerator`. The
-    discriminator is a :class:`PatchDiscriminator(in_channels, out_channels, config)`.
+    None builds an :class:`AttentionUNetGenerator`; "direct-env-ao" a :class:`GICompositeGenerator`
+    (``out_channels`` must be 3 and ``channel_index`` is required). The discriminator is a
+    :class:`PatchDiscriminator(in_channels, out_channels, config)`.
     """
     config = config or ACGANConfig()
-    if effect not in ACGAN_EFFECTS:
-        raise ValueError(f"unknown effect {effect!r}; choose one of {', '.join(ACGAN_EFFECTS)}")
-    if effect == "gi":
+    if composite not in COMPOSITES:
+        raise ValueError(f"unknown composite {composite!r}; choose one of {COMPOSITES}")
+    if composite == "direct-env-ao":
         if out_channels != 3:
-            raise ValueError(f"the gi composite predicts RGB (3 channels), got out_channels={out_channels}")
+            raise ValueError(f"the direct-env-ao composite predicts RGB (3 channels), got out_channels={out_channels}")
         if channel_index is None:
-            raise ValueError("effect 'gi' needs channel_index (direct, normal, depth, mask input channels)")
+            raise ValueError("the direct-env-ao composite needs channel_index (direct, normal, depth, mask)")
         generator = GICompositeGenerator(in_channels, config, channel_index)
     else:
         generator = AttentionUNetGenerator(in_channels, out_channels, config)

@@ -29,17 +29,17 @@ def gi_input(batch=2, size=16) -> torch.Tensor:
     return x
 
 
-@pytest.mark.parametrize("effect,c_in,c_out", [("fog", 10, 3), ("ao", 4, 1)])
-def test_generator_shapes(effect, c_in, c_out):
+@pytest.mark.parametrize("c_in,c_out", [(10, 3), (4, 1)])
+def test_generator_shapes(c_in, c_out):
     torch.manual_seed(0)
-    generator, _ = build_acgan(c_in, c_out, tiny(), effect)
+    generator, _ = build_acgan(c_in, c_out, tiny())
     assert isinstance(generator, AttentionUNetGenerator) and generator.stride == 16
     assert generator(torch.randn(2, c_in, 16, 32)).shape == (2, c_out, 16, 32)
 
 
 def test_gi_composite_shape_and_formula():
     torch.manual_seed(0)
-    generator, discriminator = build_acgan(11, 3, tiny(), "gi", GI_INDEX)
+    generator, discriminator = build_acgan(11, 3, tiny(), "direct-env-ao", GI_INDEX)
     assert isinstance(generator, GICompositeGenerator) and generator.stride == 16
     x = gi_input()
     out, parts = generator(x, return_parts=True)
@@ -58,7 +58,7 @@ def test_gi_composite_shape_and_formula():
 
 def test_gi_needs_channel_index():
     with pytest.raises(ValueError, match="channel_index"):
-        build_acgan(11, 3, tiny(), "gi")
+        build_acgan(11, 3, tiny(), "direct-env-ao")
     with pytest.raises(ValueError, match="mask"):
         GICompositeGenerator(11, tiny(), {k: v for k, v in GI_INDEX.items() if k != "mask"})
     with pytest.raises(ValueError, match="direct"):
@@ -109,7 +109,7 @@ def test_discriminator_shape(spectral_norm):
 def test_one_step_reduces_generator_loss(use_discriminator):
     torch.manual_seed(0)
     config = tiny()
-    generator, discriminator = build_acgan(10, 3, config, "fog")
+    generator, discriminator = build_acgan(10, 3, config)
     discriminator.requires_grad_(False).eval()  # frozen: no spectral-norm power iteration either
     x, target = torch.randn(4, 10, 32, 32), torch.rand(4, 3, 32, 32) * 2 - 1
 
@@ -164,14 +164,3 @@ def test_ssim_term_uses_unit_range():
     assert math.isclose(parts["ssim"], 1.0, abs_tol=1e-4) and abs(total.item()) < 1e-4
     _, parts = generator_objective(None, -target, target, config)
     assert parts["ssim"] < 0.5
-
-
-def test_determinism():
-    outputs = []
-    for _ in range(2):
-        torch.manual_seed(123)
-        generator, discriminator = build_acgan(11, 3, tiny(dropout=0.5), "gi", GI_INDEX)
-        x = gi_input(size=32)
-        fake = generator(x)
-        outputs.append((fake, discriminator(x, fake)))
-    assert torch.equal(outputs[0][0], outputs[1][0]) and torch.equal(outputs[0][1], outputs[1][1])

@@ -8,8 +8,9 @@ import re
 
 import pytest
 
-from neurender.errors import InputError
-from neurender.evaluate import METHODS, evaluate
+from core.errors import InputError
+from neurender.effects import EFFECTS
+from neurender.evaluate import evaluate
 from neurender.report import report
 
 
@@ -23,7 +24,7 @@ def evaluations(dataset_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     return {effect: (str(root / effect), evaluate(dataset_dir, effect, None, str(root / effect),
                                                   path_tracer_curve=effect == "ao"))
-            for effect in METHODS}
+            for effect in EFFECTS}
 
 
 def test_unknown_method(dataset_dir, tmp_path):
@@ -38,14 +39,14 @@ def test_summary_has_every_method_with_finite_metrics(evaluations):
         with open(os.path.join(out_dir, "summary.json")) as handle:
             on_disk = json.load(handle)
         assert on_disk == json.loads(json.dumps(summary))
-        assert set(on_disk["methods"]) == set(METHODS[effect])
+        assert set(on_disk["methods"]) == set(EFFECTS[effect].baselines)
         for result in on_disk["methods"].values():
             for key in ("psnr", "ssim", "flip", "mae"):
                 assert math.isfinite(result["mean"][key])
             assert set(result["per_scene"]) == {"objects_000", "room_000"}
             assert result["ms_per_frame"] > 0
         with open(os.path.join(out_dir, "per_view.csv")) as handle:
-            assert len(handle.read().strip().splitlines()) == 1 + 4 * len(METHODS[effect])
+            assert len(handle.read().strip().splitlines()) == 1 + 4 * len(EFFECTS[effect].baselines)
         assert len(on_disk["grids"]) == 4
         assert all(os.path.isfile(os.path.join(out_dir, g)) for g in on_disk["grids"])
 
@@ -89,7 +90,8 @@ def test_path_tracer_curve_and_equal_quality_time(evaluations):
 
 def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
     from neurender.models.acgan import ACGANConfig
-    from neurender.train import TrainConfig, train
+    from neurender.config import TrainConfig
+    from neurender.train import train
 
     config = TrainConfig(model="acgan", effect="fog", data=dataset_dir, iters=1, batch=1, res=16,
                          acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2))

@@ -12,12 +12,15 @@ import pytest
 import torch
 
 from nr_helpers import BASE_ENV, error_lines, run_neurender
-from neurender import metrics, space
-from neurender.exr import read_exr, write_exr
+from core.exr import read_exr, write_exr
+from neurender import effects, metrics, space
+from neurender.checkpoint import read_checkpoint, save_checkpoint
+from neurender.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
 from neurender.predict import Predictor
-from neurender.train import TrainConfig, build_task, read_checkpoint, save_checkpoint, to_model_space, train
+from neurender.tasks import build_task
+from neurender.train import Batches, to_model_space, train
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
 TINY_UNET = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,))
@@ -44,8 +47,8 @@ def train_ssim(run: str, data: Path, effect: str) -> float:
     for i in range(len(dataset)):
         item = dataset[i]
         prediction = predictor(item["input"][None], item["mask"][None])
-        scores.append(float(metrics.ssim(space.display(prediction, effect != "ao"),
-                                          space.display(item["target"][None], effect != "ao"))[0]))
+        hdr = effects.get(effect).hdr
+        scores.append(float(metrics.ssim(space.display(prediction, hdr), space.display(item["target"][None], hdr))[0]))
     return float(np.mean(scores))
 
 
@@ -90,15 +93,36 @@ def test_save_load_predict_is_identical(train_data, tmp_path, model, effect):
 
     item = GBufferDataset(str(train_data), effect)[0]
     x, y = to_model_space(item["input"][None, :, :16, :16], item["target"][None, :, :16, :16],
-                          item["mask"][None, :, :16, :16], effect)
+                          item["mask"][None, :, :16, :16], effects.get(effect))
     task.step(x, y, generator, dict(task.networks))
     task.ema.update(task.networks[task.main], 1)
     save_checkpoint(str(run), task, 1, config, generator)
-    options = {"steps": 3, "seed": 5} if model == "diffusion" else {}
-    expected = space.from_model_space(task.sample(x, **options), effect).mean(0)
+    expected = space.from_model_space(task.sample(x, steps=3, seed=5), effects.get(effect)).mean(0)
     loaded = Predictor(str(run), steps=3, seed=5)
     got = loaded(item["input"][None, :, :16, :16], item["mask"][None, :, :16, :16])
     assert torch.equal(expected, got)
+
+
+def test_training_flips_mirror_views_and_negate_normal_x(train_data):
+    """Batches with flips on give, for the same draws, the mirror image of the unflipped batch with
+    normal.X negated (camera space +X right) and every other channel only mirrored."""
+    from neurender.data import GBufferDataset
+
+    effect = effects.get("fog")
+    dataset = GBufferDataset(str(train_data), "fog", split="train")
+    config = tiny_config(train_data, effect="fog", batch=1, res=16)
+    flipped_seen = False
+    for seed in range(8):
+        plain = Batches(dataset, dataclasses.replace(config, flip=False), torch.Generator().manual_seed(seed)).next()
+        maybe = Batches(dataset, config, torch.Generator().manual_seed(seed)).next()
+        if torch.equal(maybe[0], plain[0]):
+            continue
+        flipped_seen = True
+        nx, ny = effect.index(["normal.X", "normal.Y"])
+        assert torch.equal(maybe[0][:, nx], -plain[0][:, nx].flip(-1))
+        assert torch.equal(maybe[0][:, ny], plain[0][:, ny].flip(-1))
+        assert torch.equal(maybe[1], plain[1].flip(-1))
+    assert flipped_seen, "a flip has probability 1/2 per view: 8 seeds must see one"
 
 
 def test_two_process_ddp_trains(train_data, tmp_path):

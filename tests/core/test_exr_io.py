@@ -1,11 +1,11 @@
-"""neurender.exr: multi-channel round trip, atomic writes, InputError on bad files."""
+"""core.exr: multi-channel round trip, atomic writes, InputError on bad files."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from neurender.errors import InputError
-from neurender.exr import read_exr, write_exr
+from core.errors import InputError
+from core.exr import read_exr, write_exr
 
 
 def _channels(h=12, w=20, seed=0):

@@ -8,8 +8,8 @@ import sys
 import numpy as np
 import OpenEXR
 
-from neurender.atomic import atomic_path
-from neurender.errors import InputError
+from core.atomic import atomic_path
+from core.errors import InputError
 
 
 def write_exr(path: str, channels: dict[str, np.ndarray]) -> None:

@@ -12,6 +12,9 @@ def atomic_path(path: str, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on failure it is removed."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets the mode any new file would
     try:
         yield tmp
         with open(tmp, "rb") as handle:

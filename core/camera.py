@@ -33,6 +33,11 @@ class Camera:
     def origin(self) -> np.ndarray:
         return self.matrix[:3, 3]
 
+    @classmethod
+    def from_json(cls, data: dict) -> "Camera":
+        """The camera of a :meth:`to_json` record (a manifest's or a view's ``camera``)."""
+        return cls(float(data["fov_x"]), tuple(map(tuple, data["to_world"])), int(data["width"]), int(data["height"]))
+
     def to_json(self) -> dict:
         return asdict(self) | {"to_world": [list(map(float, row)) for row in self.to_world],
                                "convention": "mitsuba to_world; camera space +X right, +Y up, +Z forward"}

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from data_gen.camera import Camera, look_at, nearest_axis, orbit, rotation_about, to_camera_space
+from core.camera import Camera, look_at, nearest_axis, orbit, rotation_about, to_camera_space
 
 
 def _camera(origin=(1.0, 2.0, 6.0), target=(0.0, 0.5, 0.0), fov=50.0, res=16):
@@ -103,6 +103,6 @@ def test_nearest_axis():
 def test_camera_json_round_trip():
     camera = _camera()
     data = json.loads(json.dumps(camera.to_json()))
-    again = Camera(data["fov_x"], tuple(map(tuple, data["to_world"])), data["width"], data["height"])
+    again = Camera.from_json(data)
     np.testing.assert_array_equal(again.matrix, camera.matrix)
     assert "+Z forward" in data["convention"]

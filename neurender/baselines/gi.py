@@ -1,0 +1,18 @@
+"""A classic global-illumination guess: direct light plus an ambient term shaded by AO."""
+from __future__ import annotations
+
+import torch
+
+
+def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``direct + ambient * albedo * ao`` on the mask, ``direct`` elsewhere.
+
+    ``ambient`` is the per-channel mean of the direct radiance over the mask pixels of the same
+    view: a one-bounce guess that the light arriving indirectly is about the average directly
+    lit radiance of the surroundings.
+
+    Shapes: direct, albedo (B, 3, H, W) linear; ao, mask (B, 1, H, W) -> (B, 3, H, W).
+    """
+    on = (mask > 0.5).to(direct.dtype)
+    ambient = (direct * on).sum(dim=(2, 3), keepdim=True) / on.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
+    return torch.where(mask > 0.5, direct + ambient * albedo * ao, direct)

@@ -1,0 +1,101 @@
+"""The effect registry: what an effect reads, predicts and is compared with, written once.
+
+Every module that needs to know something about an effect (data loading, the networks'
+value space, the model families, prediction, the path tracer, evaluation, the CLI) reads
+its :class:`Effect` record from :data:`EFFECTS`; no other module compares an effect name.
+Adding an effect is one :func:`register` call (plus its baselines, if any, in
+:mod:`neurender.baselines`).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from core.errors import InputError
+
+NORMAL = ("normal.X", "normal.Y", "normal.Z")
+DEPTH = ("depth.Z",)
+ALBEDO = ("albedo.R", "albedo.G", "albedo.B")
+RGB = ("R", "G", "B")
+DIRECT = ("direct.R", "direct.G", "direct.B")
+MASK = "mask.Y"
+
+
+@dataclass(frozen=True)
+class Effect:
+    """One screen-space effect.
+
+    inputs:      G-buffer channels the predictors read (dataset names, without ``mask.Y``).
+    targets:     the path-traced channels they predict.
+    hdr:         targets are linear HDR radiance: Reinhard in the networks' space, tone-mapped
+                 (Reinhard + sRGB) for metrics and pictures; otherwise values in [0, 1] as is.
+    sees_mask:   the networks get ``mask.Y`` as their last input channel.
+    off_mask:    the value the dataset contract fixes where no surface is hit (predictions
+                 are set to it there); None when the target is predicted everywhere.
+    reference_pass: the data_gen pass that renders the targets (the path tracer as a method).
+    baselines:   classic methods of :data:`neurender.baselines.METHODS` that predict it.
+    residual_over: input channels the target is a residual over (diffusion predicts
+                 ``target - these``); they must live in the target's value space.
+    composite:   the GAN generator: None for a plain attention U-Net, "direct-env-ao" for
+                 ``direct + mask * env * ao + (1 - mask) * env`` (reads direct, normal, depth, mask).
+    """
+
+    name: str
+    inputs: tuple[str, ...]
+    targets: tuple[str, ...]
+    hdr: bool
+    reference_pass: str
+    sees_mask: bool = False
+    off_mask: float | None = None
+    baselines: tuple[str, ...] = ()
+    residual_over: tuple[str, ...] = ()
+    composite: str | None = None
+
+    @property
+    def network_inputs(self) -> tuple[str, ...]:
+        """The channels of a network input tensor, in order (``mask.Y`` last when it sees the mask)."""
+        return self.inputs + ((MASK,) if self.sees_mask else ())
+
+    @property
+    def required(self) -> tuple[str, ...]:
+        """Every channel a dataset view needs for this effect (inputs, targets, mask)."""
+        return tuple(dict.fromkeys(self.inputs + self.targets + (MASK,)))
+
+    def index(self, names) -> list[int]:
+        """Positions of channels ``names`` in :attr:`network_inputs`."""
+        return [self.network_inputs.index(n) for n in names]
+
+    def pick(self, inputs: torch.Tensor, names) -> torch.Tensor:
+        """Channels ``names`` of an ``inputs`` tensor (B, len(inputs), H, W) in :attr:`inputs` order."""
+        return inputs[:, [self.inputs.index(n) for n in names]]
+
+    def apply_off_mask(self, prediction: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """``prediction`` (..., C, H, W) with the contract's off-mask value where ``mask`` (B, 1, H, W) is 0."""
+        if self.off_mask is None:
+            return prediction
+        return torch.where(mask > 0.5, prediction, torch.full_like(prediction, self.off_mask))
+
+
+EFFECTS: dict[str, Effect] = {}
+
+
+def register(effect: Effect) -> Effect:
+    """Add ``effect`` to :data:`EFFECTS` (replacing one of the same name) and return it."""
+    EFFECTS[effect.name] = effect
+    return effect
+
+
+def get(name: str) -> Effect:
+    """The record of effect ``name``; InputError naming the valid effects otherwise."""
+    if name not in EFFECTS:
+        raise InputError(f"unknown effect {name!r}; valid effects: {', '.join(EFFECTS)}")
+    return EFFECTS[name]
+
+
+register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
+                reference_pass="fog", baselines=("fog-analytic",)))
+register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
+                sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao")))
+register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",
+                sees_mask=True, baselines=("gi-ambient",), residual_over=DIRECT, composite="direct-env-ao"))
