@@ -10,6 +10,8 @@ import kornia
 import numpy as np
 import torch
 
+PSNR_CAP = 100.0  # dB: the PSNR of an image equal to its target (so every figure is finite)
+
 
 def _check_pair(pred: torch.Tensor, target: torch.Tensor) -> None:
     for name, tensor in (("pred", pred), ("target", target)):
@@ -35,19 +37,19 @@ def mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``.
+    """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``, at most :data:`PSNR_CAP`.
 
     Args:
         pred, target: (B, C, H, W).
         data_range: the value range of a perfect signal (1 for images in [0, 1]).
 
     Returns:
-        (B,) PSNR in dB; ``inf`` for an image identical to its target (no cap).
+        (B,) PSNR in dB; :data:`PSNR_CAP` for an image identical (or nearly) to its target.
     """
     _check_pair(pred, target)
     _check_range(data_range)
     mse = (pred - target).square().mean(dim=(1, 2, 3))
-    return 10.0 * torch.log10(data_range**2 / mse)
+    return (10.0 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP)
 
 
 def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0) -> torch.Tensor:

@@ -101,3 +101,18 @@ def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
     summary = evaluate(dataset_dir, "fog", ["fog-analytic", str(tmp_path / "fog_run")], str(tmp_path / "eval"))
     assert set(summary["methods"]) == {"fog-analytic", "fog_run"}
     assert all(v is not None for v in summary["methods"]["fog_run"]["mean"].values())
+
+
+def test_a_method_equal_to_the_reference_has_finite_capped_psnr(dataset_dir, tmp_path, monkeypatch):
+    import dataclasses
+
+    from neurender.baselines.methods import METHODS
+    from neurender.metrics import PSNR_CAP
+
+    monkeypatch.setitem(METHODS, "copy-reference", lambda item, effect: item["target"].clone())
+    monkeypatch.setitem(EFFECTS, "ao", dataclasses.replace(EFFECTS["ao"], baselines=("copy-reference",)))
+    evaluate(dataset_dir, "ao", None, str(tmp_path))
+    text = (tmp_path / "summary.json").read_text()
+    summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
+    assert summary["methods"]["copy-reference"]["mean"]["psnr"] == PSNR_CAP
+    assert summary["methods"]["copy-reference"]["mean"]["ssim"] == pytest.approx(1.0)
