@@ -91,3 +91,15 @@ def restore_training_state(task, tensors: dict, metadata: dict, generator: torch
     random.setstate((3, tuple(json.loads(metadata["python_random"])), None))
     np.random.set_state(("MT19937", np.array(json.loads(metadata["numpy_random"]), dtype=np.uint32), 624))
     return int(metadata["step"])
+
+
+def load_prediction_weights(task, tensors: dict, path: str) -> None:
+    """The weights prediction uses into ``task.networks[task.main]``: the EMA weights when the
+    checkpoint has them, else the network's own (shipped fp16 weights are cast to float32).
+    InputError when they do not fit."""
+    prefix = "ema." if any(k.startswith("ema.") for k in tensors) else f"net.{task.main}."
+    state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
+    try:
+        task.networks[task.main].load_state_dict(state)
+    except RuntimeError as exc:
+        raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
