@@ -93,6 +93,9 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
 
 
 def _mean_ssim(predictor, dataset) -> float:
+    """Mean SSIM on the surfaces (mask) of ``predictor`` over ``dataset``; NaN when every mask is empty."""
+    import math
+
     import numpy as np
     import torch
 
@@ -103,8 +106,10 @@ def _mean_ssim(predictor, dataset) -> float:
         item = dataset[i]
         with torch.no_grad():
             prediction = predictor(item["input"][None], item["mask"][None])
-        scores.append(score(prediction, item["target"][None], dataset.effect)["ssim"])
-    return float(np.mean(scores))
+        ssim = score(prediction, item["target"][None], dataset.effect, item["mask"][None])["ssim"]
+        if ssim is not None:
+            scores.append(ssim)
+    return float(np.mean(scores)) if scores else math.nan
 
 
 def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(128, 256, 512),

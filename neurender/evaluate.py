@@ -4,11 +4,15 @@ Methods: the classic methods of the effect's record (``baselines``, see
 :mod:`neurender.baselines.methods`) and any training run directory (``neurender train --out
 RUN``) of the same effect, named by its folder name.
 
-Metrics: PSNR, SSIM, FLIP and MAE (:mod:`neurender.metrics`) per view. Effects in [0, 1] (AO) are compared
-as is; for the HDR effects (fog, gi) prediction and reference are both tone
-mapped with :func:`neurender.space.display` (Reinhard + sRGB) first, so
-every metric sees display values in [0, 1] (data range 1). PSNR is capped at
-:data:`neurender.metrics.PSNR_CAP` dB (a prediction equal to the reference), so every figure is finite.
+Metrics: PSNR, SSIM, FLIP and MAE (:mod:`neurender.metrics`) per view, twice: on the surfaces
+only (``mask.Y > 0.5``; the headline figures, keys ``psnr`` ...) and on the full frame (keys
+``psnr_full`` ...). Off the mask every method is given the same values (AO is 1 there by contract,
+GI passes the environment through), so full-frame figures mostly reward how much background a view
+shows. A view with an empty mask has no surface figures; it is skipped in their means and listed.
+Effects in [0, 1] (AO) are compared as is; for the HDR effects (fog, gi) prediction and reference are
+both tone mapped with :func:`neurender.space.display` (Reinhard + sRGB) first, so every metric sees
+display values in [0, 1] (data range 1). PSNR is capped at :data:`neurender.metrics.PSNR_CAP` dB (a
+prediction equal to the reference), so every figure is finite.
 
 Timing: ``time.perf_counter`` around the method call only (no loading, no metrics), batch of
 one view, torch on the CPU, under ``torch.no_grad``; each method runs once untimed on the
@@ -16,10 +20,11 @@ first view first (warm-up). Reported as the mean ms per frame.
 
 Path tracer (``path_tracer=True``): the reference pass rendered again at 1, 2, 4, ... spp
 (:mod:`neurender.path_tracer`) and scored the same way; summary.json then holds its curve and,
-per method, the equal-quality time (ms of path tracing with the method's SSIM) and the
+per method, the equal-quality time (ms of path tracing with the method's surface SSIM) and the
 speed-up (equal-quality time / the method's ms per frame).
 
-Outputs in ``out_dir``: ``summary.json`` (written atomically), ``per_view.csv`` and one PNG
+Outputs in ``out_dir``: ``summary.json`` (written atomically; every key is described in the
+README), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
 grid per view in ``grids/``: inputs | each method | reference | |error| of each method
 (mean over channels of the compared values, 0..0.25 mapped to the magma colormap).
 """
@@ -40,7 +45,8 @@ from neurender import effects, metrics, path_tracer, space
 from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset
 
-METRICS = ("psnr", "ssim", "flip", "mae")
+METRICS = ("psnr", "ssim", "flip", "mae")  # on the surfaces (mask.Y > 0.5)
+METRICS_FULL = tuple(f"{key}_full" for key in METRICS)  # on the full frame
 ERROR_SCALE = 0.25  # |error| mapped to the full colormap in the grids
 
 
@@ -105,16 +111,25 @@ def _ssim_window(height: int, width: int) -> int:
     return window if window % 2 else window - 1
 
 
-def score_display(pred: torch.Tensor, ref: torch.Tensor) -> dict[str, float]:
-    """Metrics of display values ``pred`` against ``ref`` (1, C, H, W) in [0, 1]."""
-    window = _ssim_window(*ref.shape[-2:])
-    return {"psnr": float(metrics.psnr(pred, ref)[0]), "ssim": float(metrics.ssim(pred, ref, window=window)[0]),
-            "flip": float(metrics.flip(pred, ref)[0]), "mae": float(metrics.mae(pred, ref)[0])}
+def score_display(pred: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> dict[str, float | None]:
+    """Metrics of display values ``pred`` against ``ref`` (1, C, H, W) in [0, 1]: :data:`METRICS` on
+    the pixels where ``mask`` (1, 1, H, W) > 0.5 (None when there is none) and :data:`METRICS_FULL`."""
+    ssim_map = metrics.ssim_map(pred, ref, window=_ssim_window(*ref.shape[-2:]))
+    flip_map = metrics.flip_map(pred, ref)
+    full = {"psnr": metrics.psnr(pred, ref), "ssim": metrics.masked_mean(ssim_map),
+            "flip": metrics.masked_mean(flip_map), "mae": metrics.mae(pred, ref)}
+    scores = {f"{key}_full": float(value[0]) for key, value in full.items()}
+    if not bool((mask > 0.5).any()):
+        return {**dict.fromkeys(METRICS), **scores}
+    on = {"psnr": metrics.psnr(pred, ref, mask=mask), "ssim": metrics.masked_mean(ssim_map, mask),
+          "flip": metrics.masked_mean(flip_map, mask), "mae": metrics.mae(pred, ref, mask=mask)}
+    return {**{key: float(value[0]) for key, value in on.items()}, **scores}
 
 
-def score(prediction: torch.Tensor, reference: torch.Tensor, effect) -> dict[str, float]:
-    """Metrics of linear ``prediction`` against linear ``reference`` (1, C, H, W) of ``effect``, in display space."""
-    return score_display(space.display(prediction, effect.hdr), space.display(reference, effect.hdr))
+def score(prediction: torch.Tensor, reference: torch.Tensor, effect, mask: torch.Tensor) -> dict[str, float | None]:
+    """:func:`score_display` of linear ``prediction`` against linear ``reference`` (1, C, H, W) of
+    ``effect`` on ``mask`` (1, 1, H, W), in display space."""
+    return score_display(space.display(prediction, effect.hdr), space.display(reference, effect.hdr), mask)
 
 
 def _to_rgb8(x: torch.Tensor) -> np.ndarray:
@@ -192,17 +207,26 @@ def _draw(path: str, item: dict, effect, shown: dict, reference: torch.Tensor) -
 
 
 def _means(rows: list[dict]) -> dict:
-    return {key: float(np.mean([r[key] for r in rows])) if rows else None for key in METRICS}
+    """Mean of each metric over ``rows`` (views without a surface figure skipped; None if none has one)."""
+    means = {}
+    for key in METRICS + METRICS_FULL:
+        values = [r[key] for r in rows if r[key] is not None]
+        means[key] = float(np.mean(values)) if values else None
+    return means
 
 
 def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str]) -> dict:
-    """Summarise: per method the mean metrics, per scene and ms per frame."""
+    """Summarise: per method the mean metrics (surfaces, full frame), per scene and ms per frame."""
     out = {}
     for name in methods:
         mine = [r for r in rows if r["method"] == method_label(name)]
+        scenes = {s: _means([r for r in mine if r["scene"] == s]) for s in dataset.scene_ids}
+        means = _means(mine)
         out[method_label(name)] = {
-            "mean": _means(mine),
-            "per_scene": {s: _means([r for r in mine if r["scene"] == s]) for s in dataset.scene_ids},
+            "mean": {key: means[key] for key in METRICS},
+            "mean_full": {key: means[f"{key}_full"] for key in METRICS},
+            "per_scene": {s: {key: m[key] for key in METRICS} for s, m in scenes.items()},
+            "per_scene_full": {s: {key: m[f"{key}_full"] for key in METRICS} for s, m in scenes.items()},
             "ms_per_frame": float(np.mean([r["ms"] for r in mine])),
         }
     return out
@@ -221,24 +245,27 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-    rows, grids = [], []
+    rows, grids, empty = [], [], []
     for item, predictions, seconds in _run(dataset, methods):
         reference = space.display(item["target"], record.hdr)
         shown = {name: space.display(pred, record.hdr) for name, pred in predictions.items()}
         rows += [{"method": method_label(name), "scene": item["scene"], "view": item["view"],
-                  **score_display(shown[name], reference), "ms": seconds[name] * 1000.0} for name in methods]
+                  **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
+                 for name in methods]
+        if not bool((item["mask"] > 0.5).any()):
+            empty.append(f"{item['scene']}/{item['view']:03d}")
         grid = f"grids/{item['scene']}_{item['view']:03d}.png"
         _draw(os.path.join(out_dir, grid), item, record, shown, reference)
         grids.append(grid)
     summary = {
         "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
-        "scenes": dataset.scene_ids, "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
+        "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids, "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
         "methods": _summarise(rows, dataset, methods), "grids": grids,
     }
     if path_tracer_curve:
         summary["path_tracer"] = _path_tracer_summary(data_dir, dataset, summary["methods"])
     with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, "ms"])
+        writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
         writer.writeheader()
         writer.writerows(rows)
     write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
@@ -246,12 +273,18 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
 
 
 def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, methods: dict) -> dict:
-    """The path tracer's quality/time curve on the same views, and each method's equal-quality time."""
+    """The path tracer's quality/time curve on the same views, and each method's equal-quality time
+    (matched on surface SSIM)."""
     items = [dataset[i] for i in range(len(dataset))]
     effect = dataset.effect
-    curve = path_tracer.quality_curve(load_manifest(data_dir), dataset.records, effect,
-                                      [item["target"][None] for item in items], [item["mask"][None] for item in items],
-                                      lambda prediction, reference: score(prediction, reference, effect))
+    levels = {}
+    for index, spp, image, seconds in path_tracer.renders(load_manifest(data_dir), dataset.records, effect,
+                                                          [item["mask"][None] for item in items]):
+        item = items[index]
+        levels.setdefault(spp, []).append({**score(image, item["target"][None], effect, item["mask"][None]),
+                                           "ms": 1000.0 * seconds})
+    curve = [{"spp": spp, **_means(rows), "ms": float(np.mean([r["ms"] for r in rows]))}
+             for spp, rows in sorted(levels.items())]
     equal = {name: path_tracer.equal_quality_ms(curve, m["mean"]["ssim"]) for name, m in methods.items()}
     return {"curve": curve, "equal_quality_ms": equal,
             "speedup": {name: (ms / methods[name]["ms_per_frame"] if ms else None) for name, ms in equal.items()}}

@@ -1,7 +1,10 @@
 """Image quality metrics, one value per image of a batch: PSNR, SSIM, MAE and FLIP.
 
-Every function takes ``pred`` and ``target`` of the same shape (B, C, H, W), floating point, and
-returns a (B,) tensor on their device and in their dtype.
+Every metric takes ``pred`` and ``target`` of the same shape (B, C, H, W), floating point, and
+returns a (B,) tensor on their device and in their dtype. With ``mask`` (B, 1, H, W) it is
+computed on the pixels where ``mask > 0.5`` only: PSNR from the MSE over them, MAE over them,
+SSIM and FLIP as the mean of their per-pixel maps (:func:`ssim_map`, :func:`flip_map`, computed on
+the full images) over them; an image with no such pixel gets NaN.
 """
 from __future__ import annotations
 
@@ -30,30 +33,53 @@ def _check_range(data_range: float) -> None:
         raise ValueError(f"data_range must be positive, got {data_range}")
 
 
-def mae(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean absolute error per image: (B, C, H, W) x 2 -> (B,)."""
+def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean per image of ``values`` (B, C, H, W) over channels and the pixels where ``mask`` (B, 1, H, W)
+    is > 0.5 (every pixel without a mask): (B,); NaN for an image with an empty mask."""
+    if mask is None:
+        return values.mean(dim=(1, 2, 3))
+    if mask.shape != (values.shape[0], 1, *values.shape[2:]):
+        raise ValueError(f"mask must have shape {(values.shape[0], 1, *values.shape[2:])}, got {tuple(mask.shape)}")
+    on = (mask > 0.5).to(values.dtype).expand_as(values)
+    return (values * on).sum(dim=(1, 2, 3)) / on.sum(dim=(1, 2, 3))
+
+
+def mae(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean absolute error per image (on ``mask``): (B, C, H, W) x 2 -> (B,)."""
     _check_pair(pred, target)
-    return (pred - target).abs().mean(dim=(1, 2, 3))
+    return masked_mean((pred - target).abs(), mask)
 
 
-def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0) -> torch.Tensor:
+def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
+         mask: torch.Tensor | None = None) -> torch.Tensor:
     """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``, at most :data:`PSNR_CAP`.
 
     Args:
         pred, target: (B, C, H, W).
         data_range: the value range of a perfect signal (1 for images in [0, 1]).
+        mask: (B, 1, H, W) or None; the MSE is taken over the pixels where it is > 0.5.
 
     Returns:
         (B,) PSNR in dB; :data:`PSNR_CAP` for an image identical (or nearly) to its target.
     """
     _check_pair(pred, target)
     _check_range(data_range)
-    mse = (pred - target).square().mean(dim=(1, 2, 3))
+    mse = masked_mean((pred - target).square(), mask)
     return (10.0 * torch.log10(data_range**2 / mse)).clamp(max=PSNR_CAP)
 
 
-def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0) -> torch.Tensor:
-    """Structural similarity per image: the mean of :func:`kornia.metrics.ssim`'s map.
+def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0,
+         mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Structural similarity per image: the mean of :func:`ssim_map` over channels and pixels (on ``mask``).
+
+    Returns:
+        (B,) mean SSIM (1 for identical images).
+    """
+    return masked_mean(ssim_map(pred, target, window, data_range), mask)
+
+
+def ssim_map(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0) -> torch.Tensor:
+    """Per-pixel structural similarity, :func:`kornia.metrics.ssim`'s map.
 
     Args:
         pred, target: (B, C, H, W).
@@ -61,7 +87,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range:
         data_range: the value range of a perfect signal (1 for images in [0, 1]).
 
     Returns:
-        (B,) mean SSIM over channels and pixels (1 for identical images).
+        (B, C, H, W) SSIM of the window around each pixel (reflect padding at the borders).
     """
     _check_pair(pred, target)
     _check_range(data_range)
@@ -69,11 +95,16 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range:
         raise ValueError(f"window must be a positive odd number, got {window}")
     if window > min(pred.shape[-2:]):
         raise ValueError(f"window {window} is larger than the image {tuple(pred.shape[-2:])}")
-    return kornia.metrics.ssim(pred, target, window, max_val=data_range).mean(dim=(1, 2, 3))
+    return kornia.metrics.ssim(pred, target, window, max_val=data_range)
 
 
-def flip(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Mean LDR-FLIP error per image (Andersson et al. 2020), with the ``flip_evaluator`` package.
+def flip(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean LDR-FLIP error per image: the mean of :func:`flip_map` (on ``mask``); (B,) in [0, 1], 0 for identical images."""
+    return masked_mean(flip_map(pred, target), mask)
+
+
+def flip_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Per-pixel LDR-FLIP error (Andersson et al. 2020), with the ``flip_evaluator`` package.
 
     Tone mapping: none. Both images are clamped to [0, 1] and treated as display-referred,
     sRGB-encoded values (LDR-FLIP, default viewing condition of 67 pixels per degree); pass
@@ -84,7 +115,7 @@ def flip(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         pred, target: (B, C, H, W) with C = 1 or 3; ``target`` is FLIP's reference.
 
     Returns:
-        (B,) mean FLIP error in [0, 1] (0 for identical images).
+        (B, 1, H, W) FLIP error in [0, 1] (0 for identical images).
     """
     _check_pair(pred, target)
     if pred.shape[1] not in (1, 3):
@@ -95,6 +126,6 @@ def flip(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return images.permute(0, 2, 3, 1).to("cpu", torch.float32).contiguous().numpy()
 
     references, tests = to_numpy(target), to_numpy(pred)
-    errors = [flip_evaluator.evaluate(reference, test, "LDR", applyMagma=False)[1]
-              for reference, test in zip(references, tests)]
-    return torch.tensor(errors, device=pred.device, dtype=pred.dtype)
+    errors = np.stack([flip_evaluator.evaluate(reference, test, "LDR", applyMagma=False)[0][..., 0]
+                       for reference, test in zip(references, tests)])
+    return torch.from_numpy(errors)[:, None].to(pred.device, pred.dtype)

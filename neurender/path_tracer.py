@@ -24,13 +24,12 @@ def spp_levels(reference_spp: int) -> list[int]:
     return levels
 
 
-def quality_curve(manifest: dict, records: list[dict], effect, references: list[torch.Tensor],
-                  masks: list[torch.Tensor], score) -> list[dict]:
-    """Mean metrics and ms per frame of the path tracer at each spp level.
+def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tensor]):
+    """The effect's ``reference_pass`` rendered again for each view at each level of :func:`spp_levels`.
 
-    effect: the :class:`neurender.effects.Effect` (its ``reference_pass`` is rendered);
-    records: the views.jsonl records of the evaluated views; references: their linear targets
-    (1, C, H, W); masks (1, 1, H, W); score(pred, ref) -> dict of metrics on linear tensors.
+    records: the views.jsonl records of the views; masks: their ``mask.Y`` (1, 1, H, W).
+    Yields (view index, spp, linear image (1, C_target, H, W) with the contract's off-mask value,
+    seconds inside Mitsuba), views in order, levels ascending.
     """
     from data_gen.variant import init_mitsuba
 
@@ -43,8 +42,8 @@ def quality_curve(manifest: dict, records: list[dict], effect, references: list[
     options = RenderOptions(**manifest["generation"]["render"])
     scene_entries = {s["id"]: s for s in manifest["scenes"]}
     name = effect.reference_pass
-    renderers, rows = {}, {}
-    for record, reference, mask in zip(records, references, masks):
+    renderers = {}
+    for index, (record, mask) in enumerate(zip(records, masks)):
         entry = scene_entries[record["scene"]]
         if record["scene"] not in renderers:
             ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
@@ -54,11 +53,8 @@ def quality_curve(manifest: dict, records: list[dict], effect, references: list[
         renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=1)  # compile the kernel, untimed
         for spp in spp_levels(renderer.spp(name)):
             channels, seconds = renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
-            prediction = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
-            prediction = effect.apply_off_mask(prediction, mask)  # as in the dataset
-            rows.setdefault(spp, []).append({**score(prediction, reference), "ms": 1000.0 * seconds})
-    return [{"spp": spp, **{k: float(np.mean([r[k] for r in values])) for k in values[0]}}
-            for spp, values in sorted(rows.items())]
+            image = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
+            yield index, spp, effect.apply_off_mask(image, mask), seconds  # off-mask value as in the dataset
 
 
 def equal_quality_ms(curve: list[dict], ssim: float) -> float | None:
@@ -66,7 +62,7 @@ def equal_quality_ms(curve: list[dict], ssim: float) -> float | None:
 
     The 1-spp time when 1 spp already reaches it (an upper bound); None when no level tried does.
     """
-    if not curve or ssim is None or not math.isfinite(ssim):
+    if not curve or ssim is None or curve[0]["ssim"] is None or not math.isfinite(ssim):
         return None
     if ssim <= curve[0]["ssim"]:
         return curve[0]["ms"]

@@ -1,8 +1,8 @@
 """`neurender report`: one self-contained page (HTML and Markdown) from evaluation folders.
 
-Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE, ms per frame, the path
-tracer's equal-quality time and the speed-up over it), a plot of quality against time per
-frame with the path tracer's curve, and the image grids. Images are copied next to the page,
+Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
+on the full frame, ms per frame, the path tracer's equal-quality time and the speed-up over it),
+a plot of surface SSIM against time per frame with the path tracer's curve, and the image grids. Images are copied next to the page,
 so the folder opens in a browser with no server.
 """
 from __future__ import annotations
@@ -41,15 +41,20 @@ def _rows(summary: dict) -> list[list[str]]:
         else:
             equal_text = _fmt(equal, 1) if tracer else "-"
             speed_text = f"{equal / m['ms_per_frame']:.1f}x" if equal else "-"
-        rows.append([name, _fmt(mean["ssim"]), _fmt(mean["psnr"], 2), _fmt(mean["flip"]), _fmt(mean["mae"]),
-                     _fmt(m["ms_per_frame"], 1), equal_text, speed_text])
+        rows.append([name, *_scores(mean, m["mean_full"]), _fmt(m["ms_per_frame"], 1), equal_text, speed_text])
     for point in curve:
-        rows.append([f"path tracer {point['spp']} spp", _fmt(point["ssim"]), _fmt(point["psnr"], 2),
-                     _fmt(point["flip"]), _fmt(point["mae"]), _fmt(point["ms"], 1), "-", "-"])
+        full = {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
+        rows.append([f"path tracer {point['spp']} spp", *_scores(point, full), _fmt(point["ms"], 1), "-", "-"])
     return rows
 
 
-HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "ms/frame", "path tracer at equal SSIM (ms)", "speed-up"]
+def _scores(masked: dict, full: dict) -> list[str]:
+    return [_fmt(masked["ssim"]), _fmt(masked["psnr"], 2), _fmt(masked["flip"]), _fmt(masked["mae"]),
+            _fmt(full["ssim"]), _fmt(full["psnr"], 2)]
+
+
+HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame", "ms/frame",
+          "path tracer at equal SSIM (ms)", "speed-up"]
 
 
 def _plot(summary: dict, path: str) -> None:
@@ -69,7 +74,7 @@ def _plot(summary: dict, path: str) -> None:
             ax.plot(m["ms_per_frame"], m["mean"]["ssim"], "s", label=name)
     ax.set_xscale("log")
     ax.set_xlabel("time per frame (ms, log scale)")
-    ax.set_ylabel("SSIM against the reference")
+    ax.set_ylabel("SSIM on the surfaces (mask) against the reference")
     ax.set_title(f"{summary['effect']}: quality against time")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
@@ -89,8 +94,10 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
                   "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
                   "img{max-width:100%}</style></head><body><h1>neurender report</h1>",
-                  "<p>Metrics against the path-traced reference (tone-mapped for fog and GI). Equal-quality "
-                  "time: milliseconds of path tracing (at increasing spp) whose SSIM matches the method's.</p>"]
+                  "<p>Metrics against the path-traced reference (tone-mapped for fog and GI), on the surfaces "
+                  "(mask.Y &gt; 0.5) unless marked full frame: off the mask every method is given the same values, "
+                  "so full-frame figures mostly reward how much background a view shows. Equal-quality "
+                  "time: milliseconds of path tracing (at increasing spp) whose surface SSIM matches the method's.</p>"]
     markdown = ["# neurender report", ""]
     for index, (eval_dir, summary) in enumerate(summaries):
         prefix = f"{index:02d}_{summary['effect']}"
@@ -98,6 +105,8 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
         plot = f"images/{prefix}_quality_time.png"
         _plot(summary, os.path.join(out_dir, plot))
         rows = _rows(summary)
+        if summary["empty_mask_views"]:
+            title += f"; {len(summary['empty_mask_views'])} with an empty mask left out of the surface figures"
         html_parts += [f"<h2>{html.escape(title)}</h2>", "<table><tr>"
                        + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"]
         html_parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]

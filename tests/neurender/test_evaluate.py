@@ -1,12 +1,14 @@
 """evaluate() and report() on a tiny generated dataset."""
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
 import re
 
 import pytest
+import torch
 
 from core.errors import InputError
 from neurender.effects import EFFECTS
@@ -115,4 +117,70 @@ def test_a_method_equal_to_the_reference_has_finite_capped_psnr(dataset_dir, tmp
     text = (tmp_path / "summary.json").read_text()
     summary = json.loads(text, parse_constant=lambda name: pytest.fail(f"summary.json holds {name}"))
     assert summary["methods"]["copy-reference"]["mean"]["psnr"] == PSNR_CAP
-    assert summary["methods"]["copy-reference"]["mean"]["ssim"] == pytest.approx(1.0)
+    assert summary["methods"]["copy-reference"]["mean"]["ssim"] == pytest.approx(1.0)  # on the surfaces
+
+
+def test_surface_figures_see_an_error_the_full_frame_hides():
+    from neurender.evaluate import score_display
+
+    # a 1 x 32 view: the SSIM window is 1 pixel, so SSIM(x, y) = (2xy + C1) / (x^2 + y^2 + C1), C1 = 0.01^2
+    reference = torch.full((1, 1, 1, 32), 0.5)
+    mask = torch.zeros(1, 1, 1, 32)
+    mask[..., 10:12] = 1.0  # 2 surface pixels of 32
+    prediction = torch.where(mask > 0.5, torch.zeros_like(reference), reference)  # wrong only on the mask
+    c1 = 0.01**2
+    wrong = c1 / (0.25 + c1)
+    scores = score_display(prediction, reference, mask)
+    assert scores["ssim"] == pytest.approx(wrong, abs=1e-6)
+    assert scores["ssim_full"] == pytest.approx((30 + 2 * wrong) / 32, abs=1e-6)
+    assert scores["ssim_full"] > 0.9 and scores["ssim"] < 0.01
+    assert scores["mae"] == pytest.approx(0.5) and scores["mae_full"] == pytest.approx(2 * 0.5 / 32)
+    assert scores["psnr"] == pytest.approx(10 * math.log10(1 / 0.25), abs=1e-4)
+    assert scores["psnr_full"] == pytest.approx(10 * math.log10(1 / (2 * 0.25 / 32)), abs=1e-4)
+
+
+def test_a_view_with_an_empty_mask_is_left_out_of_the_surface_figures(dataset_dir, tmp_path, monkeypatch):
+    from neurender.data import GBufferDataset
+
+    read = GBufferDataset.__getitem__
+
+    def without_surfaces(self, index):
+        item = read(self, index)
+        if (item["scene"], item["view"]) == ("objects_000", 1):
+            item["mask"] = torch.zeros_like(item["mask"])
+        return item
+
+    monkeypatch.setattr(GBufferDataset, "__getitem__", without_surfaces)
+    summary = evaluate(dataset_dir, "ao", ["gtao"], str(tmp_path))
+    assert summary["views"] == 4 and summary["views_masked"] == 3
+    assert summary["empty_mask_views"] == ["objects_000/001"]
+    with open(tmp_path / "per_view.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    empty = next(r for r in rows if (r["scene"], r["view"]) == ("objects_000", "1"))
+    assert empty["ssim"] == "" and float(empty["ssim_full"]) > 0
+    others = [float(r["ssim"]) for r in rows if r is not empty]
+    assert summary["methods"]["gtao"]["mean"]["ssim"] == pytest.approx(sum(others) / 3)
+    assert summary["methods"]["gtao"]["mean_full"]["ssim"] == pytest.approx(
+        sum(float(r["ssim_full"]) for r in rows) / 4)
+    assert summary["methods"]["gtao"]["per_scene"]["objects_000"]["ssim"] == pytest.approx(
+        next(float(r["ssim"]) for r in rows if (r["scene"], r["view"]) == ("objects_000", "0")))
+
+
+NAMED = ("methods", "per_scene", "per_scene_full", "equal_quality_ms", "speedup")  # keys are names, not fields
+
+
+def _keys(value, named: bool = False) -> set[str]:
+    if isinstance(value, list):
+        return set().union(*(_keys(v) for v in value))
+    if not isinstance(value, dict):
+        return set()
+    keys = set() if named else set(value)
+    return keys.union(*(_keys(v, k in NAMED and not named) for k, v in value.items()))
+
+
+def test_every_summary_key_is_in_the_readme(evaluations):
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    section = readme[readme.index("### summary.json"):]
+    keys = set().union(*(_keys(summary) for _, summary in evaluations.values()))
+    assert {"mean", "mean_full", "curve", "empty_mask_views"} <= keys
+    assert not [k for k in keys if f"`{k}`" not in section]

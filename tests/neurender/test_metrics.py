@@ -4,7 +4,7 @@ import kornia
 import pytest
 import torch
 
-from neurender.metrics import PSNR_CAP, flip, mae, psnr, ssim
+from neurender.metrics import PSNR_CAP, flip, flip_map, mae, psnr, ssim, ssim_map
 
 
 def _images(batch=2, channels=3, size=32, seed=0):
@@ -84,3 +84,18 @@ def test_bad_options_raise():
         ssim(x, x, window=33)
     with pytest.raises(ValueError):
         psnr(x, x, data_range=0.0)
+
+
+def test_masked_metrics_average_the_per_pixel_maps_over_the_mask():
+    pred, target = _images(seed=7), _images(seed=8)
+    mask = torch.zeros(2, 1, 32, 32)
+    mask[:, :, 4:20, 8:30] = 1.0
+    on = mask.bool().expand(-1, 3, -1, -1)
+    expected_ssim = [ssim_map(pred, target)[i][on[i]].mean() for i in range(2)]
+    assert torch.allclose(ssim(pred, target, mask=mask), torch.stack(expected_ssim), atol=1e-6)
+    expected_flip = [flip_map(pred, target)[i, 0][mask[i, 0].bool()].mean() for i in range(2)]
+    assert torch.allclose(flip(pred, target, mask=mask), torch.stack(expected_flip), atol=1e-6)
+    mse = torch.stack([(pred - target)[i][on[i]].square().mean() for i in range(2)])
+    assert torch.allclose(psnr(pred, target, mask=mask), 10 * torch.log10(1 / mse), atol=1e-4)
+    assert torch.allclose(ssim(target, target, mask=mask), torch.ones(2), atol=1e-6)  # perfect on the mask
+    assert torch.isnan(mae(pred, target, mask=torch.zeros_like(mask))).all()  # empty mask: no figure
