@@ -42,7 +42,7 @@ class AmbientOcclusion(mi.SamplingIntegrator):
 
 
 class GBuffer(mi.SamplingIntegrator):
-    """Coverage mask, world-space shading normal (facing the camera), world position, albedo.
+    """Coverage mask, world-space shading normal (facing the camera), world position, diffuse albedo.
 
     Values are averaged over the pixel's samples; misses contribute zeros, so
     normals and positions are divided by the mask afterwards.
@@ -56,7 +56,10 @@ class GBuffer(mi.SamplingIntegrator):
         normal = si.sh_frame.n
         normal = dr.select(dr.dot(normal, ray.d) > 0, -normal, normal)
         bsdf = si.bsdf(ray)
-        albedo = bsdf.eval_diffuse_reflectance(si, hit)
+        # diffuse reflectance; 0 for BSDFs without a diffuse lobe (conductors), whose
+        # eval_diffuse_reflectance falls back to a view-dependent specular value
+        has_diffuse = hit & mi.has_flag(bsdf.flags(), mi.BSDFFlags.Diffuse)
+        albedo = dr.select(has_diffuse, bsdf.eval_diffuse_reflectance(si, hit), mi.Color3f(0.0))
         zero = mi.Float(0.0)
         values = [dr.select(hit, 1.0, zero)]
         values += [dr.select(hit, normal[i], zero) for i in range(3)]

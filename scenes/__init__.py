@@ -1,4 +1,4 @@
-"""Scene library: built-in procedural scenes (forest, objects, room) and Mitsuba 3 XML files.
+"""Scene library: built-in procedural scenes (forest, objects, room, studio) and Mitsuba 3 XML files.
 
 A :class:`SceneRef` is a small picklable description that worker processes turn
 into a Mitsuba scene with :func:`load`. Import this package only after
@@ -18,9 +18,10 @@ from core.errors import InputError
 from scenes.forest import build_forest
 from scenes.objects import build_objects
 from scenes.room import build_room
+from scenes.studio import build_studio
 from scenes.xml_file import load_xml
 
-BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room}
+BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room, "studio": build_studio}
 
 
 @dataclass(frozen=True)
