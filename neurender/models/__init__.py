@@ -2,7 +2,7 @@
 
 Submodules (import them directly; this package imports none of them):
 
-- :mod:`neurender.models.layers`: shared building blocks (``SelfAttention2d``).
+- :mod:`neurender.models.layers`: shared building blocks (``PooledAttention2d``).
 - :mod:`neurender.models.acgan`: the (attentional) conditional GANs of Abbas & Babahenini
   for fog, ambient occlusion and global illumination.
 """

@@ -1,7 +1,7 @@
 """Attentional conditional GANs for screen-space effects (Abbas & Babahenini).
 
 - Fog: a pix2pix-style conditional GAN, G-buffers -> fogged image.
-- AO: an *attentional* conditional GAN: SAGAN self-attention (:class:`SelfAttention2d`) at the
+- AO: an *attentional* conditional GAN: self-attention to pooled keys (:class:`PooledAttention2d`) at the
   coarse levels of the U-Net generator and in the PatchGAN discriminator, for long-range
   dependencies; objective ``L_GAN + lambda_l1 * L1 + beta_ssim * (1 - SSIM)``.
 - GI: :class:`GICompositeGenerator`, direct light + an environment-light network + an AO network,
@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
-from neurender.models.layers import SelfAttention2d
+from neurender.models.layers import PooledAttention2d
 
 GAN_LOSSES = ("vanilla", "lsgan", "hinge")
 COMPOSITES = (None, "direct-env-ao")  # generators: plain U-Net, or the GI composite
@@ -45,7 +45,7 @@ class ACGANConfig:
     depth: int = 4
     """2x downsamplings of the U-Net generator; its stride is ``2 ** depth`` (H and W must be multiples)."""
     attention_levels: tuple[int, ...] = (3, 4)
-    """U-Net levels (1..depth) with a SelfAttention2d in encoder and decoder (the bottleneck, level
+    """U-Net levels (1..depth) with a PooledAttention2d in encoder and decoder (the bottleneck, level
     ``depth``, gets one block); the default are the two coarsest of ``depth=4``."""
     disc_channels: int = 32
     """Channels of the discriminator's first convolution (doubled per layer, capped at 8x)."""
@@ -87,13 +87,13 @@ def _check_input(x: torch.Tensor, channels: int, name: str) -> None:
 
 
 class AttentionUNetGenerator(nn.Module):
-    """pix2pix U-Net with SAGAN self-attention at coarse levels.
+    """pix2pix U-Net with self-attention (SAGAN gate, pooled keys and values) at coarse levels.
 
     Encoder level i (1..depth): 4x4 stride-2 conv -> instance norm (not at level 1 nor at
-    the 1-pixel-prone bottleneck, as in pix2pix) -> LeakyReLU(0.2) [-> SelfAttention2d].
+    the 1-pixel-prone bottleneck, as in pix2pix) -> LeakyReLU(0.2) [-> PooledAttention2d].
     Decoder level i (depth..1): ReLU -> bilinear 2x upsample -> 3x3 conv (no checkerboard
     artefacts) -> instance norm [-> dropout], concatenated with the encoder skip of the same
-    resolution [after a SelfAttention2d at attention levels]. The last block maps to
+    resolution [after a PooledAttention2d at attention levels]. The last block maps to
     ``out_channels`` with no norm and no activation.
 
     Attributes:
@@ -121,7 +121,7 @@ class AttentionUNetGenerator(nn.Module):
                 layers.append(nn.InstanceNorm2d(ch[i], affine=True))
             layers.append(nn.LeakyReLU(0.2))
             self.down.append(nn.Sequential(*layers))
-            self.down_attention.append(SelfAttention2d(ch[i]) if i in config.attention_levels else nn.Identity())
+            self.down_attention.append(PooledAttention2d(ch[i]) if i in config.attention_levels else nn.Identity())
 
         # up[i - 1] maps resolution level i to level i - 1; its input is the bottleneck (i == depth)
         # or the previous decoder output concatenated with the encoder skip (2 * ch[i]).
@@ -139,7 +139,7 @@ class AttentionUNetGenerator(nn.Module):
                     layers.append(nn.Dropout(config.dropout))
             self.up.append(nn.Sequential(*layers))
             wanted = i in config.attention_levels and i < self.depth
-            self.up_attention.append(SelfAttention2d(ch[i]) if wanted else nn.Identity())
+            self.up_attention.append(PooledAttention2d(ch[i]) if wanted else nn.Identity())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, in_channels, H, W) -> (B, out_channels, H, W); ValueError unless H, W are
@@ -166,7 +166,7 @@ class PatchDiscriminator(nn.Module):
 
     The condition and the (real or generated) target are concatenated on channels, then:
     4x4 stride-2 convs (``disc_layers`` of them, channels ``disc_channels * 2**min(i, 3)``) ->
-    one SelfAttention2d -> a 4x4 stride-1 conv -> a 4x4 stride-1 conv to 1 channel of logits.
+    one PooledAttention2d -> a 4x4 stride-1 conv -> a 4x4 stride-1 conv to 1 channel of logits.
     With ``config.spectral_norm`` every conv (attention's too) is spectrally normalised and no
     other normalisation is used; otherwise instance norm follows every conv but the first and last.
 
@@ -196,7 +196,7 @@ class PatchDiscriminator(nn.Module):
         layers = block(cond_channels + target_channels, ch[0], 2, norm=False)
         for i in range(1, config.disc_layers):
             layers += block(ch[i - 1], ch[i], 2, norm=True)
-        layers.append(SelfAttention2d(ch[config.disc_layers - 1], spectral_norm=config.spectral_norm))
+        layers.append(PooledAttention2d(ch[config.disc_layers - 1], spectral_norm=config.spectral_norm))
         layers += block(ch[config.disc_layers - 1], ch[config.disc_layers], 1, norm=True)
         layers.append(sn(nn.Conv2d(ch[config.disc_layers], 1, 4, stride=1, padding=1)))
         self.net = nn.Sequential(*layers)

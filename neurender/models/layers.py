@@ -2,50 +2,61 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
+POOL = 16
+"""Side of the pooled key/value grid of :class:`PooledAttention2d` (16x16 = 256 keys)."""
 
-class SelfAttention2d(nn.Module):
-    """SAGAN self-attention (Zhang et al. 2019) over all H*W positions of a feature map.
 
-    ``query`` and ``key`` are 1x1 convolutions to ``max(1, channels // 8)`` channels,
-    ``value`` a 1x1 convolution to ``channels``. Every position attends to every position
-    (softmax over the H*W keys); the result is ``x + gamma * out`` with ``gamma`` a learnable
-    scalar initialised at 0, so the block is exactly the identity at initialisation and the
-    network learns how much long-range context to mix in.
+class PooledAttention2d(nn.Module):
+    """SAGAN-style self-attention (Zhang et al. 2019) at a cost linear in pixels.
 
-    Cost is O((H*W)^2) in time and memory: use it on coarse feature maps (e.g. 16x16).
+    Queries stay at full resolution; keys and values come from the feature map average-pooled
+    (``adaptive_avg_pool2d``) to at most ``pool x pool`` cells, so every position still sees
+    the whole image, as a coarse summary. A map no larger than ``pool`` on a side is not
+    pooled: there the block is exactly SAGAN's all-pairs attention.
+
+    ``query_conv`` and ``key_conv`` are 1x1 convolutions to ``max(1, channels // 8)``
+    channels, ``value_conv`` a 1x1 convolution to ``channels``. The result is
+    ``x + gate * out`` with ``gate`` a learnable scalar initialised at 0, so the block is the
+    identity at initialisation. (The names differ from the former all-pairs block's
+    ``query/key/value/gamma`` on purpose: its checkpoints are refused, not misread.)
+
+    Cost: O(H * W * pool^2 * channels) time, O(H * W * pool^2) memory.
 
     Args:
         channels: C, the channel count of the input (and output).
+        pool: side of the pooled key/value grid.
         spectral_norm: wrap the three 1x1 convolutions in spectral normalisation (as in
             SAGAN discriminators). Off by default.
 
     Shapes: x (B, C, H, W) -> (B, C, H, W).
     """
 
-    def __init__(self, channels: int, spectral_norm: bool = False):
+    def __init__(self, channels: int, pool: int = POOL, spectral_norm: bool = False):
         super().__init__()
-        if channels < 1:
-            raise ValueError(f"SelfAttention2d needs channels >= 1, got {channels}")
+        if channels < 1 or pool < 1:
+            raise ValueError(f"PooledAttention2d needs channels >= 1 and pool >= 1, got {channels} and {pool}")
         inner = max(1, channels // 8)
         wrap = _spectral_norm if spectral_norm else (lambda m: m)
-        self.channels = channels
-        self.query = wrap(nn.Conv2d(channels, inner, 1))
-        self.key = wrap(nn.Conv2d(channels, inner, 1))
-        self.value = wrap(nn.Conv2d(channels, channels, 1))
-        self.gamma = nn.Parameter(torch.zeros(1))
+        self.channels, self.pool = channels, pool
+        self.query_conv = wrap(nn.Conv2d(channels, inner, 1))
+        self.key_conv = wrap(nn.Conv2d(channels, inner, 1))
+        self.value_conv = wrap(nn.Conv2d(channels, channels, 1))
+        self.gate = nn.Parameter(torch.zeros(1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """x (B, C, H, W) -> x + gamma * attention(x), (B, C, H, W)."""
+        """x (B, C, H, W) -> x + gate * attention(x), (B, C, H, W)."""
         if x.dim() != 4 or x.shape[1] != self.channels:
-            raise ValueError(f"SelfAttention2d({self.channels}) expects (B, {self.channels}, H, W), "
+            raise ValueError(f"PooledAttention2d({self.channels}) expects (B, {self.channels}, H, W), "
                              f"got {tuple(x.shape)}")
         b, c, h, w = x.shape
-        q = self.query(x).flatten(2)                                 # (B, C', N)
-        k = self.key(x).flatten(2)                                   # (B, C', N)
-        v = self.value(x).flatten(2)                                 # (B, C, N)
-        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)     # (B, N query, N key)
-        out = (v @ attention.transpose(1, 2)).view(b, c, h, w)       # (B, C, N) -> (B, C, H, W)
-        return x + self.gamma * out
+        pooled = F.adaptive_avg_pool2d(x, (min(h, self.pool), min(w, self.pool)))
+        q = self.query_conv(x).flatten(2).transpose(1, 2)            # (B, N, C')
+        k = self.key_conv(pooled).flatten(2).transpose(1, 2)         # (B, M, C'), M <= pool^2
+        v = self.value_conv(pooled).flatten(2).transpose(1, 2)       # (B, M, C)
+        attention = torch.softmax(q @ k.transpose(1, 2), dim=-1)     # (B, N query, M key)
+        out = (attention @ v).transpose(1, 2).reshape(b, c, h, w)    # (B, N, C) -> (B, C, H, W)
+        return x + self.gate * out

@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from neurender.models.layers import SelfAttention2d
+from neurender.models.layers import PooledAttention2d
 
 
 @dataclass
@@ -160,7 +160,7 @@ class _Level(nn.Module):
         super().__init__()
         self.blocks = nn.ModuleList(blocks)
         self.attentions = nn.ModuleList(
-            SelfAttention2d(b.conv2.out_channels) if attention else nn.Identity() for b in blocks)
+            PooledAttention2d(b.conv2.out_channels) if attention else nn.Identity() for b in blocks)
 
 
 class ConditionalUNet(nn.Module):
@@ -213,7 +213,7 @@ class ConditionalUNet(nn.Module):
 
         mid_attention = last in config.attention_levels
         self.mid_block1 = ResBlock(ch, ch, tdim, config.dropout)
-        self.mid_attention = SelfAttention2d(ch) if mid_attention else nn.Identity()
+        self.mid_attention = PooledAttention2d(ch) if mid_attention else nn.Identity()
         self.mid_block2 = ResBlock(ch, ch, tdim, config.dropout)
 
         # Up path, coarsest level first; each block consumes one skip.

@@ -1,4 +1,5 @@
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -13,7 +14,9 @@ from neurender.models.acgan import (
     discriminator_objective,
     generator_objective,
 )
-from neurender.models.layers import SelfAttention2d
+from core.errors import InputError
+from neurender.checkpoint import load_weights
+from neurender.models.layers import PooledAttention2d
 
 TINY = dict(base_channels=8, disc_channels=8)
 GI_INDEX = {"normal": [0, 1, 2], "depth": 3, "direct": [7, 8, 9], "mask": 10}
@@ -67,15 +70,55 @@ def test_gi_needs_channel_index():
 
 def test_attention_starts_at_identity():
     torch.manual_seed(0)
-    attention = SelfAttention2d(16)
-    assert attention.query.out_channels == 2 and attention.value.out_channels == 16
-    assert SelfAttention2d(4).key.out_channels == 1
+    attention = PooledAttention2d(16)
+    assert attention.query_conv.out_channels == 2 and attention.value_conv.out_channels == 16
+    assert PooledAttention2d(4).key_conv.out_channels == 1
     x = torch.randn(2, 16, 6, 5)
     assert torch.equal(attention(x), x)
     with torch.no_grad():
-        attention.gamma.fill_(0.5)
+        attention.gate.fill_(0.5)
     y = attention(x)
     assert y.shape == x.shape and not torch.allclose(y, x)
+
+
+def _all_pairs(attention: PooledAttention2d, x: torch.Tensor) -> torch.Tensor:
+    """SAGAN's attention over every position, written out: x + gate * V softmax(Q^T K)^T."""
+    q, k, v = (conv(x).flatten(2) for conv in (attention.query_conv, attention.key_conv, attention.value_conv))
+    weights = torch.softmax(q.transpose(1, 2) @ k, dim=-1)          # (B, N, N)
+    return x + attention.gate * (v @ weights.transpose(1, 2)).view_as(x)
+
+
+def test_attention_is_all_pairs_up_to_the_pool_size_and_pooled_beyond():
+    torch.manual_seed(0)
+    attention = PooledAttention2d(8, pool=4)
+    with torch.no_grad():
+        attention.gate.fill_(1.0)
+    small = torch.randn(2, 8, 4, 3)
+    assert torch.allclose(attention(small), _all_pairs(attention, small), atol=1e-5)
+    large = torch.randn(1, 8, 12, 8)   # pooled to 4x4 keys: differs from all pairs
+    assert not torch.allclose(attention(large), _all_pairs(attention, large), atol=1e-3)
+
+
+def test_attention_runs_on_a_512_map():
+    """All pairs at 512x512 would be a 262144^2 matrix (256 GB); pooled keys keep it to 256 per query."""
+    attention = PooledAttention2d(8)
+    with torch.no_grad():
+        attention.gate.fill_(1.0)
+        y = attention(torch.randn(1, 8, 512, 512))
+    assert y.shape == (1, 8, 512, 512) and torch.isfinite(y).all()
+
+
+def test_a_checkpoint_of_the_all_pairs_block_is_refused():
+    """The former block named its parameters query/key/value/gamma: such weights must not load silently."""
+    generator = AttentionUNetGenerator(4, 1, tiny(depth=2, attention_levels=(2,)))
+    renames = {"query_conv.": "query.", "key_conv.": "key.", "value_conv.": "value.", "gate": "gamma"}
+    old = {}
+    for key, value in generator.state_dict().items():
+        for new_name, old_name in renames.items():
+            key = key.replace(new_name, old_name)
+        old["net.generator." + key] = value
+    with pytest.raises(InputError, match="does not fit this model"):
+        load_weights(SimpleNamespace(networks={"generator": generator}, ema=None), old, "old-run")
 
 
 def test_stride_check():
