@@ -64,7 +64,9 @@ def _resized_item(dataset, index: int, size: int) -> dict:
 
 
 def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
-    """ms/frame of every baseline at ``sizes``, and each one's scores on the dataset ``data``."""
+    """ms/frame of every baseline at ``sizes``, and each one's scores (on the surfaces) on the dataset
+    ``data``; then path tracing + OIDN at each spp level (ms: render + denoise at the dataset's
+    resolution, mean over its views)."""
     import torch
 
     from neurender.data import GBufferDataset
@@ -81,7 +83,7 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
         dataset = GBufferDataset(data, effect)
         items = {size: _resized_item(dataset, 0, size) for size in sizes}
         with tempfile.TemporaryDirectory() as out:
-            summary = evaluate(data, effect, list(methods), out)
+            summary = evaluate(data, effect, list(methods), out, path_tracer_curve=True)
         for name in methods:
             with torch.no_grad():
                 ms = {size: _time_ms(lambda: run_method(name, items[size], record), repeats) for size in sizes}
@@ -89,6 +91,14 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
             figures[name] = {"effect": effect, "ms": ms, **scores}
             print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
                   + f"{scores['ssim']:8.3f}{scores['psnr']:8.2f}{scores['flip']:8.3f}")
+        native = dataset[0]["mask"].shape[-1]
+        for point in summary["pt_oidn"]["curve"]:
+            label = f"pt-oidn {point['spp']}spp"
+            figures[f"{effect} {label}"] = {"effect": effect, "ms": {native: point["ms"]},
+                                            **{key: point[key] for key in ("psnr", "ssim", "flip", "mae")}}
+            timing = f"{point['ms']:.1f} @{native}px"
+            print(f"  {label:14s}{timing:>{10 * len(sizes)}s}"
+                  + f"{point['ssim']:8.3f}{point['psnr']:8.2f}{point['flip']:8.3f}  ({effect})")
     return figures
 
 

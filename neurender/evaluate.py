@@ -18,10 +18,14 @@ Timing: ``time.perf_counter`` around the method call only (no loading, no metric
 one view, torch on the CPU, under ``torch.no_grad``; each method runs once untimed on the
 first view first (warm-up). Reported as the mean ms per frame.
 
-Path tracer (``path_tracer=True``): the reference pass rendered again at 1, 2, 4, ... spp
-(:mod:`neurender.path_tracer`) and scored the same way; summary.json then holds its curve and,
-per method, the equal-quality time (ms of path tracing with the method's surface SSIM) and the
-speed-up (equal-quality time / the method's ms per frame).
+Path tracer (``path_tracer_curve=True``): the reference pass rendered again at 1, 2, 4, ... spp up to
+the reference's spp (:mod:`neurender.path_tracer`) and scored the same way, raw (``path_tracer``)
+and denoised by OIDN (``pt_oidn``, :mod:`neurender.baselines.pt_oidn`; its time is render +
+denoise, the denoiser timed after one untimed call). summary.json then holds both curves and, per
+method, the equal-quality time on each (ms with the method's surface SSIM) and the speed-up
+(equal-quality time / the method's ms per frame). The raw curve's last level, an independent copy
+of the reference at its own spp on every view, is the reference's ``noise_floor``: a method scored
+above it is beyond what the reference can tell.
 
 Outputs in ``out_dir``: ``summary.json`` (written atomically; every key is described in the
 README), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
@@ -42,6 +46,7 @@ from core.atomic import atomic_path, write_json_atomic
 from core.dataset import load_manifest
 from core.errors import InputError
 from neurender import effects, metrics, path_tracer, space
+from neurender.baselines import pt_oidn
 from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset
 
@@ -92,7 +97,6 @@ def run_method(name: str, item: dict, effect) -> torch.Tensor:
     """Linear prediction (1, C_target, H, W) of method ``name`` for a batched item (batch of one)."""
     if _is_run(name):
         predictor = _predictor(name)
-        predictor.check_size(*item["mask"].shape[-2:], f"view {item['scene']}/{item['view']}")
         return predictor(item["input"], item["mask"])
     if name in effect.baselines:
         return METHODS[name](item, effect)
@@ -263,7 +267,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         "methods": _summarise(rows, dataset, methods), "grids": grids,
     }
     if path_tracer_curve:
-        summary["path_tracer"] = _path_tracer_summary(data_dir, dataset, summary["methods"])
+        summary.update(_path_tracer_summary(data_dir, dataset, summary["methods"]))
     with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
         writer.writeheader()
@@ -272,19 +276,40 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     return summary
 
 
-def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, methods: dict) -> dict:
-    """The path tracer's quality/time curve on the same views, and each method's equal-quality time
-    (matched on surface SSIM)."""
-    items = [dataset[i] for i in range(len(dataset))]
-    effect = dataset.effect
-    levels = {}
-    for index, spp, image, seconds in path_tracer.renders(load_manifest(data_dir), dataset.records, effect,
-                                                          [item["mask"][None] for item in items]):
-        item = items[index]
-        levels.setdefault(spp, []).append({**score(image, item["target"][None], effect, item["mask"][None]),
-                                           "ms": 1000.0 * seconds})
-    curve = [{"spp": spp, **_means(rows), "ms": float(np.mean([r["ms"] for r in rows]))}
-             for spp, rows in sorted(levels.items())]
+def _curve(levels: dict[int, list[dict]]) -> list[dict]:
+    """Per spp level (ascending): ``spp``, the mean metrics over its views and the mean ``ms``."""
+    return [{"spp": spp, **_means(rows), "ms": float(np.mean([r["ms"] for r in rows]))}
+            for spp, rows in sorted(levels.items())]
+
+
+def _equal_quality(curve: list[dict], methods: dict) -> dict:
+    """Each method's equal-quality time on ``curve`` (matched on surface SSIM) and speed-up."""
     equal = {name: path_tracer.equal_quality_ms(curve, m["mean"]["ssim"]) for name, m in methods.items()}
     return {"curve": curve, "equal_quality_ms": equal,
             "speedup": {name: (ms / methods[name]["ms_per_frame"] if ms else None) for name, ms in equal.items()}}
+
+
+def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, methods: dict) -> dict:
+    """The path tracer's and PT + OIDN's quality/time curves on the same views, each method's
+    equal-quality time on both, and the reference's noise floor (summary.json keys ``path_tracer``,
+    ``pt_oidn``, ``noise_floor``)."""
+    items = [dataset[i] for i in range(len(dataset))]
+    effect = dataset.effect
+    raw, denoised = {}, {}
+    for index, spp, image, seconds in path_tracer.renders(load_manifest(data_dir), dataset.records, effect,
+                                                          [item["mask"][None] for item in items]):
+        item = items[index]
+        reference, mask = item["target"][None], item["mask"][None]
+        raw.setdefault(spp, []).append({**score(image, reference, effect, mask), "ms": 1000.0 * seconds})
+        if not denoised:
+            pt_oidn.denoise(image, item, effect)  # warm-up, untimed
+        start = time.perf_counter()
+        clean = pt_oidn.denoise(image, item, effect)
+        total = seconds + time.perf_counter() - start
+        denoised.setdefault(spp, []).append({**score(clean, reference, effect, mask), "ms": 1000.0 * total})
+    curve = _curve(raw)
+    floor = {**curve[-1], "views": len(items)}
+    floor["methods_above"] = [name for name, m in methods.items()
+                              if None not in (m["mean"]["ssim"], floor["ssim"]) and m["mean"]["ssim"] > floor["ssim"]]
+    return {"path_tracer": _equal_quality(curve, methods), "pt_oidn": _equal_quality(_curve(denoised), methods),
+            "noise_floor": floor}

@@ -1,9 +1,11 @@
 """The path tracer as a method: quality against time at increasing spp, and equal-quality time.
 
 For each evaluated view, the effect's reference pass is rendered again (another seed) at
-1, 2, 4, ... spp, below the reference's own spp, and scored against the reference like any
+1, 2, 4, ... spp up to the reference's own spp, and scored against the reference like any
 method. The curve answers: how many milliseconds of path tracing buy the quality a
-method reaches? (:func:`equal_quality_ms`).
+method reaches? (:func:`equal_quality_ms`). Its last level, an independent copy of the
+reference at the reference's spp, is the reference's noise floor: no method can be shown to be
+better than that copy.
 """
 from __future__ import annotations
 
@@ -16,12 +18,12 @@ SEED_OFFSET = 1_000_003  # other noise than the reference's
 
 
 def spp_levels(reference_spp: int) -> list[int]:
-    """1, 2, 4, ... below ``reference_spp`` (at least [1])."""
+    """1, 2, 4, ... below ``reference_spp``, then ``reference_spp`` itself."""
     levels, spp = [], 1
-    while spp < reference_spp or not levels:
+    while spp < reference_spp:
         levels.append(spp)
         spp *= 2
-    return levels
+    return levels + [reference_spp]
 
 
 def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tensor]):

@@ -1,8 +1,10 @@
 """`neurender report`: one self-contained page (HTML and Markdown) from evaluation folders.
 
 Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
-on the full frame, ms per frame, the path tracer's equal-quality time and the speed-up over it),
-a plot of surface SSIM against time per frame with the path tracer's curve, and the image grids. Images are copied next to the page,
+on the full frame, ms per frame, the equal-quality time of the path tracer and of path tracing +
+OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
+curves' points and the noise floor, a plot of surface SSIM against time per frame with both
+curves and the floor as a line, and the image grids. Images are copied next to the page,
 so the folder opens in a browser with no server.
 """
 from __future__ import annotations
@@ -30,22 +32,42 @@ def _fmt(value, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+ABOVE_FLOOR = " (above the noise floor)"
+CURVES = (("path_tracer", "path tracer"), ("pt_oidn", "pt-oidn"))  # summary.json key, label
+
+
+def _equal(summary: dict, key: str, name: str, ms_per_frame: float) -> list[str]:
+    """Equal-quality time on curve ``key`` and the speed-up, as table cells ("-" without the curve)."""
+    tracer = summary.get(key)
+    if not tracer:
+        return ["-", "-"]
+    equal, last = tracer["equal_quality_ms"][name], tracer["curve"][-1]["ms"]
+    if equal is None:
+        return [f"> {last:.1f}", f"> {last / ms_per_frame:.1f}x"]
+    return [_fmt(equal, 1), f"{equal / ms_per_frame:.1f}x"]
+
+
 def _rows(summary: dict) -> list[list[str]]:
-    tracer = summary.get("path_tracer", {})
-    curve = tracer.get("curve", [])
+    above = summary.get("noise_floor", {}).get("methods_above", [])
     rows = []
     for name, m in summary["methods"].items():
-        mean, equal = m["mean"], tracer.get("equal_quality_ms", {}).get(name)
-        if tracer and equal is None and curve:
-            equal_text, speed_text = f"> {curve[-1]['ms']:.1f}", f"> {curve[-1]['ms'] / m['ms_per_frame']:.1f}x"
-        else:
-            equal_text = _fmt(equal, 1) if tracer else "-"
-            speed_text = f"{equal / m['ms_per_frame']:.1f}x" if equal else "-"
-        rows.append([name, *_scores(mean, m["mean_full"]), _fmt(m["ms_per_frame"], 1), equal_text, speed_text])
-    for point in curve:
-        full = {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
-        rows.append([f"path tracer {point['spp']} spp", *_scores(point, full), _fmt(point["ms"], 1), "-", "-"])
+        label = name + (ABOVE_FLOOR if name in above else "")
+        rows.append([label, *_scores(m["mean"], m["mean_full"]), _fmt(m["ms_per_frame"], 1),
+                     *_equal(summary, "path_tracer", name, m["ms_per_frame"]),
+                     *_equal(summary, "pt_oidn", name, m["ms_per_frame"])])
+    for key, label in CURVES:
+        for point in summary.get(key, {}).get("curve", []):
+            rows.append([f"{label} {point['spp']} spp", *_scores(point, _full(point)), _fmt(point["ms"], 1)]
+                        + ["-"] * 4)
+    if "noise_floor" in summary:
+        floor = summary["noise_floor"]
+        rows.append([f"noise floor: the reference rendered again ({floor['spp']} spp)", *_scores(floor, _full(floor)),
+                     _fmt(floor["ms"], 1)] + ["-"] * 4)
     return rows
+
+
+def _full(point: dict) -> dict:
+    return {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
 
 
 def _scores(masked: dict, full: dict) -> list[str]:
@@ -54,7 +76,8 @@ def _scores(masked: dict, full: dict) -> list[str]:
 
 
 HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame", "ms/frame",
-          "path tracer at equal SSIM (ms)", "speed-up"]
+          "path tracer at equal SSIM (ms)", "speed-up over path tracer",
+          "PT + OIDN at equal SSIM (ms)", "speed-up over PT + OIDN"]
 
 
 def _plot(summary: dict, path: str) -> None:
@@ -64,11 +87,15 @@ def _plot(summary: dict, path: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    curve = summary.get("path_tracer", {}).get("curve", [])
-    if curve:
-        ax.plot([p["ms"] for p in curve], [p["ssim"] for p in curve], "o-", color="black", label="path tracer")
-        for p in curve:
-            ax.annotate(f"{p['spp']} spp", (p["ms"], p["ssim"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
+    for (key, label), color in zip(CURVES, ("black", "tab:gray")):
+        curve = summary.get(key, {}).get("curve", [])
+        if curve:
+            ax.plot([p["ms"] for p in curve], [p["ssim"] for p in curve], "o-", color=color, label=label)
+            for p in curve:
+                ax.annotate(f"{p['spp']}", (p["ms"], p["ssim"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
+    if summary.get("noise_floor", {}).get("ssim") is not None:
+        ax.axhline(summary["noise_floor"]["ssim"], color="tab:red", linestyle="--",
+                   label=f"noise floor (reference again, {summary['noise_floor']['spp']} spp)")
     for name, m in summary["methods"].items():
         if m["mean"]["ssim"] is not None:
             ax.plot(m["ms_per_frame"], m["mean"]["ssim"], "s", label=name)
@@ -97,7 +124,10 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   "<p>Metrics against the path-traced reference (tone-mapped for fog and GI), on the surfaces "
                   "(mask.Y &gt; 0.5) unless marked full frame: off the mask every method is given the same values, "
                   "so full-frame figures mostly reward how much background a view shows. Equal-quality "
-                  "time: milliseconds of path tracing (at increasing spp) whose surface SSIM matches the method's.</p>"]
+                  "time: milliseconds of path tracing (at increasing spp; raw, or denoised by OIDN with the "
+                  "denoiser's time added) whose surface SSIM matches the method's. Noise floor: the reference pass "
+                  "rendered again with other seeds at the reference's spp; a method above it is beyond what "
+                  "the reference can tell (marked).</p>"]
     markdown = ["# neurender report", ""]
     for index, (eval_dir, summary) in enumerate(summaries):
         prefix = f"{index:02d}_{summary['effect']}"

@@ -25,7 +25,7 @@ def dataset_dir(pair_dataset):
 def evaluations(dataset_dir, tmp_path_factory):
     root = tmp_path_factory.mktemp("eval")
     return {effect: (str(root / effect), evaluate(dataset_dir, effect, None, str(root / effect),
-                                                  path_tracer_curve=effect == "ao"))
+                                                  path_tracer_curve=True))
             for effect in EFFECTS}
 
 
@@ -77,17 +77,38 @@ def test_report_references_existing_images(evaluations, tmp_path):
 
 
 def test_path_tracer_curve_and_equal_quality_time(evaluations):
-    tracer = evaluations["ao"][1]["path_tracer"]
-    assert [p["spp"] for p in tracer["curve"]] == [1, 2]  # levels below the reference's 4 spp
-    assert tracer["curve"][1]["ssim"] > tracer["curve"][0]["ssim"]  # more samples, closer to the reference
-    assert set(tracer["equal_quality_ms"]) == {"ssao", "hbao", "gtao"}
-    for name, ms in tracer["equal_quality_ms"].items():
-        ssim = evaluations["ao"][1]["methods"][name]["mean"]["ssim"]
-        if ms is None:
-            assert ssim > tracer["curve"][-1]["ssim"]
-        else:
-            assert ms > 0 and tracer["speedup"][name] == pytest.approx(
-                ms / evaluations["ao"][1]["methods"][name]["ms_per_frame"])
+    summary = evaluations["ao"][1]
+    for key in ("path_tracer", "pt_oidn"):
+        tracer = summary[key]
+        assert [p["spp"] for p in tracer["curve"]] == [1, 2, 4]  # up to the reference's 4 spp
+        assert tracer["curve"][1]["ssim"] > tracer["curve"][0]["ssim"]  # more samples, closer to the reference
+        assert set(tracer["equal_quality_ms"]) == {"ssao", "hbao", "gtao"}
+        for name, ms in tracer["equal_quality_ms"].items():
+            ssim = summary["methods"][name]["mean"]["ssim"]
+            if ms is None:
+                assert ssim > tracer["curve"][-1]["ssim"]
+            else:
+                assert ms > 0 and tracer["speedup"][name] == pytest.approx(ms / summary["methods"][name]["ms_per_frame"])
+    # PT + OIDN costs the render and the denoiser
+    assert all(d["ms"] > r["ms"] for d, r in zip(summary["pt_oidn"]["curve"], summary["path_tracer"]["curve"]))
+
+
+def test_the_noise_floor_is_the_reference_rendered_again(evaluations):
+    for effect, (_, summary) in evaluations.items():
+        floor = summary["noise_floor"]
+        assert floor["spp"] == 4 and floor["views"] == 4
+        assert 0 < floor["ssim"] < 1 and 0 < floor["ssim_full"] < 1  # independent noise, not the same image
+        assert math.isfinite(floor["psnr"]) and floor["psnr"] < 100
+        assert floor["ssim"] == summary["path_tracer"]["curve"][-1]["ssim"]
+        assert floor["methods_above"] == [name for name, m in summary["methods"].items()
+                                          if m["mean"]["ssim"] > floor["ssim"]], effect
+
+
+def test_pt_oidn_beats_raw_path_tracing_at_1_spp(evaluations):
+    for effect, (_, summary) in evaluations.items():
+        raw, denoised = summary["path_tracer"]["curve"][0], summary["pt_oidn"]["curve"][0]
+        assert raw["spp"] == denoised["spp"] == 1
+        assert denoised["ssim"] > raw["ssim"] and denoised["psnr"] > raw["psnr"], effect
 
 
 def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
@@ -182,5 +203,5 @@ def test_every_summary_key_is_in_the_readme(evaluations):
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     section = readme[readme.index("### summary.json"):]
     keys = set().union(*(_keys(summary) for _, summary in evaluations.values()))
-    assert {"mean", "mean_full", "curve", "empty_mask_views"} <= keys
+    assert {"mean", "mean_full", "curve", "empty_mask_views", "pt_oidn", "noise_floor", "methods_above"} <= keys
     assert not [k for k in keys if f"`{k}`" not in section]
