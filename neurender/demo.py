@@ -2,13 +2,16 @@
 
 1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;
 2. train an attention cGAN for fog and for AO, and a conditional diffusion model for AO;
-3. evaluate them beside the classic baselines and the path tracer on the held-out scenes;
+3. render the held-out scene again as a separate test dataset at ``test_spp`` (same seed, same
+   cameras: a converged reference), and evaluate every model beside the classic baselines, the
+   path tracer and path tracing + OIDN on it;
 4. write the report (``OUT/report/index.html``).
 """
 from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 from core.dataset import read_views
 from data_gen.generator import GenerateOptions, generate
@@ -20,6 +23,7 @@ from core.exr import read_exr
 
 DEMO_SCENES = ("forest", "objects", "room")
 DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
+TEST_SPP_FACTOR = 16  # the held-out scene's reference: 16 x the training spp (README, "The demo's test set")
 
 
 def _sheets(dataset: str, out: str) -> list[str]:
@@ -33,6 +37,24 @@ def _sheets(dataset: str, out: str) -> list[str]:
         contact_sheet(read_exr(os.path.join(dataset, records[(scene_id, 0)]["file"])), path, title=f"{scene_id} view 0")
         sheets.append(path)
     return sheets
+
+
+def _test_options(dataset: str, options: GenerateOptions, test_spp: int) -> GenerateOptions:
+    """The held-out scene of ``dataset`` at ``test_spp`` with the training dataset's seed and cameras."""
+    from data_gen.variant import init_mitsuba
+    from neurender.data import split_scenes
+
+    init_mitsuba()
+    import scenes
+
+    with open(os.path.join(dataset, "dataset.json")) as handle:
+        entries = {s["id"]: s for s in json.load(handle)["scenes"]}
+    (held_out,) = split_scenes(list(entries), "test")
+    test = replace(options, scenes=(entries[held_out]["source"],), count=1,
+                   render=replace(options.render, spp=test_spp, spp_direct=max(1, test_spp // 4), spp_ao=test_spp))
+    if scenes.resolve(list(test.scenes), 1, test.seed)[0].seed != entries[held_out]["seed"]:
+        raise RuntimeError(f"the held-out scene {held_out} is not the first instance of its kind")
+    return test
 
 
 def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int = 2, workers: int = 2,
@@ -68,15 +90,24 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
         done = os.path.exists(os.path.join(run, CHECKPOINT))
         train(config, run, resume=done)
 
+    test_dataset = os.path.join(out, "test_dataset")
+    test = _test_options(dataset, options, TEST_SPP_FACTOR * spp)
+    print(f"demo 3/4: rendering the held-out scene {test.scenes[0]} again at {test.render.spp} spp into {test_dataset}")
+    generate(test, test_dataset, workers=workers)
     evaluations = []
     for effect, record in EFFECTS.items():
         eval_dir = os.path.join(out, "eval", effect)
-        print(f"demo 3/4: evaluating {effect} on the held-out scenes")
-        summary = evaluate(dataset, effect, list(record.baselines) + runs.get(effect, []), eval_dir, split="test",
+        print(f"demo 3/4: evaluating {effect} on the held-out scene (surface figures)")
+        summary = evaluate(test_dataset, effect, list(record.baselines) + runs.get(effect, []), eval_dir,
                            path_tracer_curve=True)
+        floor = summary["noise_floor"]
+        print(f"  {'noise floor':18s} SSIM {floor['ssim']:.3f}  PSNR {floor['psnr']:6.2f}  "
+              f"(the reference again, {floor['spp']} spp)")
         for name, m in summary["methods"].items():
+            speedups = [summary[key]["speedup"][name] for key in ("path_tracer", "pt_oidn")]
             print(f"  {name:18s} SSIM {m['mean']['ssim']:.3f}  PSNR {m['mean']['psnr']:6.2f}  "
-                  f"{m['ms_per_frame']:7.1f} ms/frame")
+                  f"{m['ms_per_frame']:7.1f} ms/frame  speed-up over PT "
+                  + "  over PT + OIDN ".join("n/a" if x is None else f"{x:.1f}x" for x in speedups))
         evaluations.append(eval_dir)
     page = report(evaluations, os.path.join(out, "report"))
     print(f"demo 4/4: report {page}")

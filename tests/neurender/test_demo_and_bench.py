@@ -17,7 +17,13 @@ def test_demo_runs_the_whole_flow(tmp_path):
         assert (out / "runs" / run / "checkpoint.safetensors").is_file()
     ao = json.loads((out / "eval" / "ao" / "summary.json").read_text())
     assert set(ao["methods"]) == {"ssao", "hbao", "gtao", "acgan_ao", "diffusion_ao"}
-    assert ao["split"] == "test" and ao["path_tracer"]["curve"]
+    # evaluated on the held-out scene rendered again at 16 x the training spp, with its noise floor
+    test_manifest = json.loads((out / "test_dataset" / "dataset.json").read_text())
+    held_out = json.loads((out / "dataset" / "dataset.json").read_text())["scenes"]
+    assert [s["id"] for s in test_manifest["scenes"]] == ao["scenes"] == ["room_000"]
+    assert test_manifest["scenes"][0]["seed"] == next(s["seed"] for s in held_out if s["id"] == "room_000")
+    assert test_manifest["generation"]["render"]["spp"] == 32 and ao["noise_floor"]["spp"] == 32
+    assert ao["path_tracer"]["curve"] and ao["pt_oidn"]["curve"]
     page = (out / "report" / "index.html").read_text()
     sources = re.findall(r"<img src='([^']+)'", page)
     assert sources and all((out / "report" / s).is_file() for s in sources)
