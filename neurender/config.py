@@ -30,8 +30,8 @@ class TrainConfig:
     """Model family: a key of :data:`neurender.tasks.TASKS` (acgan, diffusion)."""
     effect: str = "ao"
     """Effect predicted: a key of :data:`neurender.effects.EFFECTS`."""
-    data: str = ""
-    """Dataset directory."""
+    data: tuple[str, ...] = ()
+    """Dataset directories (one or several; each is split by scene on its own)."""
     iters: int = 2000
     """Optimisation steps."""
     batch: int = 4
@@ -67,7 +67,12 @@ class TrainConfig:
     at large t amplify eps errors by 1/sqrt(abar_t), and short CPU runs sampled poorly (demo AO SSIM
     0.28 vs 0.74)."""
 
+    def __post_init__(self) -> None:
+        self.data = (self.data,) if isinstance(self.data, str) else tuple(self.data)  # one directory, or several
+
     def check(self) -> None:
+        if not self.data:
+            raise InputError("give at least one dataset directory (--data)")
         if self.model not in TASKS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(TASKS)}")
         effects.get(self.effect)

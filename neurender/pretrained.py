@@ -54,7 +54,7 @@ def pack(run: str, out_dir: str) -> str:
     with atomic_path(path, ".safetensors") as tmp:
         save_file(weights, tmp, metadata={"format": FORMAT, "step": metadata["step"], "model": config.model,
                                           "effect": config.effect, "weights_only": "1"})
-    write_json_atomic(os.path.join(out_dir, CONFIG), dataclasses.replace(config, ema=0.0, data="").to_json())
+    write_json_atomic(os.path.join(out_dir, CONFIG), dataclasses.replace(config, ema=0.0, data=()).to_json())
     return path
 
 
@@ -103,14 +103,15 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str]) -> str:
     config = load_config(out_dir)
     _, metadata = read_checkpoint(out_dir)
     source = load_config(source_run)
-    manifest = load_manifest(source.data)
-    render = manifest["generation"]["render"]
-    families = sorted({s["source"] for s in manifest["scenes"]})
+    manifests = [load_manifest(data) for data in source.data]
+    scenes = [scene for manifest in manifests for scene in manifest["scenes"]]
+    render = manifests[0]["generation"]["render"]
+    families = sorted({s["source"] for s in scenes})
     lines = [f"# pretrained:{os.path.basename(out_dir)}", "",
              f"- effect `{config.effect}`, model `{config.model}`, {metadata['step']} steps, commit {_commit()}",
              f"- recipe: `{RECIPE}` (scripts/pretrain.sh; the exact training config is config.json)",
-             f"- data: {len(manifest['scenes'])} scenes of {', '.join(families)}, "
-             f"{manifest['views_per_scene']} views each, {render['res']} px, {render['spp']} spp; "
+             f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "
+             f"{manifests[0]['views_per_scene']} views each, {render['res']} px, {render['spp']} spp; "
              f"random {source.res} px crops, batch {source.batch}",
              f"- weights: the EMA generator in fp16 ({os.path.getsize(os.path.join(out_dir, CHECKPOINT)) / 1e6:.1f} MB)",
              f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "

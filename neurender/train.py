@@ -44,12 +44,13 @@ class Batches:
     All views are read once and kept in memory (the datasets this trains on are small).
     """
 
-    def __init__(self, dataset: GBufferDataset, config: TrainConfig, generator: torch.Generator):
-        self.items = [dataset[i] for i in range(len(dataset))]
+    def __init__(self, datasets: list[GBufferDataset], config: TrainConfig, generator: torch.Generator):
+        self.items = [dataset[i] for dataset in datasets for i in range(len(dataset))]
         self.config, self.generator = config, generator
-        height, width = self.items[0]["mask"].shape[-2:]
+        height, width = min(item["mask"].shape[-2] for item in self.items), min(item["mask"].shape[-1] for item in self.items)
         if config.res > min(height, width):
-            raise InputError(f"--res {config.res} is larger than the {height}x{width} views of {config.data}")
+            raise InputError(f"--res {config.res} is larger than the smallest views ({height}x{width}) of "
+                             f"{', '.join(config.data)}")
         self.effect = effects.get(config.effect)
         self.negated = [i for i, name in enumerate(self.effect.network_inputs) if name == "normal.X"]  # mirrored
 
@@ -101,9 +102,9 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     random.seed(config.seed + rank)
     np.random.seed(config.seed + rank)
     generator = torch.Generator().manual_seed(config.seed + 1000 * rank)
-    train_set = GBufferDataset(config.data, config.effect, split="train" if held_out_split(config.data) == "test" else "all",
-                               test_fraction=config.test_fraction, seed=config.seed)
-    batches = Batches(train_set, config, generator)
+    train_sets = [GBufferDataset(data, config.effect, split="train" if held_out_split(data) == "test" else "all",
+                                 test_fraction=config.test_fraction, seed=config.seed) for data in config.data]
+    batches = Batches(train_sets, config, generator)
     task = build_task(config)
     stride = task.networks[task.main].stride
     if config.res % stride:
@@ -155,7 +156,7 @@ class _SampleViews:
     """A few fixed views (held-out scenes when there are any), predicted at every sample step."""
 
     def __init__(self, config: TrainConfig, rank: int, count: int = 3):
-        dataset = GBufferDataset(config.data, config.effect, split=held_out_split(config.data),
+        dataset = GBufferDataset(config.data[0], config.effect, split=held_out_split(config.data[0]),
                                  test_fraction=config.test_fraction,
                                  seed=config.seed)
         self.items = [dataset[i] for i in range(min(count, len(dataset)))]

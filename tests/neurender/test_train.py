@@ -113,8 +113,8 @@ def test_training_flips_mirror_views_and_negate_normal_x(train_data):
     config = tiny_config(train_data, effect="fog", batch=1, res=16)
     flipped_seen = False
     for seed in range(8):
-        plain = Batches(dataset, dataclasses.replace(config, flip=False), torch.Generator().manual_seed(seed)).next()
-        maybe = Batches(dataset, config, torch.Generator().manual_seed(seed)).next()
+        plain = Batches([dataset], dataclasses.replace(config, flip=False), torch.Generator().manual_seed(seed)).next()
+        maybe = Batches([dataset], config, torch.Generator().manual_seed(seed)).next()
         if torch.equal(maybe[0], plain[0]):
             continue
         flipped_seen = True
@@ -188,3 +188,17 @@ def test_diffusion_predict_samples_write_their_spread(train_data, tmp_path):
     channels = read_exr(str(sorted(out.rglob("*.exr"))[0]))
     assert set(channels) == {"ao.Y", "std.ao.Y"}
     assert (channels["std.ao.Y"] > 0).any() and (channels["ao.Y"] >= 0).all() and (channels["ao.Y"] <= 1).all()
+
+
+def test_training_reads_several_datasets(train_data, tmp_path):
+    """--data A B trains on the training scenes of both; config.json records both; a plain string still works."""
+    run = tmp_path / "two"
+    config = tiny_config(train_data, iters=1, checkpoint_every=1)
+    config = dataclasses.replace(config, data=(str(train_data), str(train_data)))
+    train(config, str(run), progress=False)
+    assert json.loads((run / "config.json").read_text())["data"] == [str(train_data)] * 2
+    from neurender.data import GBufferDataset
+
+    single = GBufferDataset(str(train_data), "ao", split="train")
+    assert len(Batches([single, single], config, torch.Generator()).items) == 2 * len(single)
+    assert TrainConfig(data=str(train_data)).data == (str(train_data),)
