@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import wait
 
 from core.errors import InputError
+from data_gen.variant import MIN_THREADS
 from data_gen.worker import ViewTask, render_view
 
 RECYCLE_AFTER = 50
@@ -77,7 +78,8 @@ def _render(task: ViewTask) -> dict:
 
 
 def _threads_per_worker(workers: int) -> str:
-    return str(max(1, (os.cpu_count() or 1) // workers))
+    """Dr.Jit threads of each worker: its share of the cores, but at least MIN_THREADS (see data_gen.variant)."""
+    return str(max(MIN_THREADS, (os.cpu_count() or 1) // workers))
 
 
 def _serve(conn) -> None:

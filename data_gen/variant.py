@@ -13,6 +13,9 @@ import sys
 from dataclasses import dataclass
 
 MIN_LLVM = 16  # LLVM 15 crashes in drjit 1.5
+# Mitsuba decodes EXR files (envmaps, textures) with OpenEXR tasks on Dr.Jit's thread pool; with a
+# single thread nothing runs them and mi.load_file waits forever, so Dr.Jit never gets fewer than 2
+MIN_THREADS = 2
 FAST_PATH_HINT = ("install libLLVM 16+ (`apt-get install libllvm19`, or "
                   "`pip install karellen-llvm-core wheel-axle-runtime`) or set DRJIT_LIBLLVM_PATH")
 
@@ -73,6 +76,10 @@ def init_mitsuba() -> VariantChoice:
         _choice = VariantChoice(forced, "forced by NEURENDER_VARIANT", libllvm)
     else:
         _choice = _first_working(mi, libllvm)
+    import drjit as dr
+
+    if dr.thread_count() < MIN_THREADS:  # a one-core machine
+        dr.set_thread_count(MIN_THREADS)
     if _choice.name.startswith("scalar"):
         print(f"warning: Mitsuba runs in {_choice.name} (slow; the Python AO and G-buffer integrators run "
               f"per sample): {FAST_PATH_HINT}", file=sys.stderr)
