@@ -35,7 +35,6 @@ def render_view(task: ViewTask) -> dict:
         dr.set_thread_count(int(threads))
         _cache["threads"] = threads
     import scenes
-    from core.camera import orbit
     from data_gen.passes import ViewRenderer
     from core.exr import write_exr
 
@@ -46,7 +45,7 @@ def render_view(task: ViewTask) -> dict:
         _cache["key"] = key
     renderer = _cache["renderer"]
     loaded = renderer.loaded
-    camera = orbit(loaded.camera, loaded.pivot, loaded.up, task.angle_deg)
+    camera = loaded.view_camera(task.view, task.angle_deg, task.seed)
     channels, seconds = renderer.render(camera, task.seed)
     os.makedirs(os.path.dirname(task.path), exist_ok=True)
     write_exr(task.path, channels)

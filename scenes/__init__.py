@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import os
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import mitsuba as mi
 import numpy as np
 
-from core.camera import Camera, look_at, nearest_axis
+from core.camera import Camera, Rig, look_at, nearest_axis, rig_camera
 from core.errors import InputError
 from scenes.forest import build_forest
 from scenes.objects import build_objects
@@ -26,11 +26,16 @@ BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room,
 
 @dataclass(frozen=True)
 class SceneRef:
-    """A scene to render: a built-in name with its seed, or an XML path (seed unused)."""
+    """A scene to render: a built-in name with its seed, or an XML path (seed unused), and its camera rig."""
 
     scene_id: str  # directory name in the dataset, e.g. "forest_000" or "cbox-rgb"
     source: str    # built-in name or absolute path of an XML file
     seed: int
+    rig: Rig = field(default_factory=Rig)
+
+    @property
+    def is_xml(self) -> bool:
+        return self.source not in BUILTIN
 
 
 @dataclass
@@ -40,6 +45,7 @@ class LoadedScene:
     camera:  view-0 camera at the requested resolution.
     pivot:   point the orbit turns about (world units); up: the orbit axis (unit).
     size:    bounding-box diagonal in world units (scales fog and AO radius).
+    sensors: every perspective sensor of an XML file (built-ins: the view-0 camera), same resolution.
     """
 
     ref: SceneRef
@@ -49,14 +55,30 @@ class LoadedScene:
     up: np.ndarray
     size: float
     params: dict
+    sensors: list[Camera]
 
     @property
     def has_environment(self) -> bool:
         return self.scene.environment() is not None
 
+    @property
+    def reach(self) -> float:
+        """Farthest any view camera can stand from the pivot (world units)."""
+        rig = self.ref.rig
+        scale = max(1.0, rig.distance_scale[1]) if rig.distance_scale else 1.0
+        bases = self.sensors if rig.sensors and self.ref.is_xml else [self.camera]
+        return scale * max(float(np.linalg.norm(c.origin - self.pivot)) for c in bases)
 
-def resolve(names: list[str], count: int, seed: int) -> list[SceneRef]:
-    """Scene references for the command line's SCENE... and --count (built-ins only repeat)."""
+    def view_camera(self, view: int, angle_deg: float, seed: int) -> Camera:
+        """The camera of view ``view``: the base camera (sensor ``view`` with a sensors rig) turned by
+        ``angle_deg`` about the up axis, with the rig's draws for the view seed ``seed``."""
+        base = self.sensors[view] if self.ref.rig.sensors and self.ref.is_xml else self.camera
+        return rig_camera(base, self.pivot, self.up, angle_deg, self.ref.rig, seed)
+
+
+def resolve(names: list[str], count: int, seed: int, rig: Rig | None = None) -> list[SceneRef]:
+    """Scene references for the command line's SCENE... and --count (built-ins only repeat); ``rig`` default: fixed."""
+    rig = rig if rig is not None else Rig()
     if count < 1:
         raise InputError(f"--count must be at least 1, got {count}")
     refs = []
@@ -64,12 +86,12 @@ def resolve(names: list[str], count: int, seed: int) -> list[SceneRef]:
         if name in BUILTIN:
             for i in range(count):
                 scene_seed = zlib.crc32(f"{name}:{seed}:{i}".encode())
-                refs.append(SceneRef(f"{name}_{i:03d}", name, scene_seed))
+                refs.append(SceneRef(f"{name}_{i:03d}", name, scene_seed, rig))
         elif name.endswith(".xml") or os.path.sep in name:
             path = os.path.abspath(name)
             if not os.path.isfile(path):
                 raise InputError(f"scene file not found: {name}")
-            refs.append(SceneRef(os.path.splitext(os.path.basename(path))[0], path, 0))
+            refs.append(SceneRef(os.path.splitext(os.path.basename(path))[0], path, 0, rig))
         else:
             raise InputError(f"unknown scene {name!r}: use one of {', '.join(BUILTIN)} or a Mitsuba XML file")
     ids = [r.scene_id for r in refs]
@@ -84,12 +106,13 @@ def load(ref: SceneRef, res: int) -> LoadedScene:
         built = BUILTIN[ref.source](ref.seed)
         scene = mi.load_dict(built.scene)
         to_world = look_at(built.origin, built.target, (0, 1, 0))
-        fov_x, pivot, up, params = built.fov_x, np.asarray(built.pivot or built.target), np.array([0.0, 1, 0]), built.params
+        cameras = [(built.fov_x, to_world)]
+        pivot, up, params = np.asarray(built.pivot or built.target), np.array([0.0, 1, 0]), built.params
     else:
-        scene, fov_x, to_world = load_xml(ref.source)
+        scene, cameras = load_xml(ref.source)
         pivot = np.array(scene.bbox().center())
-        up = nearest_axis(to_world[:3, 1])
+        up = nearest_axis(cameras[0][1][:3, 1])  # the authored camera's up: a Z-up scene orbits about Z
         params = {"file": ref.source}
-    camera = Camera(fov_x, tuple(map(tuple, to_world.tolist())), res, res)
+    sensors = [Camera(fov_x, tuple(map(tuple, matrix.tolist())), res, res) for fov_x, matrix in cameras]
     size = float(np.linalg.norm(np.array(scene.bbox().extents())))
-    return LoadedScene(ref, scene, camera, pivot, up, size, params)
+    return LoadedScene(ref, scene, sensors[0], pivot, up, size, params, sensors)

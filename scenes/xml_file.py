@@ -10,9 +10,10 @@ from core.errors import InputError
 
 
 def load_xml(path: str):
-    """Load ``path``; returns (scene, fov_x in degrees, 4x4 camera-to-world).
+    """Load ``path``; returns (scene, cameras): the (fov_x in degrees, 4x4 camera-to-world) of each
+    perspective sensor in file order, the first sensor's first (other sensor types are skipped).
 
-    Raises InputError when the file is missing, Mitsuba rejects it or it has no camera.
+    Raises InputError when the file is missing, Mitsuba rejects it or its first sensor is no perspective camera.
     """
     if not os.path.isfile(path):
         raise InputError(f"scene file not found: {path}")
@@ -23,10 +24,12 @@ def load_xml(path: str):
         raise InputError(f"Mitsuba cannot load {path}: {message[:300]}") from None
     if not scene.sensors():
         raise InputError(f"{path} has no sensor, so there is no camera to start the orbit from")
-    sensor = scene.sensors()[0]
-    params = mi.traverse(sensor)
-    if "x_fov" not in params:
-        raise InputError(f"{path}: the first sensor is not a perspective camera")
-    fov_x = float(params["x_fov"][0])
-    to_world = np.array(sensor.world_transform().matrix.numpy())[..., 0]
-    return scene, fov_x, to_world
+    cameras = []
+    for i, sensor in enumerate(scene.sensors()):
+        params = mi.traverse(sensor)
+        if "x_fov" not in params:
+            if i == 0:
+                raise InputError(f"{path}: the first sensor is not a perspective camera")
+            continue
+        cameras.append((float(params["x_fov"][0]), np.array(sensor.world_transform().matrix.numpy())[..., 0]))
+    return scene, cameras
