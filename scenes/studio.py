@@ -29,6 +29,7 @@ KINDS = ("box", "sphere", "cylinder", "capsule", "ring", "teapot", "sphere_mesh"
 MATERIALS = ("diffuse", "textured", "plastic", "conductor")
 LIGHTS = ("envmap", "sky", "area", "sun")
 FLOOR_SIZE = 8.0
+RING_SPHERES = 10
 
 
 def _asset(assets: Path, name: str) -> str:
@@ -113,11 +114,11 @@ def _shapes(kind: str, x: float, y: float, z: float, size: float, height: float,
                 "_low": {"type": "sphere", "center": [x, y + r, z], "radius": r, "bsdf": bsdf},
                 "_high": {"type": "sphere", "center": [x, y + height - r, z], "radius": r, "bsdf": bsdf}}
     if kind == "ring":  # torus-like: touching spheres on a horizontal circle
-        count, r = 10, size / 2 * np.sin(np.pi / 10) / (1 + np.sin(np.pi / 10))
+        r = _ring_sphere_radius(size)
         ring = size / 2 - r
         return {f"_{k}": {"type": "sphere", "radius": float(r), "bsdf": bsdf,
                           "center": [x + ring * np.cos(a), y + r, z + ring * np.sin(a)]}
-                for k, a in enumerate(np.radians(yaw) + 2 * np.pi * np.arange(count) / count)}
+                for k, a in enumerate(np.radians(yaw) + 2 * np.pi * np.arange(RING_SPHERES) / RING_SPHERES)}
     # meshes: teapot is Z up with its base at z = 0, extent 6.43 x 4 x 3.15; sphere.ply has radius ~127
     if kind == "teapot":
         to_world = (mi.ScalarTransform4f().translate([x, y, z]).rotate([0, 1, 0], yaw)
@@ -127,6 +128,12 @@ def _shapes(kind: str, x: float, y: float, z: float, size: float, height: float,
     return {"": {"type": "ply", "filename": meshes[kind], "to_world": to_world, "bsdf": bsdf}}
 
 
+def _ring_sphere_radius(size: float) -> float:
+    """Radius of each of the RING_SPHERES touching spheres of a ring of outer diameter ``size``."""
+    s = np.sin(np.pi / RING_SPHERES)
+    return size / 2 * s / (1 + s)
+
+
 def _height(kind: str, size: float, rng: np.random.Generator) -> float:
     """Object height (m) for footprint ``size``."""
     if kind in ("box", "cylinder"):
@@ -134,7 +141,7 @@ def _height(kind: str, size: float, rng: np.random.Generator) -> float:
     if kind == "capsule":
         return size * float(rng.uniform(1.2, 2.5))
     if kind == "ring":
-        return size / 2 * np.sin(np.pi / 10) / (1 + np.sin(np.pi / 10)) * 2
+        return 2 * _ring_sphere_radius(size)
     if kind == "teapot":
         return size * 3.15 / 6.43
     return size
@@ -142,7 +149,8 @@ def _height(kind: str, size: float, rng: np.random.Generator) -> float:
 
 def _backdrop(bsdf: dict, width: float = FLOOR_SIZE, depth: float = 1.5, radius: float = 1.2,
               height: float = 3.5, back: float = -2.0, segments: int = 16) -> object:
-    """Two-sided sweep: floor from z = back + radius forward, a quarter cylinder, a wall at z = back (mi.Mesh)."""
+    """Two-sided sweep (mi.Mesh, metres): a floor strip from z = back + radius + depth + FLOOR_SIZE / 2 back to
+    z = back + radius, a quarter cylinder of ``radius``, and a wall at z = back up to ``height``."""
     profile = [(back + radius + depth + FLOOR_SIZE / 2, 0.0), (back + radius, 0.0)]
     for a in np.linspace(0, np.pi / 2, segments + 1)[1:]:
         profile.append((back + radius - radius * np.sin(a), radius - radius * np.cos(a)))
