@@ -44,7 +44,8 @@ def _silenced_output():
 def read_exr(path: str, required: list[str] | None = None) -> dict[str, np.ndarray]:
     """Read every channel of ``path`` as name -> (H, W) float32.
 
-    Raises InputError for a missing or unreadable file, or when a ``required`` channel is absent.
+    Raises InputError for a missing or unreadable file, or when a ``required`` channel is absent or
+    holds NaN or infinite values (message: the file, each such channel and its count).
     """
     if not os.path.isfile(path):
         raise InputError(f"EXR file not found: {path}")
@@ -56,4 +57,9 @@ def read_exr(path: str, required: list[str] | None = None) -> dict[str, np.ndarr
     missing = [name for name in (required or []) if name not in channels]
     if missing:
         raise InputError(f"{path} lacks channels {', '.join(missing)}")
+    bad = {name: int((~np.isfinite(channels[name])).sum()) for name in required or []}
+    bad = {name: count for name, count in bad.items() if count}
+    if bad:
+        listed = ", ".join(f"{name} has {count}" for name, count in bad.items())
+        raise InputError(f"{path}: non-finite values (NaN or Inf): {listed}")
     return channels
