@@ -1,4 +1,10 @@
-"""Load a training run and predict its effect: from tensors, from EXR files, or for evaluation."""
+"""Load a training run and predict its effect: from tensors, from EXR files, or for evaluation.
+
+Any image size is predicted: the network input is padded (replicating the border) to the
+network's stride and the output cropped back. Large images are predicted in overlapping tiles
+(:mod:`neurender.tiling`); with ``internal_res`` the network runs at a fixed internal size and
+its output is upsampled guided by the full-resolution depth and normals (:mod:`neurender.upsample`).
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -7,6 +13,7 @@ import os
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from core.errors import InputError
 from core.exr import read_exr, write_exr
@@ -14,8 +21,16 @@ from neurender import effects, pretrained, space
 from neurender.checkpoint import load_prediction_weights, read_checkpoint
 from neurender.config import load_config
 from neurender.tasks import build_task
+from neurender.tiling import tiled
+from neurender.upsample import joint_bilateral_upsample, nearest_downsample
 
 BACKENDS = ("torch", "onnxruntime")
+MARGIN = 64
+"""Pixels of context around each tile's kept core (a multiple of every network's stride)."""
+AUTO_TILE = 1024
+"""Tile size used without ``tile`` for images of more than :data:`AUTO_TILE_PIXELS` pixels."""
+AUTO_TILE_PIXELS = 3840 * 2160
+"""Larger images are tiled automatically (measured: see README, "Prediction at any size")."""
 
 
 class Predictor:
@@ -26,11 +41,20 @@ class Predictor:
     (``effect.targets``). Stochastic models (diffusion) sample with ``steps`` steps, averaging
     ``samples`` draws from ``seed``. ``backend="onnxruntime"`` runs a GAN's generator exported to
     ONNX (:mod:`neurender.export`) instead of torch.
+
+    ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.tiling`,
+    context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`. ``internal_res``: predict at this
+    many pixels on the short side (when the image is larger) and upsample with the G-buffer as guide.
     """
 
-    def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0, backend: str = "torch"):
+    def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0, backend: str = "torch",
+                 tile: int | None = None, internal_res: int | None = None):
         if steps < 1 or samples < 1:
             raise InputError(f"--steps and --samples must be at least 1, got {steps} and {samples}")
+        if tile is not None and tile <= 2 * MARGIN:
+            raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
+        if internal_res is not None and internal_res < 1:
+            raise InputError(f"--internal-res must be at least 1, got {internal_res}")
         if backend not in BACKENDS:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         run = pretrained.resolve(run)
@@ -44,19 +68,48 @@ class Predictor:
             self.network = _onnx_network(self)
         self.stride = self.task.networks[self.task.main].stride
         self.options = {"steps": steps, "samples": samples, "seed": seed}
+        if tile is not None and (self.task.stochastic or backend != "torch"):
+            raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
+                             f"on {backend}")
+        self.tile, self.internal_res = tile, internal_res
 
-    def check_size(self, height: int, width: int, where: str) -> None:
-        if height % self.stride or width % self.stride:
-            raise InputError(f"{where} is {width}x{height}; this {self.model} needs sizes divisible by {self.stride}")
+    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input x (B, C, h, w), any size -> draws (S, B, C_out, h, w) in the model's space:
+        padded at the bottom and right by replicating the border to the stride, then cropped back."""
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
+        raw = self.task.sample(x, **self.options) if self.task.stochastic else self.network(x)[None]
+        return raw[..., :h, :w]
+
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
+        """Network input x (B, C, h, w) -> draws (S, B, C_out, h, w), a torch GAN tiled when asked or when large."""
+        h, w = x.shape[-2:]
+        tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
+        tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
+        if tile is None or (h <= tile and w <= tile):
+            return self._padded(x)
+        tile -= tile % self.stride
+        x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
+        return tiled(self.network, x, tile, MARGIN, self.stride)[None, ..., :h, :w]
 
     @torch.no_grad()
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
         -> prediction (B, C_out, H, W) linear, the mean of the draws (with ``return_std`` also their
         per-pixel standard deviation, 0 for a GAN or a single draw)."""
-        x = space.network_input(inputs, mask, self.effect)
-        raw = self.task.sample(x, **self.options) if self.task.stochastic else self.network(x)[None]
-        draws = self.effect.apply_off_mask(space.from_model_space(raw, self.effect), mask)
+        height, width = mask.shape[-2:]
+        low_inputs, low_mask = inputs, mask
+        scale = self.internal_res / min(height, width) if self.internal_res else 1.0
+        if scale < 1:
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
+        x = space.network_input(low_inputs, low_mask, self.effect)
+        draws = space.from_model_space(self._network(x), self.effect)
+        if scale < 1:
+            low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
+            draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
+                                 for d in draws])
+        draws = self.effect.apply_off_mask(draws, mask)
         prediction = draws.mean(0)
         return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
 
@@ -87,13 +140,15 @@ def _exr_files(path: str) -> list[tuple[str, str]]:
 
 
 def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samples: int = 1, seed: int = 0,
-                  progress: bool = True, backend: str = "torch") -> list[str]:
+                  progress: bool = True, backend: str = "torch", tile: int | None = None,
+                  internal_res: int | None = None) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); with
     diffusion and ``samples`` > 1 also ``std.<name>``, the per-pixel spread of the samples.
+    ``tile`` and ``internal_res`` as in :class:`Predictor`.
     """
-    predictor = Predictor(run, steps, samples, seed, backend)
+    predictor = Predictor(run, steps, samples, seed, backend, tile, internal_res)
     effect = predictor.effect
     written = []
     from tqdm import tqdm
@@ -101,7 +156,6 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samp
     for path, relative in tqdm(_exr_files(input_path), unit="view", disable=None if progress else True):
         data = read_exr(path, list(effect.inputs) + [effects.MASK])
         mask = torch.from_numpy(data[effects.MASK])[None, None]
-        predictor.check_size(*mask.shape[-2:], path)
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
         prediction, std = predictor(inputs, mask, return_std=True)
         out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}

@@ -47,13 +47,21 @@ class PooledAttention2d(nn.Module):
         self.value_conv = wrap(nn.Conv2d(channels, channels, 1))
         self.gate = nn.Parameter(torch.zeros(1))
 
+    def pooled_size(self, height: int, width: int) -> tuple[int, int]:
+        """The key/value grid (h, w) of a (height, width) feature map."""
+        return min(height, self.pool), min(width, self.pool)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) -> x + gate * attention(x), (B, C, H, W)."""
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"PooledAttention2d({self.channels}) expects (B, {self.channels}, H, W), "
                              f"got {tuple(x.shape)}")
+        return self.attend(x, F.adaptive_avg_pool2d(x, self.pooled_size(*x.shape[-2:])))
+
+    def attend(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
+        """x (B, C, H, W) attending to keys and values from ``pooled`` (B, C, h, w), the pooled map
+        (of x itself, or of the whole image x is a tile of) -> (B, C, H, W)."""
         b, c, h, w = x.shape
-        pooled = F.adaptive_avg_pool2d(x, (min(h, self.pool), min(w, self.pool)))
         q = self.query_conv(x).flatten(2).transpose(1, 2)            # (B, N, C')
         k = self.key_conv(pooled).flatten(2).transpose(1, 2)         # (B, M, C'), M <= pool^2
         v = self.value_conv(pooled).flatten(2).transpose(1, 2)       # (B, M, C)

@@ -1,0 +1,86 @@
+"""Prediction at any size: padding to the stride, tiles, an internal resolution."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nr_helpers import error_lines, run_neurender
+from core.exr import read_exr, write_exr
+from neurender import effects, space
+from neurender.config import TrainConfig
+from neurender.models.acgan import ACGANConfig
+from neurender.predict import MARGIN, Predictor
+from neurender.train import train
+
+@pytest.fixture(scope="module")
+def run(pair_dataset, tmp_path_factory) -> str:
+    """An AO GAN of stride 16 (depth 4), one training step: its weights are random enough."""
+    out = str(tmp_path_factory.mktemp("predict") / "run")
+    config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, res=32,
+                         sample_every=1000, checkpoint_every=1,
+                         acgan=ACGANConfig(base_channels=8, depth=4, disc_channels=8, disc_layers=2))
+    train(config, out, progress=False)
+    return out
+
+
+def gbuffer(height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Linear AO inputs (1, 4, H, W) (normals, depth) and mask (1, 1, H, W): smooth random surfaces."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 4, height // 8 + 2, width // 8 + 2, generator=g)
+    smooth = F.interpolate(coarse, size=(height, width), mode="bilinear", align_corners=False)
+    normal = F.normalize(torch.cat([smooth[:, :2] - 0.5, smooth[:, 2:3] + 0.5], 1), dim=1)
+    depth = 1 + 4 * smooth[:, 3:]
+    mask = (depth < 4.5).float()
+    return torch.cat([normal, depth], 1) * mask, mask
+
+
+def test_any_size_is_padded_by_replication_and_cropped_back(run):
+    predictor = Predictor(run)
+    assert predictor.stride == 16
+    inputs, mask = gbuffer(40, 72)
+    got = predictor(inputs, mask)
+    x = space.network_input(inputs, mask, predictor.effect)
+    padded = F.pad(x, (0, 8, 0, 8), mode="replicate")                    # 48x80: multiples of 16
+    with torch.no_grad():
+        raw = predictor.network(padded)[..., :40, :72]
+    expected = predictor.effect.apply_off_mask(space.from_model_space(raw, predictor.effect), mask)
+    assert got.shape == (1, 1, 40, 72)
+    assert torch.allclose(got, expected, atol=1e-6)
+
+
+def test_tiled_prediction_agrees_with_untiled(run):
+    inputs, mask = gbuffer(200, 280, seed=1)
+    whole = Predictor(run)(inputs, mask)
+    tiles = Predictor(run, tile=2 * MARGIN + 16)(inputs, mask)         # cores of 16 px: 13 x 18 tiles
+    assert tiles.shape == whole.shape
+    assert (tiles - whole).abs().max() < 1e-3
+
+
+def test_internal_resolution_predicts_small_and_upsamples(run):
+    inputs, mask = gbuffer(96, 128, seed=2)
+    predictor = Predictor(run, internal_res=48)
+    got = predictor(inputs, mask)
+    assert got.shape == (1, 1, 96, 128) and torch.isfinite(got).all()
+    assert (got[mask.expand_as(got) < 0.5] == 1).all()                     # AO's off-mask value
+    small = Predictor(run)(*(F.interpolate(t, size=(48, 64), mode="nearest-exact") for t in (inputs, mask)))
+    assert abs(got.mean() - small.mean()) < 0.05                          # the same answer, upsampled
+
+
+def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, pair_dataset, tmp_path):
+    view = read_exr(str(next(pair_dataset.rglob("000.exr"))))
+    odd = {k: v[:20, :30] for k, v in view.items()}                       # not multiples of 16
+    write_exr(str(tmp_path / "odd.exr"), odd)
+    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert read_exr(str(tmp_path / "o1" / "odd.exr"))["ao.Y"].shape == (20, 30)
+
+    depth = view["depth.Z"].copy()
+    depth[3, 4], depth[5, 6] = np.nan, np.inf
+    write_exr(str(tmp_path / "nan.exr"), {**view, "depth.Z": depth})
+    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "nan.exr", "--out", tmp_path / "o2")
+    lines = error_lines(result.stderr)
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert len(lines) == 1 and "nan.exr" in lines[0] and "depth.Z has 2" in lines[0], lines
+    assert not (tmp_path / "o2" / "nan.exr").exists()
