@@ -26,7 +26,7 @@ from neurender.upsample import joint_bilateral_upsample, nearest_downsample
 
 BACKENDS = ("torch", "onnxruntime")
 MARGIN = 64
-"""Pixels of context around each tile's kept core (a multiple of every network's stride)."""
+"""Pixels of context around each tile's kept core (the network's stride if larger)."""
 AUTO_TILE = 1024
 """Tile size used without ``tile`` for images of more than :data:`AUTO_TILE_PIXELS` pixels."""
 AUTO_TILE_PIXELS = 3840 * 2160
@@ -43,8 +43,9 @@ class Predictor:
     ONNX (:mod:`neurender.export`) instead of torch.
 
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.tiling`,
-    context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`. ``internal_res``: predict at this
-    many pixels on the short side (when the image is larger) and upsample with the G-buffer as guide.
+    context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
+    ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
+    upsample with the G-buffer's depth and normals as guide (:mod:`neurender.upsample`).
     """
 
     def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0, backend: str = "torch",
@@ -90,7 +91,7 @@ class Predictor:
             return self._padded(x)
         tile -= tile % self.stride
         x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
-        return tiled(self.network, x, tile, MARGIN, self.stride)[None, ..., :h, :w]
+        return tiled(self.network, x, tile, max(MARGIN, self.stride), self.stride)[None, ..., :h, :w]
 
     @torch.no_grad()
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
