@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
 from core.atomic import write_json_atomic
+from core.camera import Rig, arc_angles
 from core.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
 from core.errors import InputError
 
@@ -28,12 +29,15 @@ SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each 
 class GenerateOptions:
     """What `neurender generate` makes.
 
-    scenes:   built-in names or XML paths, as given.
-    count:    scene instances per built-in name (seeds differ).
-    views:    views per scene; view k is turned k * step_deg about the up axis.
-    step_deg: orbit step in degrees.
-    seed:     dataset seed; scene and view seeds derive from it.
-    render:   per-pass render settings.
+    scenes:    built-in names or XML paths, as given.
+    count:     scene instances per built-in name (seeds differ).
+    views:     views per scene; view k of a built-in scene is turned k * step_deg about the up axis.
+    step_deg:  orbit step of built-in scenes, degrees.
+    seed:      dataset seed; scene and view seeds derive from it.
+    render:    per-pass render settings.
+    rig:       per-view elevation, distance and field-of-view ranges (drawn from the view seed);
+               rig.sensors makes view k of an XML scene its sensor k.
+    orbit_deg: XML scenes: the views spread over this arc centred on the authored camera, degrees.
     """
 
     scenes: tuple[str, ...]
@@ -42,6 +46,8 @@ class GenerateOptions:
     step_deg: float = 15.0
     seed: int = 0
     render: RenderOptions = field(default_factory=RenderOptions)
+    rig: Rig = field(default_factory=Rig)
+    orbit_deg: float = 60.0
 
     def check(self) -> None:
         if not self.scenes:
@@ -50,7 +56,10 @@ class GenerateOptions:
             raise InputError(f"--views must be at least 1, got {self.views}")
         if not math.isfinite(self.step_deg):
             raise InputError(f"--step-deg must be a finite number, got {self.step_deg}")
+        if not 0 <= self.orbit_deg <= 360:
+            raise InputError(f"--orbit-deg must be in [0, 360], got {self.orbit_deg}")
         try:
+            self.rig.check()
             self.render.check()
         except ValueError as exc:
             raise InputError(str(exc)) from None
@@ -59,7 +68,7 @@ class GenerateOptions:
 def _generation_section(options: GenerateOptions, refs) -> dict:
     return {"scenes": [r.source for r in refs], "count": options.count,
             "views": options.views, "step_deg": options.step_deg, "seed": options.seed,
-            "render": options.render.to_json()}
+            "render": options.render.to_json(), "rig": options.rig.to_json(), "orbit_deg": options.orbit_deg}
 
 
 def plan(options: GenerateOptions):
@@ -74,11 +83,14 @@ def plan(options: GenerateOptions):
     import neurender
     import scenes
 
-    refs = scenes.resolve(list(options.scenes), options.count, options.seed)
+    refs = scenes.resolve(list(options.scenes), options.count, options.seed, options.rig)
     _refuse_slow_scalar(choice, options, len(refs))
     scene_entries, all_channels = [], []
     for ref in refs:
         loaded = scenes.load(ref, options.render.res)
+        if options.rig.sensors and ref.is_xml and options.views > len(loaded.sensors):
+            raise InputError(f"{ref.source} has {len(loaded.sensors)} perspective sensor(s) for --views "
+                             f"{options.views}; give --views {len(loaded.sensors)} or fewer with --xml-sensors")
         channels = RGB_CHANNELS["rgb"] + RGB_CHANNELS["direct"]
         channels += RGB_CHANNELS["env"] if loaded.has_environment else []
         channels += RGB_CHANNELS["fog"] + ["ao.Y"] + GBUFFER_CHANNELS
@@ -149,9 +161,19 @@ def tasks_to_do(options: GenerateOptions, refs, out_dir: str) -> tuple[list[View
             if (ref.scene_id, view) in done:
                 continue
             path = os.path.join(os.path.abspath(out_dir), ref.scene_id, f"{view:03d}.exr")
-            tasks.append(ViewTask(ref, view, view * options.step_deg, view_seed(options.seed, ref.scene_id, view),
-                                  options.render, path))
+            tasks.append(ViewTask(ref, view, view_angle(options, ref, view),
+                                  view_seed(options.seed, ref.scene_id, view), options.render, path))
     return tasks, len(done)
+
+
+def view_angle(options: GenerateOptions, ref, view: int) -> float:
+    """Orbit angle of view ``view`` (degrees): k * step_deg for built-ins; for XML files an arc of
+    orbit_deg centred on the authored camera, or 0 when the views are the file's sensors."""
+    if not ref.is_xml:
+        return view * options.step_deg
+    if options.rig.sensors:
+        return 0.0
+    return arc_angles(options.views, options.orbit_deg)[view]
 
 
 def _drop_torn_line(path: str) -> None:
@@ -165,10 +187,15 @@ def _drop_torn_line(path: str) -> None:
 
 
 def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor: str = "local",
-             address: str | None = None, progress: bool = True) -> dict:
-    """Render every missing view of the dataset in ``out_dir``; returns run statistics."""
+             address: str | None = None, progress: bool = True, view_timeout: float | None = None) -> dict:
+    """Render every missing view of the dataset in ``out_dir``; returns run statistics.
+
+    view_timeout: seconds a view may take before its worker is killed (None: derived, see executors.ViewTimeout).
+    """
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
+    if view_timeout is not None and not 0 < view_timeout < math.inf:
+        raise InputError(f"--view-timeout must be a positive number of seconds, got {view_timeout}")
     if executor not in ("local", "ray"):
         raise InputError(f"--executor must be local or ray, got {executor!r}")
     start = time.perf_counter()
@@ -182,8 +209,8 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
         from data_gen import executors
         from tqdm import tqdm
 
-        run = (executors.run_local(tasks, workers) if executor == "local"
-               else executors.run_ray(tasks, workers, address))
+        run = (executors.run_local(tasks, workers, view_timeout=view_timeout) if executor == "local"
+               else executors.run_ray(tasks, workers, address, view_timeout=view_timeout))
         bar = tqdm(total=total, initial=already, unit="view", disable=None if progress else True, dynamic_ncols=True)
         first = time.perf_counter()
         _drop_torn_line(os.path.join(out_dir, VIEWS))

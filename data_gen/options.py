@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
 RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
                 "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
+SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (README, "Sampler")
 GBUFFER_CHANNELS = ["albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y"]
 
 
@@ -23,6 +24,7 @@ class RenderOptions:
     sigma_s, sigma_a: fog scattering/absorption, in units of fog_scale / scene size.
     fog_scale:    optical depth along the scene's bounding-box diagonal per unit sigma_t.
     ao_radius:    AO ray length as a fraction of the scene's bounding-box diagonal.
+    sampler:      Mitsuba sampler of every pass; multijitter by measurement (README, "Sampler").
     """
 
     res: int = 256
@@ -35,6 +37,7 @@ class RenderOptions:
     sigma_a: float = 0.0
     fog_scale: float = 1.0
     ao_radius: float = 0.05
+    sampler: str = "multijitter"
 
     def check(self) -> None:
         """Raise ValueError naming the first impossible option."""
@@ -46,9 +49,21 @@ class RenderOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
         if not 0 < self.ao_radius < math.inf:
             raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
+        if self.sampler not in SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def rendered_spp(sampler: str, spp: int) -> int:
+    """Samples per pixel ``sampler`` renders when asked for ``spp``: multijitter takes a grid of
+    floor(sqrt(spp)) x ceil(spp / floor(sqrt(spp))) cells (so 32 -> 35, 128 -> 132; squares and
+    1, 2, 8 stay), independent takes ``spp``. Passes ask for this count, so Mitsuba never rounds."""
+    if sampler != "multijitter":
+        return spp
+    columns = math.isqrt(spp)
+    return columns * -(-spp // columns)
 
 
 def medium_coefficients(options: RenderOptions, size: float) -> dict:

@@ -21,7 +21,7 @@ import numpy as np
 from data_gen import integrators
 from core.camera import Camera, to_camera_space
 import scenes
-from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed
+from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
 from scenes import LoadedScene
 
 
@@ -32,13 +32,13 @@ def _medium_dict(coefficients: dict) -> dict:
             "sigma_t": sigma_t, "phase": {"type": "isotropic"}}
 
 
-def _sensor(camera: Camera, medium: dict | None = None):
+def _sensor(camera: Camera, medium: dict | None = None, sampler: str = RenderOptions.sampler):
     sensor = {
         "type": "perspective", "fov": camera.fov_x, "fov_axis": "x", "near_clip": 1e-3,
         "to_world": mi.ScalarTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32)),
         "film": {"type": "hdrfilm", "width": camera.width, "height": camera.height,
                  "rfilter": {"type": "box"}, "pixel_format": "rgb"},
-        "sampler": {"type": "independent"},  # spp is given to each mi.render call
+        "sampler": {"type": sampler},  # spp is given to each mi.render call
     }
     if medium is not None:
         sensor["medium"] = medium
@@ -69,10 +69,11 @@ class ViewRenderer:
         return [p for p in PASSES if p != "env" or self.loaded.has_environment]
 
     def spp(self, name: str) -> int:
-        """Samples per pixel of pass ``name`` in the dataset."""
+        """Samples per pixel pass ``name`` renders in the dataset (:func:`rendered_spp` of the option)."""
         o = self.options
-        return {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp,
-                "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}[name]
+        asked = {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp,
+                 "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}[name]
+        return rendered_spp(o.sampler, asked)
 
     def render(self, camera: Camera, seed: int) -> tuple[dict[str, np.ndarray], dict[str, float]]:
         """Render every pass; returns (channel name -> (H, W) float32, pass -> seconds in Mitsuba)."""
@@ -84,8 +85,9 @@ class ViewRenderer:
         return channels, seconds
 
     def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:
-        """One pass at ``spp`` (default: the dataset's); returns (channels, seconds inside Mitsuba)."""
-        spp = spp or self.spp(name)
+        """One pass at ``spp`` (default: the dataset's; rounded by :func:`rendered_spp`); returns
+        (channels, seconds inside Mitsuba)."""
+        spp = rendered_spp(self.options.sampler, spp) if spp else self.spp(name)
         scene = self.fog_scene if name == "fog" else self.loaded.scene
         sensor = self._sensor(name, camera)
         with self._environment_only() if name == "env" else contextlib.nullcontext():
@@ -101,13 +103,14 @@ class ViewRenderer:
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in channels.items()}, seconds
 
     def _sensor(self, name: str, camera: Camera):
-        """The pass's sensor moved to ``camera``; kept across views so Dr.Jit reuses its kernels."""
-        key = (name == "fog", camera.width, camera.height, camera.fov_x)
+        """The pass's sensor moved to ``camera`` (pose and field of view); kept across views so Dr.Jit reuses its kernels."""
+        key = (name == "fog", camera.width, camera.height)
         if key not in self._sensors:
-            self._sensors[key] = _sensor(camera, _medium_dict(self.fog) if name == "fog" else None)
+            self._sensors[key] = _sensor(camera, _medium_dict(self.fog) if name == "fog" else None, self.options.sampler)
         sensor = self._sensors[key]
         params = mi.traverse(sensor)
         params["to_world"] = mi.AffineTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32))
+        params["x_fov"] = camera.fov_x  # a parameter, not a new sensor: per-view fields of view compile once
         params.update()
         return sensor
 
@@ -135,7 +138,7 @@ class ViewRenderer:
         loaded = self.loaded
         scene = scenes.load(loaded.ref, loaded.camera.width).scene
         center = np.array(scene.bbox().center())
-        reach = np.linalg.norm(loaded.camera.origin - loaded.pivot) + np.linalg.norm(center - loaded.pivot)
+        reach = loaded.reach + np.linalg.norm(center - loaded.pivot)
         radius = 1.5 * max(loaded.size / 2, reach)
         fog = {"type": "scene",
                "fog_boundary": {"type": "sphere", "center": center.tolist(), "radius": float(radius),

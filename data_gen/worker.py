@@ -5,7 +5,7 @@ import os
 import time
 from dataclasses import dataclass
 
-from data_gen.options import RenderOptions
+from data_gen.options import PASSES, RenderOptions
 
 
 @dataclass(frozen=True)
@@ -49,12 +49,11 @@ def render_view(task: ViewTask) -> dict:
     channels, seconds = renderer.render(camera, task.seed)
     os.makedirs(os.path.dirname(task.path), exist_ok=True)
     write_exr(task.path, channels)
-    o = task.options
     return {
         "scene": task.ref.scene_id, "view": task.view, "angle_deg": task.angle_deg, "seed": task.seed,
         "file": os.path.join(task.ref.scene_id, os.path.basename(task.path)),
         "camera": camera.to_json(),
-        "spp": {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp, "ao": o.spp_ao, "gbuffer": o.spp_gbuffer},
+        "spp": {name: renderer.spp(name) for name in PASSES},  # as rendered
         "seconds": {name: round(s, 6) for name, s in seconds.items()},
         "render_seconds": round(sum(seconds.values()), 6),
         "task_seconds": round(time.perf_counter() - start, 6),

@@ -1,4 +1,5 @@
-"""`neurender bench generate`: generation speed, pipeline overhead and the 2-worker speed-up.
+"""Benchmarks. `bench generate`: generation speed, pipeline overhead and the 2-worker speed-up;
+`bench generate-long`: memory of recycled workers over a long run; `bench baselines`, `bench predict`.
 
 Figures come from one run on this machine; compare ratios, not absolute times.
 """
@@ -35,6 +36,34 @@ def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: 
     print(f"  overhead (wall / time in Mitsuba render calls, 1 worker): {figures['overhead_ratio']:.2f} (target <= 1.10)")
     print(f"  speed-up of 2 workers over 1: {figures['speedup_2_workers']:.2f}x")
     return figures
+
+
+def bench_generate_long(scene: str = "objects", count: int = 5, views: int = 100, res: int = 16, spp: int = 4,
+                        workers: int = 2) -> list[dict]:
+    """Generate ``count`` x ``views`` small views with worker recycling; print and return, per worker
+    process in start order, its views and its peak resident memory (MB) after its first and last view.
+
+    The peak comes from each record's ``peak_rss_mb`` (getrusage in the worker, i.e. VmHWM).
+    """
+    from core.dataset import read_views
+    from data_gen.executors import RECYCLE_AFTER
+
+    options = GenerateOptions((scene,), count=count, views=views, seed=0,
+                              render=RenderOptions(res=res, spp=spp, spp_direct=max(1, spp // 4), spp_ao=spp))
+    with tempfile.TemporaryDirectory() as out:
+        stats = generate(options, out, workers=workers, progress=False)
+        records = read_views(out)
+    by_worker: dict[int, list[dict]] = {}
+    for record in records:  # views.jsonl is in finishing order
+        by_worker.setdefault(record["pid"], []).append(record)
+    rows = [{"views": len(rs), "start_mb": rs[0]["peak_rss_mb"], "end_mb": rs[-1]["peak_rss_mb"]}
+            for rs in by_worker.values()]
+    print(f"bench generate-long: {scene} x{count}, {views} views each ({len(records)}), {res}x{res}, {spp} spp, "
+          f"{workers} workers, a worker replaced after {RECYCLE_AFTER} views; {stats['wall_seconds']:.0f} s")
+    print(f"  {'worker':>6s}{'views':>7s}{'peak RSS MB, first view':>25s}{'last view':>11s}")
+    for index, row in enumerate(rows):
+        print(f"  {index:6d}{row['views']:7d}{row['start_mb']:25.0f}{row['end_mb']:11.0f}")
+    return rows
 
 
 def _time_ms(function, repeats: int, warm_up: bool = True) -> float:
@@ -122,9 +151,75 @@ def _mean_ssim(predictor, dataset) -> float:
     return float(np.mean(scores)) if scores else math.nan
 
 
-def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(128, 256, 512),
+SIZE_NAMES = {"720p": (720, 1280), "1080p": (1080, 1920), "1440p": (1440, 2560), "2160p": (2160, 3840)}
+
+
+def parse_size(token: str) -> tuple[int, int]:
+    """(height, width) of a size token: ``N`` for N x N pixels or a name of :data:`SIZE_NAMES` (16:9)."""
+    from core.errors import InputError
+
+    if token in SIZE_NAMES:
+        return SIZE_NAMES[token]
+    if token.isdigit() and int(token) > 0:
+        return int(token), int(token)
+    raise InputError(f"bad size {token!r}: use N (N x N pixels) or one of {', '.join(SIZE_NAMES)}")
+
+
+def measure_frame(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+    """ms/frame (median of ``repeats`` after a warm-up call) and peak RSS of ``method`` (a run or a
+    baseline name) on held-out view 0 of ``data`` scaled to height x width. Run it in a fresh
+    process (:func:`bench_predict` does): the peak RSS is the process's own."""
+    import resource
+
+    import torch
+    import torch.nn.functional as F
+
+    from neurender.data import GBufferDataset, held_out_split
+    from neurender.evaluate import run_method
+
+    dataset = GBufferDataset(data, _effect_of(method, data), split=held_out_split(data))
+    item = {key: value for key, value in dataset[0].items()}
+    for key, mode in (("input", "bilinear"), ("mask", "nearest-exact")):
+        item[key] = F.interpolate(item[key][None], size=(height, width), mode=mode)
+    item["input"] = item["input"] * item["mask"]
+    with torch.no_grad():
+        ms = _time_ms(lambda: run_method(method, item, dataset.effect), repeats)
+    return {"ms": ms, "ms_per_mp": ms / (height * width / 1e6),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def _effect_of(method: str, data: str) -> str:
+    """The effect of a run (its config) or of a baseline (the first effect that lists it)."""
+    import os
+
+    from neurender import effects
+    from neurender.config import load_config
+
+    if os.path.isdir(method):
+        return load_config(method).effect
+    return next(e.name for e in effects.EFFECTS.values() if method in e.baselines)
+
+
+def _measure_in_child(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys; from neurender.bench import measure_frame; "
+            "print(json.dumps(measure_frame(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "
+            "int(sys.argv[5]))))")
+    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
                   ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3) -> dict:
-    """ms/frame of each run at ``sizes``; held-out SSIM; for diffusion one row per DDIM step count.
+    """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
+    DDIM step count), then the scaling table: ms/frame, ms per megapixel and peak RSS of each run
+    and of GTAO at each of ``sizes`` (tokens of :func:`parse_size`), each in a fresh process.
 
     With ``eval_dirs`` (evaluations with the path tracer's curve; the one of the run's effect
     is used), the speed-up column is the path tracer's equal-quality time over the run's
@@ -139,6 +234,7 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     from neurender.data import GBufferDataset, held_out_split
     from neurender.predict import Predictor
 
+    shapes = {token: parse_size(str(token)) for token in sizes}
     curves = {}
     for eval_dir in eval_dirs:
         with open(os.path.join(eval_dir, "summary.json")) as handle:
@@ -147,27 +243,42 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     figures = {}
     print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; GAN: median of {repeats}, "
           "diffusion: one frame)")
-    print(f"  {'run':24s}{'steps':>6s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes)
-          + f"{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
+    print(f"  {'run':24s}{'steps':>6s}{'ms@data':>10s}{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
+    methods = {}  # method -> timed calls per size
     for run in runs:
         base = Predictor(run)
         dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
         curve = curves.get(base.effect.name, [])
-        native = dataset[0]["mask"].shape[-1]
+        item = dataset[0]
         for steps in ddim_steps if base.task.stochastic else (None,):
             predictor = Predictor(run, steps=steps) if steps else base
-            items = {size: _resized_item(dataset, 0, size) for size in sizes + (native,)}
-            # a diffusion frame costs `steps` network calls: one timed call per size is enough
+            # a diffusion frame costs `steps` network calls: one timed call is enough
             calls = 1 if base.task.stochastic else repeats
             with torch.no_grad():
-                ms = {size: _time_ms(lambda: predictor(items[size]["input"], items[size]["mask"]), calls,
-                                     warm_up=calls > 1) for size in items}
+                ms = _time_ms(lambda: predictor(item["input"][None], item["mask"][None]), calls, warm_up=calls > 1)
             ssim = _mean_ssim(predictor, dataset)
             equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
-            speedup = equal / ms[native] if equal else None
+            speedup = equal / ms if equal else None
             label = os.path.basename(os.path.normpath(run))
             figures[f"{label}@{steps}" if steps else label] = {"ms": ms, "ssim": ssim, "equal_quality_ms": equal,
                                                                 "speedup": speedup}
-            print(f"  {label:24s}{steps or '-':>6}" + "".join(f"{ms[s]:10.1f}" for s in sizes) + f"{ssim:8.3f}"
+            print(f"  {label:24s}{steps or '-':>6}{ms:10.1f}{ssim:8.3f}"
                   + (f"{equal:9.1f}{speedup:9.2f}x" if equal else f"{'n/a':>9s}{'n/a':>10s}"))
+        methods[run] = 1 if base.task.stochastic else repeats
+        if "gtao" in base.effect.baselines:
+            methods["gtao"] = repeats
+    print(f"scaling (each size in a fresh process; GAN and GTAO median of {repeats}, diffusion one frame of 16 steps)")
+    print(f"  {'method':24s}{'size':>11s}{'ms/frame':>11s}{'ms/MP':>9s}{'peak RSS MB':>13s}")
+    scaling = {}
+    for method, calls in methods.items():
+        label = os.path.basename(os.path.normpath(method))
+        for token, (height, width) in shapes.items():
+            row = _measure_in_child(method, data, height, width, calls)
+            scaling[f"{label}@{token}"] = row
+            size = f"{width}x{height}"
+            if "error" in row:
+                print(f"  {label:24s}{size:>11s}  {row['error'][:60]}")
+            else:
+                print(f"  {label:24s}{size:>11s}{row['ms']:11.1f}{row['ms_per_mp']:9.1f}{row['peak_rss_mb']:13.0f}")
+    figures["scaling"] = scaling
     return figures

@@ -30,6 +30,18 @@ def _add_render_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ao-radius", type=float, default=d.ao_radius, help="AO ray length as a fraction of the scene diagonal")
 
 
+def _range(text: str) -> tuple[float, float]:
+    """argparse type of a range option: "LOW:HIGH" or one number (a fixed value)."""
+    parts = text.split(":")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) not in (1, 2):
+        raise argparse.ArgumentTypeError(f"{text!r} is not LOW:HIGH or a number")
+    return (values[0], values[-1])
+
+
 def _render_options(args):
     from data_gen.options import RenderOptions
 
@@ -52,15 +64,27 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("doctor", help="show the Mitsuba variant, libLLVM and torch device in use")
 
     gen = sub.add_parser("generate", help="render a G-buffer dataset with path-traced targets")
-    gen.add_argument("scenes", nargs="+", metavar="SCENE", help="forest, objects, room or a Mitsuba 3 XML file")
+    gen.add_argument("scenes", nargs="+", metavar="SCENE", help="forest, objects, room, studio or a Mitsuba 3 XML file")
     gen.add_argument("--out", required=True, help="dataset directory (created, or resumed)")
     gen.add_argument("--count", type=int, default=1, help="instances of each built-in scene (different seeds)")
     gen.add_argument("--views", type=int, default=24, help="views per scene")
-    gen.add_argument("--step-deg", type=float, default=15.0, help="camera turn between views, degrees")
+    gen.add_argument("--step-deg", type=float, default=15.0, help="camera turn between views of built-in scenes, degrees")
+    gen.add_argument("--orbit-deg", type=float, default=60.0,
+                     help="XML scenes: the views spread over this arc centred on the file's camera, degrees")
+    gen.add_argument("--xml-sensors", action="store_true", help="XML scenes: view k is the file's sensor k")
+    gen.add_argument("--elevation-deg", type=_range, default=None, metavar="LOW:HIGH",
+                     help="per-view random downward view angle, degrees (default: the scene's)")
+    gen.add_argument("--distance-scale", type=_range, default=None, metavar="LOW:HIGH",
+                     help="per-view random factor on the camera's distance from the pivot (default: 1)")
+    gen.add_argument("--fov-deg", type=_range, default=None, metavar="LOW:HIGH",
+                     help="per-view random horizontal field of view, degrees (default: the scene's)")
     gen.add_argument("--seed", type=int, default=0, help="dataset seed")
     gen.add_argument("--workers", type=int, default=1, help="parallel render processes")
     gen.add_argument("--executor", choices=("local", "ray"), default="local")
     gen.add_argument("--ray-address", default=None, help="Ray cluster address (default: start a local one)")
+    gen.add_argument("--view-timeout", type=float, default=None, metavar="SECONDS",
+                     help="a view taking longer is killed and retried once, then the run stops (default: 600 "
+                          "until a view has finished, then max(120, 20 x the slowest finished view))")
     _add_render_options(gen)
 
     train = sub.add_parser("train", help="train an effect predictor (attention cGAN or conditional diffusion)",
@@ -68,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
                                        "configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD.")
     train.add_argument("--model", required=True, choices=list(TASKS))
     train.add_argument("--effect", required=True, choices=list(EFFECTS))
-    train.add_argument("--data", required=True, help="dataset directory")
+    train.add_argument("--data", required=True, nargs="+", help="dataset directories (one or several)")
     train.add_argument("--out", required=True, help="run directory")
     train.add_argument("--width", type=int, help="base channel count of every network (sets --acgan.base-channels, "
                                                  "--acgan.disc-channels and --unet.base-channels)")
@@ -76,12 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
     add_config_arguments(train, skip=("model", "effect", "data"))
 
     pred = sub.add_parser("predict", help="predict an effect from G-buffer EXRs with a trained run")
-    pred.add_argument("--checkpoint", required=True, help="run directory")
+    pred.add_argument("--checkpoint", required=True, help="run directory, or pretrained:ao|fog|gi (shipped models)")
     pred.add_argument("--input", required=True, help="an EXR file or a directory of them")
     pred.add_argument("--out", required=True)
     pred.add_argument("--steps", type=int, default=16, help="DDIM steps (diffusion)")
     pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; >1 also writes std.<channel>")
     pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
+    pred.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
+                      help="onnxruntime: the GAN generator exported to ONNX (see neurender export)")
+    pred.add_argument("--tile", type=int, default=None, metavar="PX",
+                      help="predict a GAN in tiles of at most PX pixels a side (same output; automatic above 3840x2160)")
+    pred.add_argument("--internal-res", type=int, default=None, metavar="PX",
+                      help="predict at PX pixels on the short side and upsample guided by depth and normals "
+                           "(the same answer at any resolution: use the training data's resolution)")
 
     ev = sub.add_parser("evaluate", help="score methods (baselines, training runs) against the path-traced reference")
     ev.add_argument("--data", required=True, help="dataset directory")
@@ -92,12 +123,28 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--out", required=True, help="evaluation folder")
     ev.add_argument("--no-path-tracer", action="store_true", help="skip the path tracer's quality/time curve")
 
+    exp = sub.add_parser("export", help="export a GAN run: ONNX for onnxruntime, or a shipped model folder")
+    exp.add_argument("--checkpoint", required=True, help="run directory (or pretrained:NAME)")
+    exp.add_argument("--out", required=True, help="ONNX file, or the shipped model folder")
+    exp.add_argument("--format", choices=("onnx", "shipped"), default="onnx",
+                     help="onnx: the generator as ONNX; shipped: config + fp16 EMA weights + MODEL_CARD.md")
+    exp.add_argument("--size", type=int, nargs=2, default=(256, 256), metavar=("H", "W"),
+                     help="image size the ONNX graph takes (onnx; rounded up to the network's stride)")
+    exp.add_argument("--eval", nargs="*", default=[], metavar="EVAL_DIR",
+                     help="evaluations whose tables go into the model card (shipped)")
+    exp.add_argument("--notes", default=None, help="a Markdown file of remarks put into the model card (shipped)")
+
     rep = sub.add_parser("report", help="HTML and Markdown report from evaluation folders")
     rep.add_argument("eval_dirs", nargs="+", metavar="EVAL_DIR")
     rep.add_argument("--out", required=True)
 
     val = sub.add_parser("validate", help="check a dataset against the contract")
     val.add_argument("directory")
+
+    st = sub.add_parser("stats", help="per-family histograms of depth, normals, AO and luminance (PNG + JSON)")
+    st.add_argument("directories", nargs="+", metavar="DIR", help="one dataset, or several to compare")
+    st.add_argument("--out", default=None, help="a .png path (JSON beside it) or a folder "
+                                                "(default: DIR/stats/ for one dataset)")
 
     demo = sub.add_parser("demo", help="the whole flow on the built-in scenes: data, training, evaluation, report")
     demo.add_argument("--out", default="demo_out")
@@ -115,12 +162,21 @@ def build_parser() -> argparse.ArgumentParser:
     bg.add_argument("--views", type=int, default=8)
     bg.add_argument("--res", type=int, default=128)
     bg.add_argument("--spp", type=int, default=32)
+    bl = bench_sub.add_parser("generate-long", help="peak RSS of each recycled worker over 500 small views")
+    bl.add_argument("--scene", default="objects")
+    bl.add_argument("--count", type=int, default=5, help="scene instances")
+    bl.add_argument("--views", type=int, default=100, help="views per instance")
+    bl.add_argument("--res", type=int, default=16)
+    bl.add_argument("--spp", type=int, default=4)
+    bl.add_argument("--workers", type=int, default=2)
     bb = bench_sub.add_parser("baselines", help="ms/frame of each baseline at 256 and 512 px, and their scores")
     bb.add_argument("--data", required=True, help="dataset to score on (e.g. demo_out/dataset)")
-    bp = bench_sub.add_parser("predict", help="ms/frame of trained runs at 128/256/512 px; DDIM step table")
+    bp = bench_sub.add_parser("predict", help="ms/frame, ms per megapixel and peak RSS of trained runs and GTAO "
+                                                "per size; SSIM; DDIM step table")
     bp.add_argument("runs", nargs="+", metavar="RUN")
     bp.add_argument("--data", required=True, help="dataset whose held-out views are scored")
-    bp.add_argument("--sizes", nargs="+", type=int, default=[128, 256, 512], help="square image sizes timed")
+    bp.add_argument("--sizes", nargs="+", default=["128", "256", "512"],
+                    help="sizes timed: N (N x N pixels) or 720p, 1080p, 1440p, 2160p (16:9)")
     bp.add_argument("--eval", nargs="*", default=[], metavar="EVAL_DIR",
                     help="evaluation folders with the path tracer's curve (speed-up column)")
     return parser
@@ -146,10 +202,18 @@ def _doctor(args) -> int:
 
 
 def _generate(args) -> int:
+    from core.camera import Rig
+    from data_gen.executors import ViewFailed
     from data_gen.generator import GenerateOptions, generate
 
-    options = GenerateOptions(tuple(args.scenes), args.count, args.views, args.step_deg, args.seed, _render_options(args))
-    stats = generate(options, args.out, args.workers, args.executor, args.ray_address)
+    rig = Rig(args.elevation_deg, args.distance_scale, args.fov_deg, sensors=args.xml_sensors)
+    options = GenerateOptions(tuple(args.scenes), args.count, args.views, args.step_deg, args.seed,
+                              _render_options(args), rig=rig, orbit_deg=args.orbit_deg)
+    try:
+        stats = generate(options, args.out, args.workers, args.executor, args.ray_address, view_timeout=args.view_timeout)
+    except ViewFailed as exc:  # the renderer hung or crashed on a view twice: exit 1, no traceback to ask for
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
     print(f"{stats['views_rendered']} views rendered, {stats['views_total']} in {args.out} "
           f"({stats['wall_seconds']:.1f} s)")
     return 0
@@ -173,7 +237,8 @@ def _train(args) -> int:
 def _predict(args) -> int:
     from neurender.predict import predict_files
 
-    written = predict_files(args.checkpoint, args.input, args.out, args.steps, args.samples, args.seed)
+    written = predict_files(args.checkpoint, args.input, args.out, args.steps, args.samples, args.seed,
+                            backend=args.backend, tile=args.tile, internal_res=args.internal_res)
     print(f"{len(written)} prediction(s) written to {args.out}")
     return 0
 
@@ -183,9 +248,28 @@ def _evaluate(args) -> int:
 
     summary = evaluate(args.data, args.effect, args.method, args.out, args.split,
                        path_tracer_curve=not args.no_path_tracer)
+    print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
+    print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
     for name, m in summary["methods"].items():
-        print(f"{name:20s} SSIM {m['mean']['ssim']:.3f}  PSNR {m['mean']['psnr']:.2f}  {m['ms_per_frame']:.1f} ms/frame")
+        masked, full = m["mean"], m["mean_full"]
+        surfaces = (f"{masked['ssim']:8.3f}{masked['psnr']:8.2f}{masked['flip']:6.3f}" if masked["ssim"] is not None
+                    else f"{'n/a':>22s}")
+        print(f"{name:20s}{surfaces}{full['ssim']:10.3f}{full['psnr']:8.2f}{full['flip']:6.3f}{m['ms_per_frame']:10.1f}")
+    if summary["empty_mask_views"]:
+        print(f"{len(summary['empty_mask_views'])} view(s) with an empty mask left out of the surface figures: "
+              f"{', '.join(summary['empty_mask_views'])}")
     print(f"summary: {os.path.join(args.out, 'summary.json')}")
+    return 0
+
+
+def _export(args) -> int:
+    from neurender import export, pretrained
+
+    if args.format == "shipped":
+        print(f"weights: {pretrained.pack(args.checkpoint, args.out)}")
+        print(f"model card: {pretrained.write_card(args.out, args.checkpoint, args.eval, args.notes)}")
+    else:
+        print(f"onnx: {export.export_run(args.checkpoint, args.out, *args.size)}")
     return 0
 
 
@@ -208,6 +292,16 @@ def _validate(args) -> int:
     return 0
 
 
+def _stats(args) -> int:
+    from neurender.stats import write_stats
+
+    if args.out is None and len(args.directories) > 1:
+        raise InputError("give --out when comparing several datasets")
+    png, json_path = write_stats(args.directories, args.out or os.path.join(args.directories[0], "stats"))
+    print(f"stats: {png}, {json_path}")
+    return 0
+
+
 def _demo(args) -> int:
     from neurender.demo import run_demo
 
@@ -221,6 +315,8 @@ def _bench(args) -> int:
 
     if args.bench == "generate":
         bench.bench_generate(args.scene, views=args.views, res=args.res, spp=args.spp)
+    elif args.bench == "generate-long":
+        bench.bench_generate_long(args.scene, args.count, args.views, args.res, args.spp, args.workers)
     elif args.bench == "baselines":
         bench.bench_baselines(args.data)
     else:
@@ -229,7 +325,8 @@ def _bench(args) -> int:
 
 
 COMMANDS = {"doctor": _doctor, "generate": _generate, "train": _train, "predict": _predict,
-            "evaluate": _evaluate, "report": _report, "validate": _validate, "demo": _demo, "bench": _bench}
+            "evaluate": _evaluate, "export": _export, "report": _report, "validate": _validate, "stats": _stats,
+            "demo": _demo, "bench": _bench}
 
 
 def main(argv: list[str] | None = None) -> int:

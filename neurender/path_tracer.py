@@ -38,10 +38,11 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
     init_mitsuba()
     import scenes
     from core.camera import Camera
-    from data_gen.options import RenderOptions
+    from data_gen.options import RenderOptions, rendered_spp
     from data_gen.passes import ViewRenderer
 
-    options = RenderOptions(**manifest["generation"]["render"])
+    options = RenderOptions(**{"sampler": "independent",  # datasets made before the sampler option used it
+                               **manifest["generation"]["render"]})
     scene_entries = {s["id"]: s for s in manifest["scenes"]}
     name = effect.reference_pass
     renderers = {}
@@ -53,7 +54,7 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
         renderer = renderers[record["scene"]]
         camera = Camera.from_json(record["camera"])
         renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=1)  # compile the kernel, untimed
-        for spp in spp_levels(renderer.spp(name)):
+        for spp in sorted({rendered_spp(options.sampler, level) for level in spp_levels(renderer.spp(name))}):
             channels, seconds = renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
             image = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
             yield index, spp, effect.apply_off_mask(image, mask), seconds  # off-mask value as in the dataset

@@ -120,3 +120,20 @@ def run_in_new_session(*args, env: dict | None = None, timeout: float = 300) -> 
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     return subprocess.CompletedProcess(command, proc.returncode, stdout, stderr), proc.pid
+
+
+BALL_Z_UP = """<scene version="3.0.0">
+  {sensors}
+  <shape type="sphere"><float name="radius" value="1"/></shape>
+  <shape type="rectangle"><transform name="to_world"><scale value="4"/><translate z="-1"/></transform></shape>
+  <emitter type="constant"/>
+</scene>"""
+SENSOR = """<sensor type="perspective"><float name="fov" value="{fov}"/>
+    <transform name="to_world"><lookat origin="{origin}" target="0, 0, 0" up="0, 0, 1"/></transform></sensor>"""
+
+
+def z_up_ball_xml(tmp_path, name="ball", sensors=(("6, -2, 2", 45),)):
+    """A Z-up XML scene (a ball on a plane) with one perspective sensor per (origin, fov) of ``sensors``."""
+    path = tmp_path / f"{name}.xml"
+    path.write_text(BALL_Z_UP.format(sensors="\n  ".join(SENSOR.format(origin=o, fov=f) for o, f in sensors)))
+    return path

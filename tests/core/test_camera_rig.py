@@ -4,22 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
-BALL_Z_UP = """<scene version="3.0.0">
-  {sensors}
-  <shape type="sphere"><float name="radius" value="1"/></shape>
-  <shape type="rectangle"><transform name="to_world"><scale value="4"/><translate z="-1"/></transform></shape>
-  <emitter type="constant"/>
-</scene>"""
-SENSOR = """<sensor type="perspective"><float name="fov" value="{fov}"/>
-    <transform name="to_world"><lookat origin="{origin}" target="0, 0, 0" up="0, 0, 1"/></transform></sensor>"""
-
-
-def _xml(tmp_path, name="ball", sensors=(("6, -2, 2", 45),)):
-    path = tmp_path / f"{name}.xml"
-    path.write_text(BALL_Z_UP.format(sensors="\n  ".join(SENSOR.format(origin=o, fov=f) for o, f in sensors)))
-    return path
-
+from nr_helpers import z_up_ball_xml
 
 def _base_camera():
     from core.camera import Camera, look_at
@@ -89,7 +74,7 @@ def test_z_up_xml_orbit_keeps_its_up_vector(mitsuba, tmp_path):
     from core.camera import Rig, arc_angles
 
     rig = Rig(elevation_deg=(10.0, 40.0), fov_deg=(30.0, 60.0))
-    (ref,) = scenes.resolve([str(_xml(tmp_path))], 1, 0, rig)
+    (ref,) = scenes.resolve([str(z_up_ball_xml(tmp_path))], 1, 0, rig)
     loaded = scenes.load(ref, 16)
     np.testing.assert_allclose(loaded.up, [0, 0, 1])
     for view, angle in enumerate(arc_angles(6, 180)):

@@ -22,7 +22,10 @@ def test_demo_runs_the_whole_flow(tmp_path):
     held_out = json.loads((out / "dataset" / "dataset.json").read_text())["scenes"]
     assert [s["id"] for s in test_manifest["scenes"]] == ao["scenes"] == ["room_000"]
     assert test_manifest["scenes"][0]["seed"] == next(s["seed"] for s in held_out if s["id"] == "room_000")
-    assert test_manifest["generation"]["render"]["spp"] == 32 and ao["noise_floor"]["spp"] == 32
+    from data_gen.options import rendered_spp
+
+    render = test_manifest["generation"]["render"]
+    assert render["spp"] == 32 and ao["noise_floor"]["spp"] == rendered_spp(render["sampler"], 32)  # 35 samples
     assert ao["path_tracer"]["curve"] and ao["pt_oidn"]["curve"]
     page = (out / "report" / "index.html").read_text()
     sources = re.findall(r"<img src='([^']+)'", page)

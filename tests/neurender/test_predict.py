@@ -8,7 +8,7 @@ import torch.nn.functional as F
 
 from nr_helpers import error_lines, run_neurender
 from core.exr import read_exr, write_exr
-from neurender import effects, space
+from neurender import space
 from neurender.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.predict import MARGIN, Predictor
@@ -84,3 +84,13 @@ def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, p
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and "nan.exr" in lines[0] and "depth.Z has 2" in lines[0], lines
     assert not (tmp_path / "o2" / "nan.exr").exists()
+
+
+def test_bench_predict_prints_time_per_megapixel_and_peak_memory(run, pair_dataset):
+    result = run_neurender("bench", "predict", run, "--data", pair_dataset, "--sizes", "16", "24")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[1:2] in (["16x16"], ["24x24"])]
+    assert [row[0] for row in rows] == ["run", "run", "gtao", "gtao"], result.stdout
+    assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 100 for row in rows)   # ms, ms/MP, MB
+    result = run_neurender("bench", "predict", run, "--data", pair_dataset, "--sizes", "4k")
+    assert result.returncode == 2 and "bad size '4k'" in error_lines(result.stderr)[0]

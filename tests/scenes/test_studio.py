@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from nr_helpers import REPO
 
 ASSETS = REPO.parent / "shared/assets/third_party/mitsuba-data"
