@@ -14,7 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from neurender.models.layers import PooledAttention2d
+from neurender.models.layers import PooledAttention2d, pooling_cells
 
 
 class _Stop(Exception):
@@ -41,14 +41,6 @@ def _global_layers(net: nn.Module, x: torch.Tensor) -> list[nn.Module]:
     return order
 
 
-def _cells(size: int, cells: int) -> torch.Tensor:
-    """(cells, size) 0/1 membership of adaptive average pooling's cells (PyTorch's floor/ceil bounds)."""
-    index = torch.arange(size)
-    starts = torch.tensor([i * size // cells for i in range(cells)])
-    ends = torch.tensor([-(-(i + 1) * size // cells) for i in range(cells)])
-    return ((index[None] >= starts[:, None]) & (index[None] < ends[:, None])).double()
-
-
 class _Statistics:
     """Whole-image statistics of one layer, summed from the tiles' cores (float64)."""
 
@@ -69,7 +61,7 @@ class _Statistics:
         else:
             if self.rows is None:
                 cells = self.layer.pooled_size(self.height // s, self.width // s)
-                self.rows, self.cols = _cells(self.height // s, cells[0]), _cells(self.width // s, cells[1])
+                self.rows, self.cols = pooling_cells(self.height // s, cells[0]), pooling_cells(self.width // s, cells[1])
             part = torch.einsum("pr,bcrw,qw->bcpq", self.rows[:, rows], core, self.cols[:, cols])
         self.sums = part if self.sums is None else self.sums + part
 

@@ -2,12 +2,28 @@
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 POOL = 16
 """Side of the pooled key/value grid of :class:`PooledAttention2d` (16x16 = 256 keys)."""
+
+
+def pooling_cells(size: int, cells: int) -> torch.Tensor:
+    """(cells, size) 0/1 membership of adaptive average pooling's cells (PyTorch's floor/ceil bounds), float64."""
+    index = torch.arange(size)
+    starts = torch.tensor([i * size // cells for i in range(cells)])
+    ends = torch.tensor([-(-(i + 1) * size // cells) for i in range(cells)])
+    return ((index[None] >= starts[:, None]) & (index[None] < ends[:, None])).double()
+
+
+def adaptive_average(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """``F.adaptive_avg_pool2d(x, size)`` as two products with cell-membership matrices:
+    the same values, and it exports to ONNX at any input size (the ONNX exporter refuses
+    adaptive pooling to a size that does not divide the input). x (B, C, H, W) -> (B, C, h, w)."""
+    rows = pooling_cells(x.shape[-2], size[0])
+    cols = pooling_cells(x.shape[-1], size[1])
+    return (rows / rows.sum(1, keepdim=True)).to(x) @ x @ (cols / cols.sum(1, keepdim=True)).to(x).T
 
 
 class PooledAttention2d(nn.Module):
@@ -56,7 +72,7 @@ class PooledAttention2d(nn.Module):
         if x.dim() != 4 or x.shape[1] != self.channels:
             raise ValueError(f"PooledAttention2d({self.channels}) expects (B, {self.channels}, H, W), "
                              f"got {tuple(x.shape)}")
-        return self.attend(x, F.adaptive_avg_pool2d(x, self.pooled_size(*x.shape[-2:])))
+        return self.attend(x, adaptive_average(x, self.pooled_size(*x.shape[-2:])))
 
     def attend(self, x: torch.Tensor, pooled: torch.Tensor) -> torch.Tensor:
         """x (B, C, H, W) attending to keys and values from ``pooled`` (B, C, h, w), the pooled map
