@@ -12,13 +12,15 @@ def atomic_path(path: str, suffix: str = ""):
     """Yield a temporary path beside ``path``; on success it replaces ``path``, on failure it is removed."""
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=suffix, dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; the file gets the mode any new file would
     try:
         yield tmp
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        # after the write (some writers, e.g. safetensors, create the file anew): mkstemp's 0600
+        # becomes the mode any new file would get
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

@@ -58,6 +58,8 @@ class TrainConfig:
     """Steps between checkpoints (and at the end)."""
     sample_steps: int = 16
     """DDIM steps of diffusion samples during training."""
+    init: str = ""
+    """Start from the prediction weights of this run or ``pretrained:NAME`` (fine-tuning; same model)."""
     acgan: ACGANConfig = field(default_factory=ACGANConfig)
     """Attention cGAN networks and losses."""
     unet: UNetConfig = field(default_factory=UNetConfig)

@@ -45,7 +45,7 @@ from PIL import Image, ImageDraw
 from core.atomic import atomic_path, write_json_atomic
 from core.dataset import load_manifest
 from core.errors import InputError
-from neurender import effects, metrics, path_tracer, space
+from neurender import effects, metrics, path_tracer, pretrained, space
 from neurender.baselines import pt_oidn
 from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset
@@ -73,7 +73,8 @@ def check_methods(effect: str, methods) -> list[str]:
 
 
 def _is_run(method: str) -> bool:
-    return os.path.isfile(os.path.join(method, "config.json"))
+    """A run folder or a shipped model (``pretrained:NAME``; an unknown name is an InputError)."""
+    return os.path.isfile(os.path.join(pretrained.resolve(method), "config.json"))
 
 
 _PREDICTORS: dict = {}
@@ -89,8 +90,9 @@ def _predictor(run: str):
 
 
 def method_label(method: str) -> str:
-    """A method's name in tables: its own name, or a run directory's folder name."""
-    return os.path.basename(os.path.normpath(method)) if _is_run(method) else method
+    """A method's name in tables: its own name (``pretrained:NAME`` too), or a run directory's folder name."""
+    return os.path.basename(os.path.normpath(method)) if _is_run(method) and method == pretrained.resolve(method) \
+        else method
 
 
 def run_method(name: str, item: dict, effect) -> torch.Tensor:

@@ -58,7 +58,7 @@ def pack(run: str, out_dir: str) -> str:
     return path
 
 
-RECIPE = "COUNT=6 ITERS=6000 WIDTH=32 scripts/pretrain.sh pretrain_out"
+RECIPE = "scripts/pretrain.sh pretrain_out"
 CARD_SIZES = ((256, 256), (512, 512), (1080, 1920))
 
 
@@ -92,9 +92,10 @@ def _ms_per_frame(run: str) -> dict[str, float]:
     return figures
 
 
-def write_card(out_dir: str, source_run: str, eval_dirs: list[str]) -> str:
-    """MODEL_CARD.md of the shipped model in ``out_dir``: recipe, data, steps, commit, the held-out
-    tables of ``eval_dirs`` (as in ``neurender report``) and ms per frame; returns its path."""
+def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str | None = None) -> str:
+    """MODEL_CARD.md of the shipped model in ``out_dir``: recipe, data, steps, commit, ms per frame,
+    the text of the file ``notes`` (the maintainers' reading of the figures, kept beside the card
+    as NOTES.md) and the held-out tables of ``eval_dirs`` (as in ``neurender report``); returns its path."""
     import tempfile
 
     from core.dataset import load_manifest
@@ -116,6 +117,11 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str]) -> str:
              f"- weights: the EMA generator in fp16 ({os.path.getsize(os.path.join(out_dir, CHECKPOINT)) / 1e6:.1f} MB)",
              f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "
              + ", ".join(f"{size} {ms:.0f}" for size, ms in _ms_per_frame(out_dir).items()), ""]
+    if notes:
+        if not os.path.isfile(notes):
+            raise InputError(f"notes file not found: {notes}")
+        with open(notes) as handle:
+            lines += [handle.read().strip(), ""]
     if eval_dirs:
         with tempfile.TemporaryDirectory() as tmp:
             report(eval_dirs, tmp)

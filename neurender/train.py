@@ -24,13 +24,23 @@ import torch
 
 from core.atomic import write_json_atomic
 from core.errors import InputError
-from neurender import effects, space
-from neurender.checkpoint import CHECKPOINT, load_weights, read_checkpoint, restore_training_state, save_checkpoint
+from neurender import effects, pretrained, space
+from neurender.checkpoint import (CHECKPOINT, load_prediction_weights, load_weights, read_checkpoint,
+                                  restore_training_state, save_checkpoint)
 from neurender.config import CONFIG, TrainConfig, load_config
 from neurender.data import GBufferDataset, held_out_split
 from neurender.tasks import build_task
 
 LOG = "log.jsonl"
+
+
+def _initialise(task, init: str) -> None:
+    """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``."""
+    init = pretrained.resolve(init)
+    tensors, _ = read_checkpoint(init)
+    load_prediction_weights(task, tensors, init)
+    if task.ema:
+        task.ema.module.load_state_dict(task.networks[task.main].state_dict())
 
 
 def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect):
@@ -106,6 +116,8 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
                                  test_fraction=config.test_fraction, seed=config.seed) for data in config.data]
     batches = Batches(train_sets, config, generator)
     task = build_task(config)
+    if config.init and not resume:
+        _initialise(task, config.init)
     stride = task.networks[task.main].stride
     if config.res % stride:
         raise InputError(f"--res {config.res} must be a multiple of the network's stride {stride}")
