@@ -3,8 +3,8 @@
 1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;
 2. train an attention cGAN for fog and for AO, and a conditional diffusion model for AO;
 3. render the held-out scene again as a separate test dataset at ``test_spp`` (same seed, same
-   cameras: a converged reference), and evaluate every model beside the classic baselines, the
-   path tracer and path tracing + OIDN on it;
+   cameras: a converged reference), and evaluate the shipped models (``pretrained:NAME``) and the
+   demo's own short runs beside the classic baselines, the path tracer and path tracing + OIDN on it;
 4. write the report (``OUT/report/index.html``).
 """
 from __future__ import annotations
@@ -17,9 +17,10 @@ from core.dataset import read_views
 from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from data_gen.validate import validate
-from neurender.contact_sheet import contact_sheet
 from core.errors import InputError
 from core.exr import read_exr
+from neurender import pretrained
+from neurender.contact_sheet import contact_sheet
 
 DEMO_SCENES = ("forest", "objects", "room")
 DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
@@ -98,7 +99,8 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
     for effect, record in EFFECTS.items():
         eval_dir = os.path.join(out, "eval", effect)
         print(f"demo 3/4: evaluating {effect} on the held-out scene (surface figures)")
-        summary = evaluate(test_dataset, effect, list(record.baselines) + runs.get(effect, []), eval_dir,
+        shipped = [f"{pretrained.PREFIX}{effect}"] if effect in pretrained.available() else []
+        summary = evaluate(test_dataset, effect, list(record.baselines) + shipped + runs.get(effect, []), eval_dir,
                            path_tracer_curve=True)
         floor = summary["noise_floor"]
         print(f"  {'noise floor':18s} SSIM {floor['ssim']:.3f}  PSNR {floor['psnr']:6.2f}  "
