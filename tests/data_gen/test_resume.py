@@ -118,8 +118,10 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     out = tmp_path / "data"
     log = out / "views.jsonl"
     command = neurender_command() + RESUME_ARGS + ["--out", str(out)]
+    # SIGINT as a terminal gives it, even when the suite runs as a background job (which ignores SIGINT)
     proc = subprocess.Popen(command, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=BASE_ENV, cwd=str(REPO))
+                            text=True, env=BASE_ENV, cwd=str(REPO),
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         deadline = time.monotonic() + 240
         while len(_lines(log)) < 1 and proc.poll() is None and time.monotonic() < deadline:
