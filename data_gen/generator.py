@@ -80,7 +80,7 @@ def plan(options: GenerateOptions):
     import drjit
     import mitsuba
 
-    import neurender
+    from importlib.metadata import version
     import scenes
 
     refs = scenes.resolve(list(options.scenes), options.count, options.seed, options.rig)
@@ -106,7 +106,7 @@ def plan(options: GenerateOptions):
     manifest = {
         "format": "neurender-dataset", "format_version": FORMAT_VERSION,
         "renderer": {"name": "mitsuba", "mitsuba": mitsuba.__version__, "drjit": drjit.__version__,
-                     "variant": choice.name, "neurender": neurender.__version__},
+                     "variant": choice.name, "neurender": version("neurender")},
         "generation": _generation_section(options, refs),
         "channels": all_channels,
         "conventions": {"camera_space": "+X right, +Y up, +Z forward; depth.Z = camera-space z",
