@@ -5,6 +5,7 @@ Figures come from one run on this machine; compare ratios, not absolute times.
 """
 from __future__ import annotations
 
+import os
 import tempfile
 
 from data_gen.generator import GenerateOptions, generate
@@ -82,13 +83,14 @@ def _time_ms(function, repeats: int, warm_up: bool = True) -> float:
     return float(np.median(times))
 
 
-def _resized_item(dataset, index: int, size: int) -> dict:
-    """A dataset view scaled to ``size`` x ``size`` (nearest; timing only), batched."""
+def _resized_item(dataset, index: int, height: int, width: int) -> dict:
+    """A dataset view scaled to ``height`` x ``width`` (nearest, so G-buffer values stay valid; for
+    timing only), batched."""
     import torch.nn.functional as F
 
     item = dict(dataset[index])
     for key in ("input", "target", "mask"):
-        item[key] = F.interpolate(item[key][None], size=(size, size), mode="nearest")
+        item[key] = F.interpolate(item[key][None], size=(height, width), mode="nearest-exact")
     return item
 
 
@@ -110,7 +112,7 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
         if not methods:
             continue
         dataset = GBufferDataset(data, effect)
-        items = {size: _resized_item(dataset, 0, size) for size in sizes}
+        items = {size: _resized_item(dataset, 0, size, size) for size in sizes}
         with tempfile.TemporaryDirectory() as out:
             summary = evaluate(data, effect, list(methods), out, path_tracer_curve=True)
         for name in methods:
@@ -172,31 +174,26 @@ def measure_frame(method: str, data: str, height: int, width: int, repeats: int)
     import resource
 
     import torch
-    import torch.nn.functional as F
 
     from neurender.data import GBufferDataset, held_out_split
     from neurender.evaluate import run_method
 
-    dataset = GBufferDataset(data, _effect_of(method, data), split=held_out_split(data))
-    item = {key: value for key, value in dataset[0].items()}
-    for key, mode in (("input", "bilinear"), ("mask", "nearest-exact")):
-        item[key] = F.interpolate(item[key][None], size=(height, width), mode=mode)
-    item["input"] = item["input"] * item["mask"]
+    dataset = GBufferDataset(data, _effect_of(method), split=held_out_split(data))
+    item = _resized_item(dataset, 0, height, width)
     with torch.no_grad():
         ms = _time_ms(lambda: run_method(method, item, dataset.effect), repeats)
     return {"ms": ms, "ms_per_mp": ms / (height * width / 1e6),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
-def _effect_of(method: str, data: str) -> str:
-    """The effect of a run (its config) or of a baseline (the first effect that lists it)."""
-    import os
-
-    from neurender import effects
+def _effect_of(method: str) -> str:
+    """The effect of a run or ``pretrained:NAME`` (its config) or of a baseline (the first effect that lists it)."""
+    from neurender import effects, pretrained
     from neurender.config import load_config
 
-    if os.path.isdir(method):
-        return load_config(method).effect
+    run = pretrained.resolve(method)
+    if os.path.isdir(run):
+        return load_config(run).effect
     return next(e.name for e in effects.EFFECTS.values() if method in e.baselines)
 
 
@@ -226,7 +223,6 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     ms/frame at the dataset's resolution.
     """
     import json
-    import os
 
     import torch
 

@@ -265,7 +265,8 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         grids.append(grid)
     summary = {
         "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
-        "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids, "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
+        "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
+        "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
         "methods": _summarise(rows, dataset, methods), "grids": grids,
     }
     if path_tracer_curve:

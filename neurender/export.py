@@ -9,6 +9,7 @@ per size it meets). Mapping to and from linear values stays in Python
 from __future__ import annotations
 
 import os
+import tempfile
 import warnings
 
 import numpy as np
@@ -45,17 +46,18 @@ def session(path: str):
 
 class OnnxNetwork:
     """A torch network run by onnxruntime on the CPU, called like the module: exported once per
-    input size (into ``directory``) and kept as a session."""
+    input size (into a temporary folder it owns) and kept as a session."""
 
-    def __init__(self, network: torch.nn.Module, in_channels: int, directory: str):
-        self.network, self.in_channels, self.directory = network, in_channels, directory
+    def __init__(self, network: torch.nn.Module, in_channels: int):
+        self.network, self.in_channels = network, in_channels
+        self.folder = tempfile.TemporaryDirectory(prefix="neurender-onnx-")  # removed with the object
         self.sessions: dict[tuple[int, int], object] = {}
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, C_in, H, W) -> (B, C_out, H, W), one image at a time."""
         size = tuple(x.shape[-2:])
         if size not in self.sessions:
-            path = os.path.join(self.directory, f"network_{size[0]}x{size[1]}.onnx")
+            path = os.path.join(self.folder.name, f"network_{size[0]}x{size[1]}.onnx")
             self.sessions[size] = session(export_onnx(self.network, self.in_channels, path, *size))
         images = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
         return torch.from_numpy(np.concatenate([self.sessions[size].run(None, {"x": image[None]})[0]

@@ -18,8 +18,8 @@ import torch.nn.functional as F
 from core.errors import InputError
 from core.exr import read_exr, write_exr
 from neurender import effects, pretrained, space
-from neurender.checkpoint import load_prediction_weights, read_checkpoint
 from neurender.config import load_config
+from neurender.export import OnnxNetwork
 from neurender.tasks import build_task
 from neurender.tiling import tiled
 from neurender.upsample import joint_bilateral_upsample, nearest_downsample
@@ -60,38 +60,36 @@ class Predictor:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         run = pretrained.resolve(run)
         self.config = load_config(run)
-        tensors, _ = read_checkpoint(run)
         self.task = build_task(dataclasses.replace(self.config, ema=0.0))  # the EMA weights load into the network
-        load_prediction_weights(self.task, tensors, run)
+        pretrained.load_prediction_weights_of(self.task, run)
         self.run, self.model, self.effect = run, self.config.model, effects.get(self.config.effect)
         self.network = self.task.networks[self.task.main].eval()
+        self.stride = self.network.stride
         if backend == "onnxruntime":
-            self.network = _onnx_network(self)
-        self.stride = self.task.networks[self.task.main].stride
+            if self.task.stochastic:
+                raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
+            self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
         self.options = {"steps": steps, "samples": samples, "seed": seed}
         if tile is not None and (self.task.stochastic or backend != "torch"):
             raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
                              f"on {backend}")
         self.tile, self.internal_res = tile, internal_res
 
-    def _padded(self, x: torch.Tensor) -> torch.Tensor:
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
         """Network input x (B, C, h, w), any size -> draws (S, B, C_out, h, w) in the model's space:
-        padded at the bottom and right by replicating the border to the stride, then cropped back."""
+        padded at the bottom and right by replicating the border to the stride, then cropped back;
+        a torch GAN runs in tiles when asked or when the image is large."""
         h, w = x.shape[-2:]
         x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
-        raw = self.task.sample(x, **self.options) if self.task.stochastic else self.network(x)[None]
-        return raw[..., :h, :w]
-
-    def _network(self, x: torch.Tensor) -> torch.Tensor:
-        """Network input x (B, C, h, w) -> draws (S, B, C_out, h, w), a torch GAN tiled when asked or when large."""
-        h, w = x.shape[-2:]
         tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
         tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
-        if tile is None or (h <= tile and w <= tile):
-            return self._padded(x)
-        tile -= tile % self.stride
-        x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
-        return tiled(self.network, x, tile, max(MARGIN, self.stride), self.stride)[None, ..., :h, :w]
+        if tile is not None and (h > tile or w > tile):
+            raw = tiled(self.network, x, tile - tile % self.stride, max(MARGIN, self.stride), self.stride)[None]
+        elif self.task.stochastic:
+            raw = self.task.sample(x, **self.options)
+        else:
+            raw = self.network(x)[None]
+        return raw[..., :h, :w]
 
     @torch.no_grad()
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
@@ -113,18 +111,6 @@ class Predictor:
         draws = self.effect.apply_off_mask(draws, mask)
         prediction = draws.mean(0)
         return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
-
-
-def _onnx_network(predictor: Predictor):
-    """The predictor's GAN generator run by onnxruntime (exported per image size to a temporary folder)."""
-    import tempfile
-
-    from neurender.export import OnnxNetwork
-
-    if predictor.task.stochastic:
-        raise InputError(f"the onnxruntime backend runs GANs only; {predictor.run} is a {predictor.model} run")
-    predictor.onnx_dir = tempfile.TemporaryDirectory(prefix="neurender-onnx-")
-    return OnnxNetwork(predictor.network, len(predictor.effect.network_inputs), predictor.onnx_dir.name)
 
 
 def _exr_files(path: str) -> list[tuple[str, str]]:

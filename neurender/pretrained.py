@@ -40,6 +40,13 @@ def resolve(run: str) -> str:
     return os.path.join(ROOT, name)
 
 
+def load_prediction_weights_of(task, run: str) -> None:
+    """The prediction weights of run folder or ``pretrained:NAME`` ``run`` into ``task``'s network."""
+    run = resolve(run)
+    tensors, _ = read_checkpoint(run)
+    load_prediction_weights(task, tensors, run)
+
+
 def pack(run: str, out_dir: str) -> str:
     """Reduce run folder ``run`` to a shipped model in ``out_dir`` (config without EMA, fp16 weights
     of the predicting network, taken from the EMA when there is one); returns the weights' path."""

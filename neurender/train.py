@@ -25,8 +25,7 @@ import torch
 from core.atomic import write_json_atomic
 from core.errors import InputError
 from neurender import effects, pretrained, space
-from neurender.checkpoint import (CHECKPOINT, load_prediction_weights, load_weights, read_checkpoint,
-                                  restore_training_state, save_checkpoint)
+from neurender.checkpoint import CHECKPOINT, load_weights, read_checkpoint, restore_training_state, save_checkpoint
 from neurender.config import CONFIG, TrainConfig, load_config
 from neurender.data import GBufferDataset, held_out_split
 from neurender.tasks import build_task
@@ -36,9 +35,7 @@ LOG = "log.jsonl"
 
 def _initialise(task, init: str) -> None:
     """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``."""
-    init = pretrained.resolve(init)
-    tensors, _ = read_checkpoint(init)
-    load_prediction_weights(task, tensors, init)
+    pretrained.load_prediction_weights_of(task, init)
     if task.ema:
         task.ema.module.load_state_dict(task.networks[task.main].state_dict())
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +139,25 @@ def z_up_ball_xml(tmp_path, name="ball", sensors=(("6, -2, 2", 45),)):
     path = tmp_path / f"{name}.xml"
     path.write_text(BALL_Z_UP.format(sensors="\n  ".join(SENSOR.format(origin=o, fov=f) for o, f in sensors)))
     return path
+
+
+def kill_after_first_view(args, out, timeout: float = 240) -> subprocess.Popen:
+    """Run ``neurender *args --out out`` in a new session and SIGKILL its process group as soon as
+    ``out/views.jsonl`` holds a line; returns the ended process (its stderr is in ``out``'s parent)."""
+    log, errors_path = Path(out) / "views.jsonl", Path(out).parent / "killed.stderr"
+    with open(errors_path, "w") as errors:
+        proc = subprocess.Popen(neurender_command() + list(args) + ["--out", str(out)], start_new_session=True,
+                                stdout=subprocess.DEVNULL, stderr=errors, env=BASE_ENV, cwd=str(REPO))
+        try:
+            deadline = time.monotonic() + timeout
+            while not (log.exists() and log.read_text().strip()):
+                assert proc.poll() is None, (f"generate ended (exit {proc.returncode}) before recording a view: "
+                                             f"{errors_path.read_text()[-2000:]}")
+                assert time.monotonic() < deadline, f"no view recorded in {timeout} s"
+                time.sleep(0.01)
+            os.killpg(proc.pid, signal.SIGKILL)
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+    return proc

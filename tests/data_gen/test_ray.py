@@ -2,15 +2,11 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 
-from nr_helpers import BASE_ENV, REPO, neurender_command, run_in_new_session, run_neurender, wait_session_gone
+from nr_helpers import kill_after_first_view, run_in_new_session, run_neurender, wait_session_gone
 
 pytest.importorskip("ray")
 
@@ -30,19 +26,7 @@ def _records(out: Path) -> list[dict]:
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs Linux /proc to find leftover processes")
 def test_ray_run_killed_and_resumed(tmp_path):
     out = tmp_path / "data"
-    first = subprocess.Popen(neurender_command() + RAY_ARGS + ["--out", str(out)], start_new_session=True,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=BASE_ENV, cwd=str(REPO))
-    try:
-        deadline = time.monotonic() + 300
-        while not _records(out):
-            assert first.poll() is None, f"the Ray run ended (exit {first.returncode}) before recording a view"
-            assert time.monotonic() < deadline, "no view recorded in 300 s"
-            time.sleep(0.01)
-        os.killpg(first.pid, signal.SIGKILL)
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-        first.wait(30)
+    first = kill_after_first_view(RAY_ARGS, out, timeout=300)
     assert wait_session_gone(first.pid, RAY_CLEANUP_SECONDS) == [], "Ray processes survive the killed run"
     done = len(_records(out))
     assert 1 <= done < VIEWS, f"the kill came too late to test resuming: {done} views recorded"

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nr_helpers import (BASE_ENV, MAIN_SCENES, REPO, SMALL, copy_dataset, load_records, neurender_command,
+from nr_helpers import (BASE_ENV, MAIN_SCENES, REPO, SMALL, copy_dataset, kill_after_first_view, load_records,
+                        neurender_command,
                         run_in_new_session, run_neurender, wait_session_gone)
 
 VIEWS = 6
@@ -27,24 +28,7 @@ def _lines(path: Path) -> list[str]:
 def test_resume_after_kill(tmp_path):
     out = tmp_path / "data"
     log = out / "views.jsonl"
-    command = neurender_command() + RESUME_ARGS + ["--out", str(out)]
-    errors = open(tmp_path / "first.stderr", "w+")
-    first = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=errors,
-                             env=BASE_ENV, cwd=str(REPO))
-    try:
-        deadline = time.monotonic() + 240
-        while len(_lines(log)) < 1:
-            if first.poll() is not None:
-                pytest.fail(f"generate ended (exit {first.returncode}) before the first view was recorded: "
-                            f"{(tmp_path / 'first.stderr').read_text()[-2000:]}")
-            assert time.monotonic() < deadline, "no view recorded in 240 s"
-            time.sleep(0.01)
-        os.killpg(first.pid, signal.SIGKILL)
-    finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
-        first.wait(30)
-        errors.close()
+    first = kill_after_first_view(RESUME_ARGS, out)
     assert wait_session_gone(first.pid) == [], "processes of the killed run survive SIGKILL of its group"
 
     before = _lines(log)

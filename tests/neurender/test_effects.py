@@ -77,5 +77,8 @@ def test_records_follow_the_contract():
         assert effects.MASK not in record.inputs
     with pytest.raises(Exception, match="unknown effect 'bloom'"):
         effects.get("bloom")
-    assert dataclasses.replace(effects.get("ao"), off_mask=None).apply_off_mask(torch.zeros(1, 1, 2, 2),
-                                                                              torch.zeros(1, 1, 2, 2)).sum() == 0
+    prediction, mask = torch.full((1, 1, 2, 2), 0.25), torch.tensor([[[[1.0, 0.0], [0.0, 1.0]]]])
+    assert torch.equal(effects.get("ao").apply_off_mask(prediction, mask),
+                       torch.tensor([[[[0.25, 1.0], [1.0, 0.25]]]])), "AO is 1 off the mask, untouched on it"
+    no_rule = dataclasses.replace(effects.get("ao"), off_mask=None)
+    assert torch.equal(no_rule.apply_off_mask(prediction, mask), prediction)
