@@ -103,8 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--checkpoint", required=True, help="run directory, or pretrained:ao|fog|gi (shipped models)")
     pred.add_argument("--input", required=True, help="an EXR file or a directory of them")
     pred.add_argument("--out", required=True)
-    pred.add_argument("--steps", type=int, default=16, help="DDIM steps (diffusion)")
-    pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; >1 also writes std.<channel>")
+    pred.add_argument("--steps", type=int, default=None, help="DDIM steps (diffusion; default: the run's sample_steps)")
+    pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; their per-pixel spread is written as std.<channel>")
     pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
     pred.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                       help="onnxruntime: the GAN generator exported to ONNX (see neurender export)")
@@ -122,6 +122,10 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--split", default="all", choices=("all", "train", "test"), help="views of which scenes")
     ev.add_argument("--out", required=True, help="evaluation folder")
     ev.add_argument("--no-path-tracer", action="store_true", help="skip the path tracer's quality/time curve")
+    ev.add_argument("--steps", type=int, default=None, help="DDIM steps of diffusion runs (default: each run's sample_steps)")
+    ev.add_argument("--samples", type=int, default=1,
+                    help="diffusion draws averaged; >1 also scores the calibration of their spread")
+    ev.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
 
     exp = sub.add_parser("export", help="export a GAN run: ONNX for onnxruntime, or a shipped model folder")
     exp.add_argument("--checkpoint", required=True, help="run directory (or pretrained:NAME)")
@@ -247,7 +251,7 @@ def _evaluate(args) -> int:
     from neurender.evaluate import evaluate
 
     summary = evaluate(args.data, args.effect, args.method, args.out, args.split,
-                       path_tracer_curve=not args.no_path_tracer)
+                       path_tracer_curve=not args.no_path_tracer, steps=args.steps, samples=args.samples, seed=args.seed)
     print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
     print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
     for name, m in summary["methods"].items():
@@ -255,6 +259,12 @@ def _evaluate(args) -> int:
         surfaces = (f"{masked['ssim']:8.3f}{masked['psnr']:8.2f}{masked['flip']:6.3f}" if masked["ssim"] is not None
                     else f"{'n/a':>22s}")
         print(f"{name:20s}{surfaces}{full['ssim']:10.3f}{full['psnr']:8.2f}{full['flip']:6.3f}{m['ms_per_frame']:10.1f}")
+    for name, m in summary["methods"].items():
+        if "uncertainty" in m:
+            u = m["uncertainty"]
+            spearman = "n/a" if u["spearman"] is None else f"{u['spearman']:.3f}"
+            print(f"{name}: uncertainty of {u['samples']} draws: Spearman(std, |error|) {spearman}, "
+                  f"2-std coverage {u['coverage_2std']:.3f}")
     if summary["empty_mask_views"]:
         print(f"{len(summary['empty_mask_views'])} view(s) with an empty mask left out of the surface figures: "
               f"{', '.join(summary['empty_mask_views'])}")

@@ -57,9 +57,12 @@ class TrainConfig:
     checkpoint_every: int = 250
     """Steps between checkpoints (and at the end)."""
     sample_steps: int = 16
-    """DDIM steps of diffusion samples during training."""
+    """DDIM steps of diffusion samples during training, and the run's default when it predicts."""
     init: str = ""
     """Start from the prediction weights of this run or ``pretrained:NAME`` (fine-tuning; same model)."""
+    first_guess: str = ""
+    """Diffusion: refine the prediction of this GAN run or ``pretrained:NAME`` (same effect, kept
+    frozen): the U-Net sees it and learns target - first guess, so 1-4 DDIM steps suffice."""
     acgan: ACGANConfig = field(default_factory=ACGANConfig)
     """Attention cGAN networks and losses."""
     unet: UNetConfig = field(default_factory=UNetConfig)
@@ -78,6 +81,8 @@ class TrainConfig:
         if self.model not in TASKS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(TASKS)}")
         effects.get(self.effect)
+        if self.first_guess and self.model != "diffusion":
+            raise InputError(f"--first-guess is for diffusion models, not {self.model}")
         for name in ("iters", "batch", "res", "log_every", "sample_every", "checkpoint_every", "sample_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")

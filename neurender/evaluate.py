@@ -80,13 +80,14 @@ def _is_run(method: str) -> bool:
 _PREDICTORS: dict = {}
 
 
-def _predictor(run: str):
-    """The (cached) :class:`neurender.predict.Predictor` of a run directory."""
-    if run not in _PREDICTORS:
+def _predictor(run: str, steps: int | None = None, samples: int = 1, seed: int = 0):
+    """The (cached) :class:`neurender.predict.Predictor` of a run directory, sampling with these options."""
+    key = (run, steps, samples, seed)
+    if key not in _PREDICTORS:
         from neurender.predict import Predictor
 
-        _PREDICTORS[run] = Predictor(run)
-    return _PREDICTORS[run]
+        _PREDICTORS[key] = Predictor(run, steps, samples, seed)
+    return _PREDICTORS[key]
 
 
 def method_label(method: str) -> str:
@@ -95,13 +96,14 @@ def method_label(method: str) -> str:
         else method
 
 
-def run_method(name: str, item: dict, effect) -> torch.Tensor:
-    """Linear prediction (1, C_target, H, W) of method ``name`` for a batched item (batch of one)."""
+def run_method(name: str, item: dict, effect, **options) -> torch.Tensor:
+    """Linear draws (S, 1, C_target, H, W) of method ``name`` for a batched item (batch of one): S is
+    ``options["samples"]`` for a diffusion run, else 1. ``options``: steps, samples, seed of
+    :class:`neurender.predict.Predictor`."""
     if _is_run(name):
-        predictor = _predictor(name)
-        return predictor(item["input"], item["mask"])
+        return _predictor(name, **options).draws(item["input"], item["mask"])
     if name in effect.baselines:
-        return METHODS[name](item, effect)
+        return METHODS[name](item, effect)[None]
     raise InputError(f"unknown method {name!r}")
 
 
@@ -184,19 +186,19 @@ def _save_grid(path: str, tiles: list[tuple[str, np.ndarray]], title: str, min_t
         sheet.save(tmp, format="PNG")
 
 
-def _run(dataset: GBufferDataset, methods: list[str]):
-    """Run: yields (batched item, {method: linear prediction}, {method: seconds}) per view; every
-    method runs once untimed on the first view first (warm-up)."""
+def _run(dataset: GBufferDataset, methods: list[str], options: dict):
+    """Run: yields (batched item, {method: linear draws (S, 1, C, H, W)}, {method: seconds}) per view;
+    every method runs once untimed on the first view first (warm-up)."""
     with torch.no_grad():
         for index in range(len(dataset)):
             item = _batch(dataset[index])
             if index == 0:
                 for name in methods:
-                    run_method(name, item, dataset.effect)
+                    run_method(name, item, dataset.effect, **options)
             predictions, seconds = {}, {}
             for name in methods:
                 start = time.perf_counter()
-                predictions[name] = run_method(name, item, dataset.effect).to(item["target"].dtype)
+                predictions[name] = run_method(name, item, dataset.effect, **options).to(item["target"].dtype)
                 seconds[name] = time.perf_counter() - start
             yield item, predictions, seconds
 
@@ -221,8 +223,10 @@ def _means(rows: list[dict]) -> dict:
     return means
 
 
-def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str]) -> dict:
-    """Summarise: per method the mean metrics (surfaces, full frame), per scene and ms per frame."""
+def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str], spread: dict, options: dict) -> dict:
+    """Summarise: per method the mean metrics (surfaces, full frame), per scene and ms per frame; for
+    a method with several draws, the calibration of their spread (``spread``: method -> [(std, error)]
+    of the surface pixels of each view)."""
     out = {}
     for name in methods:
         mine = [r for r in rows if r["method"] == method_label(name)]
@@ -235,26 +239,39 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str]) ->
             "per_scene_full": {s: {key: m[f"{key}_full"] for key in METRICS} for s, m in scenes.items()},
             "ms_per_frame": float(np.mean([r["ms"] for r in mine])),
         }
+        if spread.get(name):
+            std, error = (torch.cat(parts) for parts in zip(*spread[name]))
+            steps = _predictor(name, **options).options["steps"]
+            out[method_label(name)]["uncertainty"] = {**metrics.calibration(std, error), "steps": steps,
+                                                      "samples": options["samples"]}
     return out
 
 
 def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
-             path_tracer_curve: bool = False) -> dict:
+             path_tracer_curve: bool = False, steps: int | None = None, samples: int = 1, seed: int = 0) -> dict:
     """Run ``methods`` (None: the effect's baselines) on every view of ``split`` of the dataset in
     ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
     (see the module docstring) and returns the summary dict (the content of summary.json).
+    Diffusion runs sample with ``steps`` DDIM steps (None: each run's ``sample_steps``) and average ``samples`` draws from ``seed``; with
+    ``samples`` > 1 their summary also gives the calibration of the draws' spread (``uncertainty``).
 
     Raises InputError for an unknown effect, method or split, an empty split, or a dataset
     lacking a needed channel.
     """
     methods = check_methods(effect, methods)
+    options = {"steps": steps, "samples": samples, "seed": seed}
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-    rows, grids, empty = [], [], []
-    for item, predictions, seconds in _run(dataset, methods):
+    rows, grids, empty, spread = [], [], [], {}
+    for item, draws, seconds in _run(dataset, methods, options):
         reference = space.display(item["target"], record.hdr)
-        shown = {name: space.display(pred, record.hdr) for name, pred in predictions.items()}
+        shown = {name: space.display(d.mean(0), record.hdr) for name, d in draws.items()}
+        on = (item["mask"] > 0.5).expand_as(reference)
+        for name, d in draws.items():
+            if d.shape[0] > 1:  # the spread of the draws, compared in display space
+                std = space.display(d, record.hdr).std(0, unbiased=False)
+                spread.setdefault(name, []).append((std[on], (shown[name] - reference)[on]))
         rows += [{"method": method_label(name), "scene": item["scene"], "view": item["view"],
                   **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
                  for name in methods]
@@ -267,7 +284,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
         "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
         "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
-        "methods": _summarise(rows, dataset, methods), "grids": grids,
+        "methods": _summarise(rows, dataset, methods, spread, options), "grids": grids,
     }
     if path_tracer_curve:
         summary.update(_path_tracer_summary(data_dir, dataset, summary["methods"]))

@@ -129,3 +129,29 @@ def flip_map(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     errors = np.stack([flip_evaluator.evaluate(reference, test, "LDR", applyMagma=False)[0][..., 0]
                        for reference, test in zip(references, tests)])
     return torch.from_numpy(errors)[:, None].to(pred.device, pred.dtype)
+
+
+def _ranks(values: torch.Tensor) -> torch.Tensor:
+    """Ranks (0-based, float64) of 1-D ``values``, ties given their average rank."""
+    order = torch.argsort(values)
+    _, inverse, counts = torch.unique_consecutive(values[order], return_inverse=True, return_counts=True)
+    ends = torch.cumsum(counts, 0).double()
+    average = ends - (counts.double() + 1) / 2
+    ranks = torch.empty(values.shape, dtype=torch.float64)
+    ranks[order] = average[inverse]
+    return ranks
+
+
+def calibration(std: torch.Tensor, error: torch.Tensor) -> dict[str, float | None]:
+    """How well a predicted per-pixel standard deviation ``std`` explains the error ``error``
+    (same shape, any): ``spearman``, the Spearman rank correlation of std and |error| (None when
+    either is constant, e.g. a single draw), and ``coverage_2std``, the fraction of values with
+    |error| <= 2 std (0.954 for a calibrated Gaussian)."""
+    if std.shape != error.shape or std.numel() == 0:
+        raise ValueError(f"std {tuple(std.shape)} and error {tuple(error.shape)} must have the same, non-empty shape")
+    std, error = std.reshape(-1).double(), error.reshape(-1).abs().double()
+    coverage = float((error <= 2 * std).double().mean())
+    a, b = _ranks(std), _ranks(error)
+    a, b = a - a.mean(), b - b.mean()
+    norm = float(a.norm() * b.norm())
+    return {"spearman": float((a * b).sum()) / norm if norm > 0 else None, "coverage_2std": coverage}

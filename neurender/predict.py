@@ -38,7 +38,8 @@ class Predictor:
 
     ``run`` is a run folder or ``pretrained:NAME``. ``effect`` is the run's
     :class:`neurender.effects.Effect`: it names the channels read (``effect.inputs``) and written
-    (``effect.targets``). Stochastic models (diffusion) sample with ``steps`` steps, averaging
+    (``effect.targets``). Stochastic models (diffusion) sample with ``steps`` steps (None: the
+    run's ``sample_steps``), averaging
     ``samples`` draws from ``seed``. ``backend="onnxruntime"`` runs a GAN's generator exported to
     ONNX (:mod:`neurender.export`) instead of torch.
 
@@ -48,9 +49,9 @@ class Predictor:
     upsample with the G-buffer's depth and normals as guide (:mod:`neurender.upsample`).
     """
 
-    def __init__(self, run: str, steps: int = 16, samples: int = 1, seed: int = 0, backend: str = "torch",
+    def __init__(self, run: str, steps: int | None = None, samples: int = 1, seed: int = 0, backend: str = "torch",
                  tile: int | None = None, internal_res: int | None = None):
-        if steps < 1 or samples < 1:
+        if (steps is not None and steps < 1) or samples < 1:
             raise InputError(f"--steps and --samples must be at least 1, got {steps} and {samples}")
         if tile is not None and tile <= 2 * MARGIN:
             raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
@@ -64,12 +65,12 @@ class Predictor:
         pretrained.load_prediction_weights_of(self.task, run)
         self.run, self.model, self.effect = run, self.config.model, effects.get(self.config.effect)
         self.network = self.task.networks[self.task.main].eval()
-        self.stride = self.network.stride
+        self.stride = self.task.stride
         if backend == "onnxruntime":
             if self.task.stochastic:
                 raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
             self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
-        self.options = {"steps": steps, "samples": samples, "seed": seed}
+        self.options = {"steps": steps or self.config.sample_steps, "samples": samples, "seed": seed}
         if tile is not None and (self.task.stochastic or backend != "torch"):
             raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
                              f"on {backend}")
@@ -92,10 +93,9 @@ class Predictor:
         return raw[..., :h, :w]
 
     @torch.no_grad()
-    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
+    def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
-        -> prediction (B, C_out, H, W) linear, the mean of the draws (with ``return_std`` also their
-        per-pixel standard deviation, 0 for a GAN or a single draw)."""
+        -> draws (S, B, C_out, H, W) linear: ``samples`` draws of a diffusion model, one of a GAN."""
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
@@ -108,7 +108,12 @@ class Predictor:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
-        draws = self.effect.apply_off_mask(draws, mask)
+        return self.effect.apply_off_mask(draws, mask)
+
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
+        """The mean of :meth:`draws`: prediction (B, C_out, H, W) linear (with ``return_std`` also the
+        draws' per-pixel standard deviation, 0 for a GAN or a single draw)."""
+        draws = self.draws(inputs, mask)
         prediction = draws.mean(0)
         return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
 
@@ -126,13 +131,14 @@ def _exr_files(path: str) -> list[tuple[str, str]]:
     raise InputError(f"input not found: {path}")
 
 
-def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samples: int = 1, seed: int = 0,
+def predict_files(run: str, input_path: str, out_dir: str, steps: int | None = None, samples: int = 1, seed: int = 0,
                   progress: bool = True, backend: str = "torch", tile: int | None = None,
                   internal_res: int | None = None) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
 
-    Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); with
-    diffusion and ``samples`` > 1 also ``std.<name>``, the per-pixel spread of the samples.
+    Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
+    diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its ``samples``
+    draws (its uncertainty; 0 with one draw).
     ``tile`` and ``internal_res`` as in :class:`Predictor`.
     """
     predictor = Predictor(run, steps, samples, seed, backend, tile, internal_res)
@@ -146,7 +152,7 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int = 16, samp
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
         prediction, std = predictor(inputs, mask, return_std=True)
         out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
-        if predictor.task.stochastic and samples > 1:
+        if predictor.task.stochastic:
             out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})
         target = os.path.join(out_dir, relative)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)

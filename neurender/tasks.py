@@ -1,17 +1,20 @@
 """The model families (:data:`TASKS`): what one training step does and how a task predicts.
 
 Every task is built from a TrainConfig and an :class:`neurender.effects.Effect`, holds
-``networks``, ``optimizers``, ``ema`` and ``main`` (the network that predicts), and has
-``step(x, y, generator, wrapped)`` and ``sample(x, **options)`` -> (draws, B, C_out, H, W).
+``networks``, ``optimizers``, ``ema``, ``main`` (the network that predicts) and ``stride`` (H and W
+of its inputs must be multiples), and has ``step(x, y, generator, wrapped)`` and
+``sample(x, **options)`` -> (draws, B, C_out, H, W).
 All work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W) network
 inputs, y (B, C_out, H, W) targets in [-1, 1].
 """
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import torch
 
+from core.errors import InputError
 from neurender import effects
 from neurender.effects import DEPTH, MASK, NORMAL
 from neurender.models import acgan, diffusion, unet
@@ -58,7 +61,7 @@ class ACGANTask:
         self.networks = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
-        self.main = "generator"
+        self.main, self.stride = "generator", generator.stride
 
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
         G, D = wrapped["generator"], wrapped["discriminator"]
@@ -89,30 +92,45 @@ class ACGANTask:
 class DiffusionTask:
     """Conditional DDPM: U-Net predicts eps (or v) from (x_t, t, G-buffer); DDIM for sampling.
 
-    For an effect with ``residual_over`` channels (GI: direct light) the network predicts the
-    residual over them (they live in the target's space).
+    The U-Net learns the residual ``target - base``. The base is, in order of precedence:
+
+    * the prediction of a frozen first guess (``config.first_guess``, a GAN run or
+      ``pretrained:NAME`` of the same effect), which is also appended to the U-Net's conditioning:
+      the diffusion model only refines it and samples what the first guess cannot know, so a few
+      DDIM steps suffice (ResShift / Palette-style residual refinement);
+    * the effect's ``residual_over`` channels (GI: direct light, in the target's space);
+    * nothing (0).
     """
 
     stochastic = True
 
     def __init__(self, config, effect):
         in_channels, out_channels = len(effect.network_inputs), len(effect.targets)
-        residual_index = effect.index(effect.residual_over) if effect.residual_over else None
+        self.first_guess = _first_guess(config.first_guess, effect) if config.first_guess else None
+        cond_channels = in_channels + (out_channels if self.first_guess else 0)
+        self.residual_index = effect.index(effect.residual_over) if effect.residual_over else None
         self.scheduler = diffusion.NoiseScheduler(config.diffusion)
-        self.networks = {"unet": unet.ConditionalUNet(out_channels, in_channels, config.unet)}
-        self.optimizers = {"unet": _adam(self.networks["unet"], config.lr, config.betas)}
-        self.ema = EMA(self.networks["unet"], config.ema) if config.ema > 0 else None
-        self.residual_index = residual_index
+        unet_ = unet.ConditionalUNet(out_channels, cond_channels, config.unet)
+        self.networks = {"unet": unet_}
+        self.optimizers = {"unet": _adam(unet_, config.lr, config.betas)}
+        self.ema = EMA(unet_, config.ema) if config.ema > 0 else None
         self.main = "unet"
+        self.stride = max(unet_.stride, self.first_guess.stride if self.first_guess else 1)
 
-    def _base(self, x: torch.Tensor) -> torch.Tensor | float:
-        return x[:, self.residual_index] if self.residual_index else 0.0
+    def _condition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """(U-Net conditioning, base of the residual) for network inputs x (B, C_in, H, W)."""
+        if self.first_guess is not None:
+            with torch.no_grad():
+                guess = self.first_guess(x)
+            return torch.cat([x, guess], 1), guess
+        return x, (x[:, self.residual_index] if self.residual_index else 0.0)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
-        x0 = y - self._base(x)
+        cond, base = self._condition(x)
+        x0 = y - base
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         t = self.scheduler.sample_timesteps(x0.shape[0], generator=generator).to(x0.device)
-        prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, x)
+        prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, cond)
         loss = torch.mean((prediction - self.scheduler.training_target(x0, noise, t)) ** 2)
         self.optimizers["unet"].zero_grad(set_to_none=True)
         loss.backward()
@@ -121,14 +139,31 @@ class DiffusionTask:
 
     @torch.no_grad()
     def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0):
-        """``samples`` DDIM draws with ``steps`` steps, all noise from ``seed``: (samples, B, C_out, H, W)."""
+        """``samples`` DDIM draws with ``steps`` network evaluations each, all noise from ``seed``
+        (the first guess runs once): (samples, B, C_out, H, W)."""
         net = self.ema.module if self.ema else self.networks["unet"].eval()
         generator = torch.Generator(device=x.device).manual_seed(seed)
-        clip = None if self.residual_index else (-1.0, 1.0)  # a residual spans [-2, 2]
-        draws = torch.stack([diffusion.sample_ddim(net, x, self.scheduler, steps, eta=eta, generator=generator,
+        cond, base = self._condition(x)
+        clip = (-1.0, 1.0) if isinstance(base, float) else None  # a residual spans [-2, 2]
+        draws = torch.stack([diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator,
                                                    clip=clip) for _ in range(samples)])
         self.networks["unet"].train()
-        return (draws + self._base(x)).clamp(-1, 1)
+        return (draws + base).clamp(-1, 1)
+
+
+def _first_guess(run: str, effect) -> torch.nn.Module:
+    """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
+    ``run``, which must predict ``effect``; InputError otherwise."""
+    from neurender import pretrained  # pretrained builds tasks: imported here, not at module level
+    from neurender.config import load_config
+
+    config = load_config(pretrained.resolve(run))
+    if config.model != "acgan" or config.effect != effect.name:
+        raise InputError(f"--first-guess {run} must be an acgan run of effect {effect.name}, "
+                         f"not a {config.model} run of {config.effect}")
+    task = ACGANTask(dataclasses.replace(config, ema=0.0), effect)
+    pretrained.load_prediction_weights_of(task, run)
+    return task.networks[task.main].eval().requires_grad_(False)
 
 
 TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask}

@@ -115,7 +115,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     task = build_task(config)
     if config.init and not resume:
         _initialise(task, config.init)
-    stride = task.networks[task.main].stride
+    stride = task.stride
     if config.res % stride:
         raise InputError(f"--res {config.res} must be a multiple of the network's stride {stride}")
     min_size = getattr(task.networks.get("discriminator"), "min_size", 1)
@@ -178,7 +178,7 @@ class _SampleViews:
 
         rows, ssims, psnrs = [], [], []
         for item in self.items:
-            stride = task.networks[task.main].stride
+            stride = task.stride
             h, w = (s // stride * stride for s in item["mask"].shape[-2:])
             crop = [t[None, :, :h, :w] for t in (item["input"], item["target"], item["mask"])]
             x, _ = to_model_space(*crop, self.effect)

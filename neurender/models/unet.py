@@ -52,6 +52,10 @@ class UNetConfig:
     time_embed_dim: int | None = None
     """Width of the step embedding MLP; ``None`` means ``4 * base_channels``."""
 
+    patch: int = 1
+    """Pixels per side of the cells level 0 works on: the input is pixel-unshuffled into
+    ``patch**2``-times the channels and the output shuffled back (2: every level costs a quarter)."""
+
     def __post_init__(self) -> None:
         self.channel_mults = tuple(self.channel_mults)
         self.attention_levels = tuple(self.attention_levels)
@@ -66,6 +70,8 @@ class UNetConfig:
         if not all(_is_int(i) and 0 <= i < levels for i in self.attention_levels):
             raise ValueError(f"attention_levels must be level indices in [0, {levels - 1}], "
                              f"got {self.attention_levels!r}")
+        if not _is_int(self.patch) or self.patch < 1:
+            raise ValueError(f"patch must be an int >= 1, got {self.patch!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout!r}")
         if self.time_embed_dim is not None and (not _is_int(self.time_embed_dim)
@@ -172,7 +178,7 @@ class ConditionalUNet(nn.Module):
         config: sizes, :class:`UNetConfig` defaults if None.
 
     Attributes: ``out_channels``, ``cond_channels``, ``config``, ``stride``
-    (``2 ** (levels - 1)``: H and W must be multiples of it).
+    (``patch * 2 ** (levels - 1)``: H and W must be multiples of it).
 
     Shapes: forward(x_t (B, C, H, W), t (B,) long, cond (B, C_cond, H, W)) -> (B, C, H, W).
     """
@@ -186,11 +192,12 @@ class ConditionalUNet(nn.Module):
         self.config = config = config if config is not None else UNetConfig()
         self.out_channels = out_channels
         self.cond_channels = cond_channels
-        self.stride = 2 ** (config.num_levels - 1)
+        self.stride = config.patch * 2 ** (config.num_levels - 1)
+        cells = config.patch ** 2
 
         base, tdim = config.base_channels, config.resolved_time_embed_dim
         self.time_mlp = nn.Sequential(nn.Linear(base, tdim), nn.SiLU(), nn.Linear(tdim, tdim))
-        self.conv_in = nn.Conv2d(out_channels + cond_channels, base, 3, padding=1)
+        self.conv_in = nn.Conv2d((out_channels + cond_channels) * cells, base, 3, padding=1)
 
         widths = [base * m for m in config.channel_mults]
         last = config.num_levels - 1
@@ -231,7 +238,7 @@ class ConditionalUNet(nn.Module):
         assert not skip_widths
 
         self.norm_out = nn.GroupNorm(num_groups(ch), ch)
-        self.conv_out = nn.Conv2d(ch, out_channels, 3, padding=1)
+        self.conv_out = nn.Conv2d(ch, out_channels * cells, 3, padding=1)
 
     def _check_inputs(self, x_t: Tensor, t: Tensor, cond: Tensor | None) -> Tensor:
         if x_t.dim() != 4 or x_t.shape[1] != self.out_channels:
@@ -264,7 +271,7 @@ class ConditionalUNet(nn.Module):
         t = self._check_inputs(x_t, t, cond)
         temb = self.time_mlp(timestep_embedding(t, self.config.base_channels).to(x_t.dtype))
         h = torch.cat([x_t, cond], dim=1) if self.cond_channels else x_t
-        h = self.conv_in(h)
+        h = self.conv_in(F.pixel_unshuffle(h, self.config.patch))
 
         skips = [h]
         for level, down in enumerate(self.down_levels):
@@ -283,4 +290,4 @@ class ConditionalUNet(nn.Module):
             if i < len(self.upsamples):
                 h = self.upsamples[i](h)
 
-        return self.conv_out(F.silu(self.norm_out(h)))
+        return F.pixel_shuffle(self.conv_out(F.silu(self.norm_out(h))), self.config.patch)

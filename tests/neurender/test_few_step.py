@@ -1,0 +1,131 @@
+"""Few-step diffusion over a first guess, its uncertainty channel and the calibration metrics."""
+from __future__ import annotations
+
+import dataclasses
+import os
+
+import pytest
+import torch
+
+from nr_helpers import error_lines, run_neurender
+from core.exr import read_exr
+from neurender import metrics
+from neurender.config import TrainConfig
+from neurender.evaluate import evaluate
+from neurender.models.acgan import ACGANConfig
+from neurender.models.unet import UNetConfig
+from neurender.predict import Predictor
+from neurender.train import train
+
+TINY = dict(effect="ao", iters=2, batch=2, res=16, log_every=1, sample_every=1000, checkpoint_every=2, sample_steps=2,
+            acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2),
+            unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,)))
+
+
+@pytest.fixture(scope="module")
+def runs(pair_dataset, tmp_path_factory) -> dict[str, str]:
+    """A tiny AO GAN and a tiny diffusion model refining it (2 steps each)."""
+    root = tmp_path_factory.mktemp("few_step")
+    gan, refiner = str(root / "gan"), str(root / "refiner")
+    train(TrainConfig(model="acgan", data=str(pair_dataset), **TINY), gan, progress=False)
+    train(TrainConfig(model="diffusion", data=str(pair_dataset), first_guess=gan, **TINY), refiner, progress=False)
+    return {"gan": gan, "refiner": refiner, "data": str(pair_dataset)}
+
+
+def _view(data: str) -> tuple[torch.Tensor, torch.Tensor]:
+    from neurender.data import GBufferDataset
+
+    item = GBufferDataset(data, "ao")[0]
+    return item["input"][None], item["mask"][None]
+
+
+def _count_calls(module: torch.nn.Module) -> list:
+    calls = []
+    module.register_forward_hook(lambda *_: calls.append(1))
+    return calls
+
+
+@pytest.mark.parametrize("steps", [1, 2, 4])
+def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
+    """k steps cost k U-Net evaluations per draw and one first-guess evaluation per frame; the same
+    seed gives the same draws, another seed other draws."""
+    inputs, mask = _view(runs["data"])
+    predictor = Predictor(runs["refiner"], steps=steps, samples=2, seed=5)
+    unet_calls, guess_calls = _count_calls(predictor.network), _count_calls(predictor.task.first_guess)
+    first = predictor.draws(inputs, mask)
+    assert first.shape == (2, 1, 1, *mask.shape[-2:])
+    assert len(unet_calls) == 2 * steps and len(guess_calls) == 1
+    assert torch.equal(first, Predictor(runs["refiner"], steps=steps, samples=2, seed=5).draws(inputs, mask))
+    assert not torch.equal(first, Predictor(runs["refiner"], steps=steps, samples=2, seed=6).draws(inputs, mask))
+    assert not torch.equal(first[0], first[1])
+
+
+def test_refiner_predicts_a_residual_over_its_first_guess(runs):
+    """With the U-Net's output zeroed, one step returns the first guess itself (the residual's
+    estimate from pure noise is sqrt(abar_{T-1}) x_T, about 0)."""
+    inputs, mask = _view(runs["data"])
+    predictor = Predictor(runs["refiner"], steps=1)
+    last = [m for m in predictor.network.modules() if isinstance(m, torch.nn.Conv2d)][-1]
+    torch.nn.init.zeros_(last.weight)
+    torch.nn.init.zeros_(last.bias)
+    guess = Predictor(runs["gan"])(inputs, mask)
+    assert (predictor(inputs, mask) - guess).abs().max() < 1e-2
+    assert (guess - guess.mean()).abs().max() > 0.01  # the comparison is not between two constants
+
+
+def test_first_guess_must_be_a_gan_of_the_same_effect(runs, tmp_path):
+    data = runs["data"]
+    cases = {
+        "must be an acgan run of effect ao, not a diffusion run": ("--model", "diffusion", "--effect", "ao",
+                                                                   "--first-guess", runs["refiner"]),
+        "must be an acgan run of effect fog, not a acgan run of ao": ("--model", "diffusion", "--effect", "fog",
+                                                                      "--first-guess", runs["gan"]),
+        "--first-guess is for diffusion models": ("--model", "acgan", "--effect", "ao", "--first-guess", runs["gan"]),
+        "no shipped model 'nothing'": ("--model", "diffusion", "--effect", "ao", "--first-guess", "pretrained:nothing"),
+    }
+    for expected, args in cases.items():
+        result = run_neurender("train", *args, "--data", data, "--out", tmp_path / "x", "--iters", "1", "--res", "16")
+        lines = error_lines(result.stderr)
+        assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], (expected, result.stderr[-800:])
+
+
+def test_uncertainty_channel_is_zero_for_one_draw(runs, tmp_path):
+    for samples in (1, 3):
+        out = tmp_path / str(samples)
+        result = run_neurender("predict", "--checkpoint", runs["refiner"], "--input", runs["data"], "--out", out,
+                               "--steps", "2", "--samples", str(samples))
+        assert result.returncode == 0, result.stderr[-1500:]
+        channels = read_exr(str(sorted(out.rglob("*.exr"))[0]))
+        assert set(channels) == {"ao.Y", "std.ao.Y"}
+        assert (channels["std.ao.Y"] == 0).all() == (samples == 1)
+
+
+def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
+    one = evaluate(runs["data"], "ao", [runs["refiner"]], str(tmp_path / "one"), steps=2, samples=1)
+    assert "uncertainty" not in one["methods"]["refiner"]
+    many = evaluate(runs["data"], "ao", [runs["refiner"], "gtao"], str(tmp_path / "many"), steps=2, samples=3)
+    assert "uncertainty" not in many["methods"]["gtao"]
+    u = many["methods"]["refiner"]["uncertainty"]
+    assert (u["steps"], u["samples"]) == (2, 3) and 0 <= u["coverage_2std"] <= 1 and -1 <= u["spearman"] <= 1
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
+    section = readme[readme.index("### summary.json"):]
+    assert all(f"`{key}`" in section for key in ("uncertainty", *u))
+
+
+def test_calibration_metrics_on_known_cases():
+    error = torch.tensor([0.0, -1.0, 2.0, 3.0, -4.0])
+    assert metrics.calibration(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0]), error)["spearman"] == pytest.approx(1.0)
+    assert metrics.calibration(torch.tensor([5.0, 4.0, 3.0, 2.0, 1.0]), error)["spearman"] == pytest.approx(-1.0)
+    # |error| <= 2 std for 0, 1, 2 of the five values
+    assert metrics.calibration(torch.ones(5), error) == {"spearman": None, "coverage_2std": pytest.approx(0.6)}
+    # ties take their average rank: std ranks (0.5, 0.5, 2, 3.5, 3.5) against |error| ranks (0, 1, 2, 3, 4)
+    tied = metrics.calibration(torch.tensor([1.0, 1.0, 2.0, 3.0, 3.0]), error)["spearman"]
+    assert tied == pytest.approx(9 / (3 * 10 ** 0.5))
+    # a calibrated Gaussian: error ~ N(0, std^2) with std drawn per pixel
+    generator = torch.Generator().manual_seed(0)
+    std = torch.rand(200_000, generator=generator) + 0.05
+    gaussian = metrics.calibration(std, std * torch.randn(200_000, generator=generator))
+    assert gaussian["coverage_2std"] == pytest.approx(0.9545, abs=0.003)
+    assert 0.3 < gaussian["spearman"] < 0.6
+    with pytest.raises(ValueError):
+        metrics.calibration(torch.ones(3), torch.ones(4))
