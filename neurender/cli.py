@@ -127,6 +127,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="diffusion draws averaged; >1 also scores the calibration of their spread")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
 
+    cal = sub.add_parser("calibrate", help="fit a diffusion run's uncertainty scale on held-out views "
+                                           "(writes RUN/calibration.json)")
+    cal.add_argument("--checkpoint", required=True, help="diffusion run folder (a shipped model's folder too)")
+    cal.add_argument("--data", required=True, help="validation dataset: scenes neither trained nor tested on")
+    cal.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the run's sample_steps)")
+    cal.add_argument("--samples", type=int, default=8, help="draws per view (at least 2)")
+    cal.add_argument("--seed", type=int, default=0, help="noise seed")
+
     exp = sub.add_parser("export", help="export a GAN run: ONNX for onnxruntime, or a shipped model folder")
     exp.add_argument("--checkpoint", required=True, help="run directory (or pretrained:NAME)")
     exp.add_argument("--out", required=True, help="ONNX file, or the shipped model folder")
@@ -247,6 +255,18 @@ def _predict(args) -> int:
     return 0
 
 
+def _calibrate(args) -> int:
+    from neurender.calibrate import calibrate
+
+    result = calibrate(args.checkpoint, args.data, args.steps, args.samples, args.seed)
+    raw, calibrated = result["raw"], result["calibrated"]
+    print(f"std_scale {result['std_scale']:.3f} for {result['steps']} steps and {result['samples']} draws, on "
+          f"{result['views']} views: 2-std coverage {raw['coverage_2std']:.3f} -> {calibrated['coverage_2std']:.3f}, "
+          f"Spearman(std, |error|) {raw['spearman']:.3f}")
+    print(f"written to {os.path.join(args.checkpoint, 'calibration.json')}")
+    return 0
+
+
 def _evaluate(args) -> int:
     from neurender.evaluate import evaluate
 
@@ -335,7 +355,7 @@ def _bench(args) -> int:
 
 
 COMMANDS = {"doctor": _doctor, "generate": _generate, "train": _train, "predict": _predict,
-            "evaluate": _evaluate, "export": _export, "report": _report, "validate": _validate, "stats": _stats,
+            "evaluate": _evaluate, "calibrate": _calibrate, "export": _export, "report": _report, "validate": _validate, "stats": _stats,
             "demo": _demo, "bench": _bench}
 
 

@@ -99,7 +99,7 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
     for effect, record in EFFECTS.items():
         eval_dir = os.path.join(out, "eval", effect)
         print(f"demo 3/4: evaluating {effect} on the held-out scene (surface figures)")
-        shipped = [f"{pretrained.PREFIX}{effect}"] if effect in pretrained.available() else []
+        shipped = pretrained.available(effect)
         summary = evaluate(test_dataset, effect, list(record.baselines) + shipped + runs.get(effect, []), eval_dir,
                            path_tracer_curve=True)
         floor = summary["noise_floor"]

@@ -241,9 +241,10 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str], sp
         }
         if spread.get(name):
             std, error = (torch.cat(parts) for parts in zip(*spread[name]))
-            steps = _predictor(name, **options).options["steps"]
-            out[method_label(name)]["uncertainty"] = {**metrics.calibration(std, error), "steps": steps,
-                                                      "samples": options["samples"]}
+            predictor = _predictor(name, **options)
+            out[method_label(name)]["uncertainty"] = {**metrics.calibration(std, error),
+                                                      "steps": predictor.options["steps"],
+                                                      "samples": options["samples"], "std_scale": predictor.std_scale}
     return out
 
 
@@ -270,7 +271,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
         on = (item["mask"] > 0.5).expand_as(reference)
         for name, d in draws.items():
             if d.shape[0] > 1:  # the spread of the draws, compared in display space
-                std = space.display(d, record.hdr).std(0, unbiased=False)
+                std = _predictor(name, **options).std_scale * space.display(d, record.hdr).std(0, unbiased=False)
                 spread.setdefault(name, []).append((std[on], (shown[name] - reference)[on]))
         rows += [{"method": method_label(name), "scene": item["scene"], "view": item["view"],
                   **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import glob
 import os
+import sys
 
 import numpy as np
 import torch
@@ -18,6 +19,7 @@ import torch.nn.functional as F
 from core.errors import InputError
 from core.exr import read_exr, write_exr
 from neurender import effects, pretrained, space
+from neurender.calibrate import read_calibration
 from neurender.config import load_config
 from neurender.export import OnnxNetwork
 from neurender.tasks import build_task
@@ -39,8 +41,9 @@ class Predictor:
     ``run`` is a run folder or ``pretrained:NAME``. ``effect`` is the run's
     :class:`neurender.effects.Effect`: it names the channels read (``effect.inputs``) and written
     (``effect.targets``). Stochastic models (diffusion) sample with ``steps`` steps (None: the
-    run's ``sample_steps``), averaging
-    ``samples`` draws from ``seed``. ``backend="onnxruntime"`` runs a GAN's generator exported to
+    run's ``sample_steps``), averaging ``samples`` draws from ``seed``; their spread is scaled by the
+    run's ``calibration.json`` (:mod:`neurender.calibrate`) when it was fitted for the same steps and
+    samples (``calibrated``, ``std_scale``; 1 otherwise). ``backend="onnxruntime"`` runs a GAN's generator exported to
     ONNX (:mod:`neurender.export`) instead of torch.
 
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.tiling`,
@@ -71,6 +74,10 @@ class Predictor:
                 raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
             self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
         self.options = {"steps": steps or self.config.sample_steps, "samples": samples, "seed": seed}
+        calibration = read_calibration(run)
+        self.calibrated = bool(calibration) and (calibration["steps"], calibration["samples"]) == (
+            self.options["steps"], samples)
+        self.std_scale = calibration["std_scale"] if self.calibrated else 1.0
         if tile is not None and (self.task.stochastic or backend != "torch"):
             raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
                              f"on {backend}")
@@ -112,10 +119,10 @@ class Predictor:
 
     def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
         """The mean of :meth:`draws`: prediction (B, C_out, H, W) linear (with ``return_std`` also the
-        draws' per-pixel standard deviation, 0 for a GAN or a single draw)."""
+        uncertainty: the draws' per-pixel standard deviation times ``std_scale``, 0 for a GAN or one draw)."""
         draws = self.draws(inputs, mask)
         prediction = draws.mean(0)
-        return (prediction, draws.std(0, unbiased=False)) if return_std else prediction
+        return (prediction, self.std_scale * draws.std(0, unbiased=False)) if return_std else prediction
 
 
 def _exr_files(path: str) -> list[tuple[str, str]]:
@@ -143,6 +150,9 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int | None = N
     """
     predictor = Predictor(run, steps, samples, seed, backend, tile, internal_res)
     effect = predictor.effect
+    if predictor.task.stochastic and samples > 1 and not predictor.calibrated:
+        print(f"note: std.* is the raw spread of the draws: {run} has no calibration for "
+              f"{predictor.options['steps']} steps and {samples} samples (neurender calibrate)", file=sys.stderr)
     written = []
     from tqdm import tqdm
 

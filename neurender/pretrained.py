@@ -23,11 +23,14 @@ PREFIX = "pretrained:"
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pretrained")
 
 
-def available() -> list[str]:
-    """Names of the shipped models."""
+def available(effect: str | None = None) -> list[str]:
+    """Names of the shipped models (with ``effect``: ``pretrained:NAME`` of those that predict it)."""
     if not os.path.isdir(ROOT):
         return []
-    return sorted(n for n in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, n, CONFIG)))
+    names = sorted(n for n in os.listdir(ROOT) if os.path.isfile(os.path.join(ROOT, n, CONFIG)))
+    if effect is None:
+        return names
+    return [PREFIX + n for n in names if load_config(os.path.join(ROOT, n)).effect == effect]
 
 
 def resolve(run: str) -> str:
@@ -109,7 +112,8 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     from neurender.report import report
 
     config = load_config(out_dir)
-    _, metadata = read_checkpoint(out_dir)
+    tensors, metadata = read_checkpoint(out_dir)
+    network = next(iter(tensors)).split(".")[1]  # net.NAME.*: the predicting network
     source = load_config(source_run)
     manifests = [load_manifest(data) for data in source.data]
     scenes = [scene for manifest in manifests for scene in manifest["scenes"]]
@@ -121,7 +125,9 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
              f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "
              f"{manifests[0]['views_per_scene']} views each, {render['res']} px, {render['spp']} spp; "
              f"random {source.res} px crops, batch {source.batch}",
-             f"- weights: the EMA generator in fp16 ({os.path.getsize(os.path.join(out_dir, CHECKPOINT)) / 1e6:.1f} MB)",
+             f"- weights: the EMA {network} in fp16 ({os.path.getsize(os.path.join(out_dir, CHECKPOINT)) / 1e6:.1f} MB)",
+             *([f"- refines the prediction of `{config.first_guess}` (its first guess; DDIM with "
+                f"{config.sample_steps} step(s) by default)"] if config.first_guess else []),
              f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "
              + ", ".join(f"{size} {ms:.0f}" for size, ms in _ms_per_frame(out_dir).items()), ""]
     if notes:

@@ -66,6 +66,14 @@ def _rows(summary: dict) -> list[list[str]]:
     return rows
 
 
+def _uncertainty(summary: dict) -> list[str]:
+    """One sentence per method whose summary has ``uncertainty`` (diffusion with several draws)."""
+    return [f"Uncertainty of {name} ({u['samples']} draws of {u['steps']} steps): Spearman(std, |error|) "
+            f"{_fmt(u['spearman'])}, share of surface values within 2 std {_fmt(u['coverage_2std'])} "
+            "(0.954 for a calibrated Gaussian)."
+            for name, m in summary["methods"].items() if (u := m.get("uncertainty"))]
+
+
 def _full(point: dict) -> dict:
     return {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
 
@@ -140,10 +148,12 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
         html_parts += [f"<h2>{html.escape(title)}</h2>", "<table><tr>"
                        + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"]
         html_parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
-        html_parts += ["</table>", f"<p><img src='{plot}' alt='quality against time'></p>"]
+        notes = _uncertainty(summary)
+        html_parts += ["</table>", *(f"<p>{html.escape(n)}</p>" for n in notes),
+                       f"<p><img src='{plot}' alt='quality against time'></p>"]
         markdown += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         markdown += ["| " + " | ".join(row) + " |" for row in rows]
-        markdown += ["", f"![quality against time]({plot})", ""]
+        markdown += ["", *(f"{n}\n" for n in notes), f"![quality against time]({plot})", ""]
         for grid in summary.get("grids", []):
             name = f"images/{prefix}_{os.path.basename(grid)}"
             shutil.copyfile(os.path.join(eval_dir, grid), os.path.join(out_dir, name))

@@ -110,6 +110,7 @@ class DiffusionTask:
         cond_channels = in_channels + (out_channels if self.first_guess else 0)
         self.residual_index = effect.index(effect.residual_over) if effect.residual_over else None
         self.scheduler = diffusion.NoiseScheduler(config.diffusion)
+        self.scale = config.diffusion.data_scale
         unet_ = unet.ConditionalUNet(out_channels, cond_channels, config.unet)
         self.networks = {"unet": unet_}
         self.optimizers = {"unet": _adam(unet_, config.lr, config.betas)}
@@ -127,7 +128,7 @@ class DiffusionTask:
 
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
         cond, base = self._condition(x)
-        x0 = y - base
+        x0 = (y - base) * self.scale
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         t = self.scheduler.sample_timesteps(x0.shape[0], generator=generator).to(x0.device)
         prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, cond)
@@ -144,11 +145,11 @@ class DiffusionTask:
         net = self.ema.module if self.ema else self.networks["unet"].eval()
         generator = torch.Generator(device=x.device).manual_seed(seed)
         cond, base = self._condition(x)
-        clip = (-1.0, 1.0) if isinstance(base, float) else None  # a residual spans [-2, 2]
+        clip = (-self.scale, self.scale) if isinstance(base, float) else None  # a residual spans [-2, 2]
         draws = torch.stack([diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator,
                                                    clip=clip) for _ in range(samples)])
         self.networks["unet"].train()
-        return (draws + base).clamp(-1, 1)
+        return (draws / self.scale + base).clamp(-1, 1)
 
 
 def _first_guess(run: str, effect) -> torch.nn.Module:

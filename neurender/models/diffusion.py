@@ -62,6 +62,10 @@ class DiffusionConfig:
     prediction: str = "epsilon"
     """Network target: ``"epsilon"`` (the noise) or ``"v"`` (``sqrt(abar) eps - sqrt(1-abar) x0``)."""
 
+    data_scale: float = 1.0
+    """The diffused sample is ``data_scale`` times the data (the target, or its residual over a base):
+    a small residual brought to about unit spread keeps the noise levels meaningful."""
+
     def __post_init__(self) -> None:
         if isinstance(self.num_train_steps, bool) or not isinstance(self.num_train_steps, int) \
                 or self.num_train_steps < 1:
@@ -73,6 +77,8 @@ class DiffusionConfig:
         if self.schedule == "linear" and not 0.0 < self.beta_start <= self.beta_end < 1.0:
             raise ValueError("linear schedule needs 0 < beta_start <= beta_end < 1, got "
                              f"beta_start={self.beta_start!r}, beta_end={self.beta_end!r}")
+        if not (math.isfinite(self.data_scale) and self.data_scale > 0):
+            raise ValueError(f"data_scale must be > 0, got {self.data_scale!r}")
         if self.schedule == "cosine" and not (math.isfinite(self.cosine_s) and self.cosine_s >= 0.0):
             raise ValueError(f"cosine_s must be >= 0, got {self.cosine_s!r}")
 

@@ -107,6 +107,10 @@ def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
     assert "uncertainty" not in many["methods"]["gtao"]
     u = many["methods"]["refiner"]["uncertainty"]
     assert (u["steps"], u["samples"]) == (2, 3) and 0 <= u["coverage_2std"] <= 1 and -1 <= u["spearman"] <= 1
+    from neurender.report import report
+
+    report([str(tmp_path / "many")], str(tmp_path / "report"))
+    assert "Uncertainty of refiner (3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     section = readme[readme.index("### summary.json"):]
     assert all(f"`{key}`" in section for key in ("uncertainty", *u))
@@ -129,3 +133,46 @@ def test_calibration_metrics_on_known_cases():
     assert 0.3 < gaussian["spearman"] < 0.6
     with pytest.raises(ValueError):
         metrics.calibration(torch.ones(3), torch.ones(4))
+
+
+def test_a_packed_refiner_predicts_what_the_run_predicts(runs, tmp_path):
+    from neurender import pretrained
+
+    shipped = str(tmp_path / "shipped")
+    pretrained.pack(runs["refiner"], shipped)
+    inputs, mask = _view(runs["data"])
+    expected = Predictor(runs["refiner"], samples=2, seed=1).draws(inputs, mask)
+    got = Predictor(shipped, samples=2, seed=1).draws(inputs, mask)
+    assert (expected - got).abs().max() < 2e-2, "fp16 weights: close, not equal"
+    text = open(pretrained.write_card(shipped, runs["refiner"], [])).read()
+    assert f"refines the prediction of `{runs['gan']}`" in text and "the EMA unet in fp16" in text
+
+
+def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
+    """calibrate fits std_scale so 95.4 % of the views' surface values fall within 2 std; a Predictor
+    with the same steps and samples applies it, one with other samples does not (and predict says so)."""
+    import shutil
+
+    from core.errors import InputError
+    from neurender.calibrate import calibrate
+
+    run = str(tmp_path / "refiner")
+    shutil.copytree(runs["refiner"], run)
+    result = calibrate(run, runs["data"], steps=2, samples=3, progress=False)
+    assert result["calibrated"]["coverage_2std"] == pytest.approx(0.9545, abs=0.01)
+    assert result["raw"]["spearman"] == pytest.approx(result["calibrated"]["spearman"], abs=1e-4)  # ranks do not change
+    inputs, mask = _view(runs["data"])
+    fitted, other = Predictor(run, steps=2, samples=3), Predictor(run, steps=2, samples=4)
+    assert fitted.calibrated and fitted.std_scale == result["std_scale"] and not other.calibrated
+    raw_std = fitted.draws(inputs, mask).std(0, unbiased=False)
+    assert torch.allclose(fitted(inputs, mask, return_std=True)[1], result["std_scale"] * raw_std)
+    note = run_neurender("predict", "--checkpoint", run, "--input", runs["data"], "--out", tmp_path / "p",
+                         "--steps", "2", "--samples", "4")
+    assert note.returncode == 0 and "has no calibration for 2 steps and 4 samples" in note.stderr
+    for bad, message in ((dict(samples=1), "at least 2"), (dict(run=runs["gan"]), "only diffusion runs"),
+                         (dict(run="pretrained:ao"), "not pretrained:NAME")):
+        with pytest.raises(InputError, match=message):
+            calibrate(bad.get("run", run), runs["data"], steps=2, samples=bad.get("samples", 3), progress=False)
+    (tmp_path / "refiner" / "calibration.json").write_text("{")
+    with pytest.raises(InputError, match="not a valid calibration"):
+        Predictor(run)

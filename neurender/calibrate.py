@@ -1,0 +1,78 @@
+"""Calibrate a diffusion run's uncertainty: one factor on the spread of its draws, fitted on held-out views.
+
+Few DDIM steps give draws that scatter far less than the model's error on unseen scenes (they
+collapse towards the mean), so their standard deviation ranks pixels by error but understates it.
+:func:`calibrate` fits ``std_scale`` such that 95.4 % of the surface values of a validation dataset
+(display values, as in :mod:`neurender.evaluate`) have ``|error| <= 2 * std_scale * std``, the share
+a calibrated Gaussian has, and writes it to ``RUN/calibration.json`` for the ``steps`` and
+``samples`` it was fitted with. :class:`neurender.predict.Predictor` applies it when sampling with
+the same ``steps`` and ``samples``. Fit on scenes that are neither training nor test scenes.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import torch
+
+from core.atomic import write_json_atomic
+from core.errors import InputError
+from neurender import metrics, pretrained, space
+
+CALIBRATION = "calibration.json"
+GAUSSIAN_2STD = 0.9545
+"""Share of a Gaussian within 2 standard deviations: the coverage the fitted scale gives."""
+
+
+def read_calibration(run: str) -> dict | None:
+    """The content of RUN/calibration.json, or None when the run has none."""
+    path = os.path.join(run, CALIBRATION)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path) as handle:
+            calibration = json.load(handle)
+        float(calibration["std_scale"]), int(calibration["steps"]), int(calibration["samples"])
+    except (ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{path} is not a valid calibration: {exc}") from None
+    return calibration
+
+
+def calibrate(run: str, data_dir: str, steps: int | None = None, samples: int = 8, seed: int = 0,
+              progress: bool = True) -> dict:
+    """Fit ``std_scale`` of diffusion run ``run`` (a folder; not ``pretrained:NAME``) on every view of
+    the dataset ``data_dir``, sampling ``samples`` draws of ``steps`` steps (None: the run's
+    ``sample_steps``); writes RUN/calibration.json and returns its content (also the raw and
+    calibrated Spearman and coverage on these views)."""
+    from tqdm import tqdm
+
+    from neurender.data import GBufferDataset
+    from neurender.predict import Predictor
+
+    if run.startswith(pretrained.PREFIX):
+        raise InputError("calibrate writes into the run folder: give the folder of a shipped model, not pretrained:NAME")
+    if samples < 2:
+        raise InputError(f"calibration needs --samples of at least 2 (the spread of one draw is 0), got {samples}")
+    predictor = Predictor(run, steps, samples, seed)
+    if not predictor.task.stochastic:
+        raise InputError(f"{run} is a {predictor.model} run: only diffusion runs draw samples to calibrate")
+    dataset = GBufferDataset(data_dir, predictor.effect.name)
+    hdr = predictor.effect.hdr
+    stds, errors = [], []
+    for index in tqdm(range(len(dataset)), unit="view", disable=None if progress else True):
+        item = dataset[index]
+        draws = predictor.draws(item["input"][None], item["mask"][None])
+        reference = space.display(item["target"][None], hdr)
+        on = (item["mask"][None] > 0.5).expand_as(reference)
+        stds.append(space.display(draws, hdr).std(0, unbiased=False)[on])
+        errors.append((space.display(draws.mean(0), hdr) - reference)[on])
+    std, error = torch.cat(stds), torch.cat(errors)
+    if not bool((std > 0).any()):
+        raise InputError(f"the draws of {run} do not spread on {data_dir}: nothing to calibrate")
+    ratio = error.abs().double() / std.double().clamp_min(1e-12)
+    scale = float(ratio.quantile(GAUSSIAN_2STD)) / 2
+    result = {"std_scale": scale, "steps": predictor.options["steps"], "samples": samples, "seed": seed,
+              "data_dir": os.path.abspath(data_dir), "views": len(dataset),
+              "raw": metrics.calibration(std, error), "calibrated": metrics.calibration(scale * std, error)}
+    write_json_atomic(os.path.join(run, CALIBRATION), result)
+    return result
