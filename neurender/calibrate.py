@@ -3,10 +3,10 @@
 Few DDIM steps give draws that scatter far less than the model's error on unseen scenes (they
 collapse towards the mean), so their standard deviation ranks pixels by error but understates it.
 :func:`calibrate` fits ``std_scale`` such that 95.4 % of the surface values of a validation dataset
-(display values, as in :mod:`neurender.evaluate`) have ``|error| <= 2 * std_scale * std``, the share
-a calibrated Gaussian has, and writes it to ``RUN/calibration.json`` for the ``steps`` and
-``samples`` it was fitted with. :class:`neurender.predict.Predictor` applies it when sampling with
-the same ``steps`` and ``samples``. Fit on scenes that are neither training nor test scenes.
+have ``|error of the prediction| <= 2 * std_scale * std`` (linear values), the share a calibrated
+Gaussian has, and writes it to ``RUN/calibration.json`` for the ``sampler``, ``steps`` and ``samples``
+it was fitted with; :class:`neurender.predict.Predictor` applies it when it predicts with the same
+three. Fit on scenes that are neither training nor test scenes.
 """
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ import torch
 
 from core.atomic import write_json_atomic
 from core.errors import InputError
-from neurender import metrics, pretrained, space
+from neurender import metrics, pretrained
 
 CALIBRATION = "calibration.json"
 GAUSSIAN_2STD = 0.9545
@@ -32,14 +32,14 @@ def read_calibration(run: str) -> dict | None:
     try:
         with open(path) as handle:
             calibration = json.load(handle)
-        float(calibration["std_scale"]), int(calibration["steps"]), int(calibration["samples"])
+        float(calibration["std_scale"]), int(calibration["steps"]), int(calibration["samples"]), calibration["sampler"]
     except (ValueError, KeyError, TypeError) as exc:
         raise InputError(f"{path} is not a valid calibration: {exc}") from None
     return calibration
 
 
 def calibrate(run: str, data_dir: str, steps: int | None = None, samples: int = 8, seed: int = 0,
-              progress: bool = True) -> dict:
+              sampler: str | None = None, progress: bool = True) -> dict:
     """Fit ``std_scale`` of diffusion run ``run`` (a folder; not ``pretrained:NAME``) on every view of
     the dataset ``data_dir``, sampling ``samples`` draws of ``steps`` steps (None: the run's
     ``sample_steps``); writes RUN/calibration.json and returns its content (also the raw and
@@ -53,25 +53,25 @@ def calibrate(run: str, data_dir: str, steps: int | None = None, samples: int = 
         raise InputError("calibrate writes into the run folder: give the folder of a shipped model, not pretrained:NAME")
     if samples < 2:
         raise InputError(f"calibration needs --samples of at least 2 (the spread of one draw is 0), got {samples}")
-    predictor = Predictor(run, steps, samples, seed)
+    predictor = Predictor(run, steps, samples, seed, sampler=sampler)
     if not predictor.task.stochastic:
         raise InputError(f"{run} is a {predictor.model} run: only diffusion runs draw samples to calibrate")
+    predictor.std_scale = 1.0  # fit on the raw spread
     dataset = GBufferDataset(data_dir, predictor.effect.name)
-    hdr = predictor.effect.hdr
     stds, errors = [], []
     for index in tqdm(range(len(dataset)), unit="view", disable=None if progress else True):
         item = dataset[index]
-        draws = predictor.draws(item["input"][None], item["mask"][None])
-        reference = space.display(item["target"][None], hdr)
-        on = (item["mask"][None] > 0.5).expand_as(reference)
-        stds.append(space.display(draws, hdr).std(0, unbiased=False)[on])
-        errors.append((space.display(draws.mean(0), hdr) - reference)[on])
+        prediction, std = predictor.predict(item["input"][None], item["mask"][None])
+        on = (item["mask"][None] > 0.5).expand_as(prediction)
+        stds.append(std[on])
+        errors.append((prediction - item["target"][None])[on])
     std, error = torch.cat(stds), torch.cat(errors)
     if not bool((std > 0).any()):
         raise InputError(f"the draws of {run} do not spread on {data_dir}: nothing to calibrate")
     ratio = error.abs().double() / std.double().clamp_min(1e-12)
     scale = float(ratio.quantile(GAUSSIAN_2STD)) / 2
-    result = {"std_scale": scale, "steps": predictor.options["steps"], "samples": samples, "seed": seed,
+    result = {"std_scale": scale, "sampler": predictor.sampler, "steps": predictor.options["steps"],
+              "samples": samples, "seed": seed,
               "data_dir": os.path.abspath(data_dir), "views": len(dataset),
               "raw": metrics.calibration(std, error), "calibrated": metrics.calibration(scale * std, error)}
     write_json_atomic(os.path.join(run, CALIBRATION), result)

@@ -106,6 +106,9 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--steps", type=int, default=None, help="DDIM steps (diffusion; default: the run's sample_steps)")
     pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; their per-pixel spread is written as std.<channel>")
     pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
+    pred.add_argument("--sampler", choices=("ddim", "mean"), default=None,
+                      help="diffusion: the mean of the DDIM draws, or the model's one-evaluation estimate of the "
+                           "mean (draws then give only std.*); default: the run's")
     pred.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
                       help="onnxruntime: the GAN generator exported to ONNX (see neurender export)")
     pred.add_argument("--tile", type=int, default=None, metavar="PX",
@@ -126,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--samples", type=int, default=1,
                     help="diffusion draws averaged; >1 also scores the calibration of their spread")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
+    ev.add_argument("--sampler", choices=("ddim", "mean"), default=None, help="diffusion runs' prediction (see predict)")
 
     cal = sub.add_parser("calibrate", help="fit a diffusion run's uncertainty scale on held-out views "
                                            "(writes RUN/calibration.json)")
@@ -134,6 +138,8 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the run's sample_steps)")
     cal.add_argument("--samples", type=int, default=8, help="draws per view (at least 2)")
     cal.add_argument("--seed", type=int, default=0, help="noise seed")
+    cal.add_argument("--sampler", choices=("ddim", "mean"), default=None, help="the prediction whose error is "
+                                                                              "calibrated (default: the run's)")
 
     exp = sub.add_parser("export", help="export a GAN run: ONNX for onnxruntime, or a shipped model folder")
     exp.add_argument("--checkpoint", required=True, help="run directory (or pretrained:NAME)")
@@ -250,7 +256,7 @@ def _predict(args) -> int:
     from neurender.predict import predict_files
 
     written = predict_files(args.checkpoint, args.input, args.out, args.steps, args.samples, args.seed,
-                            backend=args.backend, tile=args.tile, internal_res=args.internal_res)
+                            backend=args.backend, tile=args.tile, internal_res=args.internal_res, sampler=args.sampler)
     print(f"{len(written)} prediction(s) written to {args.out}")
     return 0
 
@@ -258,9 +264,10 @@ def _predict(args) -> int:
 def _calibrate(args) -> int:
     from neurender.calibrate import calibrate
 
-    result = calibrate(args.checkpoint, args.data, args.steps, args.samples, args.seed)
+    result = calibrate(args.checkpoint, args.data, args.steps, args.samples, args.seed, args.sampler)
     raw, calibrated = result["raw"], result["calibrated"]
-    print(f"std_scale {result['std_scale']:.3f} for {result['steps']} steps and {result['samples']} draws, on "
+    print(f"std_scale {result['std_scale']:.3f} for the {result['sampler']} sampler, {result['steps']} steps and "
+          f"{result['samples']} draws, on "
           f"{result['views']} views: 2-std coverage {raw['coverage_2std']:.3f} -> {calibrated['coverage_2std']:.3f}, "
           f"Spearman(std, |error|) {raw['spearman']:.3f}")
     print(f"written to {os.path.join(args.checkpoint, 'calibration.json')}")
@@ -271,7 +278,8 @@ def _evaluate(args) -> int:
     from neurender.evaluate import evaluate
 
     summary = evaluate(args.data, args.effect, args.method, args.out, args.split,
-                       path_tracer_curve=not args.no_path_tracer, steps=args.steps, samples=args.samples, seed=args.seed)
+                       path_tracer_curve=not args.no_path_tracer, steps=args.steps, samples=args.samples, seed=args.seed,
+                       sampler=args.sampler)
     print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
     print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
     for name, m in summary["methods"].items():

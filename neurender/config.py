@@ -58,6 +58,9 @@ class TrainConfig:
     """Steps between checkpoints (and at the end)."""
     sample_steps: int = 16
     """DDIM steps of diffusion samples during training, and the run's default when it predicts."""
+    sampler: str = "ddim"
+    """What a diffusion run predicts by default: ``ddim`` (the mean of DDIM draws) or ``mean`` (its
+    one-evaluation estimate of the mean; draws then only give the uncertainty)."""
     init: str = ""
     """Start from the prediction weights of this run or ``pretrained:NAME`` (fine-tuning; same model)."""
     first_guess: str = ""
@@ -81,6 +84,8 @@ class TrainConfig:
         if self.model not in TASKS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(TASKS)}")
         effects.get(self.effect)
+        if self.sampler not in ("ddim", "mean"):
+            raise InputError(f"unknown sampler {self.sampler!r}; use ddim or mean")
         if self.first_guess and self.model != "diffusion":
             raise InputError(f"--first-guess is for diffusion models, not {self.model}")
         for name in ("iters", "batch", "res", "log_every", "sample_every", "checkpoint_every", "sample_steps"):

@@ -80,13 +80,13 @@ def _is_run(method: str) -> bool:
 _PREDICTORS: dict = {}
 
 
-def _predictor(run: str, steps: int | None = None, samples: int = 1, seed: int = 0):
+def _predictor(run: str, steps: int | None = None, samples: int = 1, seed: int = 0, sampler: str | None = None):
     """The (cached) :class:`neurender.predict.Predictor` of a run directory, sampling with these options."""
-    key = (run, steps, samples, seed)
+    key = (run, steps, samples, seed, sampler)
     if key not in _PREDICTORS:
         from neurender.predict import Predictor
 
-        _PREDICTORS[key] = Predictor(run, steps, samples, seed)
+        _PREDICTORS[key] = Predictor(run, steps, samples, seed, sampler=sampler)
     return _PREDICTORS[key]
 
 
@@ -96,14 +96,16 @@ def method_label(method: str) -> str:
         else method
 
 
-def run_method(name: str, item: dict, effect, **options) -> torch.Tensor:
-    """Linear draws (S, 1, C_target, H, W) of method ``name`` for a batched item (batch of one): S is
-    ``options["samples"]`` for a diffusion run, else 1. ``options``: steps, samples, seed of
-    :class:`neurender.predict.Predictor`."""
+def run_method(name: str, item: dict, effect, **options) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(linear prediction, uncertainty) of method ``name`` for a batched item (batch of one), both
+    (1, C_target, H, W); the uncertainty is None but for diffusion runs with ``samples`` > 1.
+    ``options``: steps, samples, seed, sampler of :class:`neurender.predict.Predictor`."""
     if _is_run(name):
-        return _predictor(name, **options).draws(item["input"], item["mask"])
+        predictor = _predictor(name, **options)
+        prediction, std = predictor.predict(item["input"], item["mask"])
+        return prediction, (std if predictor.task.stochastic and predictor.options["samples"] > 1 else None)
     if name in effect.baselines:
-        return METHODS[name](item, effect)[None]
+        return METHODS[name](item, effect), None
     raise InputError(f"unknown method {name!r}")
 
 
@@ -187,8 +189,8 @@ def _save_grid(path: str, tiles: list[tuple[str, np.ndarray]], title: str, min_t
 
 
 def _run(dataset: GBufferDataset, methods: list[str], options: dict):
-    """Run: yields (batched item, {method: linear draws (S, 1, C, H, W)}, {method: seconds}) per view;
-    every method runs once untimed on the first view first (warm-up)."""
+    """Run: yields (batched item, {method: (linear prediction, uncertainty or None)}, {method: seconds})
+    per view; every method runs once untimed on the first view first (warm-up)."""
     with torch.no_grad():
         for index in range(len(dataset)):
             item = _batch(dataset[index])
@@ -198,7 +200,7 @@ def _run(dataset: GBufferDataset, methods: list[str], options: dict):
             predictions, seconds = {}, {}
             for name in methods:
                 start = time.perf_counter()
-                predictions[name] = run_method(name, item, dataset.effect, **options).to(item["target"].dtype)
+                predictions[name] = run_method(name, item, dataset.effect, **options)
                 seconds[name] = time.perf_counter() - start
             yield item, predictions, seconds
 
@@ -225,8 +227,8 @@ def _means(rows: list[dict]) -> dict:
 
 def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str], spread: dict, options: dict) -> dict:
     """Summarise: per method the mean metrics (surfaces, full frame), per scene and ms per frame; for
-    a method with several draws, the calibration of their spread (``spread``: method -> [(std, error)]
-    of the surface pixels of each view)."""
+    a method with an uncertainty, its calibration (``spread``: method -> [(std, error)] of the surface
+    pixels of each view)."""
     out = {}
     for name in methods:
         mine = [r for r in rows if r["method"] == method_label(name)]
@@ -242,37 +244,39 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: list[str], sp
         if spread.get(name):
             std, error = (torch.cat(parts) for parts in zip(*spread[name]))
             predictor = _predictor(name, **options)
-            out[method_label(name)]["uncertainty"] = {**metrics.calibration(std, error),
+            out[method_label(name)]["uncertainty"] = {**metrics.calibration(std, error), "sampler": predictor.sampler,
                                                       "steps": predictor.options["steps"],
                                                       "samples": options["samples"], "std_scale": predictor.std_scale}
     return out
 
 
 def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
-             path_tracer_curve: bool = False, steps: int | None = None, samples: int = 1, seed: int = 0) -> dict:
+             path_tracer_curve: bool = False, steps: int | None = None, samples: int = 1, seed: int = 0,
+             sampler: str | None = None) -> dict:
     """Run ``methods`` (None: the effect's baselines) on every view of ``split`` of the dataset in
     ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
     (see the module docstring) and returns the summary dict (the content of summary.json).
-    Diffusion runs sample with ``steps`` DDIM steps (None: each run's ``sample_steps``) and average ``samples`` draws from ``seed``; with
-    ``samples`` > 1 their summary also gives the calibration of the draws' spread (``uncertainty``).
+    Diffusion runs predict with ``sampler``, ``steps`` DDIM steps (None: each run's own) and ``samples``
+    draws from ``seed`` (:class:`neurender.predict.Predictor`); with ``samples`` > 1 their summary also
+    gives the calibration of their uncertainty against the error of their prediction (``uncertainty``,
+    on linear values).
 
     Raises InputError for an unknown effect, method or split, an empty split, or a dataset
     lacking a needed channel.
     """
     methods = check_methods(effect, methods)
-    options = {"steps": steps, "samples": samples, "seed": seed}
+    options = {"steps": steps, "samples": samples, "seed": seed, "sampler": sampler}
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
     rows, grids, empty, spread = [], [], [], {}
-    for item, draws, seconds in _run(dataset, methods, options):
+    for item, outputs, seconds in _run(dataset, methods, options):
         reference = space.display(item["target"], record.hdr)
-        shown = {name: space.display(d.mean(0), record.hdr) for name, d in draws.items()}
+        shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
         on = (item["mask"] > 0.5).expand_as(reference)
-        for name, d in draws.items():
-            if d.shape[0] > 1:  # the spread of the draws, compared in display space
-                std = _predictor(name, **options).std_scale * space.display(d, record.hdr).std(0, unbiased=False)
-                spread.setdefault(name, []).append((std[on], (shown[name] - reference)[on]))
+        for name, (prediction, std) in outputs.items():
+            if std is not None:
+                spread.setdefault(name, []).append((std[on], (prediction - item["target"])[on]))
         rows += [{"method": method_label(name), "scene": item["scene"], "view": item["view"],
                   **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
                  for name in methods]

@@ -27,6 +27,8 @@ from neurender.tiling import tiled
 from neurender.upsample import joint_bilateral_upsample, nearest_downsample
 
 BACKENDS = ("torch", "onnxruntime")
+SAMPLERS = ("ddim", "mean")
+"""Diffusion predictions: the mean of DDIM draws, or the model's one-evaluation estimate of the mean."""
 MARGIN = 64
 """Pixels of context around each tile's kept core (the network's stride if larger)."""
 AUTO_TILE = 1024
@@ -43,7 +45,8 @@ class Predictor:
     (``effect.targets``). Stochastic models (diffusion) sample with ``steps`` steps (None: the
     run's ``sample_steps``), averaging ``samples`` draws from ``seed``; their spread is scaled by the
     run's ``calibration.json`` (:mod:`neurender.calibrate`) when it was fitted for the same steps and
-    samples (``calibrated``, ``std_scale``; 1 otherwise). ``backend="onnxruntime"`` runs a GAN's generator exported to
+    samples (``calibrated``, ``std_scale``; 1 otherwise). ``sampler`` (None: the run's) picks what a
+    diffusion model predicts (:data:`SAMPLERS`, :meth:`predict`). ``backend="onnxruntime"`` runs a GAN's generator exported to
     ONNX (:mod:`neurender.export`) instead of torch.
 
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.tiling`,
@@ -53,7 +56,7 @@ class Predictor:
     """
 
     def __init__(self, run: str, steps: int | None = None, samples: int = 1, seed: int = 0, backend: str = "torch",
-                 tile: int | None = None, internal_res: int | None = None):
+                 tile: int | None = None, internal_res: int | None = None, sampler: str | None = None):
         if (steps is not None and steps < 1) or samples < 1:
             raise InputError(f"--steps and --samples must be at least 1, got {steps} and {samples}")
         if tile is not None and tile <= 2 * MARGIN:
@@ -74,35 +77,39 @@ class Predictor:
                 raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
             self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
         self.options = {"steps": steps or self.config.sample_steps, "samples": samples, "seed": seed}
+        self.sampler = sampler or self.config.sampler
+        if self.sampler not in SAMPLERS:
+            raise InputError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
         calibration = read_calibration(run)
-        self.calibrated = bool(calibration) and (calibration["steps"], calibration["samples"]) == (
-            self.options["steps"], samples)
+        self.calibrated = bool(calibration) and (calibration["sampler"], calibration["steps"],
+                                                 calibration["samples"]) == (self.sampler, self.options["steps"], samples)
         self.std_scale = calibration["std_scale"] if self.calibrated else 1.0
         if tile is not None and (self.task.stochastic or backend != "torch"):
             raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
                              f"on {backend}")
         self.tile, self.internal_res = tile, internal_res
 
-    def _network(self, x: torch.Tensor) -> torch.Tensor:
+    def _network(self, x: torch.Tensor, sample=None) -> torch.Tensor:
         """Network input x (B, C, h, w), any size -> draws (S, B, C_out, h, w) in the model's space:
         padded at the bottom and right by replicating the border to the stride, then cropped back;
-        a torch GAN runs in tiles when asked or when the image is large."""
+        ``sample`` (padded x -> draws) replaces the network's own call; a torch GAN runs in tiles when
+        asked or when the image is large."""
         h, w = x.shape[-2:]
         x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
         tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
         tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
-        if tile is not None and (h > tile or w > tile):
+        if sample is not None:
+            raw = sample(x)
+        elif tile is not None and (h > tile or w > tile):
             raw = tiled(self.network, x, tile - tile % self.stride, max(MARGIN, self.stride), self.stride)[None]
-        elif self.task.stochastic:
-            raw = self.task.sample(x, **self.options)
         else:
             raw = self.network(x)[None]
         return raw[..., :h, :w]
 
     @torch.no_grad()
-    def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
-        -> draws (S, B, C_out, H, W) linear: ``samples`` draws of a diffusion model, one of a GAN."""
+    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, sample=None) -> torch.Tensor:
+        """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
+        ``internal_res`` when asked, with the off-mask value."""
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
@@ -110,19 +117,36 @@ class Predictor:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
         x = space.network_input(low_inputs, low_mask, self.effect)
-        draws = space.from_model_space(self._network(x), self.effect)
+        draws = space.from_model_space(self._network(x, sample), self.effect)
         if scale < 1:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
         return self.effect.apply_off_mask(draws, mask)
 
-    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, return_std: bool = False):
-        """The mean of :meth:`draws`: prediction (B, C_out, H, W) linear (with ``return_std`` also the
-        uncertainty: the draws' per-pixel standard deviation times ``std_scale``, 0 for a GAN or one draw)."""
-        draws = self.draws(inputs, mask)
-        prediction = draws.mean(0)
-        return (prediction, self.std_scale * draws.std(0, unbiased=False)) if return_std else prediction
+    def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
+        -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN."""
+        if not self.task.stochastic:
+            return self._linear(inputs, mask)
+        return self._linear(inputs, mask, lambda x: self.task.sample(x, **self.options))
+
+    def predict(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
+        :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
+        (:meth:`neurender.tasks.DiffusionTask.estimate`). The uncertainty is the per-pixel standard
+        deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
+        if self.task.stochastic and self.sampler == "mean":
+            prediction = self._linear(inputs, mask, lambda x: self.task.estimate(x)[None])[0]
+            draws = self.draws(inputs, mask) if self.options["samples"] > 1 else prediction[None]
+        else:
+            draws = self.draws(inputs, mask)
+            prediction = draws.mean(0)
+        return prediction, self.std_scale * draws.std(0, unbiased=False)
+
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The prediction of :meth:`predict`: (B, C_out, H, W) linear."""
+        return self.predict(inputs, mask)[0]
 
 
 def _exr_files(path: str) -> list[tuple[str, str]]:
@@ -140,7 +164,7 @@ def _exr_files(path: str) -> list[tuple[str, str]]:
 
 def predict_files(run: str, input_path: str, out_dir: str, steps: int | None = None, samples: int = 1, seed: int = 0,
                   progress: bool = True, backend: str = "torch", tile: int | None = None,
-                  internal_res: int | None = None) -> list[str]:
+                  internal_res: int | None = None, sampler: str | None = None) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
@@ -148,11 +172,11 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int | None = N
     draws (its uncertainty; 0 with one draw).
     ``tile`` and ``internal_res`` as in :class:`Predictor`.
     """
-    predictor = Predictor(run, steps, samples, seed, backend, tile, internal_res)
+    predictor = Predictor(run, steps, samples, seed, backend, tile, internal_res, sampler)
     effect = predictor.effect
     if predictor.task.stochastic and samples > 1 and not predictor.calibrated:
-        print(f"note: std.* is the raw spread of the draws: {run} has no calibration for "
-              f"{predictor.options['steps']} steps and {samples} samples (neurender calibrate)", file=sys.stderr)
+        print(f"note: std.* is the raw spread of the draws: {run} has no calibration for the {predictor.sampler} "
+              f"sampler, {predictor.options['steps']} steps and {samples} samples (neurender calibrate)", file=sys.stderr)
     written = []
     from tqdm import tqdm
 
@@ -160,7 +184,7 @@ def predict_files(run: str, input_path: str, out_dir: str, steps: int | None = N
         data = read_exr(path, list(effect.inputs) + [effects.MASK])
         mask = torch.from_numpy(data[effects.MASK])[None, None]
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
-        prediction, std = predictor(inputs, mask, return_std=True)
+        prediction, std = predictor.predict(inputs, mask)
         out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
         if predictor.task.stochastic:
             out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})

@@ -15,6 +15,7 @@ from safetensors.torch import save_file
 
 from core.atomic import atomic_path, write_json_atomic
 from core.errors import InputError
+from neurender import effects
 from neurender.checkpoint import CHECKPOINT, FORMAT, load_prediction_weights, read_checkpoint
 from neurender.config import CONFIG, load_config
 from neurender.tasks import build_task
@@ -68,7 +69,7 @@ def pack(run: str, out_dir: str) -> str:
     return path
 
 
-RECIPE = "scripts/pretrain.sh pretrain_out"
+RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh"}  # per model family
 CARD_SIZES = ((256, 256), (512, 512), (1080, 1920))
 
 
@@ -108,10 +109,12 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     as NOTES.md) and the held-out tables of ``eval_dirs`` (as in ``neurender report``); returns its path."""
     import tempfile
 
-    from core.dataset import load_manifest
+    from core.dataset import load_manifest, read_views
+    from neurender.calibrate import read_calibration
     from neurender.report import report
 
     config = load_config(out_dir)
+    effect = effects.get(config.effect)
     tensors, metadata = read_checkpoint(out_dir)
     network = next(iter(tensors)).split(".")[1]  # net.NAME.*: the predicting network
     source = load_config(source_run)
@@ -121,15 +124,24 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     families = sorted({s["source"] for s in scenes})
     lines = [f"# pretrained:{os.path.basename(out_dir)}", "",
              f"- effect `{config.effect}`, model `{config.model}`, {metadata['step']} steps, commit {_commit()}",
-             f"- recipe: `{RECIPE}` (scripts/pretrain.sh; the exact training config is config.json)",
+             f"- recipe: `{RECIPES[config.model]}` (the exact training config is config.json)",
              f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "
-             f"{manifests[0]['views_per_scene']} views each, {render['res']} px, {render['spp']} spp; "
+             f"{manifests[0]['views_per_scene']} views each, {render['res']} px, targets at "
+             f"{read_views(source.data[0])[0]['spp'][effect.reference_pass]} spp; "
              f"random {source.res} px crops, batch {source.batch}",
              f"- weights: the EMA {network} in fp16 ({os.path.getsize(os.path.join(out_dir, CHECKPOINT)) / 1e6:.1f} MB)",
-             *([f"- refines the prediction of `{config.first_guess}` (its first guess; DDIM with "
-                f"{config.sample_steps} step(s) by default)"] if config.first_guess else []),
+             *([f"- refines the prediction of `{config.first_guess}` (its first guess)"] if config.first_guess else []),
+             *([f"- predicts with the `{config.sampler}` sampler; draws take {config.sample_steps} DDIM step(s)"]
+               if config.model == "diffusion" else []),
              f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "
              + ", ".join(f"{size} {ms:.0f}" for size, ms in _ms_per_frame(out_dir).items()), ""]
+    calibration = read_calibration(out_dir)
+    if calibration:
+        raw, fitted = calibration["raw"], calibration["calibrated"]
+        lines[-1:-1] = [f"- uncertainty (`std.{effect.targets[0]}`...): the spread of {calibration['samples']} draws of "
+                        f"{calibration['steps']} steps times std_scale {calibration['std_scale']:.2f}, fitted with "
+                        f"`neurender calibrate` on {calibration['views']} views of {os.path.basename(calibration['data_dir'])} "
+                        f"(2-std coverage there {raw['coverage_2std']:.3f} raw, {fitted['coverage_2std']:.3f} fitted)"]
     if notes:
         if not os.path.isfile(notes):
             raise InputError(f"notes file not found: {notes}")

@@ -68,7 +68,8 @@ def _rows(summary: dict) -> list[list[str]]:
 
 def _uncertainty(summary: dict) -> list[str]:
     """One sentence per method whose summary has ``uncertainty`` (diffusion with several draws)."""
-    return [f"Uncertainty of {name} ({u['samples']} draws of {u['steps']} steps): Spearman(std, |error|) "
+    return [f"Uncertainty of {name} ({u['sampler']} sampler, {u['samples']} draws of {u['steps']} steps): "
+            f"Spearman(std, |error|) "
             f"{_fmt(u['spearman'])}, share of surface values within 2 std {_fmt(u['coverage_2std'])} "
             "(0.954 for a calibrated Gaussian)."
             for name, m in summary["methods"].items() if (u := m.get("uncertainty"))]

@@ -139,6 +139,19 @@ class DiffusionTask:
         return {"loss": float(loss.detach())}
 
     @torch.no_grad()
+    def estimate(self, x: torch.Tensor) -> torch.Tensor:
+        """The model's estimate of E[target | x] in one evaluation: its x0 prediction at the last step
+        from the prior's mean (x_T = 0), without the noise a draw carries: (B, C_out, H, W)."""
+        net = self.ema.module if self.ema else self.networks["unet"].eval()
+        cond, base = self._condition(x)
+        last = self.scheduler.num_train_steps - 1
+        x_t = torch.zeros((x.shape[0], net.out_channels, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+        x0, _ = self.scheduler.predict_x0_eps(net(x_t, torch.full((x.shape[0],), last, device=x.device), cond),
+                                              x_t, last)
+        self.networks["unet"].train()
+        return (x0 / self.scale + base).clamp(-1, 1)
+
+    @torch.no_grad()
     def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0):
         """``samples`` DDIM draws with ``steps`` network evaluations each, all noise from ``seed``
         (the first guess runs once): (samples, B, C_out, H, W)."""

@@ -60,6 +60,22 @@ def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
     assert not torch.equal(first[0], first[1])
 
 
+def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs):
+    """The mean sampler's prediction costs one U-Net evaluation and does not depend on the seed; with
+    3 samples of 2 steps the draws (6 more evaluations) give the uncertainty and leave the prediction alone."""
+    inputs, mask = _view(runs["data"])
+    predictor = Predictor(runs["refiner"], sampler="mean", seed=1)
+    calls = _count_calls(predictor.network)
+    prediction, std = predictor.predict(inputs, mask)
+    assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
+    assert torch.equal(prediction, Predictor(runs["refiner"], sampler="mean", seed=2)(inputs, mask))
+    spread = Predictor(runs["refiner"], sampler="mean", steps=2, samples=3)
+    calls = _count_calls(spread.network)
+    with_draws, std = spread.predict(inputs, mask)
+    assert len(calls) == 1 + 3 * 2 and torch.equal(with_draws, prediction) and (std > 0).any()
+    assert not torch.equal(prediction, Predictor(runs["refiner"], steps=1)(inputs, mask))  # not a draw
+
+
 def test_refiner_predicts_a_residual_over_its_first_guess(runs):
     """With the U-Net's output zeroed, one step returns the first guess itself (the residual's
     estimate from pure noise is sqrt(abar_{T-1}) x_T, about 0)."""
@@ -110,7 +126,7 @@ def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
     from neurender.report import report
 
     report([str(tmp_path / "many")], str(tmp_path / "report"))
-    assert "Uncertainty of refiner (3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
+    assert "Uncertainty of refiner (ddim sampler, 3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
     readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
     section = readme[readme.index("### summary.json"):]
     assert all(f"`{key}`" in section for key in ("uncertainty", *u))
@@ -165,10 +181,10 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     fitted, other = Predictor(run, steps=2, samples=3), Predictor(run, steps=2, samples=4)
     assert fitted.calibrated and fitted.std_scale == result["std_scale"] and not other.calibrated
     raw_std = fitted.draws(inputs, mask).std(0, unbiased=False)
-    assert torch.allclose(fitted(inputs, mask, return_std=True)[1], result["std_scale"] * raw_std)
+    assert torch.allclose(fitted.predict(inputs, mask)[1], result["std_scale"] * raw_std)
     note = run_neurender("predict", "--checkpoint", run, "--input", runs["data"], "--out", tmp_path / "p",
                          "--steps", "2", "--samples", "4")
-    assert note.returncode == 0 and "has no calibration for 2 steps and 4 samples" in note.stderr
+    assert note.returncode == 0 and "has no calibration for the ddim sampler, 2 steps and 4 samples" in note.stderr
     for bad, message in ((dict(samples=1), "at least 2"), (dict(run=runs["gan"]), "only diffusion runs"),
                          (dict(run="pretrained:ao"), "not pretrained:NAME")):
         with pytest.raises(InputError, match=message):
