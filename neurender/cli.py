@@ -56,7 +56,7 @@ def _render_options(args):
 def build_parser() -> argparse.ArgumentParser:
     from neurender.config import add_config_arguments
     from neurender.effects import EFFECTS
-    from neurender.tasks import TASKS
+    from neurender.tasks import SAMPLERS, TASKS
 
     parser = _Parser(prog="neurender", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
     pred.add_argument("--steps", type=int, default=None, help="DDIM steps (diffusion; default: the run's sample_steps)")
     pred.add_argument("--samples", type=int, default=1, help="diffusion draws averaged; their per-pixel spread is written as std.<channel>")
     pred.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
-    pred.add_argument("--sampler", choices=("ddim", "mean"), default=None,
+    pred.add_argument("--sampler", choices=SAMPLERS, default=None,
                       help="diffusion: the mean of the DDIM draws, or the model's one-evaluation estimate of the "
                            "mean (draws then give only std.*); default: the run's")
     pred.add_argument("--backend", choices=("torch", "onnxruntime"), default="torch",
@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--samples", type=int, default=1,
                     help="diffusion draws averaged; >1 also scores the calibration of their spread")
     ev.add_argument("--seed", type=int, default=0, help="noise seed (diffusion)")
-    ev.add_argument("--sampler", choices=("ddim", "mean"), default=None, help="diffusion runs' prediction (see predict)")
+    ev.add_argument("--sampler", choices=SAMPLERS, default=None, help="diffusion runs' prediction (see predict)")
 
     cal = sub.add_parser("calibrate", help="fit a diffusion run's uncertainty scale on held-out views "
                                            "(writes RUN/calibration.json)")
@@ -138,7 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--steps", type=int, default=None, help="DDIM steps (default: the run's sample_steps)")
     cal.add_argument("--samples", type=int, default=8, help="draws per view (at least 2)")
     cal.add_argument("--seed", type=int, default=0, help="noise seed")
-    cal.add_argument("--sampler", choices=("ddim", "mean"), default=None, help="the prediction whose error is "
+    cal.add_argument("--sampler", choices=SAMPLERS, default=None, help="the prediction whose error is "
                                                                               "calibrated (default: the run's)")
 
     exp = sub.add_parser("export", help="export a GAN run: ONNX for onnxruntime, or a shipped model folder")

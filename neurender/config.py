@@ -17,7 +17,7 @@ from neurender import effects
 from neurender.models.acgan import ACGANConfig
 from neurender.models.diffusion import DiffusionConfig
 from neurender.models.unet import UNetConfig
-from neurender.tasks import TASKS
+from neurender.tasks import SAMPLERS, TASKS
 
 CONFIG = "config.json"
 
@@ -84,8 +84,8 @@ class TrainConfig:
         if self.model not in TASKS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(TASKS)}")
         effects.get(self.effect)
-        if self.sampler not in ("ddim", "mean"):
-            raise InputError(f"unknown sampler {self.sampler!r}; use ddim or mean")
+        if self.sampler not in SAMPLERS:
+            raise InputError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
         if self.first_guess and self.model != "diffusion":
             raise InputError(f"--first-guess is for diffusion models, not {self.model}")
         for name in ("iters", "batch", "res", "log_every", "sample_every", "checkpoint_every", "sample_steps"):

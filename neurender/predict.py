@@ -22,13 +22,11 @@ from neurender import effects, pretrained, space
 from neurender.calibrate import read_calibration
 from neurender.config import load_config
 from neurender.export import OnnxNetwork
-from neurender.tasks import build_task
+from neurender.tasks import SAMPLERS, build_task
 from neurender.tiling import tiled
 from neurender.upsample import joint_bilateral_upsample, nearest_downsample
 
 BACKENDS = ("torch", "onnxruntime")
-SAMPLERS = ("ddim", "mean")
-"""Diffusion predictions: the mean of DDIM draws, or the model's one-evaluation estimate of the mean."""
 MARGIN = 64
 """Pixels of context around each tile's kept core (the network's stride if larger)."""
 AUTO_TILE = 1024
@@ -46,8 +44,8 @@ class Predictor:
     run's ``sample_steps``), averaging ``samples`` draws from ``seed``; their spread is scaled by the
     run's ``calibration.json`` (:mod:`neurender.calibrate`) when it was fitted for the same steps and
     samples (``calibrated``, ``std_scale``; 1 otherwise). ``sampler`` (None: the run's) picks what a
-    diffusion model predicts (:data:`SAMPLERS`, :meth:`predict`). ``backend="onnxruntime"`` runs a GAN's generator exported to
-    ONNX (:mod:`neurender.export`) instead of torch.
+    diffusion model predicts (:data:`neurender.tasks.SAMPLERS`, :meth:`predict`).
+    ``backend="onnxruntime"`` runs a GAN's generator exported to ONNX (:mod:`neurender.export`).
 
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.tiling`,
     context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
@@ -136,9 +134,11 @@ class Predictor:
         :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
         (:meth:`neurender.tasks.DiffusionTask.estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
-        if self.task.stochastic and self.sampler == "mean":
-            prediction = self._linear(inputs, mask, lambda x: self.task.estimate(x)[None])[0]
-            draws = self.draws(inputs, mask) if self.options["samples"] > 1 else prediction[None]
+        if self.task.stochastic and self.sampler == "mean":  # the estimate, then the draws (if any)
+            samples = self.options["samples"] if self.options["samples"] > 1 else 0
+            outputs = self._linear(inputs, mask, lambda x: self.task.sample(x, **{**self.options, "samples": samples},
+                                                                           estimate=True))
+            prediction, draws = outputs[0], outputs[1:] if samples else outputs
         else:
             draws = self.draws(inputs, mask)
             prediction = draws.mean(0)

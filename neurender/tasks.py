@@ -139,30 +139,26 @@ class DiffusionTask:
         return {"loss": float(loss.detach())}
 
     @torch.no_grad()
-    def estimate(self, x: torch.Tensor) -> torch.Tensor:
-        """The model's estimate of E[target | x] in one evaluation: its x0 prediction at the last step
-        from the prior's mean (x_T = 0), without the noise a draw carries: (B, C_out, H, W)."""
-        net = self.ema.module if self.ema else self.networks["unet"].eval()
-        cond, base = self._condition(x)
-        last = self.scheduler.num_train_steps - 1
-        x_t = torch.zeros((x.shape[0], net.out_channels, *x.shape[-2:]), dtype=x.dtype, device=x.device)
-        x0, _ = self.scheduler.predict_x0_eps(net(x_t, torch.full((x.shape[0],), last, device=x.device), cond),
-                                              x_t, last)
-        self.networks["unet"].train()
-        return (x0 / self.scale + base).clamp(-1, 1)
-
-    @torch.no_grad()
-    def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0):
-        """``samples`` DDIM draws with ``steps`` network evaluations each, all noise from ``seed``
-        (the first guess runs once): (samples, B, C_out, H, W)."""
+    def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0,
+               estimate: bool = False) -> torch.Tensor:
+        """``samples`` DDIM draws with ``steps`` network evaluations each, all noise from ``seed`` (the
+        first guess runs once): (samples, B, C_out, H, W). With ``estimate`` the model's one-evaluation
+        estimate of E[target | x] comes first, (1 + samples, ...): its x0 prediction at the last step
+        from the prior's mean x_T = 0, without the noise a draw carries."""
         net = self.ema.module if self.ema else self.networks["unet"].eval()
         generator = torch.Generator(device=x.device).manual_seed(seed)
         cond, base = self._condition(x)
         clip = (-self.scale, self.scale) if isinstance(base, float) else None  # a residual spans [-2, 2]
-        draws = torch.stack([diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator,
-                                                   clip=clip) for _ in range(samples)])
+        outputs = [diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator, clip=clip)
+                   for _ in range(samples)]
+        if estimate:
+            last = self.scheduler.num_train_steps - 1
+            x_t = torch.zeros_like(outputs[0]) if outputs else \
+                torch.zeros((x.shape[0], net.out_channels, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+            step = torch.full((x.shape[0],), last, device=x.device)
+            outputs.insert(0, self.scheduler.predict_x0_eps(net(x_t, step, cond), x_t, last)[0])
         self.networks["unet"].train()
-        return (draws / self.scale + base).clamp(-1, 1)
+        return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
 
 
 def _first_guess(run: str, effect) -> torch.nn.Module:
@@ -181,6 +177,8 @@ def _first_guess(run: str, effect) -> torch.nn.Module:
 
 
 TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask}
+SAMPLERS = ("ddim", "mean")
+"""What a diffusion run predicts: the mean of its DDIM draws, or its one-evaluation estimate of the mean."""
 
 
 def build_task(config):
