@@ -25,11 +25,23 @@ from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coeffic
 from scenes import LoadedScene
 
 
+# Fog-free ball around every point light, radius as a fraction of the scene's size: next-event
+# estimation from a fog point at distance r from a point light weighs 1/r^2, so without it the
+# fog estimator's variance is unbounded (README, "Fog near point lights").
+BULB_RADIUS = 0.01
+
+
 def _medium_dict(coefficients: dict) -> dict:
     sigma_t = coefficients["sigma_t"]
     albedo = coefficients["sigma_s"] / sigma_t if sigma_t > 0 else 0.0
     return {"type": "homogeneous", "albedo": {"type": "rgb", "value": [albedo] * 3},
             "sigma_t": sigma_t, "phase": {"type": "isotropic"}}
+
+
+def _position(emitter) -> list[float]:
+    """World position of a point-like (delta-position) emitter."""
+    ds, _ = emitter.sample_direction(dr.zeros(mi.Interaction3f), mi.Point2f(0.5, 0.5))
+    return [float(ds.p.x[0]), float(ds.p.y[0]), float(ds.p.z[0])]
 
 
 def _sensor(camera: Camera, medium: dict | None = None, sampler: str = RenderOptions.sampler):
@@ -140,14 +152,18 @@ class ViewRenderer:
         center = np.array(scene.bbox().center())
         reach = loaded.reach + np.linalg.norm(center - loaded.pivot)
         radius = 1.5 * max(loaded.size / 2, reach)
+        medium = mi.load_dict(_medium_dict(self.fog))
         fog = {"type": "scene",
                "fog_boundary": {"type": "sphere", "center": center.tolist(), "radius": float(radius),
-                                "bsdf": {"type": "null"}, "interior": _medium_dict(self.fog)}}
+                                "bsdf": {"type": "null"}, "interior": medium}}
         for i, shape in enumerate(scene.shapes()):
             fog[f"shape{i}"] = shape
         for i, emitter in enumerate(scene.emitters()):
             if emitter.get_shape() is None:
                 fog[f"emitter{i}"] = emitter
+            if mi.has_flag(emitter.flags(), mi.EmitterFlags.DeltaPosition):
+                fog[f"bulb{i}"] = {"type": "sphere", "center": _position(emitter),
+                                   "radius": BULB_RADIUS * loaded.size, "bsdf": {"type": "null"}, "exterior": medium}
         return mi.load_dict(fog)
 
     @contextlib.contextmanager

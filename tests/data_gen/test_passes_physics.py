@@ -193,6 +193,22 @@ def test_fog_scales_with_density(mitsuba):
     assert contrast[1] < 0.8 * contrast[0], contrast
 
 
+def test_fog_stays_out_of_a_bulb_around_point_lights(mitsuba):
+    """Rays leaving the room's point lamp cross a null interface at the bulb radius, into the fog."""
+    import drjit as dr
+    import mitsuba as mi
+    from data_gen.passes import BULB_RADIUS, _position
+
+    renderer = _renderer("room", res=8, spp=1, spp_direct=1, spp_ao=1, spp_gbuffer=1)
+    (lamp,) = [e for e in renderer.loaded.scene.emitters() if mi.has_flag(e.flags(), mi.EmitterFlags.DeltaPosition)]
+    for direction in ([0, -1, 0], [1, 0, 0], [0, 0.6, -0.8]):
+        si = renderer.fog_scene.ray_intersect(mi.Ray3f(mi.Point3f(*_position(lamp)), mi.Vector3f(*direction)))
+        assert float(si.t[0]) == pytest.approx(BULB_RADIUS * renderer.loaded.size, rel=1e-3)
+        assert bool(si.is_medium_transition()[0])
+        outside, inside = si.target_medium(si.to_world(-si.wi)), si.target_medium(si.to_world(si.wi))
+        assert dr.all(outside != None) and dr.all(inside == None)  # noqa: E711 (Dr.Jit pointer arrays)
+
+
 @pytest.mark.parametrize("name", ["objects", "room", "forest"])
 def test_direct_light_is_at_most_the_full_radiance(mitsuba, name):
     renderer = _renderer(name, **MODERATE)

@@ -18,7 +18,7 @@ def test_demo_runs_the_whole_flow(tmp_path):
     ao = json.loads((out / "eval" / "ao" / "summary.json").read_text())
     assert set(ao["methods"]) == {"ssao", "hbao", "gtao", "pretrained:ao", "pretrained:ao-diffusion", "acgan_ao",
                                 "diffusion_ao"}
-    # evaluated on the held-out scene rendered again at 16 x the training spp, with its noise floor
+    # evaluated on the held-out scene rendered again at 64 x the training spp on half its views, with its floor
     test_manifest = json.loads((out / "test_dataset" / "dataset.json").read_text())
     held_out = json.loads((out / "dataset" / "dataset.json").read_text())["scenes"]
     assert [s["id"] for s in test_manifest["scenes"]] == ao["scenes"] == ["room_000"]
@@ -26,7 +26,8 @@ def test_demo_runs_the_whole_flow(tmp_path):
     from data_gen.options import rendered_spp
 
     render = test_manifest["generation"]["render"]
-    assert render["spp"] == 32 and ao["noise_floor"]["spp"] == rendered_spp(render["sampler"], 32)  # 35 samples
+    assert render["spp"] == 128 and ao["noise_floor"]["spp"] == rendered_spp(render["sampler"], 128)  # 132 samples
+    assert test_manifest["generation"]["views"] == ao["views"] == 1
     assert ao["path_tracer"]["curve"] and ao["pt_oidn"]["curve"]
     page = (out / "report" / "index.html").read_text()
     sources = re.findall(r"<img src='([^']+)'", page)
