@@ -2,9 +2,10 @@
 
 1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;
 2. train an attention cGAN for fog and for AO, and a conditional diffusion model for AO;
-3. render the held-out scene again as a separate test dataset at ``TEST_SPP_FACTOR`` x the training
-   spp on every other camera (same seed: a converged reference), and evaluate the shipped models (``pretrained:NAME``) and the
-   demo's own short runs beside the classic baselines, the path tracer and path tracing + OIDN on it;
+3. render the held-out scene again as a separate test dataset at ``TEST_SPP_FACTOR`` x the
+   training spp on every other camera (same seed: a converged reference), and evaluate the shipped
+   models (``pretrained:NAME``) and the demo's own short runs beside the classic baselines, the
+   path tracer and path tracing + OIDN on it;
 4. write the report (``OUT/report/index.html``).
 """
 from __future__ import annotations
