@@ -99,8 +99,8 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
 
     test_dataset = os.path.join(out, "test_dataset")
     test = _test_options(dataset, options, TEST_SPP_FACTOR * spp)
-    print(f"demo 3/4: rendering the held-out scene {test.scenes[0]} again ({test.views} views) at {test.render.spp} spp "
-          f"into {test_dataset}")
+    print(f"demo 3/4: rendering the held-out scene {test.scenes[0]} again ({test.views} views) "
+          f"at {test.render.spp} spp into {test_dataset}")
     generate(test, test_dataset, workers=workers)
     evaluations = []
     for effect, record in EFFECTS.items():

@@ -324,7 +324,8 @@ def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, methods: dict) 
     effect = dataset.effect
     raw, denoised = {}, {}
     levels = sum(len(path_tracer.spp_levels(r["spp"][effect.reference_pass])) for r in dataset.records)
-    renders = path_tracer.renders(load_manifest(data_dir), dataset.records, effect, [item["mask"][None] for item in items])
+    masks = [item["mask"][None] for item in items]
+    renders = path_tracer.renders(load_manifest(data_dir), dataset.records, effect, masks)
     for index, spp, image, seconds in tqdm(renders, total=levels, unit="render", desc="path tracer", disable=None):
         item = items[index]
         reference, mask = item["target"][None], item["mask"][None]
