@@ -44,7 +44,7 @@ def _position(emitter) -> list[float]:
     return [float(ds.p.x[0]), float(ds.p.y[0]), float(ds.p.z[0])]
 
 
-def _sensor(camera: Camera, medium: dict | None = None, sampler: str = RenderOptions.sampler):
+def _sensor(camera: Camera, medium=None, sampler: str = RenderOptions.sampler):
     sensor = {
         "type": "perspective", "fov": camera.fov_x, "fov_axis": "x", "near_clip": 1e-3,
         "to_world": mi.ScalarTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32)),
@@ -64,6 +64,7 @@ class ViewRenderer:
         integrators.register()
         self.loaded, self.options = loaded, options
         self.fog = medium_coefficients(options, loaded.size)
+        self.medium = mi.load_dict(_medium_dict(self.fog))  # one object: the fog sensor's and the fog scene's
         self.ao_radius = options.ao_radius * loaded.size
         self.integrators = {
             "rgb": mi.load_dict({"type": "path", "max_depth": options.max_depth}),
@@ -118,7 +119,7 @@ class ViewRenderer:
         """The pass's sensor moved to ``camera`` (pose and field of view); kept across views so Dr.Jit reuses its kernels."""
         key = (name == "fog", camera.width, camera.height)
         if key not in self._sensors:
-            self._sensors[key] = _sensor(camera, _medium_dict(self.fog) if name == "fog" else None, self.options.sampler)
+            self._sensors[key] = _sensor(camera, self.medium if name == "fog" else None, self.options.sampler)
         sensor = self._sensors[key]
         params = mi.traverse(sensor)
         params["to_world"] = mi.AffineTransform4f(np.ascontiguousarray(camera.matrix, dtype=np.float32))
@@ -152,10 +153,9 @@ class ViewRenderer:
         center = np.array(scene.bbox().center())
         reach = loaded.reach + np.linalg.norm(center - loaded.pivot)
         radius = 1.5 * max(loaded.size / 2, reach)
-        medium = mi.load_dict(_medium_dict(self.fog))
         fog = {"type": "scene",
                "fog_boundary": {"type": "sphere", "center": center.tolist(), "radius": float(radius),
-                                "bsdf": {"type": "null"}, "interior": medium}}
+                                "bsdf": {"type": "null"}, "interior": self.medium}}
         for i, shape in enumerate(scene.shapes()):
             fog[f"shape{i}"] = shape
         for i, emitter in enumerate(scene.emitters()):
@@ -163,7 +163,8 @@ class ViewRenderer:
                 fog[f"emitter{i}"] = emitter
             if mi.has_flag(emitter.flags(), mi.EmitterFlags.DeltaPosition):
                 fog[f"bulb{i}"] = {"type": "sphere", "center": _position(emitter),
-                                   "radius": BULB_RADIUS * loaded.size, "bsdf": {"type": "null"}, "exterior": medium}
+                                   "radius": BULB_RADIUS * loaded.size, "bsdf": {"type": "null"},
+                                   "exterior": self.medium}
         return mi.load_dict(fog)
 
     @contextlib.contextmanager

@@ -318,15 +318,11 @@ def _path_tracer_summary(data_dir: str, dataset: GBufferDataset, methods: dict) 
     """The path tracer's and PT + OIDN's quality/time curves on the same views, each method's
     equal-quality time on both, and the reference's noise floor (summary.json keys ``path_tracer``,
     ``pt_oidn``, ``noise_floor``)."""
-    from tqdm import tqdm
-
     items = [dataset[i] for i in range(len(dataset))]
     effect = dataset.effect
     raw, denoised = {}, {}
-    levels = sum(len(path_tracer.spp_levels(r["spp"][effect.reference_pass])) for r in dataset.records)
-    masks = [item["mask"][None] for item in items]
-    renders = path_tracer.renders(load_manifest(data_dir), dataset.records, effect, masks)
-    for index, spp, image, seconds in tqdm(renders, total=levels, unit="render", desc="path tracer", disable=None):
+    for index, spp, image, seconds in path_tracer.renders(load_manifest(data_dir), dataset.records, effect,
+                                                          [item["mask"][None] for item in items]):
         item = items[index]
         reference, mask = item["target"][None], item["mask"][None]
         raw.setdefault(spp, []).append({**score(image, reference, effect, mask), "ms": 1000.0 * seconds})

@@ -36,6 +36,8 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
     from data_gen.variant import init_mitsuba
 
     init_mitsuba()
+    from tqdm import tqdm
+
     import scenes
     from core.camera import Camera
     from data_gen.options import RenderOptions, rendered_spp
@@ -46,7 +48,8 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
     scene_entries = {s["id"]: s for s in manifest["scenes"]}
     name = effect.reference_pass
     renderers = {}
-    for index, (record, mask) in enumerate(zip(records, masks)):
+    views = tqdm(zip(records, masks), total=len(records), unit="view", desc=f"path tracer ({name})", disable=None)
+    for index, (record, mask) in enumerate(views):
         entry = scene_entries[record["scene"]]
         if record["scene"] not in renderers:
             ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
