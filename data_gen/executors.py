@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import wait
 
-from core.errors import InputError
-from data_gen.variant import MIN_THREADS
+from neurender.base.errors import InputError
+from neurender.base.variant import MIN_THREADS
 from data_gen.worker import ViewTask, render_view
 
 RECYCLE_AFTER = 50
@@ -78,7 +78,7 @@ def _render(task: ViewTask) -> dict:
 
 
 def _threads_per_worker(workers: int) -> str:
-    """Dr.Jit threads of each worker: its share of the cores, but at least MIN_THREADS (see data_gen.variant)."""
+    """Dr.Jit threads of each worker: its share of the cores, but at least MIN_THREADS (see neurender.base.variant)."""
     return str(max(MIN_THREADS, (os.cpu_count() or 1) // workers))
 
 

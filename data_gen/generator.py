@@ -14,40 +14,45 @@ import math
 import os
 import time
 from dataclasses import dataclass, field
+from importlib.metadata import version
 
+import drjit
+import mitsuba
+from tqdm import tqdm
+
+import scenes
+from data_gen import executors
 from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
-from core.atomic import write_json_atomic
-from core.camera import Rig, arc_angles
-from core.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
-from core.errors import InputError
+from neurender.base.atomic import write_json_atomic
+from neurender.base.camera import Rig, arc_angles
+from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
+from neurender.base.errors import InputError
+from neurender.base.variant import FAST_PATH_HINT, init_mitsuba, is_vectorized
 
 SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each in scalar_rgb
 
 
 @dataclass(frozen=True)
 class GenerateOptions:
-    """What `neurender generate` makes.
+    """What `neurender generate` makes (recorded in the manifest)."""
 
-    scenes:    built-in names or XML paths, as given.
-    count:     scene instances per built-in name (seeds differ).
-    views:     views per scene; view k of a built-in scene is turned k * step_deg about the up axis.
-    step_deg:  orbit step of built-in scenes, degrees.
-    seed:      dataset seed; scene and view seeds derive from it.
-    render:    per-pass render settings.
-    rig:       per-view elevation, distance and field-of-view ranges (drawn from the view seed);
-               rig.sensors makes view k of an XML scene its sensor k.
-    orbit_deg: XML scenes: the views spread over this arc centred on the authored camera, degrees.
-    """
-
-    scenes: tuple[str, ...]
+    scenes: tuple[str, ...] = field(metadata={"positional": True, "metavar": "SCENE"})
+    """Built-in scene names (forest, objects, room, studio) or Mitsuba 3 XML files."""
     count: int = 1
+    """Instances of each built-in scene (different seeds)."""
     views: int = 24
+    """Views per scene; view k of a built-in scene is turned k * step_deg about the up axis."""
     step_deg: float = 15.0
+    """Camera turn between views of built-in scenes, degrees."""
     seed: int = 0
-    render: RenderOptions = field(default_factory=RenderOptions)
-    rig: Rig = field(default_factory=Rig)
+    """Dataset seed; scene and view seeds derive from it."""
+    render: RenderOptions = field(default_factory=RenderOptions, metadata={"flatten": True})
+    """Per-pass render settings."""
+    rig: Rig = field(default_factory=Rig, metadata={"flatten": True})
+    """Per-view elevation, distance and field-of-view ranges (drawn from the view seed)."""
     orbit_deg: float = 60.0
+    """XML scenes: the views spread over this arc centred on the file's camera, degrees."""
 
     def check(self) -> None:
         if not self.scenes:
@@ -74,15 +79,7 @@ def _generation_section(options: GenerateOptions, refs) -> dict:
 def plan(options: GenerateOptions):
     """Check the options and the scenes; returns (scene refs, manifest). Raises InputError."""
     options.check()
-    from data_gen.variant import init_mitsuba
-
     choice = init_mitsuba()
-    import drjit
-    import mitsuba
-
-    from importlib.metadata import version
-    import scenes
-
     refs = scenes.resolve(list(options.scenes), options.count, options.seed, options.rig)
     _refuse_slow_scalar(choice, options, len(refs))
     scene_entries, all_channels = [], []
@@ -122,8 +119,6 @@ def plan(options: GenerateOptions):
 
 def _refuse_slow_scalar(choice, options: GenerateOptions, scene_count: int) -> None:
     """In scalar_rgb the Python AO and G-buffer integrators run per sample: refuse work that would take hours."""
-    from data_gen.variant import FAST_PATH_HINT, is_vectorized
-
     r = options.render
     samples = r.res * r.res * (r.spp_ao + r.spp_gbuffer) * options.views * scene_count
     if not is_vectorized(choice) and samples > SCALAR_SAMPLE_LIMIT:
@@ -206,9 +201,6 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
     stats = {"views_total": total, "views_before": already, "views_rendered": 0,
              "render_seconds": 0.0, "pids": set()}
     if tasks:
-        from data_gen import executors
-        from tqdm import tqdm
-
         run = (executors.run_local(tasks, workers, view_timeout=view_timeout) if executor == "local"
                else executors.run_ray(tasks, workers, address, view_timeout=view_timeout))
         bar = tqdm(total=total, initial=already, unit="view", disable=None if progress else True, dynamic_ncols=True)

@@ -3,41 +3,48 @@ from __future__ import annotations
 
 import math
 import zlib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
 RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
                 "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
-SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (README, "Sampler")
+MITSUBA_SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (README, "Sampler")
 GBUFFER_CHANNELS = ["albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y"]
 
 
 @dataclass(frozen=True)
 class RenderOptions:
-    """Everything that decides a view's pixels (recorded in the manifest).
-
-    spp:          samples per pixel of the path-traced passes (rgb, env, fog).
-    spp_direct:   samples per pixel of the direct-illumination pass.
-    spp_ao:       AO rays per pixel (one per sample).
-    spp_gbuffer:  samples per pixel of the G-buffer (anti-aliasing only).
-    max_depth:    longest light path (path and volpath).
-    sigma_s, sigma_a: fog scattering/absorption, in units of fog_scale / scene size.
-    fog_scale:    optical depth along the scene's bounding-box diagonal per unit sigma_t.
-    ao_radius:    AO ray length as a fraction of the scene's bounding-box diagonal.
-    sampler:      Mitsuba sampler of every pass; multijitter by measurement (README, "Sampler").
-    """
+    """Everything that decides a view's pixels (recorded in the manifest)."""
 
     res: int = 256
+    """Image width and height in pixels."""
     spp: int = 64
-    spp_direct: int = 16
-    spp_ao: int = 64
+    """Samples per pixel of the path-traced passes (rgb, env, fog)."""
+    spp_direct: int | None = field(default=None, metadata={"derived": True})
+    """Samples per pixel of the direct-illumination pass (none: spp / 4)."""
+    spp_ao: int | None = field(default=None, metadata={"derived": True})
+    """AO rays per pixel, one per sample (none: spp)."""
     spp_gbuffer: int = 4
+    """G-buffer samples per pixel (anti-aliasing only)."""
     max_depth: int = 8
+    """Longest light path (path and volpath)."""
     sigma_s: float = 0.95
+    """Fog scattering coefficient, in units of fog_scale / scene diagonal."""
     sigma_a: float = 0.0
+    """Fog absorption coefficient, in units of fog_scale / scene diagonal."""
     fog_scale: float = 1.0
+    """Optical depth along the scene's bounding-box diagonal per unit sigma_t (absolute sigma =
+    sigma * fog_scale / diagonal, so fog reads the same at any scene size)."""
     ao_radius: float = 0.05
-    sampler: str = "multijitter"
+    """AO ray length as a fraction of the scene's bounding-box diagonal."""
+    sampler: str = field(default="multijitter", metadata={"cli": False})
+    """Mitsuba sampler of every pass; multijitter by measurement (README, "Sampler")."""
+
+    def __post_init__(self) -> None:
+        if self.spp_direct is None:
+            object.__setattr__(self, "spp_direct", max(1, self.spp // 4))
+        if self.spp_ao is None:
+            object.__setattr__(self, "spp_ao", self.spp)
 
     def check(self) -> None:
         """Raise ValueError naming the first impossible option."""
@@ -49,8 +56,8 @@ class RenderOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
         if not 0 < self.ao_radius < math.inf:
             raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
-        if self.sampler not in SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(SAMPLERS)}")
+        if self.sampler not in MITSUBA_SAMPLERS:
+            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(MITSUBA_SAMPLERS)}")
 
     def to_json(self) -> dict:
         return asdict(self)

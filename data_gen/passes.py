@@ -19,7 +19,7 @@ import mitsuba as mi
 import numpy as np
 
 from data_gen import integrators
-from core.camera import Camera, to_camera_space
+from neurender.base.camera import Camera, to_camera_space
 import scenes
 from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
 from scenes import LoadedScene

@@ -6,9 +6,9 @@ import os
 
 import numpy as np
 
-from core.dataset import MANIFEST, VIEWS
-from core.errors import InputError
-from core.exr import read_exr
+from neurender.base.dataset import MANIFEST, VIEWS
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr
 
 NORMAL_TOLERANCE = 1e-3
 

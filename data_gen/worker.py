@@ -5,7 +5,12 @@ import os
 import time
 from dataclasses import dataclass
 
+import drjit as dr
+
+import scenes
 from data_gen.options import PASSES, RenderOptions
+from data_gen.passes import ViewRenderer
+from neurender.base.exr import write_exr
 
 
 @dataclass(frozen=True)
@@ -26,18 +31,10 @@ _cache: dict = {}
 def render_view(task: ViewTask) -> dict:
     """Render every pass of one view, write its EXR atomically, return its views.jsonl record."""
     start = time.perf_counter()
-    from data_gen.variant import init_mitsuba
-
-    init_mitsuba()
     threads = os.environ.get("NEURENDER_THREADS")
     if threads and "threads" not in _cache:
-        import drjit as dr
         dr.set_thread_count(int(threads))
         _cache["threads"] = threads
-    import scenes
-    from data_gen.passes import ViewRenderer
-    from core.exr import write_exr
-
     key = (task.ref, task.options)
     if _cache.get("key") != key:  # keep one scene: a worker mostly gets views of the same scene in a row
         _cache.pop("renderer", None)

@@ -19,9 +19,9 @@ import random
 import numpy as np
 import torch
 
-from core.dataset import load_manifest, read_view_records
-from core.errors import InputError
-from core.exr import read_exr
+from neurender.base.dataset import load_manifest, read_view_records
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr
 from neurender import effects
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from core.errors import InputError
+from neurender.base.errors import InputError
 
 NORMAL = ("normal.X", "normal.Y", "normal.Z")
 DEPTH = ("depth.Z",)

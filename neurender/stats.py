@@ -12,10 +12,10 @@ import os
 
 import numpy as np
 
-from core.atomic import atomic_path, write_json_atomic
-from core.dataset import load_manifest, read_view_records
-from core.errors import InputError
-from core.exr import read_exr
+from neurender.base.atomic import atomic_path, write_json_atomic
+from neurender.base.dataset import load_manifest, read_view_records
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr
 
 BINS = {
     "depth": (0.0, 3.0, 30),                 # depth.Z / mean depth.Z on the view's mask

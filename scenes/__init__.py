@@ -1,25 +1,30 @@
 """Scene library: built-in procedural scenes (forest, objects, room, studio) and Mitsuba 3 XML files.
 
 A :class:`SceneRef` is a small picklable description that worker processes turn
-into a Mitsuba scene with :func:`load`. Import this package only after
-``data_gen.variant.init_mitsuba()`` has set the variant.
+into a Mitsuba scene with :func:`load`. Importing this package sets Mitsuba's variant
+(:func:`neurender.base.variant.init_mitsuba`, once per process, before Mitsuba is imported), so
+everything that renders imports it and nothing orders imports by hand.
 """
 from __future__ import annotations
 
-import os
-import zlib
-from dataclasses import dataclass, field
+from neurender.base.variant import init_mitsuba
 
-import mitsuba as mi
-import numpy as np
+init_mitsuba()  # before mitsuba: drjit reads DRJIT_LIBLLVM_PATH when it is imported
 
-from core.camera import Camera, Rig, look_at, nearest_axis, rig_camera
-from core.errors import InputError
-from scenes.forest import build_forest
-from scenes.objects import build_objects
-from scenes.room import build_room
-from scenes.studio import build_studio
-from scenes.xml_file import load_xml
+import os  # noqa: E402
+import zlib  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+
+import mitsuba as mi  # noqa: E402
+import numpy as np  # noqa: E402
+
+from neurender.base.camera import Camera, Rig, look_at, nearest_axis, rig_camera  # noqa: E402
+from neurender.base.errors import InputError  # noqa: E402
+from scenes.forest import build_forest  # noqa: E402
+from scenes.objects import build_objects  # noqa: E402
+from scenes.room import build_room  # noqa: E402
+from scenes.studio import build_studio  # noqa: E402
+from scenes.xml_file import load_xml  # noqa: E402
 
 BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room, "studio": build_studio}
 

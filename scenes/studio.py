@@ -17,12 +17,12 @@ from pathlib import Path
 import mitsuba as mi
 import numpy as np
 
-from core.errors import InputError
+from neurender.base.errors import InputError
 from scenes import textures
 from scenes.procedural import ProceduralScene, box, diffuse, floor, textured, two_sided
 
-# CI clones the repository with ../shared beside it
-ASSETS = Path(__file__).resolve().parents[2] / "shared/assets/third_party/mitsuba-data"
+ASSETS = Path(__file__).resolve().parent / "third_party" / "mitsuba-data"
+"""The meshes and environment map the family uses, inside the package (provenance: third_party/README.md)."""
 MESHES = {"teapot": "teapot.ply", "sphere_mesh": "sphere.ply"}
 ENVMAP = "envmap.hdr"
 KINDS = ("box", "sphere", "cylinder", "capsule", "ring", "teapot", "sphere_mesh")
@@ -35,7 +35,7 @@ RING_SPHERES = 10
 def _asset(assets: Path, name: str) -> str:
     path = assets / name
     if not os.access(path, os.R_OK):
-        raise InputError(f"studio scene: cannot read {path} (clone shared/ beside the repository)")
+        raise InputError(f"studio scene: cannot read {path} (a file of the package is missing)")
     return str(path)
 
 

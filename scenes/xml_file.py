@@ -6,7 +6,7 @@ import os
 import mitsuba as mi
 import numpy as np
 
-from core.errors import InputError
+from neurender.base.errors import InputError
 
 
 def load_xml(path: str):

@@ -12,18 +12,15 @@ import sys
 
 import numpy as np
 
-from data_gen.variant import init_mitsuba
-
-init_mitsuba()
-import scenes  # noqa: E402
-from data_gen.options import SAMPLERS, RenderOptions  # noqa: E402
-from data_gen.passes import ViewRenderer  # noqa: E402
+import scenes
+from data_gen.options import MITSUBA_SAMPLERS, RenderOptions
+from data_gen.passes import ViewRenderer
 
 SCENE, RES, REFERENCE_SPP = sys.argv[1:4] if len(sys.argv) == 4 else ("objects", "48", "4096")
 RES, REFERENCE_SPP, LEVELS, SEEDS, PASSES = int(RES), int(REFERENCE_SPP), (4, 16, 64), 3, ("rgb", "direct", "fog", "ao")
 
 loaded = scenes.load(scenes.resolve([SCENE], 1, 0)[0], RES)
-renderers = {kind: ViewRenderer(loaded, RenderOptions(res=RES, sampler=kind)) for kind in SAMPLERS}
+renderers = {kind: ViewRenderer(loaded, RenderOptions(res=RES, sampler=kind)) for kind in MITSUBA_SAMPLERS}
 
 
 def image(kind: str, name: str, seed: int, spp: int) -> np.ndarray:
@@ -33,13 +30,13 @@ def image(kind: str, name: str, seed: int, spp: int) -> np.ndarray:
 error = {}
 for name in PASSES:
     reference = image("independent", name, 12345, REFERENCE_SPP)
-    for kind in SAMPLERS:
+    for kind in MITSUBA_SAMPLERS:
         for spp in LEVELS:
             rmse = [np.sqrt(np.mean((image(kind, name, 100 + s, spp) - reference) ** 2)) for s in range(SEEDS)]
             error[name, kind, spp] = float(np.mean(rmse)) / max(float(np.mean(np.abs(reference))), 1e-9)
 print(f"{SCENE} view 0, {RES}x{RES}; relative RMSE against {REFERENCE_SPP} spp (independent), mean of {SEEDS} seeds")
-print(f"{'pass':7s}{'spp':>4s}" + "".join(f"{k:>13s}" for k in SAMPLERS) + "   (relative to independent)")
+print(f"{'pass':7s}{'spp':>4s}" + "".join(f"{k:>13s}" for k in MITSUBA_SAMPLERS) + "   (relative to independent)")
 for name in PASSES:
     for spp in LEVELS:
         base = error[name, "independent", spp]
-        print(f"{name:7s}{spp:4d}" + "".join(f"{error[name, k, spp]:8.4f}{error[name, k, spp] / base:5.2f}" for k in SAMPLERS))
+        print(f"{name:7s}{spp:4d}" + "".join(f"{error[name, k, spp]:8.4f}{error[name, k, spp] / base:5.2f}" for k in MITSUBA_SAMPLERS))

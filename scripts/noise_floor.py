@@ -13,16 +13,13 @@ import sys
 import numpy as np
 import torch
 
-from data_gen.variant import init_mitsuba
-
-init_mitsuba()
-import scenes  # noqa: E402
-from core.camera import Camera  # noqa: E402
-from core.dataset import load_manifest, read_views  # noqa: E402
-from data_gen.options import RenderOptions, rendered_spp  # noqa: E402
-from data_gen.passes import ViewRenderer  # noqa: E402
-from neurender import effects  # noqa: E402
-from neurender.evaluate import score  # noqa: E402
+import scenes
+from data_gen.options import RenderOptions, rendered_spp
+from data_gen.passes import ViewRenderer
+from neurender import effects
+from neurender.base.camera import Camera
+from neurender.base.dataset import load_manifest, read_views
+from neurender.evaluation.scoring import score
 
 DATA, EFFECT, SPP, VIEWS = sys.argv[1], effects.get(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 manifest = load_manifest(DATA)

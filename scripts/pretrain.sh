@@ -11,7 +11,7 @@ ITERS=${ITERS:-8000}
 WIDTH=${WIDTH:-32}
 TEST_SPP=${TEST_SPP:-256}
 NR=${NR:-.venv/bin/neurender}
-CBOX=../shared/scenes/third_party/cbox/cbox-rgb.xml
+CBOX=scenes/third_party/cbox/cbox-rgb.xml
 
 # training data: COUNT seeds of every family, 8 views each, 128 px, 64 spp (two datasets: the
 # studio family was added later, and `train --data` reads both)
@@ -29,7 +29,7 @@ for effect in ao fog gi; do
   run="$OUT/runs/$effect"
   resume=(); [ -f "$run/checkpoint.safetensors" ] && resume=(--resume)
   $NR train --model acgan --effect "$effect" --data "$OUT/train" "$OUT/studio" --out "$run" --iters "$ITERS" \
-      --res 64 --batch 8 --width "$WIDTH" --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 \
+      --crop 64 --batch 8 --width "$WIDTH" --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 \
       "${resume[@]}"
   for data in test cbox; do
     $NR evaluate --data "$OUT/$data" --effect "$effect" --method "${BASELINE[$effect]}" "$run" --split all \

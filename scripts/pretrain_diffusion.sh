@@ -11,7 +11,7 @@ set -euo pipefail
 OUT=${1:-pretrain_diffusion_out}
 ITERS=${ITERS:-8000}
 NR=${NR:-.venv/bin/neurender}
-CBOX=../shared/scenes/third_party/cbox/cbox-rgb.xml
+CBOX=scenes/third_party/cbox/cbox-rgb.xml
 LOW="--res 128 --spp 4 --spp-direct 1 --workers 2"
 
 $NR generate forest objects room studio --count 8 --views 8 --step-deg 45 --spp-ao 512 --seed 500 $LOW --out "$OUT/train"
@@ -23,7 +23,7 @@ $NR generate "$CBOX" --views 2 --spp-ao 1024 $LOW --out "$OUT/cbox"
 run="$OUT/runs/ao-diffusion"
 resume=(); [ -f "$run/checkpoint.safetensors" ] && resume=(--resume)
 $NR train --model diffusion --effect ao --first-guess pretrained:ao --data "$OUT/train" --out "$run" --iters "$ITERS" \
-    --res 64 --batch 8 --unet.base-channels 64 --unet.patch 4 --unet.channel-mults 1 2 2 --unet.attention-levels 2 \
+    --crop 64 --batch 8 --unet.base-channels 64 --unet.patch 4 --unet.channel-mults 1 2 2 --unet.attention-levels 2 \
     --diffusion.data-scale 5 --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 --sample-steps 4 --sampler mean \
     "${resume[@]}"
 

@@ -13,7 +13,7 @@ PIP=("$VENV/bin/pip" install --quiet --disable-pip-version-check)
 "${PIP[@]}" -e ".[ray,test]"
 
 # Mitsuba's fast CPU variant (llvm_ad_rgb) needs libLLVM 16+; LLVM 15 crashes in drjit 1.5.
-have_llvm() { "$VENV/bin/python" -c "import sys; from data_gen.variant import find_libllvm; sys.exit(find_libllvm() is None)"; }
+have_llvm() { "$VENV/bin/python" -c "import sys; from neurender.base.variant import find_libllvm; sys.exit(find_libllvm() is None)"; }
 if ! have_llvm; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing libllvm19 (Debian package)"

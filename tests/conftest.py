@@ -30,7 +30,7 @@ from nr_helpers import CBOX, MAIN_SCENES, SMALL, generate_into  # noqa: E402
 @pytest.fixture(scope="session")
 def mitsuba():
     """Mitsuba with the project's variant choice, set up in this process; returns the module."""
-    from data_gen.variant import init_mitsuba
+    from neurender.base.variant import init_mitsuba
 
     init_mitsuba()
     import mitsuba as mi
@@ -69,7 +69,7 @@ def pair_dataset(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def cbox_path() -> Path:
     if not CBOX.is_file():
-        pytest.fail(f"the Cornell box test scene is missing: {CBOX} (clone shared/ beside the repository)")
+        pytest.fail(f"the Cornell box test scene is missing: {CBOX} (scenes/third_party/cbox)")
     return CBOX
 
 

@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
-# CI clones the repository with ../shared beside it
-CBOX = REPO.parent / "shared/scenes/third_party/cbox/cbox-rgb.xml"
+CBOX = REPO / "scenes/third_party/cbox/cbox-rgb.xml"  # the Mitsuba 3 Cornell box, shipped with the scene library
 
 # the environment before anything in this process touched Mitsuba (init_mitsuba sets DRJIT_LIBLLVM_PATH)
 BASE_ENV = dict(os.environ)
@@ -29,7 +28,7 @@ def neurender_command() -> list[str]:
     script = Path(sys.executable).parent / "neurender"
     if script.is_file():
         return [str(script)]
-    return [sys.executable, "-c", "import sys; from neurender.cli import main; sys.exit(main())"]
+    return [sys.executable, "-c", "import sys; from neurender.commands.cli import main; sys.exit(main())"]
 
 
 def run_neurender(*args, env: dict | None = None, timeout: float = 300, check: bool = False):
@@ -57,7 +56,7 @@ def load_records(directory) -> list[dict]:
 
 
 def read_view(directory, scene_id: str, view: int) -> dict[str, np.ndarray]:
-    from core.exr import read_exr
+    from neurender.base.exr import read_exr
 
     return read_exr(str(Path(directory) / scene_id / f"{view:03d}.exr"))
 

@@ -1,4 +1,5 @@
-"""Neural network models of neurender.
+"""Neural network models of neurender: torch modules and their configs, nothing else of the project
+(they import only each other).
 
 Submodules (import them directly; this package imports none of them):
 

@@ -21,6 +21,7 @@ Typical step (``x`` input, ``y`` target, both in the trainer's space)::
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 import kornia
 import torch
@@ -30,7 +31,8 @@ from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from neurender.models.layers import PooledAttention2d
 
-GAN_LOSSES = ("vanilla", "lsgan", "hinge")
+GanLoss = Literal["vanilla", "lsgan", "hinge"]
+GAN_LOSSES = get_args(GanLoss)
 COMPOSITES = (None, "direct-env-ao")  # generators: plain U-Net, or the GI composite
 SSIM_WINDOW = 11
 
@@ -54,7 +56,7 @@ class ACGANConfig:
     inputs must be at least ``3 * 2 ** disc_layers`` pixels."""
     spectral_norm: bool = True
     """Spectral normalisation on every discriminator convolution (without it, instance norm)."""
-    gan_loss: str = "lsgan"
+    gan_loss: GanLoss = "lsgan"
     """Adversarial loss: "vanilla" (BCE with logits), "lsgan" (least squares) or "hinge"."""
     lambda_l1: float = 100.0
     """Weight of the generator's L1 term (pix2pix: 100)."""

@@ -25,13 +25,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 import torch
 from torch import Tensor
 
-SCHEDULES = ("linear", "cosine")
-PREDICTIONS = ("epsilon", "v")
+Schedule = Literal["linear", "cosine"]
+Prediction = Literal["epsilon", "v"]
+SCHEDULES = get_args(Schedule)
+PREDICTIONS = get_args(Prediction)
 
 #: Largest beta of the cosine schedule (Nichol & Dhariwal 2021): avoids a singularity at t = T.
 MAX_BETA = 0.999
@@ -47,7 +49,7 @@ class DiffusionConfig:
     num_train_steps: int = 1000
     """Number of diffusion steps T; step indices run over ``0 .. T-1``."""
 
-    schedule: str = "linear"
+    schedule: Schedule = "linear"
     """Beta schedule: ``"linear"`` (Ho et al. 2020) or ``"cosine"`` (Nichol & Dhariwal 2021)."""
 
     beta_start: float = 1e-4
@@ -59,7 +61,7 @@ class DiffusionConfig:
     cosine_s: float = 0.008
     """Cosine schedule: small offset s so that beta_0 is not vanishingly small."""
 
-    prediction: str = "epsilon"
+    prediction: Prediction = "epsilon"
     """Network target: ``"epsilon"`` (the noise) or ``"v"`` (``sqrt(abar) eps - sqrt(1-abar) x0``)."""
 
     data_scale: float = 1.0

@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from core.camera import Camera, look_at, nearest_axis, orbit, rotation_about, to_camera_space
+from neurender.base.camera import Camera, look_at, nearest_axis, orbit, rotation_about, to_camera_space
 
 
 def _camera(origin=(1.0, 2.0, 6.0), target=(0.0, 0.5, 0.0), fov=50.0, res=16):

@@ -7,13 +7,13 @@ import pytest
 from nr_helpers import z_up_ball_xml
 
 def _base_camera():
-    from core.camera import Camera, look_at
+    from neurender.base.camera import Camera, look_at
 
     return Camera(50.0, tuple(map(tuple, look_at([0, 3, 5.5], [0, 0.4, 0], [0, 1, 0]).tolist())), 16, 16)
 
 
 def test_fixed_rig_is_the_plain_orbit():
-    from core.camera import Rig, orbit, rig_camera
+    from neurender.base.camera import Rig, orbit, rig_camera
 
     base = _base_camera()
     for angle in (0.0, 15.0, 200.0):
@@ -21,7 +21,7 @@ def test_fixed_rig_is_the_plain_orbit():
 
 
 def test_elevation_distance_and_fov_follow_the_ranges():
-    from core.camera import Rig, elevation_of, rig_camera
+    from neurender.base.camera import Rig, elevation_of, rig_camera
 
     base, pivot, up = _base_camera(), np.array([0, 0.4, 0]), np.array([0.0, 1, 0])
     rig = Rig(elevation_deg=(20.0, 50.0), distance_scale=(0.5, 2.0), fov_deg=(30.0, 70.0))
@@ -42,7 +42,7 @@ def test_elevation_distance_and_fov_follow_the_ranges():
 
 
 def test_one_range_leaves_the_others_alone():
-    from core.camera import Rig, rig_camera
+    from neurender.base.camera import Rig, rig_camera
 
     base = _base_camera()
     only_fov = rig_camera(base, [0, 0.4, 0], [0, 1, 0], 0.0, Rig(fov_deg=(40.0, 40.0)), 3)
@@ -51,7 +51,7 @@ def test_one_range_leaves_the_others_alone():
 
 @pytest.mark.parametrize("low_high", ["60:5", "-95:10", "0:30"])
 def test_bad_ranges_are_input_errors(low_high):
-    from core.camera import Rig
+    from neurender.base.camera import Rig
 
     flag = "fov_deg" if low_high == "0:30" else "elevation_deg"
     low, high = map(float, low_high.split(":"))
@@ -60,7 +60,7 @@ def test_bad_ranges_are_input_errors(low_high):
 
 
 def test_arc_angles_centre_on_view_0():
-    from core.camera import arc_angles
+    from neurender.base.camera import arc_angles
 
     assert arc_angles(1, 60) == [0.0]
     assert arc_angles(2, 60) == [0.0, 30.0]
@@ -71,7 +71,7 @@ def test_arc_angles_centre_on_view_0():
 
 def test_z_up_xml_orbit_keeps_its_up_vector(mitsuba, tmp_path):
     import scenes
-    from core.camera import Rig, arc_angles
+    from neurender.base.camera import Rig, arc_angles
 
     rig = Rig(elevation_deg=(10.0, 40.0), fov_deg=(30.0, 60.0))
     (ref,) = scenes.resolve([str(z_up_ball_xml(tmp_path))], 1, 0, rig)

@@ -1,11 +1,11 @@
-"""core.exr: multi-channel round trip, atomic writes, InputError on bad files."""
+"""neurender.base.exr: multi-channel round trip, atomic writes, InputError on bad files."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.errors import InputError
-from core.exr import read_exr, write_exr
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr, write_exr
 
 
 def _channels(h=12, w=20, seed=0):

@@ -138,7 +138,7 @@ def test_views_jsonl_records_every_view_once_with_its_file(dataset):
 
 def test_view_records_match_seeds_and_orbit(dataset):
     """Each record's seed and camera are the ones the manifest implies (view k turned k * step_deg)."""
-    from core.camera import Camera, orbit
+    from neurender.base.camera import Camera, orbit
     from data_gen.options import view_seed
 
     manifest = load_manifest(dataset)

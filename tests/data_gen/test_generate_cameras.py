@@ -40,7 +40,7 @@ def test_xml_sensors_as_views(tmp_path):
 
 def test_rig_views_are_recorded_and_rendered(tmp_path):
     """End to end: every view's recorded camera follows the ranges; the fog sphere holds the farthest camera."""
-    from core.camera import Camera, elevation_of
+    from neurender.base.camera import Camera, elevation_of
 
     out = tmp_path / "data"
     run_neurender("generate", "studio", "--out", out, "--views", "3", "--res", "16", "--spp", "2", "--workers", "1",

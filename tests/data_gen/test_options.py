@@ -5,7 +5,7 @@ import pytest
 
 from data_gen.generator import GenerateOptions
 from data_gen.options import RenderOptions, medium_coefficients, pass_seed, view_seed
-from core.errors import InputError
+from neurender.base.errors import InputError
 
 
 def test_defaults_pass_the_check():

@@ -8,7 +8,7 @@ AO_RADIUS = 0.5
 
 
 def _camera(origin, target, up, fov=60.0, res=32):
-    from core.camera import Camera, look_at
+    from neurender.base.camera import Camera, look_at
 
     return Camera(fov, tuple(map(tuple, look_at(origin, target, up).tolist())), res, res)
 

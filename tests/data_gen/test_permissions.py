@@ -6,7 +6,7 @@ import stat
 
 import pytest
 
-from core.atomic import write_json_atomic
+from neurender.base.atomic import write_json_atomic
 from nr_helpers import run_neurender
 
 

@@ -21,7 +21,7 @@ def damaged(dataset, tmp_path):
 
 
 def _rewrite(path, change):
-    from core.exr import read_exr, write_exr
+    from neurender.base.exr import read_exr, write_exr
 
     channels = read_exr(str(path))
     change(channels)

@@ -5,7 +5,7 @@ import os
 
 import pytest
 
-from data_gen import variant
+from neurender.base import variant
 from nr_helpers import load_manifest, run_neurender
 
 SCALAR = {"NEURENDER_VARIANT": "scalar_rgb"}

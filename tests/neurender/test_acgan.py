@@ -14,8 +14,8 @@ from neurender.models.acgan import (
     discriminator_objective,
     generator_objective,
 )
-from core.errors import InputError
-from neurender.checkpoint import load_weights
+from neurender.base.errors import InputError
+from neurender.training.checkpoint import load_weights
 from neurender.models.layers import PooledAttention2d
 
 TINY = dict(base_channels=8, disc_channels=8)

@@ -9,8 +9,8 @@ import torch
 
 from neurender.data import GBufferDataset, split_scenes
 from neurender.effects import EFFECTS
-from core.errors import InputError
-from core.exr import read_exr, write_exr
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr, write_exr
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from core.exr import read_exr
+from neurender.base.exr import read_exr
 from neurender import effects, space
 from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, Effect
 
@@ -22,20 +22,21 @@ def toy_effect():
 
 
 def test_a_registered_effect_trains_predicts_and_evaluates(toy_effect, pair_dataset, tmp_path):
-    from neurender.config import TrainConfig
-    from neurender.evaluate import evaluate
+    from neurender.training.config import TrainConfig
+    from neurender.evaluation.evaluate import evaluate
     from neurender.models.acgan import ACGANConfig
-    from neurender.predict import predict_files
-    from neurender.train import train
+    from neurender.inference.files import predict_files
+    from neurender.inference.predictor import Predictor
+    from neurender.training.train import train
 
     run = str(tmp_path / "run")
-    config = TrainConfig(model="acgan", effect="toy-direct", data=str(pair_dataset), iters=2, batch=1, res=32,
+    config = TrainConfig(model="acgan", effect="toy-direct", data=str(pair_dataset), iters=2, batch=1, crop=32,
                          sample_every=2, checkpoint_every=2,
                          acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8,
                                            disc_layers=2))
     assert train(config, run, progress=False)["step"] == 2
     view = next((pair_dataset / "room_000").glob("*.exr"))
-    [written] = predict_files(run, str(view), str(tmp_path / "pred"), progress=False)
+    [written] = predict_files(Predictor(run), str(view), str(tmp_path / "pred"), progress=False)
     out = read_exr(written)
     assert sorted(out) == sorted(DIRECT)
     mask = read_exr(str(view))["mask.Y"]

@@ -10,10 +10,10 @@ import re
 import pytest
 import torch
 
-from core.errors import InputError
+from neurender.base.errors import InputError
 from neurender.effects import EFFECTS
-from neurender.evaluate import evaluate
-from neurender.report import report
+from neurender.evaluation.evaluate import evaluate
+from neurender.evaluation.report import report
 
 
 @pytest.fixture(scope="module")
@@ -113,10 +113,10 @@ def test_pt_oidn_beats_raw_path_tracing_at_1_spp(evaluations):
 
 def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
     from neurender.models.acgan import ACGANConfig
-    from neurender.config import TrainConfig
-    from neurender.train import train
+    from neurender.training.config import TrainConfig
+    from neurender.training.train import train
 
-    config = TrainConfig(model="acgan", effect="fog", data=dataset_dir, iters=1, batch=1, res=16,
+    config = TrainConfig(model="acgan", effect="fog", data=dataset_dir, iters=1, batch=1, crop=16,
                          acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2))
     train(config, str(tmp_path / "fog_run"), progress=False)
     with pytest.raises(InputError, match="predicts fog, not ao"):
@@ -142,7 +142,7 @@ def test_a_method_equal_to_the_reference_has_finite_capped_psnr(dataset_dir, tmp
 
 
 def test_surface_figures_see_an_error_the_full_frame_hides():
-    from neurender.evaluate import score_display
+    from neurender.evaluation.evaluate import score_display
 
     # a 1 x 32 view: the SSIM window is 1 pixel, so SSIM(x, y) = (2xy + C1) / (x^2 + y^2 + C1), C1 = 0.01^2
     reference = torch.full((1, 1, 1, 32), 0.5)

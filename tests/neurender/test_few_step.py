@@ -1,23 +1,23 @@
 """Few-step diffusion over a first guess, its uncertainty channel and the calibration metrics."""
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import pytest
 import torch
 
 from nr_helpers import error_lines, run_neurender
-from core.exr import read_exr
+from neurender.base.exr import read_exr
 from neurender import metrics
-from neurender.config import TrainConfig
-from neurender.evaluate import evaluate
+from neurender.training.config import TrainConfig
+from neurender.evaluation.evaluate import evaluate
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
-from neurender.predict import Predictor
-from neurender.train import train
+from neurender.inference.predictor import Predictor
+from neurender.training.train import train
+from neurender.inference.sampling import SamplingOptions
 
-TINY = dict(effect="ao", iters=2, batch=2, res=16, log_every=1, sample_every=1000, checkpoint_every=2, sample_steps=2,
+TINY = dict(effect="ao", iters=2, batch=2, crop=16, log_every=1, sample_every=1000, checkpoint_every=2, sample_steps=2,
             acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2),
             unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,)))
 
@@ -50,13 +50,13 @@ def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
     """k steps cost k U-Net evaluations per draw and one first-guess evaluation per frame; the same
     seed gives the same draws, another seed other draws."""
     inputs, mask = _view(runs["data"])
-    predictor = Predictor(runs["refiner"], steps=steps, samples=2, seed=5)
+    predictor = Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5))
     unet_calls, guess_calls = _count_calls(predictor.network), _count_calls(predictor.task.first_guess)
     first = predictor.draws(inputs, mask)
     assert first.shape == (2, 1, 1, *mask.shape[-2:])
     assert len(unet_calls) == 2 * steps and len(guess_calls) == 1
-    assert torch.equal(first, Predictor(runs["refiner"], steps=steps, samples=2, seed=5).draws(inputs, mask))
-    assert not torch.equal(first, Predictor(runs["refiner"], steps=steps, samples=2, seed=6).draws(inputs, mask))
+    assert torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5)).draws(inputs, mask))
+    assert not torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=6)).draws(inputs, mask))
     assert not torch.equal(first[0], first[1])
 
 
@@ -64,24 +64,24 @@ def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs)
     """The mean sampler's prediction costs one U-Net evaluation and does not depend on the seed; with
     3 samples of 2 steps the draws (6 more evaluations) give the uncertainty and leave the prediction alone."""
     inputs, mask = _view(runs["data"])
-    predictor = Predictor(runs["refiner"], sampler="mean", seed=1)
+    predictor = Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=1))
     calls = _count_calls(predictor.network)
     prediction, std = predictor.predict(inputs, mask)
     assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
-    assert torch.equal(prediction, Predictor(runs["refiner"], sampler="mean", seed=2)(inputs, mask))
-    spread = Predictor(runs["refiner"], sampler="mean", steps=2, samples=3)
+    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2))(inputs, mask))
+    spread = Predictor(runs["refiner"], SamplingOptions(sampler="mean", steps=2, samples=3))
     calls, guess_calls = _count_calls(spread.network), _count_calls(spread.task.first_guess)
     with_draws, std = spread.predict(inputs, mask)
     assert len(calls) == 1 + 3 * 2 and len(guess_calls) == 1
     assert torch.allclose(with_draws, prediction, atol=1e-6) and (std > 0).any()
-    assert not torch.equal(prediction, Predictor(runs["refiner"], steps=1)(inputs, mask))  # not a draw
+    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1))(inputs, mask))  # not a draw
 
 
 def test_refiner_predicts_a_residual_over_its_first_guess(runs):
     """With the U-Net's output zeroed, one step returns the first guess itself (the residual's
     estimate from pure noise is sqrt(abar_{T-1}) x_T, about 0)."""
     inputs, mask = _view(runs["data"])
-    predictor = Predictor(runs["refiner"], steps=1)
+    predictor = Predictor(runs["refiner"], SamplingOptions(steps=1))
     last = [m for m in predictor.network.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
@@ -101,7 +101,7 @@ def test_first_guess_must_be_a_gan_of_the_same_effect(runs, tmp_path):
         "no shipped model 'nothing'": ("--model", "diffusion", "--effect", "ao", "--first-guess", "pretrained:nothing"),
     }
     for expected, args in cases.items():
-        result = run_neurender("train", *args, "--data", data, "--out", tmp_path / "x", "--iters", "1", "--res", "16")
+        result = run_neurender("train", *args, "--data", data, "--out", tmp_path / "x", "--iters", "1", "--crop", "16")
         lines = error_lines(result.stderr)
         assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], (expected, result.stderr[-800:])
 
@@ -118,13 +118,13 @@ def test_uncertainty_channel_is_zero_for_one_draw(runs, tmp_path):
 
 
 def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
-    one = evaluate(runs["data"], "ao", [runs["refiner"]], str(tmp_path / "one"), steps=2, samples=1)
+    one = evaluate(runs["data"], "ao", [runs["refiner"]], str(tmp_path / "one"), sampling=SamplingOptions(steps=2, samples=1))
     assert "uncertainty" not in one["methods"]["refiner"]
-    many = evaluate(runs["data"], "ao", [runs["refiner"], "gtao"], str(tmp_path / "many"), steps=2, samples=3)
+    many = evaluate(runs["data"], "ao", [runs["refiner"], "gtao"], str(tmp_path / "many"), sampling=SamplingOptions(steps=2, samples=3))
     assert "uncertainty" not in many["methods"]["gtao"]
     u = many["methods"]["refiner"]["uncertainty"]
     assert (u["steps"], u["samples"]) == (2, 3) and 0 <= u["coverage_2std"] <= 1 and -1 <= u["spearman"] <= 1
-    from neurender.report import report
+    from neurender.evaluation.report import report
 
     report([str(tmp_path / "many")], str(tmp_path / "report"))
     assert "Uncertainty of refiner (ddim sampler, 3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
@@ -153,16 +153,18 @@ def test_calibration_metrics_on_known_cases():
 
 
 def test_a_packed_refiner_predicts_what_the_run_predicts(runs, tmp_path):
-    from neurender import pretrained
+    from neurender.evaluation.model_card import write_card
+    from neurender.training.shipping import pack
 
     shipped = str(tmp_path / "shipped")
-    pretrained.pack(runs["refiner"], shipped)
+    pack(runs["refiner"], shipped)
     inputs, mask = _view(runs["data"])
-    expected = Predictor(runs["refiner"], samples=2, seed=1).draws(inputs, mask)
-    got = Predictor(shipped, samples=2, seed=1).draws(inputs, mask)
+    expected = Predictor(runs["refiner"], SamplingOptions(samples=2, seed=1)).draws(inputs, mask)
+    got = Predictor(shipped, SamplingOptions(samples=2, seed=1)).draws(inputs, mask)
     assert (expected - got).abs().max() < 2e-2, "fp16 weights: close, not equal"
-    text = open(pretrained.write_card(shipped, runs["refiner"], [])).read()
+    text = open(write_card(shipped, runs["refiner"], [], sizes=((32, 48),))).read()
     assert f"refines the prediction of `{runs['gan']}`" in text and "the EMA unet in fp16" in text
+    assert "48x32" in text, "the card times the sizes asked for"
 
 
 def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
@@ -170,16 +172,16 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     with the same steps and samples applies it, one with other samples does not (and predict says so)."""
     import shutil
 
-    from core.errors import InputError
-    from neurender.calibrate import calibrate
+    from neurender.base.errors import InputError
+    from neurender.inference.calibration import calibrate
 
     run = str(tmp_path / "refiner")
     shutil.copytree(runs["refiner"], run)
-    result = calibrate(run, runs["data"], steps=2, samples=3, progress=False)
+    result = calibrate(run, runs["data"], progress=False, sampling=SamplingOptions(steps=2, samples=3))
     assert result["calibrated"]["coverage_2std"] == pytest.approx(0.9545, abs=0.01)
     assert result["raw"]["spearman"] == pytest.approx(result["calibrated"]["spearman"], abs=1e-4)  # ranks do not change
     inputs, mask = _view(runs["data"])
-    fitted, other = Predictor(run, steps=2, samples=3), Predictor(run, steps=2, samples=4)
+    fitted, other = Predictor(run, SamplingOptions(steps=2, samples=3)), Predictor(run, SamplingOptions(steps=2, samples=4))
     assert fitted.calibrated and fitted.std_scale == result["std_scale"] and not other.calibrated
     raw_std = fitted.draws(inputs, mask).std(0, unbiased=False)
     assert torch.allclose(fitted.predict(inputs, mask)[1], result["std_scale"] * raw_std)
@@ -189,7 +191,7 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     for bad, message in ((dict(samples=1), "at least 2"), (dict(run=runs["gan"]), "only diffusion runs"),
                          (dict(run="pretrained:ao"), "not pretrained:NAME")):
         with pytest.raises(InputError, match=message):
-            calibrate(bad.get("run", run), runs["data"], steps=2, samples=bad.get("samples", 3), progress=False)
+            calibrate(bad.get("run", run), runs["data"], progress=False, sampling=SamplingOptions(steps=2, samples=bad.get("samples", 3)))
     (tmp_path / "refiner" / "calibration.json").write_text("{")
     with pytest.raises(InputError, match="not a valid calibration"):
         Predictor(run)

@@ -7,18 +7,18 @@ import torch
 import torch.nn.functional as F
 
 from nr_helpers import error_lines, run_neurender
-from core.exr import read_exr, write_exr
+from neurender.base.exr import read_exr, write_exr
 from neurender import space
-from neurender.config import TrainConfig
+from neurender.training.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
-from neurender.predict import MARGIN, Predictor
-from neurender.train import train
+from neurender.inference.predictor import MARGIN, Predictor
+from neurender.training.train import train
 
 @pytest.fixture(scope="module")
 def run(pair_dataset, tmp_path_factory) -> str:
     """An AO GAN of stride 16 (depth 4), one training step: its weights are random enough."""
     out = str(tmp_path_factory.mktemp("predict") / "run")
-    config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, res=32,
+    config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32,
                          sample_every=1000, checkpoint_every=1,
                          acgan=ACGANConfig(base_channels=8, depth=4, disc_channels=8, disc_layers=2))
     train(config, out, progress=False)
@@ -87,10 +87,10 @@ def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, p
 
 
 def test_bench_predict_prints_time_per_megapixel_and_peak_memory(run, pair_dataset):
-    result = run_neurender("bench", "predict", run, "--data", pair_dataset, "--sizes", "16", "24")
+    result = run_neurender("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "16", "24")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[1:2] in (["16x16"], ["24x24"])]
     assert [row[0] for row in rows] == ["run", "run", "gtao", "gtao"], result.stdout
     assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 100 for row in rows)   # ms, ms/MP, MB
-    result = run_neurender("bench", "predict", run, "--data", pair_dataset, "--sizes", "4k")
+    result = run_neurender("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "4k")
     assert result.returncode == 2 and "bad size '4k'" in error_lines(result.stderr)[0]

@@ -6,8 +6,12 @@ import dataclasses
 import pytest
 import torch
 
-from neurender import pretrained
-from neurender.config import TrainConfig
+from neurender.commands.learn import ExportCommand, run_export
+from neurender.evaluation.model_card import write_card
+from neurender.inference.onnx import session
+from neurender.training import runs
+from neurender.training.config import TrainConfig
+from neurender.training.shipping import pack
 from neurender.models.acgan import ACGANConfig
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
@@ -15,10 +19,10 @@ TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_cha
 
 @pytest.fixture(scope="module")
 def gan_run(pair_dataset, tmp_path_factory) -> str:
-    from neurender.train import train
+    from neurender.training.train import train
 
     run = str(tmp_path_factory.mktemp("gan") / "run")
-    train(TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=3, batch=1, res=32, sample_every=3,
+    train(TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=3, batch=1, crop=32, sample_every=3,
                       checkpoint_every=3, acgan=TINY_GAN), run, progress=False)
     return run
 
@@ -31,38 +35,39 @@ def _view(pair_dataset, effect):
 
 
 def test_a_packed_run_predicts_what_the_run_predicts(gan_run, pair_dataset, tmp_path):
-    from neurender.predict import Predictor
+    from neurender.inference.predictor import Predictor
 
     shipped = str(tmp_path / "shipped")
-    pretrained.pack(gan_run, shipped)
+    pack(gan_run, shipped)
     inputs, mask = _view(pair_dataset, "ao")
     expected, got = Predictor(gan_run)(inputs, mask), Predictor(shipped)(inputs, mask)
     assert (expected - got).abs().max() < 2e-2, "fp16 weights: close, not equal"
     assert not torch.equal(expected, torch.ones_like(expected)), "a real prediction, not the off-mask value"
-    card = pretrained.write_card(shipped, gan_run, [])
+    card = write_card(shipped, gan_run, [])
     text = open(card).read()
     assert "3 steps" in text and "pretrained:shipped" in text and "1920x1080" in text
 
 
 def test_unknown_pretrained_name_is_an_input_error():
-    from core.errors import InputError
+    from neurender.base.errors import InputError
 
     with pytest.raises(InputError, match="no shipped model 'bloom'"):
-        pretrained.resolve("pretrained:bloom")
-    assert pretrained.resolve("some/run") == "some/run"
+        runs.resolve("pretrained:bloom")
+    assert runs.resolve("some/run") == "some/run"
 
 
 def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
-    from neurender import export, space
-    from neurender.predict import Predictor
+    from neurender import space
+    from neurender.inference.predictor import Predictor
 
     predictor = Predictor(gan_run)
     inputs, mask = _view(pair_dataset, "ao")
-    path = export.export_run(gan_run, str(tmp_path / "g.onnx"), *inputs.shape[-2:])
+    path = str(tmp_path / "g.onnx")
+    assert run_export(ExportCommand(checkpoint=gan_run, out=path, size=f"{inputs.shape[-1]}x{inputs.shape[-2]}")) == 0
     x = space.network_input(inputs, mask, predictor.effect)
     with torch.no_grad():
         reference = predictor.network(x)
-    y = export.session(path).run(None, {"x": x.numpy()})[0]
+    y = session(path).run(None, {"x": x.numpy()})[0]
     difference = (torch.from_numpy(y) - reference).abs().max()
     assert difference < 1e-4, difference
     on_onnx = Predictor(gan_run, backend="onnxruntime")(inputs, mask)
@@ -70,18 +75,17 @@ def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
 
 
 def test_diffusion_runs_do_not_export(pair_dataset, tmp_path):
-    from core.errors import InputError
-    from neurender import export
+    from neurender.base.errors import InputError
     from neurender.models.unet import UNetConfig
-    from neurender.train import train
+    from neurender.training.train import train
 
     run = str(tmp_path / "diffusion")
-    config = TrainConfig(model="diffusion", effect="ao", data=str(pair_dataset), iters=1, batch=1, res=32,
+    config = TrainConfig(model="diffusion", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32,
                          sample_every=1, checkpoint_every=1, sample_steps=1,
                          unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,)))
     train(dataclasses.replace(config), run, progress=False)
     with pytest.raises(InputError, match="only GAN runs export"):
-        export.export_run(run, str(tmp_path / "d.onnx"))
+        run_export(ExportCommand(checkpoint=run, out=str(tmp_path / "d.onnx")))
 
 
 @pytest.fixture(scope="module")
@@ -101,13 +105,13 @@ SHIPPED = {"ao": ("ao", "gtao", "ssim"), "fog": ("fog", "fog-analytic", "psnr"),
 
 
 def test_every_effect_has_a_shipped_model():
-    assert pretrained.available() == sorted(SHIPPED)
-    assert pretrained.available("ao") == ["pretrained:ao", "pretrained:ao-diffusion"]
+    assert runs.shipped() == sorted(SHIPPED)
+    assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion"]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
 def test_shipped_model_beats_its_classic_baseline_on_unseen_views(name, unseen_views, tmp_path):
-    from neurender.evaluate import evaluate
+    from neurender.evaluation.evaluate import evaluate
 
     effect, baseline, metric = SHIPPED[name]
     summary = evaluate(str(unseen_views), effect, [baseline, f"pretrained:{name}"], str(tmp_path / "eval"))
@@ -118,11 +122,11 @@ def test_shipped_model_beats_its_classic_baseline_on_unseen_views(name, unseen_v
 def test_training_can_start_from_a_shipped_model(pair_dataset, tmp_path):
     """--init pretrained:ao: the network starts from the shipped weights (a 0-step-like check: one step
     with lr 0 keeps them), and a model of another size is refused with an input error."""
-    from core.errors import InputError
-    from neurender.predict import Predictor
-    from neurender.train import train
+    from neurender.base.errors import InputError
+    from neurender.inference.predictor import Predictor
+    from neurender.training.train import train
 
-    config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, res=32, lr=1e-12,
+    config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32, lr=1e-12,
                          sample_every=1, checkpoint_every=1, init="pretrained:ao", ema=0.0)
     train(config, str(tmp_path / "tuned"), progress=False)
     inputs, mask = _view(pair_dataset, "ao")

@@ -74,7 +74,7 @@ def test_two_datasets_in_one_png(dataset, tmp_path):
 
 
 def test_not_a_dataset_is_an_input_error(tmp_path):
-    from core.errors import InputError
+    from neurender.base.errors import InputError
     from neurender.stats import dataset_stats
 
     with pytest.raises(InputError, match="dataset.json"):

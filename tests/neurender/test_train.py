@@ -12,15 +12,17 @@ import pytest
 import torch
 
 from nr_helpers import BASE_ENV, error_lines, run_neurender
-from core.exr import read_exr, write_exr
+from neurender.base.exr import read_exr, write_exr
 from neurender import effects, metrics, space
-from neurender.checkpoint import read_checkpoint, save_checkpoint
-from neurender.config import TrainConfig
+from neurender.training import runs
+from neurender.training.checkpoint import read_checkpoint, save_checkpoint
+from neurender.training.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
-from neurender.predict import Predictor
-from neurender.tasks import build_task
-from neurender.train import Batches, to_model_space, train
+from neurender.inference.predictor import Predictor
+from neurender.training.tasks import build_task
+from neurender.training.train import Batches, to_model_space, train
+from neurender.inference.sampling import SamplingOptions
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
 TINY_UNET = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,))
@@ -32,7 +34,7 @@ def train_data(pair_dataset) -> Path:
 
 
 def tiny_config(data, model="acgan", effect="ao", **changes) -> TrainConfig:
-    config = TrainConfig(model=model, effect=effect, data=str(data), iters=6, batch=2, res=16, log_every=2,
+    config = TrainConfig(model=model, effect=effect, data=str(data), iters=6, batch=2, crop=16, log_every=2,
                          sample_every=1000, checkpoint_every=3, sample_steps=2, acgan=TINY_GAN, unet=TINY_UNET)
     return dataclasses.replace(config, **changes)
 
@@ -41,7 +43,7 @@ def train_ssim(run: str, data: Path, effect: str) -> float:
     """Mean SSIM of the run's predictions on its training views (the non-held-out scene)."""
     from neurender.data import GBufferDataset
 
-    predictor = Predictor(run, steps=4)
+    predictor = Predictor(run, SamplingOptions(steps=4))
     dataset = GBufferDataset(str(data), effect, split="train", seed=0)
     scores = []
     for i in range(len(dataset)):
@@ -56,7 +58,7 @@ def train_ssim(run: str, data: Path, effect: str) -> float:
 def test_overfitting_raises_train_ssim(train_data, tmp_path, model):
     """A few hundred steps on two views drive their SSIM clearly above the starting value
     (and, for diffusion, the denoising loss falls)."""
-    config = tiny_config(train_data, model=model, res=16, iters=1, ema=0.0, log_every=10,
+    config = tiny_config(train_data, model=model, crop=16, iters=1, ema=0.0, log_every=10,
                          lr=2e-3 if model == "diffusion" else 5e-4)
     train(config, str(tmp_path / "start"), progress=False)
     train(dataclasses.replace(config, iters=150), str(tmp_path / "end"), progress=False)
@@ -74,8 +76,8 @@ def test_resume_matches_an_uninterrupted_run(train_data, tmp_path, model, effect
     train(config, str(tmp_path / "straight"), progress=False)
     train(dataclasses.replace(config, iters=3), str(tmp_path / "resumed"), progress=False)
     train(config, str(tmp_path / "resumed"), resume=True, progress=False)
-    a, meta_a = read_checkpoint(str(tmp_path / "straight"))
-    b, meta_b = read_checkpoint(str(tmp_path / "resumed"))
+    a, meta_a = read_checkpoint(runs.path(str(tmp_path / "straight"), runs.CHECKPOINT))
+    b, meta_b = read_checkpoint(runs.path(str(tmp_path / "resumed"), runs.CHECKPOINT))
     assert meta_a["step"] == meta_b["step"] == "6"
     assert a.keys() == b.keys()
     assert all(torch.equal(a[k], b[k]) for k in a)
@@ -96,9 +98,9 @@ def test_save_load_predict_is_identical(train_data, tmp_path, model, effect):
                           item["mask"][None, :, :16, :16], effects.get(effect))
     task.step(x, y, generator, dict(task.networks))
     task.ema.update(task.networks[task.main], 1)
-    save_checkpoint(str(run), task, 1, config, generator)
+    save_checkpoint(runs.path(str(run), runs.CHECKPOINT), task, 1, config, generator)
     expected = space.from_model_space(task.sample(x, steps=3, seed=5), effects.get(effect)).mean(0)
-    loaded = Predictor(str(run), steps=3, seed=5)
+    loaded = Predictor(str(run), SamplingOptions(steps=3, seed=5))
     got = loaded(item["input"][None, :, :16, :16], item["mask"][None, :, :16, :16])
     assert torch.equal(expected, got)
 
@@ -110,7 +112,7 @@ def test_training_flips_mirror_views_and_negate_normal_x(train_data):
 
     effect = effects.get("fog")
     dataset = GBufferDataset(str(train_data), "fog", split="train")
-    config = tiny_config(train_data, effect="fog", batch=1, res=16)
+    config = tiny_config(train_data, effect="fog", batch=1, crop=16)
     flipped_seen = False
     for seed in range(8):
         plain = Batches([dataset], dataclasses.replace(config, flip=False), torch.Generator().manual_seed(seed)).next()
@@ -131,10 +133,10 @@ def test_two_process_ddp_trains(train_data, tmp_path):
     script = Path(sys.executable).parent / "neurender"
     proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29637", str(script), "train",
                            "--model", "acgan", "--effect", "ao", "--data", str(train_data), "--out", str(run),
-                           "--iters", "4", "--res", "32", "--batch", "1", "--width", "8"],
+                           "--iters", "4", "--crop", "32", "--batch", "1", "--width", "8"],
                           capture_output=True, text=True, env=dict(BASE_ENV), timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    tensors, metadata = read_checkpoint(str(run))
+    tensors, metadata = read_checkpoint(runs.path(str(run), runs.CHECKPOINT))
     assert metadata["step"] == "4"
     log = (run / "log.jsonl").read_text().splitlines()
     assert log, "rank 0 writes the log"
@@ -144,7 +146,7 @@ def test_two_process_ddp_trains(train_data, tmp_path):
 def test_predict_cli_writes_target_channels_and_rejects_bad_input(train_data, tmp_path):
     run = tmp_path / "run"
     result = run_neurender("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run,
-                           "--iters", "2", "--res", "32", "--batch", "1", "--width", "8")
+                           "--iters", "2", "--crop", "32", "--batch", "1", "--width", "8")
     assert result.returncode == 0, result.stderr[-2000:]
     out = tmp_path / "pred"
     result = run_neurender("predict", "--checkpoint", run, "--input", train_data, "--out", out)

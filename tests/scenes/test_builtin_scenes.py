@@ -84,7 +84,7 @@ def test_resolve_names_ids_and_seeds(mitsuba):
 ])
 def test_resolve_rejects(mitsuba, names, count, words):
     import scenes
-    from core.errors import InputError
+    from neurender.base.errors import InputError
 
     with pytest.raises(InputError, match=words):
         scenes.resolve(names, count, 0)
@@ -92,7 +92,7 @@ def test_resolve_rejects(mitsuba, names, count, words):
 
 def test_resolve_rejects_two_files_with_one_id(mitsuba, tmp_path, cbox_path):
     import scenes
-    from core.errors import InputError
+    from neurender.base.errors import InputError
 
     (tmp_path / "a").mkdir()
     copy = tmp_path / "a" / cbox_path.name
@@ -102,7 +102,7 @@ def test_resolve_rejects_two_files_with_one_id(mitsuba, tmp_path, cbox_path):
 
 
 def _orbit_origins(loaded, views=24, step=15.0):
-    from core.camera import orbit
+    from neurender.base.camera import orbit
 
     return [orbit(loaded.camera, loaded.pivot, loaded.up, k * step).origin for k in range(views)]
 

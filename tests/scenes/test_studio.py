@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from nr_helpers import REPO
 
-ASSETS = REPO.parent / "shared/assets/third_party/mitsuba-data"
+ASSETS = REPO / "scenes/third_party/mitsuba-data"
 
 
 @pytest.fixture(scope="module")
@@ -88,7 +88,7 @@ def test_touching_objects_touch(mitsuba):
 
 
 def test_conductor_albedo_is_zero_and_plastic_albedo_is_its_diffuse_colour(mitsuba):
-    from core.camera import Camera, look_at
+    from neurender.base.camera import Camera, look_at
     from data_gen.passes import ViewRenderer, _sensor
 
     mi = mitsuba
@@ -111,7 +111,7 @@ def test_conductor_albedo_is_zero_and_plastic_albedo_is_its_diffuse_colour(mitsu
 
 @pytest.mark.parametrize("broken", ["teapot.ply", "envmap.hdr"])
 def test_unreadable_asset_is_an_input_error(mitsuba, tmp_path, broken):
-    from core.errors import InputError
+    from neurender.base.errors import InputError
     from scenes.studio import build_studio
 
     for name in ("teapot.ply", "sphere.ply", "envmap.hdr"):
@@ -122,3 +122,24 @@ def test_unreadable_asset_is_an_input_error(mitsuba, tmp_path, broken):
     (tmp_path / broken).unlink()
     with pytest.raises(InputError, match="cannot read"):
         build_studio(3, assets=tmp_path)
+
+
+def test_studio_needs_nothing_outside_the_package(tmp_path):
+    """A copy of the scene library (and the base it imports) loads a studio scene with no shared/ anywhere."""
+    import subprocess
+    import sys
+
+    copy = tmp_path / "copy"
+    shutil.copytree(REPO / "scenes", copy / "scenes")
+    shutil.copytree(REPO / "neurender" / "base", copy / "neurender" / "base")
+    shutil.copy(REPO / "neurender" / "__init__.py", copy / "neurender" / "__init__.py")
+    code = ("import sys; sys.path.insert(0, '.'); import scenes; assert scenes.__file__.startswith(sys.argv[1]); "
+            "loaded = scenes.load(scenes.resolve(['studio'], 1, 3)[0], 16); print('loaded', loaded.ref.scene_id)")
+    result = subprocess.run([sys.executable, "-c", code, str(copy)], cwd=copy, capture_output=True, text=True)
+    assert result.returncode == 0 and "loaded studio_000" in result.stdout, result.stderr[-2000:]
+
+
+def test_nothing_in_the_product_reads_shared():
+    product = [p for folder in ("neurender", "scenes", "data_gen", "scripts") for p in (REPO / folder).rglob("*")
+               if p.suffix in (".py", ".sh")]
+    assert product and not [str(p) for p in product if "../shared" in p.read_text() or "shared/assets" in p.read_text()]

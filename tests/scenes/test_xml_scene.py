@@ -47,7 +47,7 @@ def test_cbox_view0_uses_the_file_camera(cbox_dataset, cbox_path, mitsuba):
 
 
 def test_load_xml_errors(mitsuba, tmp_path):
-    from core.errors import InputError
+    from neurender.base.errors import InputError
     from scenes.xml_file import load_xml
 
     with pytest.raises(InputError, match="not found"):

@@ -1,0 +1,272 @@
+"""Benchmarks. `bench generate`: generation speed, pipeline overhead and the 2-worker speed-up;
+`bench generate-long`: memory of recycled workers over a long run; `bench baselines`, `bench predict`.
+
+Figures come from one run on this machine; compare ratios, not absolute times.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from data_gen.executors import RECYCLE_AFTER
+from data_gen.generator import GenerateOptions, generate
+from data_gen.options import RenderOptions
+from neurender import effects
+from neurender.base.dataset import read_views
+from neurender.commands.arguments import SIZE, parse_size
+from neurender.data import GBufferDataset, held_out_split
+from neurender.evaluation import path_tracer
+from neurender.evaluation.evaluate import evaluate
+from neurender.evaluation.methods import Methods
+from neurender.evaluation.timing import resized_item, time_ms
+from neurender.evaluation.scoring import score
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
+
+
+def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: int = 32) -> dict:
+    """Generate ``views`` views of ``scene`` with 1 then 2 workers; print and return the figures.
+
+    overhead: wall time of the 1-worker run / seconds spent inside Mitsuba's render calls
+    (target <= 1.10); speed-up: views/min with 2 workers / views/min with 1.
+    """
+    options = GenerateOptions((scene,), count=1, views=views, seed=0,
+                              render=RenderOptions(res=res, spp=spp))
+    runs = {}
+    for workers in (1, 2):
+        with tempfile.TemporaryDirectory() as out:
+            runs[workers] = generate(options, out, workers=workers, progress=False)
+    rate = {w: 60 * s["views_rendered"] / s["wall_seconds"] for w, s in runs.items()}
+    figures = {
+        "views_per_min_1_worker": rate[1],
+        "views_per_min_2_workers": rate[2],
+        "overhead_ratio": runs[1]["wall_seconds"] / runs[1]["render_seconds"],
+        "speedup_2_workers": rate[2] / rate[1],
+    }
+    print(f"bench generate: {scene}, {views} views, {res}x{res}, {spp} spp")
+    print(f"  views/min, 1 worker:   {figures['views_per_min_1_worker']:.1f}")
+    print(f"  views/min, 2 workers:  {figures['views_per_min_2_workers']:.1f}")
+    print(f"  overhead (wall / time in Mitsuba render calls, 1 worker): {figures['overhead_ratio']:.2f} (target <= 1.10)")
+    print(f"  speed-up of 2 workers over 1: {figures['speedup_2_workers']:.2f}x")
+    return figures
+
+
+def bench_generate_long(scene: str = "objects", count: int = 5, views: int = 100, res: int = 16, spp: int = 4,
+                        workers: int = 2) -> list[dict]:
+    """Generate ``count`` x ``views`` small views with worker recycling; print and return, per worker
+    process in start order, its views and its peak resident memory (MB) after its first and last view.
+
+    The peak comes from each record's ``peak_rss_mb`` (getrusage in the worker, i.e. VmHWM).
+    """
+    options = GenerateOptions((scene,), count=count, views=views, seed=0,
+                              render=RenderOptions(res=res, spp=spp))
+    with tempfile.TemporaryDirectory() as out:
+        stats = generate(options, out, workers=workers, progress=False)
+        records = read_views(out)
+    by_worker: dict[int, list[dict]] = {}
+    for record in records:  # views.jsonl is in finishing order
+        by_worker.setdefault(record["pid"], []).append(record)
+    rows = [{"views": len(rs), "start_mb": rs[0]["peak_rss_mb"], "end_mb": rs[-1]["peak_rss_mb"]}
+            for rs in by_worker.values()]
+    print(f"bench generate-long: {scene} x{count}, {views} views each ({len(records)}), {res}x{res}, {spp} spp, "
+          f"{workers} workers, a worker replaced after {RECYCLE_AFTER} views; {stats['wall_seconds']:.0f} s")
+    print(f"  {'worker':>6s}{'views':>7s}{'peak RSS MB, first view':>25s}{'last view':>11s}")
+    for index, row in enumerate(rows):
+        print(f"  {index:6d}{row['views']:7d}{row['start_mb']:25.0f}{row['end_mb']:11.0f}")
+    return rows
+
+
+def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
+    """ms/frame of every baseline at ``sizes``, and each one's scores (on the surfaces) on the dataset
+    ``data``; then path tracing + OIDN at each spp level (ms: render + denoise at the dataset's
+    resolution, mean over its views)."""
+    figures = {}
+    print(f"bench baselines on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
+    print(f"  {'method':14s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes) + f"{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>8s}")
+    for effect, record in effects.EFFECTS.items():
+        if not record.baselines:
+            continue
+        methods = Methods(effect, record.baselines)
+        dataset = GBufferDataset(data, effect)
+        items = {size: resized_item(dataset, 0, size, size) for size in sizes}
+        with tempfile.TemporaryDirectory() as out:
+            summary = evaluate(data, effect, list(record.baselines), out, path_tracer_curve=True)
+        for name in methods.names:
+            with torch.no_grad():
+                ms = {size: time_ms(lambda: methods.run(name, items[size]), repeats) for size in sizes}
+            scores = summary["methods"][name]["mean"]
+            figures[name] = {"effect": effect, "ms": ms, **scores}
+            print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
+                  + f"{scores['ssim']:8.3f}{scores['psnr']:8.2f}{scores['flip']:8.3f}")
+        native = dataset[0]["mask"].shape[-1]
+        for point in summary["pt_oidn"]["curve"]:
+            label = f"pt-oidn {point['spp']}spp"
+            figures[f"{effect} {label}"] = {"effect": effect, "ms": {native: point["ms"]},
+                                            **{key: point[key] for key in ("psnr", "ssim", "flip", "mae")}}
+            timing = f"{point['ms']:.1f} @{native}px"
+            print(f"  {label:14s}{timing:>{10 * len(sizes)}s}"
+                  + f"{point['ssim']:8.3f}{point['psnr']:8.2f}{point['flip']:8.3f}  ({effect})")
+    return figures
+
+
+def _mean_ssim(predictor, dataset) -> float:
+    """Mean SSIM on the surfaces (mask) of ``predictor`` over ``dataset``; NaN when every mask is empty."""
+    scores = []
+    for i in range(len(dataset)):
+        item = dataset[i]
+        with torch.no_grad():
+            prediction = predictor(item["input"][None], item["mask"][None])
+        ssim = score(prediction, item["target"][None], dataset.effect, item["mask"][None])["ssim"]
+        if ssim is not None:
+            scores.append(ssim)
+    return float(np.mean(scores)) if scores else math.nan
+
+
+def _measure_in_child(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+    code = ("import json, sys; from neurender.evaluation.timing import measure_frame; "
+            "print(json.dumps(measure_frame(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "
+            "int(sys.argv[5]))))")
+    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats)],
+                            capture_output=True, text=True)
+    if result.returncode:
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
+                  ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3) -> dict:
+    """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
+    DDIM step count), then the scaling table: ms/frame, ms per megapixel and peak RSS of each run
+    and of GTAO at each of ``sizes`` (tokens of :func:`parse_size`), each in a fresh process.
+
+    With ``eval_dirs`` (evaluations with the path tracer's curve; the one of the run's effect
+    is used), the speed-up column is the path tracer's equal-quality time over the run's
+    ms/frame at the dataset's resolution.
+    """
+    shapes = {token: parse_size(str(token)) for token in sizes}
+    curves = {}
+    for eval_dir in eval_dirs:
+        with open(os.path.join(eval_dir, "summary.json")) as handle:
+            summary = json.load(handle)
+        curves[summary["effect"]] = summary.get("path_tracer", {}).get("curve", [])
+    figures = {}
+    print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats} frames, "
+          "one frame for diffusion with more than 4 steps)")
+    print(f"  {'run':24s}{'steps':>6s}{'ms@data':>10s}{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
+    methods = {}  # method -> timed calls per size
+    for run in runs:
+        base = Predictor(run)
+        dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
+        curve = curves.get(base.effect.name, [])
+        item = dataset[0]
+        for steps in ddim_steps if base.task.stochastic else (None,):
+            predictor = Predictor(run, SamplingOptions(steps=steps)) if steps else base
+            # a diffusion frame costs `steps` network calls: one timed call is enough for many steps
+            calls = 1 if steps and steps > 4 else repeats
+            with torch.no_grad():
+                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None]), calls, warm_up=calls > 1)
+            ssim = _mean_ssim(predictor, dataset)
+            equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
+            speedup = equal / ms if equal else None
+            label = os.path.basename(os.path.normpath(run))
+            figures[f"{label}@{steps}" if steps else label] = {"ms": ms, "ssim": ssim, "equal_quality_ms": equal,
+                                                                "speedup": speedup}
+            print(f"  {label:24s}{steps or '-':>6}{ms:10.1f}{ssim:8.3f}"
+                  + (f"{equal:9.1f}{speedup:9.2f}x" if equal else f"{'n/a':>9s}{'n/a':>10s}"))
+        methods[run] = repeats
+        if "gtao" in base.effect.baselines:
+            methods["gtao"] = repeats
+    print(f"scaling (each size in a fresh process, median of {repeats}; diffusion at its run's sample_steps)")
+    print(f"  {'method':24s}{'size':>11s}{'ms/frame':>11s}{'ms/MP':>9s}{'peak RSS MB':>13s}")
+    scaling = {}
+    for method, calls in methods.items():
+        label = os.path.basename(os.path.normpath(method))
+        for token, (height, width) in shapes.items():
+            row = _measure_in_child(method, data, height, width, calls)
+            scaling[f"{label}@{token}"] = row
+            size = f"{width}x{height}"
+            if "error" in row:
+                print(f"  {label:24s}{size:>11s}  {row['error'][:60]}")
+            else:
+                print(f"  {label:24s}{size:>11s}{row['ms']:11.1f}{row['ms_per_mp']:9.1f}{row['peak_rss_mb']:13.0f}")
+    figures["scaling"] = scaling
+    return figures
+
+
+@dataclass(kw_only=True)
+class BenchGenerate:
+    """Generation speed: views/min with 1 and 2 workers, pipeline overhead, 2-worker speed-up."""
+
+    scene: str = "objects"
+    """Scene rendered (a built-in name or an XML file)."""
+    views: int = 8
+    """Views rendered."""
+    res: int = 128
+    """Image size in pixels."""
+    spp: int = 32
+    """Samples per pixel."""
+
+
+@dataclass(kw_only=True)
+class BenchGenerateLong(BenchGenerate):
+    """Peak RSS of each recycled worker over a long run of small views."""
+
+    count: int = 5
+    """Scene instances."""
+    views: int = 100
+    """Views per instance."""
+    res: int = 16
+    """Image size in pixels."""
+    spp: int = 4
+    """Samples per pixel."""
+    workers: int = 2
+    """Parallel render processes."""
+
+
+@dataclass(kw_only=True)
+class BenchBaselines:
+    """ms/frame of each baseline at 256 and 512 px, and their scores; PT + OIDN per spp level."""
+
+    data: str
+    """Dataset to score on (e.g. demo_out/dataset)."""
+
+
+@dataclass(kw_only=True)
+class BenchPredict:
+    """ms/frame, ms per megapixel and peak RSS of runs and GTAO per size; held-out SSIM; DDIM step table."""
+
+    checkpoint: tuple[str, ...] = field(metadata={"required": True})
+    """Runs or pretrained:NAME timed."""
+    data: str
+    """Dataset whose held-out views are scored."""
+    sizes: tuple[str, ...] = field(default=("128", "256", "512"), metadata=SIZE)
+    """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
+    eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
+    """Evaluation folders with the path tracer's curve (speed-up column)."""
+
+
+def _figures_printed(function):
+    """A bench function as a command: it prints its figures; exit status 0."""
+    def command(options) -> int:
+        function(options)
+        return 0
+    return command
+
+
+COMMANDS = {
+    "bench generate": (BenchGenerate, _figures_printed(
+        lambda o: bench_generate(o.scene, views=o.views, res=o.res, spp=o.spp))),
+    "bench generate-long": (BenchGenerateLong, _figures_printed(
+        lambda o: bench_generate_long(o.scene, o.count, o.views, o.res, o.spp, o.workers))),
+    "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data))),
+    "bench predict": (BenchPredict, _figures_printed(
+        lambda o: bench_predict(list(o.checkpoint), o.data, list(o.eval), sizes=o.sizes))),
+}

@@ -1,0 +1,106 @@
+"""The data side's commands: doctor, generate, validate, stats."""
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from typing import Literal
+
+import mitsuba
+
+from data_gen.executors import ViewFailed
+from data_gen.generator import GenerateOptions, generate
+from data_gen.validate import validate
+from neurender.base.errors import InputError
+from neurender.base.variant import FAST_PATH_HINT, find_libllvm, init_mitsuba, is_vectorized
+from neurender.stats import write_stats
+
+
+@dataclass(kw_only=True)
+class DoctorCommand:
+    """Show the Mitsuba variant (and why), libLLVM and the torch device in use."""
+
+
+def run_doctor(_: DoctorCommand) -> int:
+    choice = init_mitsuba()
+    print(f"mitsuba {mitsuba.__version__}, variant {choice.name}: {choice.reason}")
+    print(f"libLLVM: {choice.libllvm or find_libllvm() or 'none >= 16 found'}")
+    if not is_vectorized(choice):
+        print(f"warning: scalar_rgb runs the Python AO and G-buffer integrators per sample (very slow): {FAST_PATH_HINT}")
+    try:
+        import torch  # the one optional dependency doctor reports on
+        print(f"torch {torch.__version__}, device {'cuda' if torch.cuda.is_available() else 'cpu'}")
+    except ImportError:
+        print("torch: not installed")
+    return 0
+
+
+@dataclass(kw_only=True)
+class GenerateCommand:
+    """Render a G-buffer dataset with path-traced targets (resumable: run it again to finish)."""
+
+    options: GenerateOptions = field(metadata={"flatten": True})
+    """What is rendered."""
+    out: str
+    """Dataset directory (created, or resumed)."""
+    workers: int = 1
+    """Parallel render processes."""
+    executor: Literal["local", "ray"] = "local"
+    """Where the render processes run: a local pool or Ray tasks."""
+    ray_address: str | None = None
+    """Ray cluster address (none: start a local one)."""
+    view_timeout: float | None = field(default=None, metadata={"metavar": "SECONDS"})
+    """A view taking longer is killed and retried once, then the run stops (none: 600 until a view
+    has finished, then max(120, 20 x the slowest finished view))."""
+
+
+def run_generate(command: GenerateCommand) -> int:
+    try:
+        stats = generate(command.options, command.out, command.workers, command.executor, command.ray_address,
+                         view_timeout=command.view_timeout)
+    except ViewFailed as exc:  # the renderer hung or crashed on a view twice: exit 1, no traceback to ask for
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"{stats['views_rendered']} views rendered, {stats['views_total']} in {command.out} "
+          f"({stats['wall_seconds']:.1f} s)")
+    return 0
+
+
+@dataclass(kw_only=True)
+class ValidateCommand:
+    """Check a dataset against the contract."""
+
+    directory: str = field(metadata={"positional": True})
+    """Dataset directory."""
+
+
+def run_validate(command: ValidateCommand) -> int:
+    problems = validate(command.directory)
+    for path, message in problems:
+        print(f"{path}: {message}")
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in {command.directory}")
+    print(f"{command.directory}: dataset follows the contract")
+    return 0
+
+
+@dataclass(kw_only=True)
+class StatsCommand:
+    """Per-family histograms of depth, normals, AO and luminance (PNG + JSON)."""
+
+    directories: tuple[str, ...] = field(metadata={"positional": True, "metavar": "DIR"})
+    """One dataset, or several to compare."""
+    out: str | None = None
+    """A .png path (JSON beside it) or a folder (none: DIR/stats/ for one dataset)."""
+
+
+def run_stats(command: StatsCommand) -> int:
+    if command.out is None and len(command.directories) > 1:
+        raise InputError("give --out when comparing several datasets")
+    png, json_path = write_stats(list(command.directories), command.out or os.path.join(command.directories[0], "stats"))
+    print(f"stats: {png}, {json_path}")
+    return 0
+
+
+COMMANDS = {"doctor": (DoctorCommand, run_doctor), "generate": (GenerateCommand, run_generate),
+            "validate": (ValidateCommand, run_validate), "stats": (StatsCommand, run_stats)}

@@ -1,0 +1,72 @@
+"""The evaluation side's commands: evaluate, report."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from neurender import effects
+from neurender.evaluation.evaluate import evaluate
+from neurender.evaluation.report import report
+from neurender.inference.sampling import SamplingOptions
+
+
+@dataclass(kw_only=True)
+class EvaluateCommand:
+    """Score methods (classic baselines, runs, shipped models) against the path-traced reference."""
+
+    data: str
+    """Dataset directory."""
+    effect: str = field(metadata={"choices": tuple(effects.EFFECTS)})
+    """Effect evaluated."""
+    method: tuple[str, ...] = field(default=(), metadata={"metavar": "NAME_OR_RUN"})
+    """Baseline names, run directories or pretrained:NAME (none: every baseline of the effect)."""
+    split: Literal["all", "train", "test"] = "all"
+    """Views of which scenes."""
+    out: str
+    """Evaluation folder."""
+    path_tracer: bool = True
+    """Render the path tracer's and PT + OIDN's quality/time curves (--no-path-tracer skips them)."""
+    sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
+    """Sampling of diffusion runs (more than one sample also scores the calibration of their spread)."""
+
+
+def run_evaluate(command: EvaluateCommand) -> int:
+    summary = evaluate(command.data, command.effect, list(command.method), command.out, command.split,
+                       path_tracer_curve=command.path_tracer, sampling=command.sampling)
+    print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
+    print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
+    for name, m in summary["methods"].items():
+        masked, full = m["mean"], m["mean_full"]
+        surfaces = (f"{masked['ssim']:8.3f}{masked['psnr']:8.2f}{masked['flip']:6.3f}" if masked["ssim"] is not None
+                    else f"{'n/a':>22s}")
+        print(f"{name:20s}{surfaces}{full['ssim']:10.3f}{full['psnr']:8.2f}{full['flip']:6.3f}{m['ms_per_frame']:10.1f}")
+    for name, m in summary["methods"].items():
+        if "uncertainty" in m:
+            u = m["uncertainty"]
+            spearman = "n/a" if u["spearman"] is None else f"{u['spearman']:.3f}"
+            print(f"{name}: uncertainty of {u['samples']} draws: Spearman(std, |error|) {spearman}, "
+                  f"2-std coverage {u['coverage_2std']:.3f}")
+    if summary["empty_mask_views"]:
+        print(f"{len(summary['empty_mask_views'])} view(s) with an empty mask left out of the surface figures: "
+              f"{', '.join(summary['empty_mask_views'])}")
+    print(f"summary: {os.path.join(command.out, 'summary.json')}")
+    return 0
+
+
+@dataclass(kw_only=True)
+class ReportCommand:
+    """One self-contained HTML and Markdown page from evaluation folders."""
+
+    eval_dirs: tuple[str, ...] = field(metadata={"positional": True, "metavar": "EVAL_DIR"})
+    """Evaluation folders (neurender evaluate --out)."""
+    out: str
+    """Report folder."""
+
+
+def run_report(command: ReportCommand) -> int:
+    print(f"report: {report(list(command.eval_dirs), command.out)}")
+    return 0
+
+
+COMMANDS = {"evaluate": (EvaluateCommand, run_evaluate), "report": (ReportCommand, run_report)}

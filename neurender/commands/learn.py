@@ -1,0 +1,133 @@
+"""The learning side's commands: train, predict, export, calibrate."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from neurender.base.errors import InputError
+from neurender.commands.arguments import SIZE, parse_size
+from neurender.evaluation.model_card import check_notes, write_card
+from neurender.inference.calibration import calibrate
+from neurender.inference.files import predict_files
+from neurender.inference.onnx import export_onnx
+from neurender.inference.predictor import Backend, Predictor
+from neurender.inference.sampling import SamplingOptions
+from neurender.training import runs
+from neurender.training.config import TrainConfig
+from neurender.training.shipping import pack
+from neurender.training.train import train
+
+
+@dataclass(kw_only=True)
+class TrainCommand:
+    """Train an effect predictor (attention cGAN or conditional diffusion). Every field of TrainConfig
+    (neurender/training/config.py) is a flag; nested configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD."""
+
+    config: TrainConfig = field(default_factory=TrainConfig, metadata={"flatten": True})
+    """The run's configuration."""
+    out: str
+    """Run directory."""
+    resume: bool = False
+    """Continue the run in --out from its checkpoint."""
+    width: int | None = None
+    """Base channel count of every network (sets --acgan.base-channels, --acgan.disc-channels and
+    --unet.base-channels; none: theirs)."""
+
+
+def run_train(command: TrainCommand) -> int:
+    config = command.config
+    if command.width is not None:
+        config = replace(config, acgan=replace(config.acgan, base_channels=command.width, disc_channels=command.width),
+                         unet=replace(config.unet, base_channels=command.width))
+    result = train(config, command.out, resume=command.resume)
+    if result["rank"] == 0:
+        print(f"trained {config.model}/{config.effect} to step {result['step']} in {result['seconds']:.0f} s: "
+              f"{command.out}")
+    return 0
+
+
+@dataclass(kw_only=True)
+class PredictCommand:
+    """Predict an effect from G-buffer EXRs with a trained run or a shipped model."""
+
+    checkpoint: str
+    """Run directory, or pretrained:NAME (a shipped model)."""
+    input: str
+    """An EXR file or a directory of them."""
+    out: str
+    """Output directory (same relative paths as the input)."""
+    sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
+    """Sampling of diffusion runs."""
+    backend: Backend = "torch"
+    """onnxruntime: the GAN generator exported to ONNX (see neurender export)."""
+    tile: int | None = field(default=None, metadata={"metavar": "PX"})
+    """Predict a GAN in tiles of at most PX pixels a side (same output; none: automatic above 3840x2160)."""
+    internal_res: int | None = field(default=None, metadata={"metavar": "PX"})
+    """Predict at PX pixels on the short side and upsample guided by depth and normals (none: native)."""
+
+
+def run_predict(command: PredictCommand) -> int:
+    predictor = Predictor(command.checkpoint, command.sampling, backend=command.backend, tile=command.tile,
+                          internal_res=command.internal_res)
+    written = predict_files(predictor, command.input, command.out)
+    print(f"{len(written)} prediction(s) written to {command.out}")
+    return 0
+
+
+@dataclass(kw_only=True)
+class ExportCommand:
+    """Export a GAN run: ONNX for onnxruntime, or a shipped model folder (config, fp16 weights, model card)."""
+
+    checkpoint: str
+    """Run directory, or pretrained:NAME."""
+    out: str
+    """The ONNX file, or the shipped model folder."""
+    format: Literal["onnx", "shipped"] = "onnx"
+    """onnx: the generator as ONNX; shipped: config + fp16 EMA weights + MODEL_CARD.md."""
+    size: str = field(default="256", metadata=SIZE)
+    """Image size the ONNX graph takes: N, WxH or 720p/1080p/1440p/2160p (rounded up to the network's stride)."""
+    eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
+    """Evaluations whose tables go into the model card (shipped)."""
+    notes: str | None = None
+    """A Markdown file of remarks put into the model card (shipped)."""
+
+
+def run_export(command: ExportCommand) -> int:
+    if command.format == "shipped":
+        check_notes(command.notes)
+        print(f"weights: {pack(command.checkpoint, command.out)}")
+        print(f"model card: {write_card(command.out, runs.resolve(command.checkpoint), list(command.eval), command.notes)}")
+        return 0
+    predictor = Predictor(command.checkpoint)
+    if predictor.task.stochastic:
+        raise InputError(f"{command.checkpoint} is a {predictor.model} run; only GAN runs export "
+                         "(one network call per frame)")
+    height, width = (-(-s // predictor.stride) * predictor.stride for s in parse_size(command.size))
+    print(f"onnx: {export_onnx(predictor.network, len(predictor.effect.network_inputs), command.out, height, width)}")
+    return 0
+
+
+@dataclass(kw_only=True)
+class CalibrateCommand:
+    """Fit a diffusion run's uncertainty scale on held-out views (writes its calibration.json)."""
+
+    checkpoint: str
+    """Diffusion run folder (a shipped model's folder too, not pretrained:NAME)."""
+    data: str
+    """Validation dataset: scenes neither trained nor tested on."""
+    sampling: SamplingOptions = field(default_factory=lambda: SamplingOptions(samples=8), metadata={"flatten": True})
+    """Sampling whose spread is calibrated (at least 2 samples)."""
+
+
+def run_calibrate(command: CalibrateCommand) -> int:
+    result = calibrate(command.checkpoint, command.data, command.sampling)
+    raw, calibrated = result["raw"], result["calibrated"]
+    print(f"std_scale {result['std_scale']:.3f} for the {result['sampler']} sampler, {result['steps']} steps and "
+          f"{result['samples']} draws, on {result['views']} views: 2-std coverage {raw['coverage_2std']:.3f} -> "
+          f"{calibrated['coverage_2std']:.3f}, Spearman(std, |error|) {raw['spearman']:.3f}")
+    print(f"written to {runs.path(command.checkpoint, runs.CALIBRATION)}")
+    return 0
+
+
+COMMANDS = {"train": (TrainCommand, run_train), "predict": (PredictCommand, run_predict),
+            "export": (ExportCommand, run_export), "calibrate": (CalibrateCommand, run_calibrate)}

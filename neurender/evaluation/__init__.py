@@ -1,0 +1,6 @@
+"""Evaluation: methods by name (baselines and runs), scores against the path-traced reference, the
+path tracer's quality/time curves, timing, pictures, the report and model cards.
+
+Imports inference, training, the baselines, the rendering side (the path tracer re-renders the
+reference pass) and everything below; never the commands.
+"""

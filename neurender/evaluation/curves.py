@@ -1,0 +1,60 @@
+"""The path tracer's and PT + OIDN's quality/time curves on an evaluation's views, and each method's
+equal-quality time on them.
+
+The effect's reference pass is rendered again at 1, 2, 4, ... spp (:mod:`neurender.evaluation.path_tracer`)
+and scored like any method, raw (``path_tracer``) and denoised by OIDN (``pt_oidn``,
+:mod:`neurender.baselines.pt_oidn`; its time is render + denoise, the denoiser timed after one
+untimed call). Per method: the equal-quality time on each curve (ms at the method's surface SSIM)
+and the speed-up (equal-quality time / the method's ms per frame). The raw curve's last level, an
+independent copy of the reference at its own spp on every view, is the reference's ``noise_floor``:
+a method scored above it is beyond what the reference can tell.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from neurender.baselines import pt_oidn
+from neurender.base.dataset import load_manifest
+from neurender.data import GBufferDataset
+from neurender.evaluation import path_tracer
+from neurender.evaluation.scoring import means, score
+
+
+def curve(levels: dict[int, list[dict]]) -> list[dict]:
+    """Per spp level (ascending): ``spp``, the mean metrics over its views and the mean ``ms``."""
+    return [{"spp": spp, **means(rows), "ms": float(np.mean([r["ms"] for r in rows]))}
+            for spp, rows in sorted(levels.items())]
+
+
+def equal_quality(points: list[dict], methods: dict) -> dict:
+    """Each method's equal-quality time on the curve ``points`` (matched on surface SSIM) and speed-up."""
+    equal = {name: path_tracer.equal_quality_ms(points, m["mean"]["ssim"]) for name, m in methods.items()}
+    return {"curve": points, "equal_quality_ms": equal,
+            "speedup": {name: (ms / methods[name]["ms_per_frame"] if ms else None) for name, ms in equal.items()}}
+
+
+def path_tracer_summary(dataset: GBufferDataset, methods: dict) -> dict:
+    """The summary.json keys ``path_tracer``, ``pt_oidn`` and ``noise_floor`` for the views of
+    ``dataset`` and the summarised ``methods``."""
+    items = [dataset[i] for i in range(len(dataset))]
+    effect = dataset.effect
+    raw, denoised = {}, {}
+    for index, spp, image, seconds in path_tracer.renders(load_manifest(dataset.root), dataset.records, effect,
+                                                          [item["mask"][None] for item in items]):
+        item = items[index]
+        reference, mask = item["target"][None], item["mask"][None]
+        raw.setdefault(spp, []).append({**score(image, reference, effect, mask), "ms": 1000.0 * seconds})
+        if not denoised:
+            pt_oidn.denoise(image, item, effect)  # warm-up, untimed
+        start = time.perf_counter()
+        clean = pt_oidn.denoise(image, item, effect)
+        total = seconds + time.perf_counter() - start
+        denoised.setdefault(spp, []).append({**score(clean, reference, effect, mask), "ms": 1000.0 * total})
+    raw_curve = curve(raw)
+    floor = {**raw_curve[-1], "views": len(items)}
+    floor["methods_above"] = [name for name, m in methods.items()
+                              if None not in (m["mean"]["ssim"], floor["ssim"]) and m["mean"]["ssim"] > floor["ssim"]]
+    return {"path_tracer": equal_quality(raw_curve, methods), "pt_oidn": equal_quality(curve(denoised), methods),
+            "noise_floor": floor}

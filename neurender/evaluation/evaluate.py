@@ -1,0 +1,140 @@
+"""Evaluate classic methods against the path-traced reference of a dataset.
+
+Methods: the classic methods of the effect's record (``baselines``, see
+:mod:`neurender.baselines.methods`) and any training run directory (``neurender train --out
+RUN``) of the same effect, named by its folder name.
+
+Metrics: :mod:`neurender.evaluation.scoring` (surface figures are the headline; off the mask every
+method is given the same values, AO 1 by contract and GI the environment, so full-frame figures
+mostly reward how much background a view shows). A view with an empty mask has no surface
+figures; it is skipped in their means and listed.
+
+Timing: ``time.perf_counter`` around the method call only (no loading, no metrics), batch of
+one view, torch on the CPU, under ``torch.no_grad``; each method runs once untimed on the
+first view first (warm-up). Reported as the mean ms per frame.
+
+Path tracer (``path_tracer_curve=True``): the quality/time curves of the path tracer and of PT +
+OIDN on the same views, and each method's equal-quality time on them
+(:mod:`neurender.evaluation.curves`).
+
+Outputs in ``out_dir``: ``summary.json`` (written atomically; every key is described in the
+README), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
+grid per view in ``grids/``: inputs | each method | reference | |error| of each method
+(mean over channels of the compared values, 0..0.25 mapped to the magma colormap).
+"""
+from __future__ import annotations
+
+import csv
+import os
+import time
+
+import numpy as np
+import torch
+
+from neurender import metrics, space
+from neurender.base.atomic import atomic_path, write_json_atomic
+from neurender.data import GBufferDataset
+from neurender.evaluation.curves import path_tracer_summary
+from neurender.evaluation.methods import Methods
+from neurender.evaluation.pictures import evaluation_grid
+from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_display
+from neurender.inference.sampling import SamplingOptions
+
+
+def _batch(item: dict) -> dict:
+    out = dict(item)
+    for key in ("input", "target", "mask"):
+        out[key] = item[key][None]
+    return out
+
+
+def _run(dataset: GBufferDataset, methods: Methods):
+    """Run: yields (batched item, {method: (linear prediction, uncertainty or None)}, {method: seconds})
+    per view; every method runs once untimed on the first view first (warm-up)."""
+    with torch.no_grad():
+        for index in range(len(dataset)):
+            item = _batch(dataset[index])
+            if index == 0:
+                for name in methods.names:
+                    methods.run(name, item)
+            predictions, seconds = {}, {}
+            for name in methods.names:
+                start = time.perf_counter()
+                predictions[name] = methods.run(name, item)
+                seconds[name] = time.perf_counter() - start
+            yield item, predictions, seconds
+
+
+def _summarise(rows: list[dict], dataset: GBufferDataset, methods: Methods, spread: dict) -> dict:
+    """Summarise: per method the mean metrics (surfaces, full frame), per scene and ms per frame; for
+    a method with an uncertainty, its calibration (``spread``: method -> [(std, error)] of the surface
+    pixels of each view)."""
+    out = {}
+    for name in methods.names:
+        label = methods.label(name)
+        mine = [r for r in rows if r["method"] == label]
+        scenes = {s: means([r for r in mine if r["scene"] == s]) for s in dataset.scene_ids}
+        overall = means(mine)
+        out[label] = {
+            "mean": {key: overall[key] for key in METRICS},
+            "mean_full": {key: overall[f"{key}_full"] for key in METRICS},
+            "per_scene": {s: {key: m[key] for key in METRICS} for s, m in scenes.items()},
+            "per_scene_full": {s: {key: m[f"{key}_full"] for key in METRICS} for s, m in scenes.items()},
+            "ms_per_frame": float(np.mean([r["ms"] for r in mine])),
+        }
+        if spread.get(name):
+            std, error = (torch.cat(parts) for parts in zip(*spread[name]))
+            predictor = methods.predictors[name]
+            out[label]["uncertainty"] = {**metrics.calibration(std, error), "sampler": predictor.sampling.sampler,
+                                         "steps": predictor.sampling.steps, "samples": predictor.sampling.samples,
+                                         "std_scale": predictor.std_scale}
+    return out
+
+
+def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
+             path_tracer_curve: bool = False, sampling: SamplingOptions = SamplingOptions()) -> dict:
+    """Run ``methods`` (None: the effect's baselines) on every view of ``split`` of the dataset in
+    ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
+    (see the module docstring) and returns the summary dict (the content of summary.json).
+    Diffusion runs predict as ``sampling`` says (:class:`neurender.inference.sampling.SamplingOptions`);
+    with several samples their summary also gives the calibration of their uncertainty against the
+    error of their prediction (``uncertainty``, on linear values).
+
+    Raises InputError for an unknown effect, method or split, an empty split, or a dataset
+    lacking a needed channel.
+    """
+    methods = Methods(effect, methods, sampling)
+    dataset = GBufferDataset(data_dir, effect, split)
+    record = dataset.effect
+    os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
+    rows, grids, empty, spread = [], [], [], {}
+    for item, outputs, seconds in _run(dataset, methods):
+        reference = space.display(item["target"], record.hdr)
+        shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
+        on = (item["mask"] > 0.5).expand_as(reference)
+        for name, (prediction, std) in outputs.items():
+            if std is not None:
+                spread.setdefault(name, []).append((std[on], (prediction - item["target"])[on]))
+        rows += [{"method": methods.label(name), "scene": item["scene"], "view": item["view"],
+                  **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
+                 for name in methods.names]
+        if not bool((item["mask"] > 0.5).any()):
+            empty.append(f"{item['scene']}/{item['view']:03d}")
+        grid = f"grids/{item['scene']}_{item['view']:03d}.png"
+        evaluation_grid(os.path.join(out_dir, grid), item, record,
+                        {methods.label(name): picture for name, picture in shown.items()}, reference)
+        grids.append(grid)
+    summary = {
+        "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
+        "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
+        "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
+        "methods": _summarise(rows, dataset, methods, spread), "grids": grids,
+    }
+    if path_tracer_curve:
+        summary.update(path_tracer_summary(dataset, summary["methods"]))
+    with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
+        writer.writeheader()
+        writer.writerows(rows)
+    write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
+    return summary

@@ -1,0 +1,49 @@
+"""The methods an evaluation compares: classic baselines by name, and runs (folders or ``pretrained:NAME``).
+
+A baseline is a name of :data:`neurender.baselines.methods.METHODS` listed in the effect's
+``baselines``; anything else must be a run of the same effect. :class:`Methods` resolves the names
+once, keeps one :class:`neurender.inference.predictor.Predictor` per run, and runs a method on a
+batched dataset item.
+"""
+from __future__ import annotations
+
+import torch
+
+from neurender import effects
+from neurender.base.errors import InputError
+from neurender.baselines.methods import METHODS
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
+from neurender.training import runs
+
+
+class Methods:
+    """``names`` (None or empty: every baseline of ``effect``) resolved for ``effect``; runs predict
+    with ``sampling``. InputError for an unknown effect, or a method that does not apply to it."""
+
+    def __init__(self, effect: str, names=None, sampling: SamplingOptions = SamplingOptions()):
+        self.effect = effects.get(effect)
+        valid = self.effect.baselines
+        names = [names] if isinstance(names, str) else list(names or valid)
+        unknown = [m for m in names if m not in valid and not runs.is_run(m)]
+        if unknown:
+            raise InputError(f"unknown method {', '.join(map(repr, unknown))} for effect {effect}; "
+                             f"valid methods: {', '.join(valid) or 'none'} or a training run directory")
+        self.names = list(dict.fromkeys(names))
+        self.predictors = {name: Predictor(name, sampling) for name in self.names if name not in valid}
+        for name, predictor in self.predictors.items():
+            if predictor.effect.name != effect:
+                raise InputError(f"run {name} predicts {predictor.effect.name}, not {effect}")
+
+    def label(self, name: str) -> str:
+        """A method's name in tables: a baseline's or ``pretrained:NAME`` as is, a run folder's own name."""
+        return self.predictors[name].run.label if name in self.predictors else name
+
+    def run(self, name: str, item: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(linear prediction, uncertainty) of method ``name`` for a batched item (batch of one), both
+        (1, C_target, H, W); the uncertainty is None but for diffusion runs drawing several samples."""
+        if name not in self.predictors:
+            return METHODS[name](item, self.effect), None
+        predictor = self.predictors[name]
+        prediction, std = predictor.predict(item["input"], item["mask"])
+        return prediction, (std if predictor.task.stochastic and predictor.sampling.samples > 1 else None)

@@ -1,0 +1,103 @@
+"""The model card of a shipped model (MODEL_CARD.md in its run folder): recipe, data, steps,
+commit, ms per frame, the maintainers' notes and the held-out tables of its evaluations."""
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+import time
+
+import torch
+
+from neurender import effects
+from neurender.base.atomic import atomic_path
+from neurender.base.dataset import load_manifest, read_views
+from neurender.base.errors import InputError
+from neurender.evaluation.report import report
+from neurender.inference.predictor import Predictor
+from neurender.training import runs
+
+RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh"}  # per model family
+CARD_SIZES = ((256, 256), (512, 512), (1080, 1920))
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                              cwd=os.path.dirname(runs.SHIPPED), check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def _ms_per_frame(folder: str, sizes) -> dict[str, float]:
+    """Median ms of 3 frames per (height, width) of ``sizes`` (after one warm-up), on the CPU."""
+    predictor = Predictor(folder)
+    figures = {}
+    for height, width in sizes:
+        inputs = torch.rand(1, len(predictor.effect.inputs), height, width) + 0.5
+        mask = torch.ones(1, 1, height, width)
+        times = []
+        for _ in range(4):
+            start = time.perf_counter()
+            predictor(inputs, mask)
+            times.append(1000.0 * (time.perf_counter() - start))
+        figures[f"{width}x{height}"] = float(sorted(times[1:])[1])
+    return figures
+
+
+def check_notes(notes: str | None) -> None:
+    """InputError unless ``notes`` is None or an existing file."""
+    if notes and not os.path.isfile(notes):
+        raise InputError(f"notes file not found: {notes}")
+
+
+def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str | None = None,
+               sizes=CARD_SIZES) -> str:
+    """MODEL_CARD.md of the shipped model in ``out_dir`` (packed from run folder ``source_run``):
+    recipe, data, steps, commit, ms per frame, the text of the file ``notes`` (the maintainers'
+    reading of the figures, kept beside the card as NOTES.md) and the held-out tables of
+    ``eval_dirs`` (as in ``neurender report``), timed at ``sizes`` (height, width); returns its path."""
+    check_notes(notes)
+    shipped = runs.open_run(out_dir)
+    config = shipped.config
+    effect = effects.get(config.effect)
+    tensors, metadata = shipped.read_checkpoint()
+    network = next(iter(tensors)).split(".")[1]  # net.NAME.*: the predicting network
+    source = runs.load_config(source_run)
+    manifests = [load_manifest(data) for data in source.data]
+    scenes = [scene for manifest in manifests for scene in manifest["scenes"]]
+    render = manifests[0]["generation"]["render"]
+    families = sorted({s["source"] for s in scenes})
+    lines = [f"# pretrained:{os.path.basename(out_dir)}", "",
+             f"- effect `{config.effect}`, model `{config.model}`, {metadata['step']} steps, commit {_commit()}",
+             f"- recipe: `{RECIPES[config.model]}` (the exact training config is config.json)",
+             f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "
+             f"{manifests[0]['views_per_scene']} views each, {render['res']} px, targets at "
+             f"{read_views(source.data[0])[0]['spp'][effect.reference_pass]} spp; "
+             f"random {source.crop} px crops, batch {source.batch}",
+             f"- weights: the EMA {network} in fp16 ({os.path.getsize(shipped.checkpoint_path) / 1e6:.1f} MB)",
+             *([f"- refines the prediction of `{config.first_guess}` (its first guess)"] if config.first_guess else []),
+             *([f"- predicts with the `{config.sampler}` sampler; draws take {config.sample_steps} DDIM step(s)"]
+               if config.model == "diffusion" else []),
+             f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "
+             + ", ".join(f"{size} {ms:.0f}" for size, ms in _ms_per_frame(out_dir, sizes).items()), ""]
+    calibration = shipped.calibration()
+    if calibration:
+        raw, fitted = calibration["raw"], calibration["calibrated"]
+        lines[-1:-1] = [f"- uncertainty (`std.{effect.targets[0]}`...): the spread of {calibration['samples']} draws of "
+                        f"{calibration['steps']} steps times std_scale {calibration['std_scale']:.2f}, fitted with "
+                        f"`neurender calibrate` on {calibration['views']} views of {os.path.basename(calibration['data_dir'])} "
+                        f"(2-std coverage there {raw['coverage_2std']:.3f} raw, {fitted['coverage_2std']:.3f} fitted)"]
+    if notes:
+        with open(notes) as handle:
+            lines += [handle.read().strip(), ""]
+    if eval_dirs:
+        with tempfile.TemporaryDirectory() as tmp:
+            report(eval_dirs, tmp)
+            with open(os.path.join(tmp, "report.md")) as handle:
+                tables = [line for line in handle.read().splitlines()[1:] if not line.startswith("![")]
+        lines += ["## Held-out evaluation", "", *tables]
+    path = runs.path(out_dir, runs.MODEL_CARD)
+    with atomic_path(path, ".md") as tmp_path, open(tmp_path, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    return path

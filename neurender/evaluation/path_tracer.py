@@ -1,0 +1,75 @@
+"""The path tracer as a method: quality against time at increasing spp, and equal-quality time.
+
+For each evaluated view, the effect's reference pass is rendered again (another seed) at
+1, 2, 4, ... spp up to the reference's own spp, and scored against the reference like any
+method. The curve answers: how many milliseconds of path tracing buy the quality a
+method reaches? (:func:`equal_quality_ms`). Its last level, an independent copy of the
+reference at the reference's spp, is the reference's noise floor: no method can be shown to be
+better than that copy.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+import scenes
+from data_gen.options import RenderOptions, rendered_spp
+from data_gen.passes import ViewRenderer
+from neurender.base.camera import Camera
+
+SEED_OFFSET = 1_000_003  # other noise than the reference's
+
+
+def spp_levels(reference_spp: int) -> list[int]:
+    """1, 2, 4, ... below ``reference_spp``, then ``reference_spp`` itself."""
+    levels, spp = [], 1
+    while spp < reference_spp:
+        levels.append(spp)
+        spp *= 2
+    return levels + [reference_spp]
+
+
+def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tensor]):
+    """The effect's ``reference_pass`` rendered again for each view at each level of :func:`spp_levels`.
+
+    records: the views.jsonl records of the views; masks: their ``mask.Y`` (1, 1, H, W).
+    Yields (view index, spp, linear image (1, C_target, H, W) with the contract's off-mask value,
+    seconds inside Mitsuba), views in order, levels ascending.
+    """
+    options = RenderOptions(**{"sampler": "independent",  # datasets made before the sampler option used it
+                               **manifest["generation"]["render"]})
+    scene_entries = {s["id"]: s for s in manifest["scenes"]}
+    name = effect.reference_pass
+    renderers = {}
+    views = tqdm(zip(records, masks), total=len(records), unit="view", desc=f"path tracer ({name})", disable=None)
+    for index, (record, mask) in enumerate(views):
+        entry = scene_entries[record["scene"]]
+        if record["scene"] not in renderers:
+            ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
+            renderers[record["scene"]] = ViewRenderer(scenes.load(ref, options.res), options)
+        renderer = renderers[record["scene"]]
+        camera = Camera.from_json(record["camera"])
+        renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=1)  # compile the kernel, untimed
+        for spp in sorted({rendered_spp(options.sampler, level) for level in spp_levels(renderer.spp(name))}):
+            channels, seconds = renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
+            image = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
+            yield index, spp, effect.apply_off_mask(image, mask), seconds  # off-mask value as in the dataset
+
+
+def equal_quality_ms(curve: list[dict], ssim: float) -> float | None:
+    """Milliseconds of path tracing whose SSIM equals ``ssim`` (log-linear between levels).
+
+    The 1-spp time when 1 spp already reaches it (an upper bound); None when no level tried does.
+    """
+    if not curve or ssim is None or curve[0]["ssim"] is None or not math.isfinite(ssim):
+        return None
+    if ssim <= curve[0]["ssim"]:
+        return curve[0]["ms"]
+    for low, high in zip(curve, curve[1:]):
+        if low["ssim"] < ssim <= high["ssim"]:
+            t = (ssim - low["ssim"]) / (high["ssim"] - low["ssim"])
+            return math.exp(math.log(low["ms"]) + t * (math.log(high["ms"]) - math.log(low["ms"])))
+    return None

@@ -1,0 +1,170 @@
+"""`neurender report`: one self-contained page (HTML and Markdown) from evaluation folders.
+
+Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
+on the full frame, ms per frame, the equal-quality time of the path tracer and of path tracing +
+OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
+curves' points and the noise floor, a plot of surface SSIM against time per frame with both
+curves and the floor as a line, and the image grids. Images are copied next to the page,
+so the folder opens in a browser with no server.
+"""
+from __future__ import annotations
+
+import html
+import json
+import os
+import shutil
+
+from neurender.base.errors import InputError
+
+
+def _load(eval_dir: str) -> dict:
+    path = os.path.join(eval_dir, "summary.json")
+    try:
+        with open(path) as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"{eval_dir} is not an evaluation folder (summary.json missing)") from None
+    except ValueError as exc:
+        raise InputError(f"{path} is not valid JSON: {exc}") from None
+
+
+def _fmt(value, digits: int = 3) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+ABOVE_FLOOR = " (above the noise floor)"
+CURVES = (("path_tracer", "path tracer"), ("pt_oidn", "pt-oidn"))  # summary.json key, label
+
+
+def _equal(summary: dict, key: str, name: str, ms_per_frame: float) -> list[str]:
+    """Equal-quality time on curve ``key`` and the speed-up, as table cells ("-" without the curve)."""
+    tracer = summary.get(key)
+    if not tracer:
+        return ["-", "-"]
+    equal, last = tracer["equal_quality_ms"][name], tracer["curve"][-1]["ms"]
+    if equal is None:
+        return [f"> {last:.1f}", f"> {last / ms_per_frame:.1f}x"]
+    return [_fmt(equal, 1), f"{equal / ms_per_frame:.1f}x"]
+
+
+def _rows(summary: dict) -> list[list[str]]:
+    above = summary.get("noise_floor", {}).get("methods_above", [])
+    rows = []
+    for name, m in summary["methods"].items():
+        label = name + (ABOVE_FLOOR if name in above else "")
+        rows.append([label, *_scores(m["mean"], m["mean_full"]), _fmt(m["ms_per_frame"], 1),
+                     *_equal(summary, "path_tracer", name, m["ms_per_frame"]),
+                     *_equal(summary, "pt_oidn", name, m["ms_per_frame"])])
+    for key, label in CURVES:
+        for point in summary.get(key, {}).get("curve", []):
+            rows.append([f"{label} {point['spp']} spp", *_scores(point, _full(point)), _fmt(point["ms"], 1)]
+                        + ["-"] * 4)
+    if "noise_floor" in summary:
+        floor = summary["noise_floor"]
+        rows.append([f"noise floor: the reference rendered again ({floor['spp']} spp)", *_scores(floor, _full(floor)),
+                     _fmt(floor["ms"], 1)] + ["-"] * 4)
+    return rows
+
+
+def _uncertainty(summary: dict) -> list[str]:
+    """One sentence per method whose summary has ``uncertainty`` (diffusion with several draws)."""
+    return [f"Uncertainty of {name} ({u['sampler']} sampler, {u['samples']} draws of {u['steps']} steps): "
+            f"Spearman(std, |error|) "
+            f"{_fmt(u['spearman'])}, share of surface values within 2 std {_fmt(u['coverage_2std'])} "
+            "(0.954 for a calibrated Gaussian)."
+            for name, m in summary["methods"].items() if (u := m.get("uncertainty"))]
+
+
+def _full(point: dict) -> dict:
+    return {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
+
+
+def _scores(masked: dict, full: dict) -> list[str]:
+    return [_fmt(masked["ssim"]), _fmt(masked["psnr"], 2), _fmt(masked["flip"]), _fmt(masked["mae"]),
+            _fmt(full["ssim"]), _fmt(full["psnr"], 2)]
+
+
+HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame", "ms/frame",
+          "path tracer at equal SSIM (ms)", "speed-up over path tracer",
+          "PT + OIDN at equal SSIM (ms)", "speed-up over PT + OIDN"]
+
+
+def _plot(summary: dict, path: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    for (key, label), color in zip(CURVES, ("black", "tab:gray")):
+        curve = summary.get(key, {}).get("curve", [])
+        if curve:
+            ax.plot([p["ms"] for p in curve], [p["ssim"] for p in curve], "o-", color=color, label=label)
+            for p in curve:
+                ax.annotate(f"{p['spp']}", (p["ms"], p["ssim"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
+    if summary.get("noise_floor", {}).get("ssim") is not None:
+        ax.axhline(summary["noise_floor"]["ssim"], color="tab:red", linestyle="--",
+                   label=f"noise floor (reference again, {summary['noise_floor']['spp']} spp)")
+    for name, m in summary["methods"].items():
+        if m["mean"]["ssim"] is not None:
+            ax.plot(m["ms_per_frame"], m["mean"]["ssim"], "s", label=name)
+    ax.set_xscale("log")
+    ax.set_xlabel("time per frame (ms, log scale)")
+    ax.set_ylabel("SSIM on the surfaces (mask) against the reference")
+    ax.set_title(f"{summary['effect']}: quality against time")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def report(eval_dirs: list[str], out_dir: str) -> str:
+    """Write ``out_dir``/index.html and report.md from ``eval_dirs``; returns the HTML path."""
+    if not eval_dirs:
+        raise InputError("give at least one evaluation folder")
+    summaries = [(d, _load(d)) for d in eval_dirs]
+    images = os.path.join(out_dir, "images")
+    os.makedirs(images, exist_ok=True)
+    html_parts = ["<!doctype html><html><head><meta charset='utf-8'><title>neurender report</title>",
+                  "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
+                  "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
+                  "img{max-width:100%}</style></head><body><h1>neurender report</h1>",
+                  "<p>Metrics against the path-traced reference (tone-mapped for fog and GI), on the surfaces "
+                  "(mask.Y &gt; 0.5) unless marked full frame: off the mask every method is given the same values, "
+                  "so full-frame figures mostly reward how much background a view shows. Equal-quality "
+                  "time: milliseconds of path tracing (at increasing spp; raw, or denoised by OIDN with the "
+                  "denoiser's time added) whose surface SSIM matches the method's. Noise floor: the reference pass "
+                  "rendered again with other seeds at the reference's spp; a method above it is beyond what "
+                  "the reference can tell (marked).</p>"]
+    markdown = ["# neurender report", ""]
+    for index, (eval_dir, summary) in enumerate(summaries):
+        prefix = f"{index:02d}_{summary['effect']}"
+        title = f"{summary['effect']}: {summary['views']} views of {', '.join(summary['scenes'])} ({summary['split']})"
+        plot = f"images/{prefix}_quality_time.png"
+        _plot(summary, os.path.join(out_dir, plot))
+        rows = _rows(summary)
+        if summary["empty_mask_views"]:
+            title += f"; {len(summary['empty_mask_views'])} with an empty mask left out of the surface figures"
+        html_parts += [f"<h2>{html.escape(title)}</h2>", "<table><tr>"
+                       + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"]
+        html_parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
+        notes = _uncertainty(summary)
+        html_parts += ["</table>", *(f"<p>{html.escape(n)}</p>" for n in notes),
+                       f"<p><img src='{plot}' alt='quality against time'></p>"]
+        markdown += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+        markdown += ["| " + " | ".join(row) + " |" for row in rows]
+        markdown += ["", *(f"{n}\n" for n in notes), f"![quality against time]({plot})", ""]
+        for grid in summary.get("grids", []):
+            name = f"images/{prefix}_{os.path.basename(grid)}"
+            shutil.copyfile(os.path.join(eval_dir, grid), os.path.join(out_dir, name))
+            html_parts.append(f"<p><img src='{name}' alt='{html.escape(grid)}'></p>")
+            markdown.append(f"![{grid}]({name})")
+        markdown.append("")
+    html_parts.append("</body></html>")
+    page = os.path.join(out_dir, "index.html")
+    with open(page, "w") as handle:
+        handle.write("\n".join(html_parts))
+    with open(os.path.join(out_dir, "report.md"), "w") as handle:
+        handle.write("\n".join(markdown))
+    return page

@@ -1,0 +1,60 @@
+"""Timing of methods on one frame: warm medians, and a frame of a dataset at any size.
+
+Every figure is the median of several timed calls after one untimed call (kernels, caches and
+allocations warm), on the CPU with the process's torch threads.
+"""
+from __future__ import annotations
+
+import resource
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from neurender import effects
+from neurender.data import GBufferDataset, held_out_split
+from neurender.evaluation.methods import Methods
+from neurender.training import runs
+
+
+def time_ms(function, repeats: int, warm_up: bool = True) -> float:
+    """Median milliseconds of ``function()`` over ``repeats`` calls (after one untimed call)."""
+    if warm_up:
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(1000 * (time.perf_counter() - start))
+    return float(np.median(times))
+
+
+def resized_item(dataset, index: int, height: int, width: int) -> dict:
+    """A dataset view scaled to ``height`` x ``width`` (nearest, so G-buffer values stay valid; for
+    timing only), batched."""
+    item = dict(dataset[index])
+    for key in ("input", "target", "mask"):
+        item[key] = F.interpolate(item[key][None], size=(height, width), mode="nearest-exact")
+    return item
+
+
+def effect_of(method: str) -> str:
+    """The effect of a run or ``pretrained:NAME`` (its config) or of a baseline (the first effect that lists it)."""
+    if runs.is_run(method):
+        return runs.open_run(method).config.effect
+    return next(e.name for e in effects.EFFECTS.values() if method in e.baselines)
+
+
+def measure_frame(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+    """ms/frame (median of ``repeats`` after a warm-up call) and peak RSS of ``method`` (a run or a
+    baseline name) on held-out view 0 of ``data`` scaled to height x width. Run it in a fresh
+    process (``neurender bench predict`` does): the peak RSS is the process's own."""
+    effect = effect_of(method)
+    dataset = GBufferDataset(data, effect, split=held_out_split(data))
+    item = resized_item(dataset, 0, height, width)
+    methods = Methods(effect, [method])
+    with torch.no_grad():
+        ms = time_ms(lambda: methods.run(method, item), repeats)
+    return {"ms": ms, "ms_per_mp": ms / (height * width / 1e6),
+            "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}

@@ -1,0 +1,56 @@
+"""Predict EXR files: every G-buffer EXR of a file or folder in, one prediction EXR out each."""
+from __future__ import annotations
+
+import glob
+import os
+import sys
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from neurender import effects
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr, write_exr
+from neurender.inference.predictor import Predictor
+
+
+def _exr_files(path: str) -> list[tuple[str, str]]:
+    """(file, path relative to the input) of an EXR or of every EXR under a directory."""
+    if os.path.isfile(path):
+        return [(path, os.path.basename(path))]
+    if os.path.isdir(path):
+        files = sorted(glob.glob(os.path.join(path, "**", "*.exr"), recursive=True))
+        files = [f for f in files if not os.path.basename(f).startswith(".tmp-")]
+        if not files:
+            raise InputError(f"no EXR files under {path}")
+        return [(f, os.path.relpath(f, path)) for f in files]
+    raise InputError(f"input not found: {path}")
+
+
+def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True) -> list[str]:
+    """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
+
+    Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
+    diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
+    uncertainty; 0 with one draw).
+    """
+    effect, sampling = predictor.effect, predictor.sampling
+    if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
+        print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
+              f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
+              "(neurender calibrate)", file=sys.stderr)
+    written = []
+    for path, relative in tqdm(_exr_files(input_path), unit="view", disable=None if progress else True):
+        data = read_exr(path, list(effect.inputs) + [effects.MASK])
+        mask = torch.from_numpy(data[effects.MASK])[None, None]
+        inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
+        prediction, std = predictor.predict(inputs, mask)
+        out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
+        if predictor.task.stochastic:
+            out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})
+        target = os.path.join(out_dir, relative)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        write_exr(target, out)
+        written.append(target)
+    return written

@@ -1,0 +1,145 @@
+"""A training run as a function: linear G-buffer inputs -> linear effect (and its uncertainty).
+
+Any image size is predicted: the network input is padded (replicating the border) to the
+network's stride and the output cropped back. Large images are predicted in overlapping tiles
+(:mod:`neurender.inference.tiling`); with ``internal_res`` the network runs at a fixed internal size and
+its output is upsampled guided by the full-resolution depth and normals (:mod:`neurender.inference.upsample`).
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Literal, get_args
+
+import torch
+import torch.nn.functional as F
+
+from neurender import effects, space
+from neurender.base.errors import InputError
+from neurender.inference.onnx import OnnxNetwork
+from neurender.inference.sampling import SamplingOptions
+from neurender.inference.tiling import tiled
+from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.training import runs
+from neurender.training.tasks import prediction_task
+
+Backend = Literal["torch", "onnxruntime"]
+BACKENDS = get_args(Backend)
+MARGIN = 64
+"""Pixels of context around each tile's kept core (the network's stride if larger)."""
+AUTO_TILE = 1024
+"""Tile size used without ``tile`` for images of more than :data:`AUTO_TILE_PIXELS` pixels."""
+AUTO_TILE_PIXELS = 3840 * 2160
+"""Larger images are tiled automatically (measured: see README, "Prediction at any size")."""
+
+
+class Predictor:
+    """A trained run as a function: linear G-buffer inputs -> linear effect.
+
+    ``run`` is a run folder or ``pretrained:NAME`` (:mod:`neurender.training.runs`). ``effect`` is
+    the run's :class:`neurender.effects.Effect`: it names the channels read (``effect.inputs``) and
+    written (``effect.targets``). Diffusion runs sample as ``sampling`` says (:class:`SamplingOptions`;
+    unset fields take the run's ``sample_steps`` and ``sampler``); their spread is scaled by the run's
+    calibration (:mod:`neurender.inference.calibration`) when it was fitted for the same sampler,
+    steps and samples (``calibrated``, ``std_scale``; 1 otherwise).
+    ``backend="onnxruntime"`` runs a GAN's generator exported to ONNX (:mod:`neurender.inference.onnx`).
+
+    ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.inference.tiling`,
+    context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
+    ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
+    upsample with the G-buffer's depth and normals as guide (:mod:`neurender.inference.upsample`).
+    """
+
+    def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "torch",
+                 tile: int | None = None, internal_res: int | None = None):
+        sampling.check()
+        if tile is not None and tile <= 2 * MARGIN:
+            raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
+        if internal_res is not None and internal_res < 1:
+            raise InputError(f"--internal-res must be at least 1, got {internal_res}")
+        if backend not in BACKENDS:
+            raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        self.run = runs.open_run(run)
+        self.config = self.run.config
+        self.task = prediction_task(self.run)
+        self.model, self.effect = self.config.model, effects.get(self.config.effect)
+        self.network = self.task.networks[self.task.main]
+        self.stride = self.task.stride
+        if backend == "onnxruntime":
+            if self.task.stochastic:
+                raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
+            self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
+        self.sampling = replace(sampling, steps=sampling.steps or self.config.sample_steps,
+                                sampler=sampling.sampler or self.config.sampler)
+        calibration = self.run.calibration()
+        self.calibrated = bool(calibration) and (calibration["sampler"], calibration["steps"], calibration["samples"]) \
+            == (self.sampling.sampler, self.sampling.steps, self.sampling.samples)
+        self.std_scale = calibration["std_scale"] if self.calibrated else 1.0
+        if tile is not None and (self.task.stochastic or backend != "torch"):
+            raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
+                             f"on {backend}")
+        self.tile, self.internal_res = tile, internal_res
+
+    def _sample(self, x: torch.Tensor, samples: int, estimate: bool = False) -> torch.Tensor:
+        """The task's draws (and estimate) of padded network input x with these sampling options."""
+        return self.task.sample(x, steps=self.sampling.steps, samples=samples, seed=self.sampling.seed,
+                                estimate=estimate)
+
+    def _network(self, x: torch.Tensor, sample=None) -> torch.Tensor:
+        """Network input x (B, C, h, w), any size -> draws (S, B, C_out, h, w) in the model's space:
+        padded at the bottom and right by replicating the border to the stride, then cropped back;
+        ``sample`` (padded x -> draws) replaces the network's own call; a torch GAN runs in tiles when
+        asked or when the image is large."""
+        h, w = x.shape[-2:]
+        x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
+        tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
+        tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
+        if sample is not None:
+            raw = sample(x)
+        elif tile is not None and (h > tile or w > tile):
+            raw = tiled(self.network, x, tile - tile % self.stride, max(MARGIN, self.stride), self.stride)[None]
+        else:
+            raw = self.network(x)[None]
+        return raw[..., :h, :w]
+
+    @torch.no_grad()
+    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, sample=None) -> torch.Tensor:
+        """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
+        ``internal_res`` when asked, with the off-mask value."""
+        height, width = mask.shape[-2:]
+        low_inputs, low_mask = inputs, mask
+        scale = self.internal_res / min(height, width) if self.internal_res else 1.0
+        if scale < 1:
+            size = (max(1, round(height * scale)), max(1, round(width * scale)))
+            low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
+        x = space.network_input(low_inputs, low_mask, self.effect)
+        draws = space.from_model_space(self._network(x, sample), self.effect)
+        if scale < 1:
+            low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
+            draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
+                                 for d in draws])
+        return self.effect.apply_off_mask(draws, mask)
+
+    def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
+        -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN."""
+        if not self.task.stochastic:
+            return self._linear(inputs, mask)
+        return self._linear(inputs, mask, lambda x: self._sample(x, self.sampling.samples))
+
+    def predict(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
+        :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
+        (:meth:`neurender.training.tasks.DiffusionTask.estimate`). The uncertainty is the per-pixel standard
+        deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
+        if self.task.stochastic and self.sampling.sampler == "mean":  # the estimate, then the draws (if any)
+            samples = self.sampling.samples if self.sampling.samples > 1 else 0
+            outputs = self._linear(inputs, mask, lambda x: self._sample(x, samples, estimate=True))
+            prediction, draws = outputs[0], outputs[1:] if samples else outputs
+        else:
+            draws = self.draws(inputs, mask)
+            prediction = draws.mean(0)
+        return prediction, self.std_scale * draws.std(0, unbiased=False)
+
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """The prediction of :meth:`predict`: (B, C_out, H, W) linear."""
+        return self.predict(inputs, mask)[0]

@@ -1,0 +1,190 @@
+"""The model families (:data:`TASKS`): what one training step does and how a task predicts.
+
+Every task is built from a TrainConfig and an :class:`neurender.effects.Effect`, holds
+``networks``, ``optimizers``, ``ema``, ``main`` (the network that predicts) and ``stride`` (H and W
+of its inputs must be multiples), and has ``step(x, y, generator, wrapped)`` and
+``sample(x, **options)`` -> (draws, B, C_out, H, W).
+All work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W) network
+inputs, y (B, C_out, H, W) targets in [-1, 1].
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+
+from neurender.base.errors import InputError
+from neurender import effects
+from neurender.effects import DEPTH, MASK, NORMAL
+from neurender.models import acgan, diffusion, unet
+from neurender.training import runs
+
+
+def _adam(module: torch.nn.Module, lr: float, betas) -> torch.optim.Adam:
+    return torch.optim.Adam(module.parameters(), lr=lr, betas=tuple(betas))
+
+
+class EMA:
+    """Exponential moving average of a network's weights (used for prediction).
+
+    The decay warms up as min(decay, (1 + step) / (10 + step)), so a short run's average is
+    not dominated by the initial weights.
+    """
+
+    def __init__(self, module: torch.nn.Module, decay: float):
+        self.decay, self.module = decay, copy.deepcopy(module).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, module: torch.nn.Module, step: int) -> None:
+        """Blend in ``module``'s weights after optimisation step ``step`` (1-based)."""
+        decay = min(self.decay, (1 + step) / (10 + step))
+        for ema, live in zip(self.module.state_dict().values(), module.state_dict().values()):
+            if ema.dtype.is_floating_point:
+                ema.lerp_(live, 1 - decay)
+            else:
+                ema.copy_(live)
+
+
+class ACGANTask:
+    """Attention cGAN: generator G(x) -> y, PatchGAN D(x, y); pix2pix alternating updates."""
+
+    stochastic = False
+
+    def __init__(self, config, effect):
+        self.config = config.acgan
+        index = None
+        if effect.composite:
+            index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
+                     "depth": effect.index(DEPTH), "mask": effect.index([MASK])}
+        generator, discriminator = acgan.build_acgan(len(effect.network_inputs), len(effect.targets),
+                                                     config.acgan, effect.composite, index)
+        self.networks = {"generator": generator, "discriminator": discriminator}
+        self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
+        self.ema = EMA(generator, config.ema) if config.ema > 0 else None
+        self.main, self.stride = "generator", generator.stride
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+        G, D = wrapped["generator"], wrapped["discriminator"]
+        fake = G(x)
+        d_loss = acgan.discriminator_objective(D(x, y), D(x, fake.detach()), self.config.gan_loss)
+        self.optimizers["discriminator"].zero_grad(set_to_none=True)
+        d_loss.backward()
+        self.optimizers["discriminator"].step()
+        for p in self.networks["discriminator"].parameters():
+            p.requires_grad_(False)
+        g_loss, parts = acgan.generator_objective(D(x, fake), fake, y, self.config)
+        for p in self.networks["discriminator"].parameters():
+            p.requires_grad_(True)
+        self.optimizers["generator"].zero_grad(set_to_none=True)
+        g_loss.backward()
+        self.optimizers["generator"].step()
+        return {"g_" + k: v for k, v in parts.items()} | {"d_loss": float(d_loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, **_) -> torch.Tensor:
+        """The generator's (EMA) prediction as one draw: (1, B, C_out, H, W)."""
+        net = self.ema.module if self.ema else self.networks["generator"].eval()
+        out = net(x)
+        self.networks["generator"].train()
+        return out[None]
+
+
+class DiffusionTask:
+    """Conditional DDPM: U-Net predicts eps (or v) from (x_t, t, G-buffer); DDIM for sampling.
+
+    The U-Net learns the residual ``target - base``. The base is, in order of precedence:
+
+    * the prediction of a frozen first guess (``config.first_guess``, a GAN run or
+      ``pretrained:NAME`` of the same effect), which is also appended to the U-Net's conditioning:
+      the diffusion model only refines it and samples what the first guess cannot know, so a few
+      DDIM steps suffice (ResShift / Palette-style residual refinement);
+    * the effect's ``residual_over`` channels (GI: direct light, in the target's space);
+    * nothing (0).
+    """
+
+    stochastic = True
+
+    def __init__(self, config, effect):
+        in_channels, out_channels = len(effect.network_inputs), len(effect.targets)
+        self.first_guess = _first_guess(config.first_guess, effect) if config.first_guess else None
+        cond_channels = in_channels + (out_channels if self.first_guess else 0)
+        self.residual_index = effect.index(effect.residual_over) if effect.residual_over else None
+        self.scheduler = diffusion.NoiseScheduler(config.diffusion)
+        self.scale = config.diffusion.data_scale
+        unet_ = unet.ConditionalUNet(out_channels, cond_channels, config.unet)
+        self.networks = {"unet": unet_}
+        self.optimizers = {"unet": _adam(unet_, config.lr, config.betas)}
+        self.ema = EMA(unet_, config.ema) if config.ema > 0 else None
+        self.main = "unet"
+        self.stride = max(unet_.stride, self.first_guess.stride if self.first_guess else 1)
+
+    def _condition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
+        """(U-Net conditioning, base of the residual) for network inputs x (B, C_in, H, W)."""
+        if self.first_guess is not None:
+            with torch.no_grad():
+                guess = self.first_guess(x)
+            return torch.cat([x, guess], 1), guess
+        return x, (x[:, self.residual_index] if self.residual_index else 0.0)
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+        cond, base = self._condition(x)
+        x0 = (y - base) * self.scale
+        noise = torch.randn(x0.shape, generator=generator).to(x0.device)
+        t = self.scheduler.sample_timesteps(x0.shape[0], generator=generator).to(x0.device)
+        prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, cond)
+        loss = torch.mean((prediction - self.scheduler.training_target(x0, noise, t)) ** 2)
+        self.optimizers["unet"].zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizers["unet"].step()
+        return {"loss": float(loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, steps: int = 16, seed: int = 0, samples: int = 1, eta: float = 0.0,
+               estimate: bool = False) -> torch.Tensor:
+        """``samples`` DDIM draws with ``steps`` network evaluations each, all noise from ``seed`` (the
+        first guess runs once): (samples, B, C_out, H, W). With ``estimate`` the model's one-evaluation
+        estimate of E[target | x] comes first, (1 + samples, ...): its x0 prediction at the last step
+        from the prior's mean x_T = 0, without the noise a draw carries."""
+        net = self.ema.module if self.ema else self.networks["unet"].eval()
+        generator = torch.Generator(device=x.device).manual_seed(seed)
+        cond, base = self._condition(x)
+        clip = (-self.scale, self.scale) if isinstance(base, float) else None  # a residual spans [-2, 2]
+        outputs = [diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator, clip=clip)
+                   for _ in range(samples)]
+        if estimate:
+            last = self.scheduler.num_train_steps - 1
+            x_t = torch.zeros_like(outputs[0]) if outputs else \
+                torch.zeros((x.shape[0], net.out_channels, *x.shape[-2:]), dtype=x.dtype, device=x.device)
+            step = torch.full((x.shape[0],), last, device=x.device)
+            outputs.insert(0, self.scheduler.predict_x0_eps(net(x_t, step, cond), x_t, last)[0])
+        self.networks["unet"].train()
+        return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
+
+
+def _first_guess(name: str, effect) -> torch.nn.Module:
+    """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
+    ``name``, which must predict ``effect``; InputError otherwise."""
+    run = runs.open_run(name)
+    if run.config.model != "acgan" or run.config.effect != effect.name:
+        raise InputError(f"--first-guess {name} must be an acgan run of effect {effect.name}, "
+                         f"not a {run.config.model} run of {run.config.effect}")
+    task = ACGANTask(run.config.for_prediction(), effect)
+    run.load_prediction_weights(task)
+    return task.networks[task.main].eval().requires_grad_(False)
+
+
+TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask}
+"""One task per model family of :data:`neurender.training.config.MODELS`."""
+
+
+def build_task(config):
+    """The task (networks, optimizers, EMA) of a TrainConfig."""
+    return TASKS[config.model](config, effects.get(config.effect))
+
+
+def prediction_task(run: runs.Run):
+    """The task of ``run`` with its prediction weights in the predicting network (no EMA, no training)."""
+    task = build_task(run.config.for_prediction())
+    run.load_prediction_weights(task)
+    task.networks[task.main].eval()
+    return task

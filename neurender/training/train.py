@@ -1,0 +1,191 @@
+"""One trainer for both model families: data batches, loop, logs, checkpoints, resume, DDP.
+
+It writes a run folder (:mod:`neurender.training.runs` says what it holds).
+
+Distributed: launched by ``torchrun`` (WORLD_SIZE set), each process trains on its own
+batches and DDP averages gradients (gloo on the CPU, NCCL on GPUs); rank 0 writes.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import random
+import time
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm import tqdm
+
+from neurender.base.errors import InputError
+from neurender import effects, metrics, space
+from neurender.data import GBufferDataset, held_out_split
+from neurender.training import runs
+from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
+from neurender.training.config import TrainConfig
+from neurender.training.tasks import build_task
+
+
+def _initialise(task, init: str) -> None:
+    """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``."""
+    runs.open_run(init).load_prediction_weights(task)
+    if task.ema:
+        task.ema.module.load_state_dict(task.networks[task.main].state_dict())
+
+
+def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect):
+    """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y."""
+    return space.network_input(inputs, mask, effect), space.target_to_model_space(target, effect)
+
+
+class Batches:
+    """Random crops (and flips) of the training views, drawn from one seeded torch.Generator.
+
+    All views are read once and kept in memory (the datasets this trains on are small).
+    """
+
+    def __init__(self, datasets: list[GBufferDataset], config: TrainConfig, generator: torch.Generator):
+        self.items = [dataset[i] for dataset in datasets for i in range(len(dataset))]
+        self.config, self.generator = config, generator
+        height, width = min(item["mask"].shape[-2] for item in self.items), min(item["mask"].shape[-1] for item in self.items)
+        if config.crop > min(height, width):
+            raise InputError(f"--crop {config.crop} is larger than the smallest views ({height}x{width}) of "
+                             f"{', '.join(config.data)}")
+        self.effect = effects.get(config.effect)
+        self.negated = [i for i, name in enumerate(self.effect.network_inputs) if name == "normal.X"]  # mirrored
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """x, y: (batch, C, res, res) in model space."""
+        g, r = self.generator, self.config.crop
+        xs, ys = [], []
+        for _ in range(self.config.batch):
+            item = self.items[int(torch.randint(len(self.items), (1,), generator=g))]
+            height, width = item["mask"].shape[-2:]
+            top = int(torch.randint(height - r + 1, (1,), generator=g))
+            left = int(torch.randint(width - r + 1, (1,), generator=g))
+            crop = [t[None, :, top:top + r, left:left + r] for t in (item["input"], item["target"], item["mask"])]
+            x, y = to_model_space(*crop, self.effect)
+            if self.config.flip and float(torch.rand((1,), generator=g)) < 0.5:
+                x, y = x.flip(-1), y.flip(-1)
+                x[:, self.negated] = -x[:, self.negated]
+            xs.append(x)
+            ys.append(y)
+        return torch.cat(xs), torch.cat(ys)
+
+
+# --- the loop ---------------------------------------------------------------------------------
+
+def _distributed() -> tuple[int, int]:
+    """(rank, world size); initialises the process group when launched by torchrun."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world > 1 and not torch.distributed.is_initialized():
+        backend = "nccl" if torch.cuda.is_available() else "gloo"
+        torch.distributed.init_process_group(backend)
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # processes share the cores
+    return (torch.distributed.get_rank() if world > 1 else 0), world
+
+
+def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True) -> dict:
+    """Train ``config`` into the run folder ``run``; with ``resume`` continue from its checkpoint."""
+    config.check()
+    rank, world = _distributed()
+    os.makedirs(run, exist_ok=True)
+    checkpoint = runs.path(run, runs.CHECKPOINT)
+    if resume:
+        saved = runs.load_config(run)
+        if (saved.model, saved.effect) != (config.model, config.effect):
+            raise InputError(f"{run} holds a {saved.model}/{saved.effect} run, not {config.model}/{config.effect}")
+        config = dataclasses.replace(saved, iters=config.iters)
+    elif os.path.exists(checkpoint):
+        raise InputError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
+    torch.manual_seed(config.seed + rank)
+    random.seed(config.seed + rank)
+    np.random.seed(config.seed + rank)
+    generator = torch.Generator().manual_seed(config.seed + 1000 * rank)
+    train_sets = [GBufferDataset(data, config.effect, split="train" if held_out_split(data) == "test" else "all",
+                                 test_fraction=config.test_fraction, seed=config.seed) for data in config.data]
+    batches = Batches(train_sets, config, generator)
+    task = build_task(config)
+    if config.init and not resume:
+        _initialise(task, config.init)
+    stride = task.stride
+    if config.crop % stride:
+        raise InputError(f"--crop {config.crop} must be a multiple of the network's stride {stride}")
+    min_size = getattr(task.networks.get("discriminator"), "min_size", 1)
+    if config.crop < min_size:
+        raise InputError(f"--crop {config.crop} is below the discriminator's minimum {min_size}")
+    step = 0
+    if resume:
+        tensors, metadata = read_checkpoint(checkpoint)
+        load_weights(task, tensors, checkpoint)
+        step = restore_training_state(task, tensors, metadata, generator)
+    if rank == 0:
+        runs.save_config(run, config)
+    wrapped = dict(task.networks)
+    if world > 1:
+        wrapped = {k: torch.nn.parallel.DistributedDataParallel(v) for k, v in task.networks.items()}
+    samples = _SampleViews(config, rank) if rank == 0 else None
+    bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
+    start = time.perf_counter()
+    with bar, open(runs.path(run, runs.LOG), "a") if rank == 0 else contextlib.nullcontext() as log:
+        while step < config.iters:
+            x, y = batches.next()
+            losses = task.step(x, y, generator, wrapped)
+            step += 1
+            if task.ema:
+                task.ema.update(task.networks[task.main], step)
+            bar.update(1)
+            bar.set_postfix({k: f"{v:.3f}" for k, v in losses.items()})
+            if rank != 0:
+                continue
+            if step % config.log_every == 0 or step == config.iters:
+                log.write(json.dumps({"step": step, "time": round(time.perf_counter() - start, 3), **losses}) + "\n")
+                log.flush()
+            if step % config.sample_every == 0 or step == config.iters:
+                metrics = samples.write(task, run, step)
+                log.write(json.dumps({"step": step, "samples": metrics}) + "\n")
+                log.flush()
+            if step % config.checkpoint_every == 0 or step == config.iters:
+                save_checkpoint(checkpoint, task, step, config, generator)
+    if world > 1:
+        torch.distributed.barrier()
+    return {"step": step, "seconds": time.perf_counter() - start, "rank": rank}
+
+
+class _SampleViews:
+    """A few fixed views (held-out scenes when there are any), predicted at every sample step."""
+
+    def __init__(self, config: TrainConfig, rank: int, count: int = 3):
+        dataset = GBufferDataset(config.data[0], config.effect, split=held_out_split(config.data[0]),
+                                 test_fraction=config.test_fraction,
+                                 seed=config.seed)
+        self.items = [dataset[i] for i in range(min(count, len(dataset)))]
+        self.config, self.effect = config, dataset.effect
+
+    def write(self, task, run: str, step: int) -> dict:
+        rows, ssims, psnrs = [], [], []
+        for item in self.items:
+            stride = task.stride
+            h, w = (s // stride * stride for s in item["mask"].shape[-2:])
+            crop = [t[None, :, :h, :w] for t in (item["input"], item["target"], item["mask"])]
+            x, _ = to_model_space(*crop, self.effect)
+            prediction = space.from_model_space(task.sample(x, steps=self.config.sample_steps)[0], self.effect)
+            shown = [space.display(t, self.effect.hdr) for t in (prediction, crop[1])]
+            ssims.append(float(metrics.ssim(*shown)[0]))
+            psnrs.append(float(metrics.psnr(*shown)[0]))
+            row = [s[0].permute(1, 2, 0).expand(-1, -1, 3).numpy() for s in shown]
+            rows.append(np.concatenate(row, axis=1))
+        folder = runs.path(run, runs.SAMPLES)
+        os.makedirs(folder, exist_ok=True)
+        name = f"step_{step:06d}.png"
+        image = (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8)
+        Image.fromarray(image).resize((image.shape[1] * 2, image.shape[0] * 2), Image.NEAREST).save(
+            os.path.join(folder, name))
+        pages = sorted(os.listdir(folder), reverse=True)
+        html = "".join(f"<h3>{p}</h3><img src='{runs.SAMPLES}/{p}'>" for p in pages if p.endswith(".png"))
+        with open(runs.path(run, runs.INDEX), "w") as handle:
+            handle.write(f"<html><body><h1>{self.config.model} / {self.config.effect}</h1>"
+                         f"<p>prediction | path-traced target</p>{html}</body></html>")
+        return {"ssim": float(np.mean(ssims)), "psnr": float(np.mean(psnrs))}

@@ -1,0 +1,78 @@
+"""Every command's flags come from its options dataclass: help with defaults and choices, one
+error contract, and the same result from the console script and ``python -m neurender``."""
+from __future__ import annotations
+
+import argparse
+import importlib
+import subprocess
+import sys
+
+import pytest
+
+from neurender.commands.arguments import parse, parser_for
+from neurender.commands.cli import COMMANDS
+from nr_helpers import REPO
+
+
+def _options(name: str):
+    return importlib.import_module(f"neurender.commands.{COMMANDS[name][0]}").COMMANDS[name][0]
+
+
+@pytest.mark.parametrize("name", list(COMMANDS))
+def test_every_option_shows_its_default_and_help(name):
+    parser = parser_for(f"neurender {name}", _options(name))
+    for action in parser._actions:
+        if isinstance(action, argparse._HelpAction) or not action.option_strings or action.required:
+            continue
+        assert action.help and "(default: " in action.help, (name, action.option_strings, action.help)
+        assert action.help.split("(default: ")[0].strip(), (name, action.option_strings, "no docstring")
+
+
+def test_nested_defaults_are_the_parents_and_choices_are_listed():
+    text = parser_for("neurender train", _options("train")).format_help().split("options:")[1]
+    schedule = text[text.index("--diffusion.schedule"):text.index("--diffusion.beta-start")]
+    prediction = text[text.index("--diffusion.prediction"):text.index("--diffusion.data-scale")]
+    assert "{linear,cosine}" in schedule and "(default: cosine)" in " ".join(schedule.split())
+    assert "{epsilon,v}" in prediction and "(default: v)" in " ".join(prediction.split())
+    assert "{vanilla,lsgan,hinge}" in text and "--sampler {ddim,mean}" in text
+
+
+def test_flags_build_the_same_config_as_the_dataclasses():
+    command = parse("neurender train", _options("train"),
+                    ["--model", "diffusion", "--effect", "gi", "--data", "a", "b", "--out", "r", "--crop", "32",
+                     "--no-flip", "--unet.channel-mults", "1", "2", "--unet.attention-levels", "1",
+                     "--diffusion.data-scale", "5"])
+    config = command.config
+    assert (config.model, config.effect, config.data, config.crop, config.flip) == ("diffusion", "gi", ("a", "b"), 32, False)
+    assert config.unet.channel_mults == (1, 2) and config.diffusion.data_scale == 5
+    assert config.diffusion.schedule == "cosine", "a nested default the parent sets survives other nested flags"
+    generate = parse("neurender generate", _options("generate"),
+                     ["objects", "--out", "d", "--spp", "8", "--fov-deg", "40:60", "--xml-sensors"])
+    assert generate.options.render.spp_direct == 2 and generate.options.render.spp_ao == 8
+    assert generate.options.rig.fov_deg == (40.0, 60.0) and generate.options.rig.sensors
+
+
+@pytest.mark.parametrize("argv", [["python", "-m", "neurender"], ["neurender"]])
+def test_module_and_script_give_the_same_help(argv):
+    command = [sys.executable, "-m", "neurender"] if argv[0] == "python" else [str(REPO / ".venv/bin/neurender")]
+    if argv[0] != "python" and not (REPO / ".venv/bin/neurender").is_file():
+        command = [sys.executable, "-m", "neurender"]
+    result = subprocess.run(command + ["predict", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "--checkpoint CHECKPOINT" in result.stdout, result.stderr
+    bad = subprocess.run(command + ["predict", "--sampler", "best"], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: "), bad.stderr
+    unknown = subprocess.run(command + ["bench"], capture_output=True, text=True, cwd=REPO)
+    assert unknown.returncode == 2 and "give one of generate, generate-long" in unknown.stderr
+
+
+def test_a_run_folder_written_before_a_rename_still_loads(tmp_path):
+    """config.json files written with the old name of a field (res, now crop) load under the new one."""
+    import json
+
+    from neurender.training import runs
+    from neurender.training.config import TrainConfig
+
+    old = TrainConfig(model="acgan", effect="ao", data=("d",)).to_json()
+    old["res"] = old.pop("crop") // 2
+    (tmp_path / runs.CONFIG).write_text(json.dumps(old))
+    assert runs.load_config(str(tmp_path)).crop == 32
