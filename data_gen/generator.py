@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
@@ -24,10 +25,12 @@ import scenes
 from data_gen import executors
 from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
-from neurender.base.atomic import write_json_atomic
+from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.camera import Rig, arc_angles
 from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
 from neurender.base.errors import InputError
+from neurender.base.exr import read_exr
+from neurender.base.lock import LOCK, folder_lock
 from neurender.base.variant import FAST_PATH_HINT, init_mitsuba, is_vectorized
 
 SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each in scalar_rgb
@@ -126,30 +129,72 @@ def _refuse_slow_scalar(choice, options: GenerateOptions, scene_count: int) -> N
                          f"(about {samples * 25e-6 / 3600:.1f} h); {FAST_PATH_HINT}, or lower --res/--spp-ao/--views")
 
 
-def prepare_output(out_dir: str, manifest: dict) -> None:
-    """Create ``out_dir`` or check it holds a dataset made with the same options."""
+def check_output(out_dir: str, manifest: dict) -> bool:
+    """Whether ``out_dir`` already holds this dataset (to resume); InputError when it holds another
+    dataset or other files. Reads only."""
     path = os.path.join(out_dir, MANIFEST)
     if os.path.exists(path):
         try:
             with open(path) as handle:
                 existing = json.load(handle)
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:
             raise InputError(f"{path} is not a readable manifest: {exc}") from None
-        if existing.get("generation") != manifest["generation"]:
-            old, new = existing.get("generation", {}), manifest["generation"]
+        if not isinstance(existing, dict) or existing.get("generation") != manifest["generation"]:
+            old, new = existing.get("generation", {}) if isinstance(existing, dict) else {}, manifest["generation"]
             differing = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise InputError(f"{out_dir} holds a dataset made with other options ({', '.join(differing)}); "
                              "use another --out or the same options to resume")
-        return
-    if os.path.isdir(out_dir) and os.listdir(out_dir):
+        return True
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"{out_dir} exists and is not a directory")
+    if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {LOCK}:
         raise InputError(f"{out_dir} is not empty and holds no {MANIFEST}; use an empty or new directory")
-    os.makedirs(out_dir, exist_ok=True)
-    write_json_atomic(path, manifest)
+    return False
 
 
-def tasks_to_do(options: GenerateOptions, refs, out_dir: str) -> tuple[list[ViewTask], int]:
-    """The view tasks whose EXR is not recorded yet, grouped by scene; and how many are done."""
-    done = {(r["scene"], r["view"]) for r in read_views(out_dir)}
+def prepare_output(out_dir: str, manifest: dict) -> None:
+    """Create ``out_dir`` with its manifest, or check it holds a dataset made with the same options."""
+    if not check_output(out_dir, manifest):
+        os.makedirs(out_dir, exist_ok=True)
+        write_json_atomic(os.path.join(out_dir, MANIFEST), manifest)
+
+
+def _damage(out_dir: str, record: dict, channels: list[str], res: int) -> str | None:
+    """Why the EXR of a recorded view cannot be kept (unreadable, channels missing, wrong size), or None."""
+    try:
+        data = read_exr(os.path.join(out_dir, record["file"]))
+    except InputError as exc:
+        return str(exc)
+    missing = [c for c in channels if c not in data]
+    if missing:
+        return f"lacks channels {', '.join(missing)}"
+    shape = next(iter(data.values())).shape
+    return None if shape == (res, res) else f"is {shape[1]}x{shape[0]}, not {res}x{res}"
+
+
+def _drop_records(out_dir: str, damaged: set[tuple[str, int]]) -> None:
+    """Rewrite views.jsonl without the records of ``damaged`` views (they are rendered again)."""
+    path = os.path.join(out_dir, VIEWS)
+    kept = [json.dumps(r) + "\n" for r in read_views(out_dir) if (r["scene"], r["view"]) not in damaged]
+    with atomic_path(path, ".jsonl") as tmp, open(tmp, "w") as handle:
+        handle.write("".join(kept))
+
+
+def tasks_to_do(options: GenerateOptions, refs, out_dir: str, manifest: dict) -> tuple[list[ViewTask], int]:
+    """The view tasks not recorded yet, or recorded with a damaged EXR (a ``warning:`` line each; their
+    records are dropped), grouped by scene; and how many views are done."""
+    channels = {s["id"]: s["channels"] for s in manifest["scenes"]}
+    done, damaged = set(), set()
+    for record in read_views(out_dir):
+        key = (record["scene"], record["view"])
+        problem = _damage(out_dir, record, channels.get(record["scene"], []), options.render.res)
+        if problem:
+            print(f"warning: {record['file']} {problem}; rendering view {key[1]} of {key[0]} again", file=sys.stderr)
+            damaged.add(key)
+        else:
+            done.add(key)
+    if damaged:
+        _drop_records(out_dir, damaged)
     tasks = []
     for ref in refs:
         for view in range(options.views):
@@ -195,27 +240,29 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
         raise InputError(f"--executor must be local or ray, got {executor!r}")
     start = time.perf_counter()
     refs, manifest = plan(options)
-    prepare_output(out_dir, manifest)
-    tasks, already = tasks_to_do(options, refs, out_dir)
-    total = already + len(tasks)
-    stats = {"views_total": total, "views_before": already, "views_rendered": 0,
-             "render_seconds": 0.0, "pids": set()}
-    if tasks:
-        run = (executors.run_local(tasks, workers, view_timeout=view_timeout) if executor == "local"
-               else executors.run_ray(tasks, workers, address, view_timeout=view_timeout))
-        bar = tqdm(total=total, initial=already, unit="view", disable=None if progress else True, dynamic_ncols=True)
-        first = time.perf_counter()
-        _drop_torn_line(os.path.join(out_dir, VIEWS))
-        with open(os.path.join(out_dir, VIEWS), "a") as log, bar:
-            for record in run:
-                log.write(json.dumps(record) + "\n")
-                log.flush()
-                os.fsync(log.fileno())
-                stats["views_rendered"] += 1
-                stats["render_seconds"] += record["render_seconds"]
-                stats["pids"].add(record["pid"])
-                bar.set_postfix(views_per_min=f"{60 * stats['views_rendered'] / (time.perf_counter() - first):.1f}")
-                bar.update(1)
+    check_output(out_dir, manifest)  # before the lock: a refused folder is not touched
+    with folder_lock(out_dir, "neurender generate"):
+        prepare_output(out_dir, manifest)
+        tasks, already = tasks_to_do(options, refs, out_dir, manifest)
+        total = already + len(tasks)
+        stats = {"views_total": total, "views_before": already, "views_rendered": 0,
+                 "render_seconds": 0.0, "pids": set()}
+        if tasks:
+            run = (executors.run_local(tasks, workers, view_timeout=view_timeout) if executor == "local"
+                   else executors.run_ray(tasks, workers, address, view_timeout=view_timeout))
+            bar = tqdm(total=total, initial=already, unit="view", disable=None if progress else True, dynamic_ncols=True)
+            first = time.perf_counter()
+            _drop_torn_line(os.path.join(out_dir, VIEWS))
+            with open(os.path.join(out_dir, VIEWS), "a") as log, bar:
+                for record in run:
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                    os.fsync(log.fileno())
+                    stats["views_rendered"] += 1
+                    stats["render_seconds"] += record["render_seconds"]
+                    stats["pids"].add(record["pid"])
+                    bar.set_postfix(views_per_min=f"{60 * stats['views_rendered'] / (time.perf_counter() - first):.1f}")
+                    bar.update(1)
     stats["wall_seconds"] = time.perf_counter() - start
     stats["workers_used"] = len(stats.pop("pids"))
     return stats

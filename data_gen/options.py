@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import zlib
 from dataclasses import asdict, dataclass, field
 
@@ -9,6 +10,11 @@ PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
 RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
                 "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
 MITSUBA_SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (README, "Sampler")
+MAX_WAVEFRONT = 2**32 - 1
+"""Samples a pass of the Python integrators (AO, G-buffer) renders at once: Dr.Jit indexes a wavefront
+with 32 bits, and Mitsuba splits only its own C++ integrators into several passes."""
+BUFFERS_PER_PIXEL = 64
+"""Float channels held per pixel while a view is rendered and written (its ~25 channels, with copies)."""
 GBUFFER_CHANNELS = ["albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y"]
 
 
@@ -58,9 +64,23 @@ class RenderOptions:
             raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
         if self.sampler not in MITSUBA_SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(MITSUBA_SAMPLERS)}")
+        image_bytes = self.res * self.res * 4 * BUFFERS_PER_PIXEL
+        if image_bytes > physical_memory() / 2:
+            raise ValueError(f"--res {self.res} needs about {image_bytes / 2**30:.3g} GiB for a view's images, more "
+                             f"than half of this machine's {physical_memory() / 2**30:.3g} GiB")
+        for name in ("spp_ao", "spp_gbuffer"):  # Python integrators: one wavefront (Mitsuba splits its own)
+            samples = self.res * self.res * rendered_spp(self.sampler, getattr(self, name))
+            if samples > MAX_WAVEFRONT:
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)} at {self.res}x{self.res} is "
+                                 f"{samples:.3g} samples in one pass; a pass renders at most {MAX_WAVEFRONT:.3g}")
 
     def to_json(self) -> dict:
         return asdict(self)
+
+
+def physical_memory() -> int:
+    """Bytes of memory of this machine."""
+    return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
 
 
 def rendered_spp(sampler: str, spp: int) -> int:

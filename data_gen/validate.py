@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from neurender.base.dataset import MANIFEST, VIEWS
+from neurender.base.dataset import MANIFEST, VIEWS, parse_view_record, view_lines
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 
@@ -55,14 +55,18 @@ def validate(directory: str) -> list[tuple[str, str]]:
     shape = (res, res) if res else None
     problems, recorded = [], {}
     views_path = os.path.join(directory, VIEWS)
-    if os.path.isfile(views_path):
-        with open(views_path) as handle:
-            for number, line in enumerate(handle, 1):
-                try:
-                    record = json.loads(line)
-                    recorded[(record["scene"], int(record["view"]))] = record["file"]
-                except (ValueError, KeyError, TypeError):
-                    problems.append((views_path, f"line {number} is not a view record"))
+    for number, line, torn in view_lines(directory):
+        try:
+            record = parse_view_record(line)
+        except ValueError as exc:
+            problems.append((views_path, f"line {number}{' (torn last line)' if torn else ''}: {exc}"))
+            continue
+        key = (record["scene"], record["view"])
+        if key in recorded:
+            problems.append((views_path, f"line {number}: view {key[1]} of {key[0]} recorded twice"))
+        if not 0 <= key[1] < views:
+            problems.append((views_path, f"line {number}: view {key[1]} is outside the dataset's {views} views"))
+        recorded[key] = record["file"]
     for scene_id, scene in scenes.items():
         for view in range(views):
             if (scene_id, view) not in recorded:

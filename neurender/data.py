@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import sys
 
 import numpy as np
 import torch
@@ -81,6 +82,11 @@ class GBufferDataset(torch.utils.data.Dataset):
         self.records = [r for r in read_view_records(root) if r["scene"] in wanted]
         if not self.records:
             raise InputError(f"empty split {split!r} of {root} (scenes: {', '.join(self.scene_ids) or 'none'})")
+        expected = len(self.scene_ids) * int(manifest.get("views_per_scene", 0))
+        if len(self.records) < expected:
+            print(f"warning: {root}: {expected - len(self.records)} of the {expected} views of split {split!r} are "
+                  f"missing (not recorded, or their EXR is gone); using the {len(self.records)} there are",
+                  file=sys.stderr)
 
     def __len__(self) -> int:
         return len(self.records)

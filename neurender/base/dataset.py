@@ -15,19 +15,44 @@ FORMAT_VERSION = 1
 MANIFEST, VIEWS = "dataset.json", "views.jsonl"
 
 
-def read_views(root: str) -> list[dict]:
-    """Finished views: lines of views.jsonl whose EXR exists (a torn last line is ignored)."""
+def parse_view_record(line: bytes) -> dict:
+    """One line of views.jsonl as a record (``scene``, ``view``, ``file`` checked); ValueError otherwise."""
+    try:
+        record = json.loads(line.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+    if not (isinstance(record, dict) and isinstance(record.get("scene"), str) and isinstance(record.get("file"), str)
+            and isinstance(record.get("view"), int) and not isinstance(record.get("view"), bool)):
+        raise ValueError("not a view record (scene, view, file)")
+    return record
+
+
+def view_lines(root: str) -> list[tuple[int, bytes, bool]]:
+    """(line number, line, whether it is a torn last line: no newline after it) of views.jsonl."""
     path = os.path.join(root, VIEWS)
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as handle:
+        data = handle.read()
+    lines = data.split(b"\n")
+    torn = lines.pop() if lines else b""  # the text after the last newline: empty, or a torn line
+    numbered = [(number, line, False) for number, line in enumerate(lines, 1) if line.strip()]
+    return numbered + ([(len(lines) + 1, torn, True)] if torn.strip() else [])
+
+
+def read_views(root: str) -> list[dict]:
+    """Finished views: records of views.jsonl whose EXR exists (a torn last line is ignored); InputError
+    naming the line when another line is not a view record."""
     records = []
-    if os.path.exists(path):
-        with open(path) as handle:
-            for line in handle:
-                try:
-                    record = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                if os.path.isfile(os.path.join(root, record["file"])):
-                    records.append(record)
+    for number, line, torn in view_lines(root):
+        try:
+            record = parse_view_record(line)
+        except ValueError as exc:
+            if torn:
+                continue
+            raise InputError(f"{os.path.join(root, VIEWS)} line {number}: {exc}") from None
+        if os.path.isfile(os.path.join(root, record["file"])):
+            records.append(record)
     return records
 
 
@@ -45,8 +70,11 @@ def load_manifest(root: str) -> dict:
     try:
         with open(path) as handle:
             manifest = json.load(handle)
-    except (OSError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{path} is not a readable manifest: {exc}") from None
-    if not isinstance(manifest.get("scenes"), list):
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("scenes"), list):
         raise InputError(f"{path} has no scenes list")
+    for index, scene in enumerate(manifest["scenes"]):
+        if not (isinstance(scene, dict) and isinstance(scene.get("id"), str) and scene["id"]):
+            raise InputError(f"{path}: scene {index} has no id")
     return manifest

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import signal
 import sys
 from importlib.metadata import version
 
@@ -56,8 +57,17 @@ def _command(argv: list[str]) -> tuple[str, list[str]]:
     raise InputError(f"unknown command {argv[0]!r}; commands: {', '.join(dict.fromkeys(n.split()[0] for n in COMMANDS))}")
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C (workers stopped, writes complete or not made) but reported as such."""
+
+
+def _terminate(signum, frame):
+    raise Terminated
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    signal.signal(signal.SIGTERM, _terminate)
     try:
         if not argv:
             raise InputError("give a command (neurender --help lists them)")
@@ -78,6 +88,9 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except Terminated:
+        print("terminated: run the same command again to resume", file=sys.stderr)
+        return 143
     except KeyboardInterrupt:
         print("interrupted: run the same command again to resume", file=sys.stderr)
         return 130

@@ -1,12 +1,17 @@
 """The learning side's commands: train, predict, export, calibrate."""
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from neurender.base.errors import InputError
+from neurender.base.lock import folder_lock
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.evaluation.model_card import check_notes, write_card
+from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate
 from neurender.inference.files import predict_files
 from neurender.inference.onnx import export_onnx
@@ -74,6 +79,10 @@ def run_predict(command: PredictCommand) -> int:
     return 0
 
 
+MAX_ONNX_SIDE = 8192
+"""Largest image side an exported ONNX graph takes (the graph holds fixed pooling matrices per size)."""
+
+
 @dataclass(kw_only=True)
 class ExportCommand:
     """Export a GAN run: ONNX for onnxruntime, or a shipped model folder (config, fp16 weights, model card)."""
@@ -92,17 +101,46 @@ class ExportCommand:
     """A Markdown file of remarks put into the model card (shipped)."""
 
 
+def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None) -> None:
+    """Pack run ``name`` into the shipped model folder ``out`` with its model card. Every input is
+    checked first; the files are made in a temporary folder beside ``out`` and moved in at the end
+    (a calibration.json already in ``out`` is kept and described by the card), so a failure leaves
+    ``out`` as it was."""
+    check_notes(notes)
+    for eval_dir in eval_dirs:
+        load_summary(eval_dir)
+    source = runs.open_run(name)
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {out}: {parent} does not exist")
+    with folder_lock(out, "neurender export"), tempfile.TemporaryDirectory(prefix=".tmp-export-", dir=parent) as tmp:
+        if os.path.isfile(runs.path(out, runs.CALIBRATION)):
+            shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
+        print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
+        card = write_card(tmp, source.folder, eval_dirs, notes, name=os.path.basename(os.path.normpath(out)))
+        for file in os.listdir(tmp):
+            os.replace(os.path.join(tmp, file), os.path.join(out, file))
+        print(f"model card: {runs.path(out, os.path.basename(card))}")
+
+
 def run_export(command: ExportCommand) -> int:
     if command.format == "shipped":
-        check_notes(command.notes)
-        print(f"weights: {pack(command.checkpoint, command.out)}")
-        print(f"model card: {write_card(command.out, runs.resolve(command.checkpoint), list(command.eval), command.notes)}")
+        export_shipped(command.checkpoint, command.out, list(command.eval), command.notes)
         return 0
+    parent = os.path.dirname(os.path.abspath(command.out))
+    if os.path.isdir(command.out):
+        raise InputError(f"--out {command.out} is a folder; give the ONNX file's path")
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {command.out}: {parent} does not exist")
+    size = parse_size(command.size)
+    if max(size) > MAX_ONNX_SIDE:
+        raise InputError(f"--size {command.size}: an ONNX graph takes at most {MAX_ONNX_SIDE} pixels a side "
+                         "(larger frames: predict --tile)")
     predictor = Predictor(command.checkpoint)
     if predictor.task.stochastic:
         raise InputError(f"{command.checkpoint} is a {predictor.model} run; only GAN runs export "
                          "(one network call per frame)")
-    height, width = (-(-s // predictor.stride) * predictor.stride for s in parse_size(command.size))
+    height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
     print(f"onnx: {export_onnx(predictor.network, len(predictor.effect.network_inputs), command.out, height, width)}")
     return 0
 

@@ -33,6 +33,7 @@ import torch
 
 from neurender import metrics, space
 from neurender.base.atomic import atomic_path, write_json_atomic
+from neurender.base.lock import folder_lock
 from neurender.data import GBufferDataset
 from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
@@ -106,35 +107,36 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     methods = Methods(effect, methods, sampling)
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
-    os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-    rows, grids, empty, spread = [], [], [], {}
-    for item, outputs, seconds in _run(dataset, methods):
-        reference = space.display(item["target"], record.hdr)
-        shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
-        on = (item["mask"] > 0.5).expand_as(reference)
-        for name, (prediction, std) in outputs.items():
-            if std is not None:
-                spread.setdefault(name, []).append((std[on], (prediction - item["target"])[on]))
-        rows += [{"method": methods.label(name), "scene": item["scene"], "view": item["view"],
-                  **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
-                 for name in methods.names]
-        if not bool((item["mask"] > 0.5).any()):
-            empty.append(f"{item['scene']}/{item['view']:03d}")
-        grid = f"grids/{item['scene']}_{item['view']:03d}.png"
-        evaluation_grid(os.path.join(out_dir, grid), item, record,
-                        {methods.label(name): picture for name, picture in shown.items()}, reference)
-        grids.append(grid)
-    summary = {
-        "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
-        "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
-        "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
-        "methods": _summarise(rows, dataset, methods, spread), "grids": grids,
-    }
-    if path_tracer_curve:
-        summary.update(path_tracer_summary(dataset, summary["methods"]))
-    with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
-        writer.writeheader()
-        writer.writerows(rows)
-    write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
+    with folder_lock(out_dir, "neurender evaluate"):
+        os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
+        rows, grids, empty, spread = [], [], [], {}
+        for item, outputs, seconds in _run(dataset, methods):
+            reference = space.display(item["target"], record.hdr)
+            shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
+            on = (item["mask"] > 0.5).expand_as(reference)
+            for name, (prediction, std) in outputs.items():
+                if std is not None:
+                    spread.setdefault(name, []).append((std[on], (prediction - item["target"])[on]))
+            rows += [{"method": methods.label(name), "scene": item["scene"], "view": item["view"],
+                      **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
+                     for name in methods.names]
+            if not bool((item["mask"] > 0.5).any()):
+                empty.append(f"{item['scene']}/{item['view']:03d}")
+            grid = f"grids/{item['scene']}_{item['view']:03d}.png"
+            evaluation_grid(os.path.join(out_dir, grid), item, record,
+                            {methods.label(name): picture for name, picture in shown.items()}, reference)
+            grids.append(grid)
+        summary = {
+            "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
+            "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
+            "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
+            "methods": _summarise(rows, dataset, methods, spread), "grids": grids,
+        }
+        if path_tracer_curve:
+            summary.update(path_tracer_summary(dataset, summary["methods"]))
+        with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
+            writer.writeheader()
+            writer.writerows(rows)
+        write_json_atomic(os.path.join(out_dir, "summary.json"), summary)
     return summary

@@ -52,11 +52,12 @@ def check_notes(notes: str | None) -> None:
 
 
 def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str | None = None,
-               sizes=CARD_SIZES) -> str:
+               sizes=CARD_SIZES, name: str | None = None) -> str:
     """MODEL_CARD.md of the shipped model in ``out_dir`` (packed from run folder ``source_run``):
     recipe, data, steps, commit, ms per frame, the text of the file ``notes`` (the maintainers'
     reading of the figures, kept beside the card as NOTES.md) and the held-out tables of
-    ``eval_dirs`` (as in ``neurender report``), timed at ``sizes`` (height, width); returns its path."""
+    ``eval_dirs`` (as in ``neurender report``), timed at ``sizes`` (height, width); ``name`` is the
+    shipped name (default: the folder's); returns its path."""
     check_notes(notes)
     shipped = runs.open_run(out_dir)
     config = shipped.config
@@ -68,7 +69,7 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     scenes = [scene for manifest in manifests for scene in manifest["scenes"]]
     render = manifests[0]["generation"]["render"]
     families = sorted({s["source"] for s in scenes})
-    lines = [f"# pretrained:{os.path.basename(out_dir)}", "",
+    lines = [f"# pretrained:{name or os.path.basename(os.path.normpath(out_dir))}", "",
              f"- effect `{config.effect}`, model `{config.model}`, {metadata['step']} steps, commit {_commit()}",
              f"- recipe: `{RECIPES[config.model]}` (the exact training config is config.json)",
              f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "

@@ -17,15 +17,21 @@ import shutil
 from neurender.base.errors import InputError
 
 
-def _load(eval_dir: str) -> dict:
+def load_summary(eval_dir: str) -> dict:
+    """The summary.json of an evaluation folder; InputError when missing, not JSON or not a summary."""
     path = os.path.join(eval_dir, "summary.json")
     try:
-        with open(path) as handle:
-            return json.load(handle)
+        with open(path, "rb") as handle:
+            summary = json.loads(handle.read().decode("utf-8"))
     except FileNotFoundError:
         raise InputError(f"{eval_dir} is not an evaluation folder (summary.json missing)") from None
-    except ValueError as exc:
-        raise InputError(f"{path} is not valid JSON: {exc}") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"{path} is not valid JSON: {' '.join(str(exc).split())[:160]}") from None
+    methods = summary.get("methods") if isinstance(summary, dict) else None
+    if not (isinstance(summary, dict) and isinstance(summary.get("effect"), str) and isinstance(methods, dict)
+            and all(isinstance(m, dict) and {"mean", "mean_full", "ms_per_frame"} <= set(m) for m in methods.values())):
+        raise InputError(f"{path} is not an evaluation summary (effect, methods with mean, mean_full, ms_per_frame)")
+    return summary
 
 
 def _fmt(value, digits: int = 3) -> str:
@@ -123,7 +129,9 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
     """Write ``out_dir``/index.html and report.md from ``eval_dirs``; returns the HTML path."""
     if not eval_dirs:
         raise InputError("give at least one evaluation folder")
-    summaries = [(d, _load(d)) for d in eval_dirs]
+    summaries = [(d, load_summary(d)) for d in eval_dirs]
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise InputError(f"--out {out_dir} is a file, not a folder")
     images = os.path.join(out_dir, "images")
     os.makedirs(images, exist_ok=True)
     html_parts = ["<!doctype html><html><head><meta charset='utf-8'><title>neurender report</title>",

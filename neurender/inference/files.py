@@ -10,6 +10,7 @@ import torch
 from tqdm import tqdm
 
 from neurender import effects
+from neurender.base.dataset import MANIFEST
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.inference.predictor import Predictor
@@ -28,6 +29,20 @@ def _exr_files(path: str) -> list[tuple[str, str]]:
     raise InputError(f"input not found: {path}")
 
 
+def check_output(input_path: str, out_dir: str) -> None:
+    """InputError when predictions written into ``out_dir`` could land on an input: ``out_dir`` is
+    the input folder or inside it, the folder of an input file, or a dataset."""
+    source, out = os.path.realpath(input_path), os.path.realpath(out_dir)
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {out_dir} is a file, not a folder")
+    folder = source if os.path.isdir(source) else os.path.dirname(source)
+    if out == folder or (os.path.isdir(source) and out.startswith(folder + os.sep)):
+        raise InputError(f"--out {out_dir} is or lies inside the input {input_path}: predictions would overwrite "
+                         "or mix with the G-buffers; choose another folder")
+    if os.path.isfile(os.path.join(out, MANIFEST)):
+        raise InputError(f"--out {out_dir} holds a dataset ({MANIFEST}); choose another folder")
+
+
 def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
 
@@ -35,13 +50,15 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
     uncertainty; 0 with one draw).
     """
+    files = _exr_files(input_path)
+    check_output(input_path, out_dir)
     effect, sampling = predictor.effect, predictor.sampling
     if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
         print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
               "(neurender calibrate)", file=sys.stderr)
     written = []
-    for path, relative in tqdm(_exr_files(input_path), unit="view", disable=None if progress else True):
+    for path, relative in tqdm(files, unit="view", disable=None if progress else True):
         data = read_exr(path, list(effect.inputs) + [effects.MASK])
         mask = torch.from_numpy(data[effects.MASK])[None, None]
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]

@@ -12,6 +12,7 @@ import dataclasses
 import json
 import os
 import random
+import sys
 import time
 
 import numpy as np
@@ -19,7 +20,9 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
+from neurender.base.lock import folder_lock
 from neurender import effects, metrics, space
 from neurender.data import GBufferDataset, held_out_split
 from neurender.training import runs
@@ -87,19 +90,58 @@ def _distributed() -> tuple[int, int]:
     return (torch.distributed.get_rank() if world > 1 else 0), world
 
 
+def _resumed_config(config: TrainConfig, run: str, resume: bool) -> tuple[TrainConfig, bool]:
+    """(the config to train, whether it continues the run in ``run``). A run folder holding a
+    checkpoint is continued when its config equals ``config`` but for ``iters``; InputError names the
+    options that differ, or says there is nothing to resume when ``resume`` is asked for in vain."""
+    if not os.path.exists(runs.path(run, runs.CHECKPOINT)):
+        if resume:
+            raise InputError(f"{run} holds no checkpoint to resume; leave out --resume to start the run")
+        return config, False
+    saved = runs.load_config(run)
+    saved = dataclasses.replace(saved, data=tuple(os.path.abspath(d) for d in saved.data))  # runs before absolute paths
+    differing = [f.name for f in dataclasses.fields(TrainConfig)
+                 if f.name != "iters" and getattr(saved, f.name) != getattr(config, f.name)]
+    if differing:
+        raise InputError(f"{run} holds a run made with other options ({', '.join(differing)}); give the same "
+                         "options to continue it, or another --out")
+    if saved.iters != config.iters:
+        print(f"note: continuing {run} to {config.iters} steps (it was set to {saved.iters})", file=sys.stderr)
+    return config, True
+
+
+def _cut_log(run: str, step: int) -> None:
+    """Keep the log lines of steps up to ``step`` (the checkpoint's): a resumed run logs each step once."""
+    path = runs.path(run, runs.LOG)
+    if not os.path.exists(path):
+        return
+    with open(path) as handle:
+        lines = handle.read().splitlines()
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] <= step:
+                kept.append(line)
+        except (ValueError, KeyError, TypeError):
+            continue  # a torn last line
+    with atomic_path(path, ".jsonl") as tmp, open(tmp, "w") as handle:
+        handle.write("".join(line + "\n" for line in kept))
+
+
 def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True) -> dict:
-    """Train ``config`` into the run folder ``run``; with ``resume`` continue from its checkpoint."""
+    """Train ``config`` into the run folder ``run``, continuing the run already there when it was made
+    with the same config (but for ``iters``); ``resume`` insists that there is one. The folder is
+    locked for the whole run (a second trainer on it is refused)."""
     config.check()
+    config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
     rank, world = _distributed()
-    os.makedirs(run, exist_ok=True)
+    config, resume = _resumed_config(config, run, resume)  # before the lock: a refused run folder is not touched
+    with folder_lock(run, "neurender train") if rank == 0 else contextlib.nullcontext():
+        return _train(config, run, resume, progress, rank, world)
+
+
+def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: int, world: int) -> dict:
     checkpoint = runs.path(run, runs.CHECKPOINT)
-    if resume:
-        saved = runs.load_config(run)
-        if (saved.model, saved.effect) != (config.model, config.effect):
-            raise InputError(f"{run} holds a {saved.model}/{saved.effect} run, not {config.model}/{config.effect}")
-        config = dataclasses.replace(saved, iters=config.iters)
-    elif os.path.exists(checkpoint):
-        raise InputError(f"{run} already holds a run; pass --resume to continue it or choose another --out")
     torch.manual_seed(config.seed + rank)
     random.seed(config.seed + rank)
     np.random.seed(config.seed + rank)
@@ -122,6 +164,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
         load_weights(task, tensors, checkpoint)
         step = restore_training_state(task, tensors, metadata, generator)
     if rank == 0:
+        _cut_log(run, step)
         runs.save_config(run, config)
     wrapped = dict(task.networks)
     if world > 1:

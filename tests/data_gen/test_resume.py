@@ -9,6 +9,7 @@ import subprocess
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from nr_helpers import (BASE_ENV, MAIN_SCENES, REPO, SMALL, copy_dataset, kill_after_first_view, load_records,
@@ -128,4 +129,59 @@ def test_ctrl_c_stops_cleanly_and_resumes(tmp_path):
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert resumed.stdout.startswith(f"{VIEWS - done} views rendered, {VIEWS} in"), resumed.stdout
     assert sorted(json.loads(line)["view"] for line in _lines(log)) == list(range(VIEWS))
+    assert run_neurender("validate", out).returncode == 0
+
+
+def test_two_generates_on_one_folder_record_each_view_once(tmp_path):
+    """Started together, one renders and the other is refused (exit 2, naming the holder) or finds
+    the work done; views.jsonl holds every view once."""
+    out = tmp_path / "data"
+    command = neurender_command() + ["generate", "objects", "--views", "2", "--res", "16", "--spp", "2",
+                                     "--out", str(out)]
+    procs = [subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=BASE_ENV,
+                              cwd=str(REPO)) for _ in range(2)]
+    results = [(p.wait(timeout=240), p.stderr.read()) for p in procs]
+    assert sorted(code for code, _ in results) in ([0, 0], [0, 2]), results
+    for code, stderr in results:
+        if code == 2:
+            assert "is in use by another process (neurender generate, pid" in stderr, stderr
+    records = [json.loads(line) for line in (out / "views.jsonl").read_text().splitlines()]
+    assert sorted((r["scene"], r["view"]) for r in records) == [("objects_000", 0), ("objects_000", 1)]
+
+
+def test_a_damaged_recorded_view_is_rendered_again(dataset, tmp_path):
+    """A recorded EXR cut short (a disk that filled up, a copy that stopped) is named in one warning
+    line and rendered again; the dataset is then valid, with the same pixels as before and each view once."""
+    out = copy_dataset(dataset, tmp_path / "data")
+    path = out / "room_000" / "001.exr"
+    original = path.read_bytes()
+    path.write_bytes(original[: len(original) // 3])
+    proc = run_neurender("generate", *MAIN_SCENES, "--out", out, *SMALL)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == 1 and "room_000/001.exr" in warnings[0], proc.stderr
+    assert proc.stdout.startswith("1 views rendered"), proc.stdout
+    assert run_neurender("validate", out).returncode == 0
+    from neurender.base.exr import read_exr
+
+    again, before = read_exr(str(path)), read_exr(str(dataset / "room_000" / "001.exr"))
+    assert all(np.array_equal(again[c], before[c]) for c in before), "same seed, same pixels"
+
+
+def test_sigterm_stops_with_one_line_and_resumes(tmp_path):
+    """SIGTERM to the command (as a scheduler or `kill` sends it): exit 143, one line saying how to
+    resume, no traceback; the same command then finishes a valid dataset."""
+    out = tmp_path / "data"
+    log = out / "views.jsonl"
+    proc = subprocess.Popen(neurender_command() + RESUME_ARGS + ["--out", str(out)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=BASE_ENV, cwd=str(REPO))
+    deadline = time.monotonic() + 240
+    while not (log.exists() and log.read_text().strip()):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
+        time.sleep(0.01)
+    proc.terminate()
+    _, stderr = proc.communicate(timeout=60)
+    lines = [line for line in stderr.splitlines() if line.strip() and "%|" not in line]
+    assert proc.returncode == 143 and lines == ["terminated: run the same command again to resume"], stderr
+    assert run_neurender(*RESUME_ARGS, "--out", out).returncode == 0
     assert run_neurender("validate", out).returncode == 0

@@ -140,7 +140,27 @@ def test_garbage_line_in_views_jsonl(damaged):
     with open(directory / "views.jsonl", "a") as log:
         log.write("this is not json\n")
     problems = _problems(directory)
-    assert [(p, m) for p, m in problems] == [(str(directory / "views.jsonl"), "line 7 is not a view record")]
+    assert [(p, m.split(":")[0]) for p, m in problems] == [(str(directory / "views.jsonl"), "line 7")]
+    assert "not JSON" in problems[0][1]
+
+
+def test_binary_duplicate_and_out_of_range_records(damaged):
+    """Bytes that are not text, a record twice and a view number beyond the dataset are each reported;
+    commands that read the views refuse the binary line with one error line, exit 2."""
+    directory, _ = damaged
+    lines = (directory / "views.jsonl").read_bytes().splitlines()
+    record = json.loads(lines[0])
+    beyond = dict(record, view=99)
+    (directory / "views.jsonl").write_bytes(b"\n".join(lines + [lines[0], json.dumps(beyond).encode(),
+                                                                 b"\xff\xfe\x00binary"]) + b"\n")
+    messages = [m for _, m in _problems(directory)]
+    assert any("recorded twice" in m for m in messages), messages
+    assert any("view 99 is outside the dataset's 2 views" in m for m in messages), messages
+    assert any(m.startswith("line 9: not JSON") for m in messages), messages
+    for args in (["stats", directory, "--out", directory.parent / "stats"],
+                 ["evaluate", "--data", directory, "--effect", "ao", "--no-path-tracer", "--out", directory.parent / "e"]):
+        proc = run_neurender(*args)
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "line 9: not JSON" in proc.stderr, proc.stderr
 
 
 def test_missing_manifest(damaged):
@@ -165,3 +185,18 @@ def test_damage_does_not_touch_the_session_dataset(dataset):
     on = channels["mask.Y"] == 1
     length = np.sqrt(sum(channels[f"normal.{a}"] ** 2 for a in "XYZ"))
     np.testing.assert_allclose(length[on], 1, atol=1e-3)
+
+
+def test_readers_warn_about_missing_views_and_refuse_a_scene_without_id(damaged, tmp_path):
+    directory, path = damaged
+    os.remove(path)
+    proc = run_neurender("evaluate", "--data", directory, "--effect", "ao", "--method", "gtao", "--no-path-tracer",
+                         "--out", tmp_path / "eval")
+    warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
+    assert proc.returncode == 0 and len(warnings) == 1 and "1 of the 6 views" in warnings[0], proc.stderr
+    manifest = json.loads((directory / "dataset.json").read_text())
+    del manifest["scenes"][0]["id"]
+    (directory / "dataset.json").write_text(json.dumps(manifest))
+    proc = run_neurender("stats", directory, "--out", tmp_path / "stats")
+    assert proc.returncode == 2 and error_lines(proc.stderr) == [
+        f"error: {directory / 'dataset.json'}: scene 0 has no id"], proc.stderr

@@ -120,3 +120,32 @@ def test_generate_rejects_non_finite_numbers(tmp_path, args):
     proc = run_neurender("generate", "objects", "--out", out, "--views", "2", "--res", "8", "--spp", "1", *args)
     _assert_input_error(proc, args[0])
     assert not out.exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["objects", "--res", "100000"], ["--res 100000", "GiB"]),
+    (["objects", "--spp", "1000000000000"], ["--spp-ao 1000000000000", "samples in one pass"]),
+], ids=["res-beyond-memory", "spp-beyond-a-pass"])
+def test_generate_limits_are_checked_before_rendering(tmp_path, args, words):
+    out = tmp_path / "out"
+    _assert_input_error(run_neurender("generate", *args, "--out", out), *words)
+    assert not out.exists(), "no manifest locks the folder to impossible options"
+
+
+def test_outputs_that_are_files_or_missing_folders(tmp_path, dataset):
+    file = tmp_path / "file"
+    file.write_text("x")
+    cases = [
+        (["generate", "objects", "--views", "1", "--res", "8", "--spp", "1", "--out", file], "not a directory"),
+        (["evaluate", "--data", dataset, "--effect", "ao", "--no-path-tracer", "--out", file], "not a directory"),
+        (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path / "missing" / "g.onnx"], "does not exist"),
+        (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path], "is a folder"),
+        (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path / "g.onnx", "--size", "100000"], "at most"),
+        (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path / "g.onnx", "--size", "0"], "bad size"),
+    ]
+    for args, words in cases:
+        _assert_input_error(run_neurender(*args), words)
+    summary = tmp_path / "eval" / "summary.json"
+    summary.parent.mkdir()
+    summary.write_text('{"effect": "ao"}')
+    _assert_input_error(run_neurender("report", summary.parent, "--out", tmp_path / "r"), "not an evaluation summary")

@@ -94,3 +94,30 @@ def test_bench_predict_prints_time_per_megapixel_and_peak_memory(run, pair_datas
     assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 100 for row in rows)   # ms, ms/MP, MB
     result = run_neurender("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "4k")
     assert result.returncode == 2 and "bad size '4k'" in error_lines(result.stderr)[0]
+
+
+def test_predict_never_writes_over_its_input(run, pair_dataset, tmp_path):
+    """--out equal to the input folder, inside it, the folder of an input file, or a dataset: refused
+    with one line, exit 2, and every input byte intact."""
+    import shutil
+
+    from nr_helpers import snapshot
+
+    data = tmp_path / "data"
+    shutil.copytree(pair_dataset, data)
+    before = snapshot(data)
+    view = next(data.rglob("000.exr"))
+    cases = [(data, data), (data, data / "objects_000"), (view, view.parent), (view, data)]
+    for source, out in cases:
+        result = run_neurender("predict", "--checkpoint", run, "--input", source, "--out", out)
+        lines = error_lines(result.stderr)
+        assert result.returncode == 2 and len(lines) == 1 and "--out" in lines[0], (source, out, result.stderr)
+    assert snapshot(data) == before, "the G-buffers were touched"
+
+
+def test_a_shipped_export_with_a_bad_input_leaves_nothing(run, tmp_path):
+    out = tmp_path / "shipped"
+    for extra in (["--notes", tmp_path / "missing.md"], ["--eval", tmp_path / "no_eval"]):
+        result = run_neurender("export", "--checkpoint", run, "--format", "shipped", "--out", out, *extra)
+        assert result.returncode == 2 and len(error_lines(result.stderr)) == 1, result.stderr
+        assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -166,9 +167,9 @@ def test_predict_cli_writes_target_channels_and_rejects_bad_input(train_data, tm
     cases = {
         "depth.Z": ("predict", "--checkpoint", run, "--input", tmp_path / "missing.exr", "--out", tmp_path / "o2"),
         "corrupt checkpoint": ("predict", "--checkpoint", tmp_path / "corrupt", "--input", train_data, "--out", tmp_path / "o3"),
-        "not diffusion/fog": ("train", "--model", "diffusion", "--effect", "fog", "--data", train_data, "--out", run,
+        "made with other options (model": ("train", "--model", "diffusion", "--effect", "fog", "--data", train_data, "--out", run,
                               "--resume"),
-        "already holds a run": ("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run),
+        "made with other options (batch, crop": ("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run),
     }
     for expected, args in cases.items():
         result = run_neurender(*args)
@@ -201,3 +202,49 @@ def test_training_reads_several_datasets(train_data, tmp_path):
     single = GBufferDataset(str(train_data), "ao", split="train")
     assert len(Batches([single, single], config, torch.Generator()).items) == 2 * len(single)
     assert TrainConfig(data=str(train_data)).data == (str(train_data),)
+
+
+def test_an_interrupted_run_continues_with_each_step_logged_once(train_data, tmp_path, monkeypatch):
+    """Stopped after step 5 (checkpoint at 3), the same call continues from step 3: log.jsonl holds
+    every step once, and the weights equal an uninterrupted run's. Other options are refused by name."""
+    from neurender.base.errors import InputError
+    from neurender.training import train as train_module
+
+    config = tiny_config(train_data, iters=8, log_every=1)
+    train(config, str(tmp_path / "straight"), progress=False)
+    calls = {"n": 0}
+    original = train_module.Batches.next
+
+    def stop_at_sixth(self):
+        calls["n"] += 1
+        if calls["n"] == 6:
+            raise KeyboardInterrupt  # Ctrl-C (or kill -9) after step 5 was logged
+        return original(self)
+
+    monkeypatch.setattr(train_module.Batches, "next", stop_at_sixth)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, str(tmp_path / "run"), progress=False)
+    monkeypatch.setattr(train_module.Batches, "next", original)
+    logged = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()]
+    assert logged == [1, 2, 3, 4, 5]
+    with pytest.raises(InputError, match=r"other options \(batch, lr\)"):
+        train(dataclasses.replace(config, lr=1e-3, batch=1), str(tmp_path / "run"), progress=False)
+    train(config, str(tmp_path / "run"), progress=False)  # the same call again, no resume flag
+    steps = [json.loads(line)["step"] for line in (tmp_path / "run" / "log.jsonl").read_text().splitlines()
+             if "samples" not in line]
+    assert steps == list(range(1, 9))
+    a, _ = read_checkpoint(runs.path(str(tmp_path / "straight"), runs.CHECKPOINT))
+    b, _ = read_checkpoint(runs.path(str(tmp_path / "run"), runs.CHECKPOINT))
+    assert all(torch.equal(a[k], b[k]) for k in a if k.startswith("net."))
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert all(os.path.isabs(d) for d in saved["data"]), "data paths resolve from any working directory"
+
+
+def test_a_second_trainer_on_the_same_run_is_refused(train_data, tmp_path):
+    from neurender.base.lock import folder_lock
+
+    run = tmp_path / "run"
+    with folder_lock(str(run), "neurender train"):
+        result = run_neurender("train", "--model", "acgan", "--effect", "ao", "--data", train_data, "--out", run,
+                               "--iters", "1", "--crop", "16", "--width", "8")
+    assert result.returncode == 2 and f"pid {os.getpid()}" in result.stderr and not (run / "log.jsonl").exists()

@@ -1,0 +1,57 @@
+"""One writer per output folder: an OS lock (``fcntl.flock``) on ``FOLDER/.neurender.lock``, held
+for the whole command and released by the kernel when the process ends, however it ends, so a
+crash never leaves a stale lock. A second process gets an InputError naming the holder."""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+
+from neurender.base.errors import InputError
+
+LOCK = ".neurender.lock"
+"""The lock file's name inside a locked folder (datasets, runs, evaluations, shipped models)."""
+
+
+@contextlib.contextmanager
+def folder_lock(folder: str, command: str):
+    """Hold the lock of ``folder`` (created if missing) while the block runs. InputError when another
+    process holds it, naming that process. A folder this call created is removed again when the block
+    fails and nothing but the lock was written into it."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise InputError(f"{folder} exists and is not a directory")
+    created = not os.path.exists(folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        handle = open(os.path.join(folder, LOCK), "a+")
+    except OSError as exc:
+        raise InputError(f"cannot write into {folder}: {exc.strerror}") from None
+    try:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            try:
+                holder = json.loads(handle.read() or "{}")
+            except ValueError:
+                holder = {}
+            raise InputError(f"{folder} is in use by another process ({holder.get('command', 'neurender')}, "
+                             f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
+                             f"since {holder.get('since', '?')}); wait for it or use another output") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"command": command, "pid": os.getpid(), "host": socket.gethostname(),
+                                 "since": time.strftime("%Y-%m-%d %H:%M:%S")}))
+        handle.flush()
+        try:
+            yield
+        except BaseException:
+            if created and os.listdir(folder) == [LOCK]:
+                os.unlink(os.path.join(folder, LOCK))
+                os.rmdir(folder)
+            raise
+    finally:
+        handle.close()
