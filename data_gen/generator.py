@@ -147,7 +147,7 @@ def check_output(out_dir: str, manifest: dict) -> bool:
         return True
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"{out_dir} exists and is not a directory")
-    if os.path.isdir(out_dir) and set(os.listdir(out_dir)) - {LOCK}:
+    if os.path.isdir(out_dir) and [n for n in os.listdir(out_dir) if n != LOCK and not n.startswith(".tmp-")]:
         raise InputError(f"{out_dir} is not empty and holds no {MANIFEST}; use an empty or new directory")
     return False
 

@@ -11,6 +11,7 @@ from neurender.base.variant import init_mitsuba
 
 init_mitsuba()  # before mitsuba: drjit reads DRJIT_LIBLLVM_PATH when it is imported
 
+import math  # noqa: E402
 import os  # noqa: E402
 import zlib  # noqa: E402
 from dataclasses import dataclass, field  # noqa: E402
@@ -120,4 +121,7 @@ def load(ref: SceneRef, res: int) -> LoadedScene:
         params = {"file": ref.source}
     sensors = [Camera(fov_x, tuple(map(tuple, matrix.tolist())), res, res) for fov_x, matrix in cameras]
     size = float(np.linalg.norm(np.array(scene.bbox().extents())))
+    if not (math.isfinite(size) and size > 0 and np.isfinite(pivot).all()):
+        raise InputError(f"{ref.source}: the scene has no shape of finite, non-zero extent (bounding box "
+                         f"diagonal {size}); fog and AO are scaled by it")
     return LoadedScene(ref, scene, sensors[0], pivot, up, size, params, sensors)

@@ -23,6 +23,7 @@ from neurender import effects
 from neurender.base.dataset import read_views
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.data import GBufferDataset, held_out_split
+from neurender.device import DeviceOptions, device_label, resolve_device
 from neurender.evaluation import path_tracer
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.methods import Methods
@@ -130,27 +131,28 @@ def _mean_ssim(predictor, dataset) -> float:
     return float(np.mean(scores)) if scores else math.nan
 
 
-def _measure_in_child(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+def _measure_in_child(method: str, data: str, height: int, width: int, repeats: int, device: str) -> dict:
     code = ("import json, sys; from neurender.evaluation.timing import measure_frame; "
             "print(json.dumps(measure_frame(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "
-            "int(sys.argv[5]))))")
-    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats)],
-                            capture_output=True, text=True)
+            "int(sys.argv[5]), sys.argv[6])))")
+    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats),
+                             device], capture_output=True, text=True)
     if result.returncode:
         return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
-                  ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3) -> dict:
+                  ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3, devices: DeviceOptions = DeviceOptions()) -> dict:
     """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
     DDIM step count), then the scaling table: ms/frame, ms per megapixel and peak RSS of each run
     and of GTAO at each of ``sizes`` (tokens of :func:`parse_size`), each in a fresh process.
 
     With ``eval_dirs`` (evaluations with the path tracer's curve; the one of the run's effect
     is used), the speed-up column is the path tracer's equal-quality time over the run's
-    ms/frame at the dataset's resolution.
+    ms/frame at the dataset's resolution. Runs predict on ``devices``.
     """
+    device = resolve_device(devices.device)
     shapes = {token: parse_size(str(token)) for token in sizes}
     curves = {}
     for eval_dir in eval_dirs:
@@ -158,17 +160,18 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
             summary = json.load(handle)
         curves[summary["effect"]] = summary.get("path_tracer", {}).get("curve", [])
     figures = {}
-    print(f"bench predict on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats} frames, "
-          "one frame for diffusion with more than 4 steps)")
+    print(f"bench predict on {data} ({device_label(device)}, {torch.get_num_threads()} CPU threads; median of "
+          f"{repeats} frames, one frame for diffusion with more than 4 steps)")
     print(f"  {'run':24s}{'steps':>6s}{'ms@data':>10s}{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
     methods = {}  # method -> timed calls per size
     for run in runs:
-        base = Predictor(run)
+        base = Predictor(run, device=str(device), precision=devices.precision)
         dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
         curve = curves.get(base.effect.name, [])
         item = dataset[0]
         for steps in ddim_steps if base.task.stochastic else (None,):
-            predictor = Predictor(run, SamplingOptions(steps=steps)) if steps else base
+            predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
+                                  precision=devices.precision) if steps else base
             # a diffusion frame costs `steps` network calls: one timed call is enough for many steps
             calls = 1 if steps and steps > 4 else repeats
             with torch.no_grad():
@@ -190,7 +193,7 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     for method, calls in methods.items():
         label = os.path.basename(os.path.normpath(method))
         for token, (height, width) in shapes.items():
-            row = _measure_in_child(method, data, height, width, calls)
+            row = _measure_in_child(method, data, height, width, calls, str(device))
             scaling[f"{label}@{token}"] = row
             size = f"{width}x{height}"
             if "error" in row:
@@ -251,6 +254,8 @@ class BenchPredict:
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
     eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
     """Evaluation folders with the path tracer's curve (speed-up column)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the runs predict."""
 
 
 def _figures_printed(function):
@@ -268,5 +273,5 @@ COMMANDS = {
         lambda o: bench_generate_long(o.scene, o.count, o.views, o.res, o.spp, o.workers))),
     "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data))),
     "bench predict": (BenchPredict, _figures_printed(
-        lambda o: bench_predict(list(o.checkpoint), o.data, list(o.eval), sizes=o.sizes))),
+        lambda o: bench_predict(list(o.checkpoint), o.data, list(o.eval), sizes=o.sizes, devices=o.devices))),
 }

@@ -27,11 +27,15 @@ def run_doctor(_: DoctorCommand) -> int:
     print(f"libLLVM: {choice.libllvm or find_libllvm() or 'none >= 16 found'}")
     if not is_vectorized(choice):
         print(f"warning: scalar_rgb runs the Python AO and G-buffer integrators per sample (very slow): {FAST_PATH_HINT}")
-    try:
-        import torch  # the one optional dependency doctor reports on
-        print(f"torch {torch.__version__}, device {'cuda' if torch.cuda.is_available() else 'cpu'}")
-    except ImportError:
-        print("torch: not installed")
+    import torch
+
+    from neurender.device import device_label, resolve_device
+
+    why = (f"{torch.cuda.device_count()} CUDA device(s) visible" if torch.cuda.is_available()
+           else "torch sees no CUDA device")
+    print(f"torch {torch.__version__}: networks (train, predict, evaluate, calibrate, bench) run on "
+          f"{device_label(resolve_device('auto'))} with --device auto ({why}); rendering runs in Mitsuba's "
+          f"{choice.name}")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import scenes
 from data_gen.generator import GenerateOptions, generate
@@ -22,6 +22,7 @@ from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.data import split_scenes
+from neurender.device import DeviceOptions, resolve_device
 from neurender.effects import EFFECTS
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.pictures import contact_sheet
@@ -66,8 +67,9 @@ def _test_options(dataset: str, options: GenerateOptions, test_spp: int) -> Gene
 
 
 def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int = 2, workers: int = 2,
-             iters: int = 600, train_res: int = 64) -> str:
+             iters: int = 600, train_res: int = 64, devices: DeviceOptions = DeviceOptions()) -> str:
     """Run the demo into ``out``; returns the report's path. Every step resumes if run again."""
+    resolve_device(devices.device)  # refused before minutes of rendering
 
     dataset = os.path.join(out, "dataset")
     options = GenerateOptions(DEMO_SCENES, count=count, views=views, step_deg=360.0 / views, seed=0,
@@ -90,7 +92,7 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
                              lr=1e-3 if model == "diffusion" else 2e-4)
         print(f"demo 2/4: training {model} for {effect} ({steps} steps) into {run}")
         done = os.path.exists(runs.path(run, runs.CHECKPOINT))
-        train(config, run, resume=done)
+        train(config, run, resume=done, device=devices.device, precision=devices.precision)
 
     test_dataset = os.path.join(out, "test_dataset")
     test = _test_options(dataset, options, TEST_SPP_FACTOR * spp)
@@ -103,7 +105,7 @@ def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int
         print(f"demo 3/4: evaluating {effect} on the held-out scene (surface figures)")
         shipped = runs.shipped(effect)
         summary = evaluate(test_dataset, effect, list(record.baselines) + shipped + demo_runs.get(effect, []), eval_dir,
-                           path_tracer_curve=True)
+                           path_tracer_curve=True, devices=devices)
         floor = summary["noise_floor"]
         print(f"  {'noise floor':18s} SSIM {floor['ssim']:.3f}  PSNR {floor['psnr']:6.2f}  "
               f"(the reference again, {floor['spp']} spp)")
@@ -136,11 +138,13 @@ class DemoCommand:
     """Training steps of each GAN (twice as many for diffusion)."""
     workers: int = 2
     """Parallel render processes."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the networks run."""
 
 
 def run_demo_command(command: DemoCommand) -> int:
     run_demo(command.out, res=command.res, spp=command.spp, views=command.views, count=command.count,
-             workers=command.workers, iters=command.iters)
+             workers=command.workers, iters=command.iters, devices=command.devices)
     return 0
 
 

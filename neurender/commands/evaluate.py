@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from neurender import effects
+from neurender.device import DeviceOptions
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.report import report
 from neurender.inference.sampling import SamplingOptions
@@ -29,11 +30,14 @@ class EvaluateCommand:
     """Render the path tracer's and PT + OIDN's quality/time curves (--no-path-tracer skips them)."""
     sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
     """Sampling of diffusion runs (more than one sample also scores the calibration of their spread)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the networks run."""
 
 
 def run_evaluate(command: EvaluateCommand) -> int:
     summary = evaluate(command.data, command.effect, list(command.method), command.out, command.split,
-                       path_tracer_curve=command.path_tracer, sampling=command.sampling)
+                       path_tracer_curve=command.path_tracer, sampling=command.sampling,
+                       devices=command.devices)
     print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
     print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
     for name, m in summary["methods"].items():

@@ -10,6 +10,7 @@ from typing import Literal
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.commands.arguments import SIZE, parse_size
+from neurender.device import DeviceOptions
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate
@@ -37,6 +38,8 @@ class TrainCommand:
     width: int | None = None
     """Base channel count of every network (sets --acgan.base-channels, --acgan.disc-channels and
     --unet.base-channels; none: theirs)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the networks run."""
 
 
 def run_train(command: TrainCommand) -> int:
@@ -44,7 +47,8 @@ def run_train(command: TrainCommand) -> int:
     if command.width is not None:
         config = replace(config, acgan=replace(config.acgan, base_channels=command.width, disc_channels=command.width),
                          unet=replace(config.unet, base_channels=command.width))
-    result = train(config, command.out, resume=command.resume)
+    result = train(config, command.out, resume=command.resume, device=command.devices.device,
+                   precision=command.devices.precision)
     if result["rank"] == 0:
         print(f"trained {config.model}/{config.effect} to step {result['step']} in {result['seconds']:.0f} s: "
               f"{command.out}")
@@ -69,11 +73,14 @@ class PredictCommand:
     """Predict a GAN in tiles of at most PX pixels a side (same output; none: automatic above 3840x2160)."""
     internal_res: int | None = field(default=None, metadata={"metavar": "PX"})
     """Predict at PX pixels on the short side and upsample guided by depth and normals (none: native)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the networks run."""
 
 
 def run_predict(command: PredictCommand) -> int:
     predictor = Predictor(command.checkpoint, command.sampling, backend=command.backend, tile=command.tile,
-                          internal_res=command.internal_res)
+                          internal_res=command.internal_res, device=command.devices.device,
+                          precision=command.devices.precision)
     written = predict_files(predictor, command.input, command.out)
     print(f"{len(written)} prediction(s) written to {command.out}")
     return 0
@@ -155,10 +162,12 @@ class CalibrateCommand:
     """Validation dataset: scenes neither trained nor tested on."""
     sampling: SamplingOptions = field(default_factory=lambda: SamplingOptions(samples=8), metadata={"flatten": True})
     """Sampling whose spread is calibrated (at least 2 samples)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the networks run."""
 
 
 def run_calibrate(command: CalibrateCommand) -> int:
-    result = calibrate(command.checkpoint, command.data, command.sampling)
+    result = calibrate(command.checkpoint, command.data, command.sampling, devices=command.devices)
     raw, calibrated = result["raw"], result["calibrated"]
     print(f"std_scale {result['std_scale']:.3f} for the {result['sampler']} sampler, {result['steps']} steps and "
           f"{result['samples']} draws, on {result['views']} views: 2-std coverage {raw['coverage_2std']:.3f} -> "

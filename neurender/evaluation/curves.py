@@ -3,15 +3,15 @@ equal-quality time on them.
 
 The effect's reference pass is rendered again at 1, 2, 4, ... spp (:mod:`neurender.evaluation.path_tracer`)
 and scored like any method, raw (``path_tracer``) and denoised by OIDN (``pt_oidn``,
-:mod:`neurender.baselines.pt_oidn`; its time is render + denoise, the denoiser timed after one
-untimed call). Per method: the equal-quality time on each curve (ms at the method's surface SSIM)
-and the speed-up (equal-quality time / the method's ms per frame). The raw curve's last level, an
+:mod:`neurender.baselines.pt_oidn`; its time is render + denoise). Every time is warm
+(:func:`neurender.evaluation.timing.warm_seconds`: the first render of a level compiles its kernel).
+Per method: the equal-quality time on each curve for SSIM, PSNR and FLIP separately, the time at
+which the curve matches it on all three (the longest of them) and the speed-up (that time / the
+method's ms per frame). The raw curve's last level, an
 independent copy of the reference at its own spp on every view, is the reference's ``noise_floor``:
 a method scored above it is beyond what the reference can tell.
 """
 from __future__ import annotations
-
-import time
 
 import numpy as np
 
@@ -20,6 +20,7 @@ from neurender.base.dataset import load_manifest
 from neurender.data import GBufferDataset
 from neurender.evaluation import path_tracer
 from neurender.evaluation.scoring import means, score
+from neurender.evaluation.timing import wall_clock, warm_seconds
 
 
 def curve(levels: dict[int, list[dict]]) -> list[dict]:
@@ -29,9 +30,13 @@ def curve(levels: dict[int, list[dict]]) -> list[dict]:
 
 
 def equal_quality(points: list[dict], methods: dict) -> dict:
-    """Each method's equal-quality time on the curve ``points`` (matched on surface SSIM) and speed-up."""
-    equal = {name: path_tracer.equal_quality_ms(points, m["mean"]["ssim"]) for name, m in methods.items()}
-    return {"curve": points, "equal_quality_ms": equal,
+    """Each method's equal-quality time on the curve ``points``: per metric of
+    :data:`neurender.evaluation.path_tracer.HIGHER_IS_BETTER` (surface figures), and on all of them
+    (the most demanding: the longest; None when the curve does not reach one), with the speed-up."""
+    by_metric = {name: {metric: path_tracer.equal_quality_ms(points, m["mean"][metric], metric)
+                        for metric in path_tracer.HIGHER_IS_BETTER} for name, m in methods.items()}
+    equal = {name: None if None in times.values() else max(times.values()) for name, times in by_metric.items()}
+    return {"curve": points, "equal_quality_ms": equal, "equal_quality_ms_by_metric": by_metric,
             "speedup": {name: (ms / methods[name]["ms_per_frame"] if ms else None) for name, ms in equal.items()}}
 
 
@@ -46,11 +51,8 @@ def path_tracer_summary(dataset: GBufferDataset, methods: dict) -> dict:
         item = items[index]
         reference, mask = item["target"][None], item["mask"][None]
         raw.setdefault(spp, []).append({**score(image, reference, effect, mask), "ms": 1000.0 * seconds})
-        if not denoised:
-            pt_oidn.denoise(image, item, effect)  # warm-up, untimed
-        start = time.perf_counter()
-        clean = pt_oidn.denoise(image, item, effect)
-        total = seconds + time.perf_counter() - start
+        clean, denoise_seconds = warm_seconds(wall_clock(lambda: pt_oidn.denoise(image, item, effect)))
+        total = seconds + denoise_seconds
         denoised.setdefault(spp, []).append({**score(clean, reference, effect, mask), "ms": 1000.0 * total})
     raw_curve = curve(raw)
     floor = {**raw_curve[-1], "views": len(items)}

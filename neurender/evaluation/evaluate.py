@@ -34,6 +34,7 @@ import torch
 from neurender import metrics, space
 from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.lock import folder_lock
+from neurender.device import DeviceOptions, resolve_device
 from neurender.data import GBufferDataset
 from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
@@ -93,18 +94,21 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: Methods, spre
 
 
 def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
-             path_tracer_curve: bool = False, sampling: SamplingOptions = SamplingOptions()) -> dict:
+             path_tracer_curve: bool = False, sampling: SamplingOptions = SamplingOptions(),
+             devices: DeviceOptions = DeviceOptions()) -> dict:
     """Run ``methods`` (None: the effect's baselines) on every view of ``split`` of the dataset in
     ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
     (see the module docstring) and returns the summary dict (the content of summary.json).
-    Diffusion runs predict as ``sampling`` says (:class:`neurender.inference.sampling.SamplingOptions`);
+    Runs predict on ``devices`` (their outputs come back to the CPU before the clock is read, so GPU
+    times are complete). Diffusion runs predict as ``sampling`` says (:class:`neurender.inference.sampling.SamplingOptions`);
     with several samples their summary also gives the calibration of their uncertainty against the
     error of their prediction (``uncertainty``, on linear values).
 
     Raises InputError for an unknown effect, method or split, an empty split, or a dataset
     lacking a needed channel.
     """
-    methods = Methods(effect, methods, sampling)
+    resolve_device(devices.device)  # a bad device is refused even when only baselines run
+    methods = Methods(effect, methods, sampling, devices)
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     with folder_lock(out_dir, "neurender evaluate"):

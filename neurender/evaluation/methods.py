@@ -11,6 +11,7 @@ import torch
 
 from neurender import effects
 from neurender.base.errors import InputError
+from neurender.device import DeviceOptions
 from neurender.baselines.methods import METHODS
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
@@ -19,9 +20,10 @@ from neurender.training import runs
 
 class Methods:
     """``names`` (None or empty: every baseline of ``effect``) resolved for ``effect``; runs predict
-    with ``sampling``. InputError for an unknown effect, or a method that does not apply to it."""
+    with ``sampling`` on ``devices`` (baselines run on the CPU, where the dataset's tensors are). InputError for an unknown effect, or a method that does not apply to it."""
 
-    def __init__(self, effect: str, names=None, sampling: SamplingOptions = SamplingOptions()):
+    def __init__(self, effect: str, names=None, sampling: SamplingOptions = SamplingOptions(),
+                 devices: DeviceOptions = DeviceOptions()):
         self.effect = effects.get(effect)
         valid = self.effect.baselines
         names = [names] if isinstance(names, str) else list(names or valid)
@@ -30,7 +32,8 @@ class Methods:
             raise InputError(f"unknown method {', '.join(map(repr, unknown))} for effect {effect}; "
                              f"valid methods: {', '.join(valid) or 'none'} or a training run directory")
         self.names = list(dict.fromkeys(names))
-        self.predictors = {name: Predictor(name, sampling) for name in self.names if name not in valid}
+        self.predictors = {name: Predictor(name, sampling, device=devices.device, precision=devices.precision)
+                           for name in self.names if name not in valid}
         for name, predictor in self.predictors.items():
             if predictor.effect.name != effect:
                 raise InputError(f"run {name} predicts {predictor.effect.name}, not {effect}")

@@ -19,6 +19,7 @@ import scenes
 from data_gen.options import RenderOptions, rendered_spp
 from data_gen.passes import ViewRenderer
 from neurender.base.camera import Camera
+from neurender.evaluation.timing import warm_seconds
 
 SEED_OFFSET = 1_000_003  # other noise than the reference's
 
@@ -37,7 +38,8 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
 
     records: the views.jsonl records of the views; masks: their ``mask.Y`` (1, 1, H, W).
     Yields (view index, spp, linear image (1, C_target, H, W) with the contract's off-mask value,
-    seconds inside Mitsuba), views in order, levels ascending.
+    seconds inside Mitsuba, warm: :func:`neurender.evaluation.timing.warm_seconds`), views in order,
+    levels ascending.
     """
     options = RenderOptions(**{"sampler": "independent",  # datasets made before the sampler option used it
                                **manifest["generation"]["render"]})
@@ -52,24 +54,31 @@ def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tenso
             renderers[record["scene"]] = ViewRenderer(scenes.load(ref, options.res), options)
         renderer = renderers[record["scene"]]
         camera = Camera.from_json(record["camera"])
-        renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=1)  # compile the kernel, untimed
         for spp in sorted({rendered_spp(options.sampler, level) for level in spp_levels(renderer.spp(name))}):
-            channels, seconds = renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
+            channels, seconds = warm_seconds(
+                lambda: renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp))
             image = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
             yield index, spp, effect.apply_off_mask(image, mask), seconds  # off-mask value as in the dataset
 
 
-def equal_quality_ms(curve: list[dict], ssim: float) -> float | None:
-    """Milliseconds of path tracing whose SSIM equals ``ssim`` (log-linear between levels).
+HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "flip": False}
+"""The metrics equal quality is matched on, and their direction."""
 
-    The 1-spp time when 1 spp already reaches it (an upper bound); None when no level tried does.
+
+def equal_quality_ms(curve: list[dict], value: float | None, metric: str = "ssim") -> float | None:
+    """Milliseconds of path tracing whose ``metric`` (a key of :data:`HIGHER_IS_BETTER`) equals
+    ``value`` (log-linear between levels).
+
+    The first level's time when it already reaches it (an upper bound); None when no level tried does.
     """
-    if not curve or ssim is None or curve[0]["ssim"] is None or not math.isfinite(ssim):
+    sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
+    if not curve or value is None or curve[0][metric] is None or not math.isfinite(value):
         return None
-    if ssim <= curve[0]["ssim"]:
-        return curve[0]["ms"]
-    for low, high in zip(curve, curve[1:]):
-        if low["ssim"] < ssim <= high["ssim"]:
-            t = (ssim - low["ssim"]) / (high["ssim"] - low["ssim"])
-            return math.exp(math.log(low["ms"]) + t * (math.log(high["ms"]) - math.log(low["ms"])))
+    target, points = sign * value, [(sign * p[metric], p["ms"]) for p in curve]
+    if target <= points[0][0]:
+        return points[0][1]
+    for (low, low_ms), (high, high_ms) in zip(points, points[1:]):
+        if low < target <= high:
+            t = (target - low) / (high - low)
+            return math.exp(math.log(low_ms) + t * (math.log(high_ms) - math.log(low_ms)))
     return None

@@ -91,8 +91,8 @@ def _scores(masked: dict, full: dict) -> list[str]:
 
 
 HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame", "ms/frame",
-          "path tracer at equal SSIM (ms)", "speed-up over path tracer",
-          "PT + OIDN at equal SSIM (ms)", "speed-up over PT + OIDN"]
+          "path tracer at equal quality (ms)", "speed-up over path tracer",
+          "PT + OIDN at equal quality (ms)", "speed-up over PT + OIDN"]
 
 
 def _plot(summary: dict, path: str) -> None:
@@ -101,25 +101,28 @@ def _plot(summary: dict, path: str) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
-    for (key, label), color in zip(CURVES, ("black", "tab:gray")):
-        curve = summary.get(key, {}).get("curve", [])
-        if curve:
-            ax.plot([p["ms"] for p in curve], [p["ssim"] for p in curve], "o-", color=color, label=label)
-            for p in curve:
-                ax.annotate(f"{p['spp']}", (p["ms"], p["ssim"]), fontsize=7, xytext=(3, -8), textcoords="offset points")
-    if summary.get("noise_floor", {}).get("ssim") is not None:
-        ax.axhline(summary["noise_floor"]["ssim"], color="tab:red", linestyle="--",
-                   label=f"noise floor (reference again, {summary['noise_floor']['spp']} spp)")
-    for name, m in summary["methods"].items():
-        if m["mean"]["ssim"] is not None:
-            ax.plot(m["ms_per_frame"], m["mean"]["ssim"], "s", label=name)
-    ax.set_xscale("log")
-    ax.set_xlabel("time per frame (ms, log scale)")
-    ax.set_ylabel("SSIM on the surfaces (mask) against the reference")
-    ax.set_title(f"{summary['effect']}: quality against time")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=8)
+    metrics = (("ssim", "SSIM"), ("psnr", "PSNR (dB)"), ("flip", "FLIP (lower is better)"))
+    fig, axes = plt.subplots(1, len(metrics), figsize=(15, 4), dpi=100)
+    for ax, (metric, label) in zip(axes, metrics):
+        for (key, name), color in zip(CURVES, ("black", "tab:gray")):
+            curve = summary.get(key, {}).get("curve", [])
+            if curve:
+                ax.plot([p["ms"] for p in curve], [p[metric] for p in curve], "o-", color=color, label=name)
+                for p in curve:
+                    ax.annotate(f"{p['spp']}", (p["ms"], p[metric]), fontsize=7, xytext=(3, -8),
+                                textcoords="offset points")
+        if summary.get("noise_floor", {}).get(metric) is not None:
+            ax.axhline(summary["noise_floor"][metric], color="tab:red", linestyle="--",
+                       label=f"noise floor (reference again, {summary['noise_floor']['spp']} spp)")
+        for name, m in summary["methods"].items():
+            if m["mean"][metric] is not None:
+                ax.plot(m["ms_per_frame"], m["mean"][metric], "s", label=name)
+        ax.set_xscale("log")
+        ax.set_xlabel("time per frame (ms, log scale)")
+        ax.set_ylabel(f"{label} on the surfaces (mask)")
+        ax.grid(True, which="both", alpha=0.3)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"{summary['effect']}: quality against time")
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -142,7 +145,8 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   "(mask.Y &gt; 0.5) unless marked full frame: off the mask every method is given the same values, "
                   "so full-frame figures mostly reward how much background a view shows. Equal-quality "
                   "time: milliseconds of path tracing (at increasing spp; raw, or denoised by OIDN with the "
-                  "denoiser's time added) whose surface SSIM matches the method's. Noise floor: the reference pass "
+                  "denoiser's time added; warm timings) whose surface SSIM, PSNR and FLIP all match the method's "
+                  "(the longest of the three times; summary.json has each). Noise floor: the reference pass "
                   "rendered again with other seeds at the reference's spp; a method above it is beyond what "
                   "the reference can tell (marked).</p>"]
     markdown = ["# neurender report", ""]

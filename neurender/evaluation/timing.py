@@ -14,6 +14,7 @@ import torch.nn.functional as F
 
 from neurender import effects
 from neurender.data import GBufferDataset, held_out_split
+from neurender.device import DeviceOptions
 from neurender.evaluation.methods import Methods
 from neurender.training import runs
 
@@ -28,6 +29,30 @@ def time_ms(function, repeats: int, warm_up: bool = True) -> float:
         function()
         times.append(1000 * (time.perf_counter() - start))
     return float(np.median(times))
+
+
+KEEP_FIRST_CALL_ABOVE_S = 5.0
+"""A first call this long is timed as it is: kernel compilation (about 0.4 s on this CPU) is then
+under a tenth of it, and repeating a long render would double the cost of a curve."""
+
+
+def warm_seconds(call, repeats: int = 3) -> tuple[object, float]:
+    """(result, seconds) of ``call() -> (result, seconds)`` timed warm: its first call is a warm-up
+    (it compiles kernels for a new spp or size) unless it took longer than
+    :data:`KEEP_FIRST_CALL_ABOVE_S`; then the median seconds of ``repeats`` more calls."""
+    result, seconds = call()
+    if seconds > KEEP_FIRST_CALL_ABOVE_S:
+        return result, seconds
+    return result, float(np.median([call()[1] for _ in range(repeats)]))
+
+
+def wall_clock(function):
+    """``function`` as a call for :func:`warm_seconds`: () -> (its result, wall seconds of the call)."""
+    def call():
+        start = time.perf_counter()
+        result = function()
+        return result, time.perf_counter() - start
+    return call
 
 
 def resized_item(dataset, index: int, height: int, width: int) -> dict:
@@ -46,14 +71,15 @@ def effect_of(method: str) -> str:
     return next(e.name for e in effects.EFFECTS.values() if method in e.baselines)
 
 
-def measure_frame(method: str, data: str, height: int, width: int, repeats: int) -> dict:
+def measure_frame(method: str, data: str, height: int, width: int, repeats: int, device: str = "cpu") -> dict:
     """ms/frame (median of ``repeats`` after a warm-up call) and peak RSS of ``method`` (a run or a
     baseline name) on held-out view 0 of ``data`` scaled to height x width. Run it in a fresh
-    process (``neurender bench predict`` does): the peak RSS is the process's own."""
+    process (``neurender bench predict`` does): the peak RSS is the process's own. Runs predict on
+    ``device``; their output comes back to the CPU inside the timed call (a GPU's work is complete)."""
     effect = effect_of(method)
     dataset = GBufferDataset(data, effect, split=held_out_split(data))
     item = resized_item(dataset, 0, height, width)
-    methods = Methods(effect, [method])
+    methods = Methods(effect, [method], devices=DeviceOptions(device=device))
     with torch.no_grad():
         ms = time_ms(lambda: methods.run(method, item), repeats)
     return {"ms": ms, "ms_per_mp": ms / (height * width / 1e6),

@@ -19,6 +19,7 @@ from neurender import metrics
 from neurender.base.atomic import write_json_atomic
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
+from neurender.device import DeviceOptions
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.training import runs
@@ -28,7 +29,7 @@ GAUSSIAN_2STD = 0.9545
 
 
 def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptions(samples=8),
-              progress: bool = True) -> dict:
+              progress: bool = True, devices: DeviceOptions = DeviceOptions()) -> dict:
     """Fit ``std_scale`` of diffusion run folder ``run`` (not ``pretrained:NAME``) on every view of the
     dataset ``data_dir``, sampling as ``sampling`` says (at least 2 draws); writes the run's
     calibration.json and returns its content (also the raw and calibrated Spearman and coverage on
@@ -37,7 +38,7 @@ def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptio
         raise InputError("calibrate writes into the run folder: give the folder of a shipped model, not pretrained:NAME")
     if sampling.samples < 2:
         raise InputError(f"calibration needs --samples of at least 2 (the spread of one draw is 0), got {sampling.samples}")
-    predictor = Predictor(run, sampling)
+    predictor = Predictor(run, sampling, device=devices.device, precision=devices.precision)
     if not predictor.task.stochastic:
         raise InputError(f"{run} is a {predictor.model} run: only diffusion runs draw samples to calibrate")
     predictor.std_scale = 1.0  # fit on the raw spread

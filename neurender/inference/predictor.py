@@ -15,6 +15,7 @@ import torch.nn.functional as F
 
 from neurender import effects, space
 from neurender.base.errors import InputError
+from neurender.device import Precision, resolve_device
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
@@ -47,11 +48,18 @@ class Predictor:
     context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
     ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
     upsample with the G-buffer's depth and normals as guide (:mod:`neurender.inference.upsample`).
+    ``device`` and ``precision`` (:mod:`neurender.device`): where the network, the value-space mapping
+    and the upsampling run; results come back on the inputs' device.
     """
 
     def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "torch",
-                 tile: int | None = None, internal_res: int | None = None):
+                 tile: int | None = None, internal_res: int | None = None, device: str = "auto",
+                 precision: str = "auto"):
         sampling.check()
+        self.device = resolve_device(device)
+        if backend == "onnxruntime" and self.device.type != "cpu":
+            raise InputError(f"the onnxruntime backend runs on the CPU; give --device cpu, not {device}")
+        self.precision = Precision(precision, self.device)
         if tile is not None and tile <= 2 * MARGIN:
             raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
         if internal_res is not None and internal_res < 1:
@@ -60,7 +68,7 @@ class Predictor:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.run = runs.open_run(run)
         self.config = self.run.config
-        self.task = prediction_task(self.run)
+        self.task = prediction_task(self.run, self.device)
         self.model, self.effect = self.config.model, effects.get(self.config.effect)
         self.network = self.task.networks[self.task.main]
         self.stride = self.task.stride
@@ -105,6 +113,8 @@ class Predictor:
     def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, sample=None) -> torch.Tensor:
         """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
         ``internal_res`` when asked, with the off-mask value."""
+        source = inputs.device
+        inputs, mask = inputs.to(self.device), mask.to(self.device)
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
@@ -112,12 +122,14 @@ class Predictor:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
         x = space.network_input(low_inputs, low_mask, self.effect)
-        draws = space.from_model_space(self._network(x, sample), self.effect)
+        with self.precision.autocast():
+            raw = self._network(x, sample)
+        draws = space.from_model_space(raw.float(), self.effect)
         if scale < 1:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
-        return self.effect.apply_off_mask(draws, mask)
+        return self.effect.apply_off_mask(draws, mask).to(source)
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)

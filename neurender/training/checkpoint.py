@@ -21,7 +21,7 @@ def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: d
     state = optimizer.state_dict()
     for index, values in state["state"].items():
         for key, value in values.items():
-            tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).clone()
+            tensors[f"{prefix}.{index}.{key}"] = torch.as_tensor(value).detach().cpu().clone()
     return state["param_groups"]
 
 
@@ -38,9 +38,9 @@ def save_checkpoint(path: str, task, step: int, config, generator: torch.Generat
     """Write the checkpoint file ``path`` atomically (temporary file, then rename)."""
     tensors, groups = {}, {}
     for name, net in task.networks.items():
-        tensors.update({f"net.{name}.{k}": v.detach().contiguous().clone() for k, v in net.state_dict().items()})
+        tensors.update({f"net.{name}.{k}": v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()})
     if task.ema:
-        tensors.update({f"ema.{k}": v.detach().contiguous().clone() for k, v in task.ema.module.state_dict().items()})
+        tensors.update({f"ema.{k}": v.detach().cpu().contiguous().clone() for k, v in task.ema.module.state_dict().items()})
     for name, optimizer in task.optimizers.items():
         groups[name] = _flatten_optimizer(f"optim.{name}", optimizer, tensors)
     tensors["rng.torch"] = torch.get_rng_state()

@@ -2,7 +2,8 @@
 
 Every task is built from a TrainConfig and an :class:`neurender.effects.Effect`, holds
 ``networks``, ``optimizers``, ``ema``, ``main`` (the network that predicts) and ``stride`` (H and W
-of its inputs must be multiples), and has ``step(x, y, generator, wrapped)`` and
+of its inputs must be multiples), and has ``step(x, y, generator, wrapped, precision)`` (precision: a
+:class:`neurender.device.Precision` record: autocast and gradient scaler) and
 ``sample(x, **options)`` -> (draws, B, C_out, H, W).
 All work in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W) network
 inputs, y (B, C_out, H, W) targets in [-1, 1].
@@ -14,6 +15,7 @@ import copy
 import torch
 
 from neurender.base.errors import InputError
+from neurender.device import Precision
 from neurender import effects
 from neurender.effects import DEPTH, MASK, NORMAL
 from neurender.models import acgan, diffusion, unet
@@ -63,21 +65,25 @@ class ACGANTask:
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
         self.main, self.stride = "generator", generator.stride
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict,
+             precision: Precision) -> dict:
         G, D = wrapped["generator"], wrapped["discriminator"]
-        fake = G(x)
-        d_loss = acgan.discriminator_objective(D(x, y), D(x, fake.detach()), self.config.gan_loss)
+        with precision.autocast():
+            fake = G(x)
+            d_loss = acgan.discriminator_objective(D(x, y), D(x, fake.detach()), self.config.gan_loss)
         self.optimizers["discriminator"].zero_grad(set_to_none=True)
-        d_loss.backward()
-        self.optimizers["discriminator"].step()
+        precision.scaler.scale(d_loss).backward()
+        precision.scaler.step(self.optimizers["discriminator"])
         for p in self.networks["discriminator"].parameters():
             p.requires_grad_(False)
-        g_loss, parts = acgan.generator_objective(D(x, fake), fake, y, self.config)
+        with precision.autocast():
+            g_loss, parts = acgan.generator_objective(D(x, fake), fake.float(), y, self.config)
         for p in self.networks["discriminator"].parameters():
             p.requires_grad_(True)
         self.optimizers["generator"].zero_grad(set_to_none=True)
-        g_loss.backward()
-        self.optimizers["generator"].step()
+        precision.scaler.scale(g_loss).backward()
+        precision.scaler.step(self.optimizers["generator"])
+        precision.scaler.update()
         return {"g_" + k: v for k, v in parts.items()} | {"d_loss": float(d_loss.detach())}
 
     @torch.no_grad()
@@ -126,16 +132,19 @@ class DiffusionTask:
             return torch.cat([x, guess], 1), guess
         return x, (x[:, self.residual_index] if self.residual_index else 0.0)
 
-    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict) -> dict:
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict,
+             precision: Precision) -> dict:
         cond, base = self._condition(x)
         x0 = (y - base) * self.scale
         noise = torch.randn(x0.shape, generator=generator).to(x0.device)
         t = self.scheduler.sample_timesteps(x0.shape[0], generator=generator).to(x0.device)
-        prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, cond)
-        loss = torch.mean((prediction - self.scheduler.training_target(x0, noise, t)) ** 2)
+        with precision.autocast():
+            prediction = wrapped["unet"](self.scheduler.add_noise(x0, noise, t), t, cond)
+        loss = torch.mean((prediction.float() - self.scheduler.training_target(x0, noise, t)) ** 2)
         self.optimizers["unet"].zero_grad(set_to_none=True)
-        loss.backward()
-        self.optimizers["unet"].step()
+        precision.scaler.scale(loss).backward()
+        precision.scaler.step(self.optimizers["unet"])
+        precision.scaler.update()
         return {"loss": float(loss.detach())}
 
     @torch.no_grad()
@@ -182,9 +191,21 @@ def build_task(config):
     return TASKS[config.model](config, effects.get(config.effect))
 
 
-def prediction_task(run: runs.Run):
-    """The task of ``run`` with its prediction weights in the predicting network (no EMA, no training)."""
+def to_device(task, device: torch.device):
+    """``task`` with every network (EMA and a first guess too) on ``device``; returns it."""
+    for network in task.networks.values():
+        network.to(device)
+    if task.ema:
+        task.ema.module.to(device)
+    if getattr(task, "first_guess", None) is not None:
+        task.first_guess.to(device)
+    return task
+
+
+def prediction_task(run: runs.Run, device: torch.device = torch.device("cpu")):
+    """The task of ``run`` with its prediction weights in the predicting network (no EMA, no training),
+    on ``device``."""
     task = build_task(run.config.for_prediction())
     run.load_prediction_weights(task)
     task.networks[task.main].eval()
-    return task
+    return to_device(task, device)

@@ -23,12 +23,13 @@ from tqdm import tqdm
 from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
+from neurender.device import Precision, resolve_device
 from neurender import effects, metrics, space
 from neurender.data import GBufferDataset, held_out_split
 from neurender.training import runs
 from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
 from neurender.training.config import TrainConfig
-from neurender.training.tasks import build_task
+from neurender.training.tasks import build_task, to_device
 
 
 def _initialise(task, init: str) -> None:
@@ -80,14 +81,20 @@ class Batches:
 
 # --- the loop ---------------------------------------------------------------------------------
 
-def _distributed() -> tuple[int, int]:
-    """(rank, world size); initialises the process group when launched by torchrun."""
+def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
+    """(rank, world size, this process's device); under torchrun it initialises the process group:
+    NCCL with one GPU per process (``cuda:LOCAL_RANK``) when ``device`` is a GPU, else gloo."""
     world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world > 1 and not torch.distributed.is_initialized():
-        backend = "nccl" if torch.cuda.is_available() else "gloo"
-        torch.distributed.init_process_group(backend)
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # processes share the cores
-    return (torch.distributed.get_rank() if world > 1 else 0), world
+    if world == 1:
+        return 0, 1, device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not torch.distributed.is_initialized():
+        torch.distributed.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        if device.type == "cpu":
+            torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))  # processes share the cores
+    return torch.distributed.get_rank(), world, device
 
 
 def _resumed_config(config: TrainConfig, run: str, resume: bool) -> tuple[TrainConfig, bool]:
@@ -128,19 +135,23 @@ def _cut_log(run: str, step: int) -> None:
         handle.write("".join(line + "\n" for line in kept))
 
 
-def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True) -> dict:
+def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True, device: str = "auto",
+          precision: str = "auto") -> dict:
     """Train ``config`` into the run folder ``run``, continuing the run already there when it was made
     with the same config (but for ``iters``); ``resume`` insists that there is one. The folder is
     locked for the whole run (a second trainer on it is refused)."""
     config.check()
     config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
-    rank, world = _distributed()
+    rank, world, where = _distributed(resolve_device(device))
+    mixed = Precision(precision, where)
     config, resume = _resumed_config(config, run, resume)  # before the lock: a refused run folder is not touched
     with folder_lock(run, "neurender train") if rank == 0 else contextlib.nullcontext():
-        return _train(config, run, resume, progress, rank, world)
+        return _train(config, run, resume, progress, rank, world, mixed)
 
 
-def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: int, world: int) -> dict:
+def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: int, world: int,
+           precision: Precision) -> dict:
+    device = precision.device
     checkpoint = runs.path(run, runs.CHECKPOINT)
     torch.manual_seed(config.seed + rank)
     random.seed(config.seed + rank)
@@ -149,7 +160,7 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
     train_sets = [GBufferDataset(data, config.effect, split="train" if held_out_split(data) == "test" else "all",
                                  test_fraction=config.test_fraction, seed=config.seed) for data in config.data]
     batches = Batches(train_sets, config, generator)
-    task = build_task(config)
+    task = to_device(build_task(config), device)
     if config.init and not resume:
         _initialise(task, config.init)
     stride = task.stride
@@ -168,14 +179,15 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
         runs.save_config(run, config)
     wrapped = dict(task.networks)
     if world > 1:
-        wrapped = {k: torch.nn.parallel.DistributedDataParallel(v) for k, v in task.networks.items()}
+        ids = [device.index] if device.type == "cuda" else None
+        wrapped = {k: torch.nn.parallel.DistributedDataParallel(v, device_ids=ids) for k, v in task.networks.items()}
     samples = _SampleViews(config, rank) if rank == 0 else None
     bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
     start = time.perf_counter()
     with bar, open(runs.path(run, runs.LOG), "a") if rank == 0 else contextlib.nullcontext() as log:
         while step < config.iters:
-            x, y = batches.next()
-            losses = task.step(x, y, generator, wrapped)
+            x, y = (t.to(device, non_blocking=True) for t in batches.next())
+            losses = task.step(x, y, generator, wrapped, precision)
             step += 1
             if task.ema:
                 task.ema.update(task.networks[task.main], step)
@@ -214,7 +226,9 @@ class _SampleViews:
             h, w = (s // stride * stride for s in item["mask"].shape[-2:])
             crop = [t[None, :, :h, :w] for t in (item["input"], item["target"], item["mask"])]
             x, _ = to_model_space(*crop, self.effect)
-            prediction = space.from_model_space(task.sample(x, steps=self.config.sample_steps)[0], self.effect)
+            device = next(task.networks[task.main].parameters()).device
+            prediction = space.from_model_space(task.sample(x.to(device), steps=self.config.sample_steps)[0].cpu(),
+                                                self.effect)
             shown = [space.display(t, self.effect.hdr) for t in (prediction, crop[1])]
             ssims.append(float(metrics.ssim(*shown)[0]))
             psnrs.append(float(metrics.psnr(*shown)[0]))

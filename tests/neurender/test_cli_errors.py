@@ -149,3 +149,15 @@ def test_outputs_that_are_files_or_missing_folders(tmp_path, dataset):
     summary.parent.mkdir()
     summary.write_text('{"effect": "ao"}')
     _assert_input_error(run_neurender("report", summary.parent, "--out", tmp_path / "r"), "not an evaluation summary")
+
+
+@pytest.mark.parametrize("body", [
+    '<sensor type="perspective"><film type="hdrfilm"/></sensor>',
+    '<sensor type="perspective"><film type="hdrfilm"/></sensor>'
+    '<shape type="sphere"><float name="radius" value="nan"/></shape>',
+], ids=["no-shape", "nan-radius"])
+def test_xml_scene_without_a_finite_extent(tmp_path, body):
+    path = tmp_path / "scene.xml"
+    path.write_text(f'<scene version="3.0.0">{body}</scene>')
+    _assert_input_error(run_neurender("generate", path, "--out", tmp_path / "out"), "finite, non-zero extent")
+    assert not (tmp_path / "out").exists()

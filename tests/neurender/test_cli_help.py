@@ -8,6 +8,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 
 from neurender.commands.arguments import parse, parser_for
 from neurender.commands.cli import COMMANDS
@@ -76,3 +77,32 @@ def test_a_run_folder_written_before_a_rename_still_loads(tmp_path):
     old["res"] = old.pop("crop") // 2
     (tmp_path / runs.CONFIG).write_text(json.dumps(old))
     assert runs.load_config(str(tmp_path)).crop == 32
+
+
+DEVICE_COMMANDS = {
+    "train": ["--model", "acgan", "--effect", "ao", "--data", "d", "--out", "{tmp}/run"],
+    "predict": ["--checkpoint", "pretrained:ao", "--input", "x.exr", "--out", "{tmp}/p"],
+    "evaluate": ["--data", "d", "--effect", "ao", "--out", "{tmp}/e"],
+    "calibrate": ["--checkpoint", "c", "--data", "d"],
+    "bench predict": ["--checkpoint", "pretrained:ao", "--data", "d"],
+    "demo": ["--out", "{tmp}/demo"],
+}
+
+
+def test_every_network_command_takes_a_device():
+    with_device = {name for name in COMMANDS
+                   if any("--device" in a.option_strings for a in parser_for(name, _options(name))._actions)}
+    assert with_device == set(DEVICE_COMMANDS)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a CUDA device is here")
+@pytest.mark.parametrize("name", list(DEVICE_COMMANDS))
+def test_cuda_is_refused_in_one_line_where_there_is_none(name, tmp_path, capsys):
+    from neurender.commands.cli import main
+
+    args = [a.format(tmp=tmp_path) for a in DEVICE_COMMANDS[name]]
+    assert main(name.split() + args + ["--device", "cuda"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: --device cuda: this machine has no CUDA device"), err
+    assert not list(tmp_path.iterdir()), "nothing written"
+    assert main(name.split() + args + ["--device", "tpu"]) == 2 and "unknown device 'tpu'" in capsys.readouterr().err

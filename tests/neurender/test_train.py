@@ -15,6 +15,7 @@ import torch
 from nr_helpers import BASE_ENV, error_lines, run_neurender
 from neurender.base.exr import read_exr, write_exr
 from neurender import effects, metrics, space
+from neurender.device import Precision
 from neurender.training import runs
 from neurender.training.checkpoint import read_checkpoint, save_checkpoint
 from neurender.training.config import TrainConfig
@@ -97,7 +98,7 @@ def test_save_load_predict_is_identical(train_data, tmp_path, model, effect):
     item = GBufferDataset(str(train_data), effect)[0]
     x, y = to_model_space(item["input"][None, :, :16, :16], item["target"][None, :, :16, :16],
                           item["mask"][None, :, :16, :16], effects.get(effect))
-    task.step(x, y, generator, dict(task.networks))
+    task.step(x, y, generator, dict(task.networks), Precision())
     task.ema.update(task.networks[task.main], 1)
     save_checkpoint(runs.path(str(run), runs.CHECKPOINT), task, 1, config, generator)
     expected = space.from_model_space(task.sample(x, steps=3, seed=5), effects.get(effect)).mean(0)
@@ -129,10 +130,10 @@ def test_training_flips_mirror_views_and_negate_normal_x(train_data):
 
 
 def test_two_process_ddp_trains(train_data, tmp_path):
+    """torchrun -m neurender train (the README's command): two gloo processes, rank 0 writes and locks."""
     run = tmp_path / "ddp"
     torchrun = Path(sys.executable).parent / "torchrun"
-    script = Path(sys.executable).parent / "neurender"
-    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29637", str(script), "train",
+    proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29637", "-m", "neurender", "train",
                            "--model", "acgan", "--effect", "ao", "--data", str(train_data), "--out", str(run),
                            "--iters", "4", "--crop", "32", "--batch", "1", "--width", "8"],
                           capture_output=True, text=True, env=dict(BASE_ENV), timeout=300)

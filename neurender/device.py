@@ -1,0 +1,86 @@
+"""Where the networks run: ``--device auto|cpu|cuda|cuda:N`` and ``--precision auto|fp32|bf16|fp16``.
+
+``auto`` is the first GPU when torch sees one, else the CPU. Mixed precision is a CUDA matter: on
+the CPU every precision but fp32 falls back to fp32 with a warning (bf16 autocast on this CPU is
+slower than fp32 and changes the figures), and ``auto`` is bf16 on a GPU that supports it, else fp32.
+"""
+from __future__ import annotations
+
+import contextlib
+import sys
+import typing
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from neurender.base.errors import InputError
+
+PrecisionName = Literal["auto", "fp32", "bf16", "fp16"]
+PRECISIONS = typing.get_args(PrecisionName)
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """The torch device of ``name``; InputError for an unknown name or a GPU this machine lacks."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cpu":
+        return device
+    if device.type != "cuda":
+        raise InputError(f"unknown device {name!r}; use auto, cpu, cuda or cuda:N")
+    if not torch.cuda.is_available():
+        raise InputError(f"--device {name}: this machine has no CUDA device torch can use (--device cpu runs here)")
+    index = device.index or 0
+    if index >= torch.cuda.device_count():
+        raise InputError(f"--device {name}: only {torch.cuda.device_count()} CUDA device(s) here")
+    return torch.device("cuda", index)
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    """The precision that will run: ``auto`` -> bf16 on a GPU with bf16, else fp32; anything but fp32 on
+    the CPU -> fp32 (with a warning line)."""
+    if precision not in PRECISIONS:
+        raise InputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    if device.type != "cuda":
+        if precision not in ("auto", "fp32"):
+            print(f"warning: --precision {precision} is for CUDA devices; the CPU runs fp32", file=sys.stderr)
+        return "fp32"
+    if precision == "auto":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return precision
+
+
+class Precision:
+    """The precision networks run in on ``device``: ``name`` resolved by :func:`resolve_precision`,
+    :meth:`autocast` for the forward passes and ``scaler``, the gradient scaler (active for fp16 only;
+    its calls pass gradients through unchanged otherwise)."""
+
+    def __init__(self, name: str = "fp32", device: torch.device = torch.device("cpu")):
+        self.device, self.name = device, resolve_precision(name, device)
+        self.scaler = torch.amp.GradScaler(device.type, enabled=self.name == "fp16")
+
+    def autocast(self):
+        """The autocast context of this precision (none for fp32)."""
+        if self.name == "fp32":
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=DTYPES[self.name])
+
+
+def device_label(device: torch.device) -> str:
+    """The device as figures name it: ``cpu`` or ``cuda:0 (its name)``."""
+    return f"{device} ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else str(device)
+
+
+@dataclass(frozen=True)
+class DeviceOptions:
+    """Where networks run, as every command that runs one takes it."""
+
+    device: str = "auto"
+    """auto (the first GPU torch sees, else the CPU), cpu, cuda or cuda:N."""
+    precision: PrecisionName = "auto"
+    """Mixed precision on CUDA: auto (bf16 where the GPU has it), fp32, bf16 or fp16; the CPU runs fp32."""

@@ -1,0 +1,73 @@
+"""Networks on the requested device: training steps, predictions, checkpoints across devices,
+precision fallbacks. Runs on the CPU here; the same tests take ``cuda`` where torch sees a GPU."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from neurender.data import GBufferDataset
+from neurender.device import Precision, resolve_device
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
+from neurender.models.acgan import ACGANConfig
+from neurender.models.unet import UNetConfig
+from neurender.training import runs
+from neurender.training.config import TrainConfig
+from neurender.training.tasks import build_task, to_device
+from neurender.training.train import train
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+TINY = dict(effect="ao", iters=2, batch=1, crop=32, sample_every=1000, checkpoint_every=2, sample_steps=2,
+            acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2),
+            unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,)))
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    return resolve_device(request.param)
+
+
+@pytest.mark.parametrize("model", ["acgan", "diffusion"])
+def test_a_training_step_keeps_everything_on_the_device(pair_dataset, device, model):
+    config = TrainConfig(model=model, data=str(pair_dataset), **TINY)
+    task = to_device(build_task(config), device)
+    x = torch.rand(1, 5, 32, 32, device=device) * 2 - 1
+    y = torch.rand(1, 1, 32, 32, device=device) * 2 - 1
+    losses = task.step(x, y, torch.Generator().manual_seed(0), dict(task.networks), Precision("auto", device))
+    assert all(isinstance(v, float) for v in losses.values())
+    for network in task.networks.values():
+        assert {t.device.type for t in [*network.parameters(), *network.buffers()]} == {device.type}
+    for optimizer in task.optimizers.values():
+        states = [v for state in optimizer.state.values() for v in state.values() if torch.is_tensor(v) and v.dim()]
+        assert states and {t.device.type for t in states} == {device.type}
+
+
+@pytest.mark.parametrize("model", ["acgan", "diffusion"])
+def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_dataset, tmp_path, device, model):
+    run = str(tmp_path / model)
+    train(TrainConfig(model=model, data=str(pair_dataset), **TINY), run, progress=False, device=str(device))
+    tensors, _ = runs.open_run(run).read_checkpoint()
+    assert {t.device.type for t in tensors.values()} == {"cpu"}, "checkpoints are device-independent"
+    item = GBufferDataset(str(pair_dataset), "ao")[0]
+    inputs, mask = item["input"][None], item["mask"][None]
+    sampling = SamplingOptions(steps=2, samples=2, seed=3)
+    here = Predictor(run, sampling, device=str(device), precision="fp32")
+    assert {p.device.type for p in here.network.parameters()} == {device.type}
+    prediction, std = here.predict(inputs, mask)
+    assert prediction.device.type == std.device.type == "cpu", "results come back on the inputs' device"
+    on_cpu = Predictor(run, sampling, device="cpu").predict(inputs, mask)[0]
+    assert (prediction - on_cpu).abs().max() < 1e-4
+
+
+def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
+    assert Precision("auto", torch.device("cpu")).name == "fp32" and not capsys.readouterr().err
+    fallback = Precision("bf16", torch.device("cpu"))
+    assert fallback.name == "fp32" and not fallback.scaler.is_enabled()
+    assert capsys.readouterr().err.startswith("warning: --precision bf16 is for CUDA devices")
+
+
+def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
+    item = GBufferDataset(str(pair_dataset), "ao")[0]
+    predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
+    out = predictor(item["input"][None], item["mask"][None])
+    assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"
