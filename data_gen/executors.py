@@ -8,6 +8,7 @@ stops the run with ViewFailed naming the scene and the view.
 from __future__ import annotations
 
 import collections
+import importlib.util
 import multiprocessing
 import os
 import resource
@@ -185,14 +186,19 @@ def run_local(tasks: list[ViewTask], workers: int, recycle_after: int = RECYCLE_
             worker.stop()
 
 
+def require_ray() -> None:
+    """InputError unless Ray can be imported (checked before a dataset folder is made)."""
+    if importlib.util.find_spec("ray") is None:
+        raise InputError("--executor ray needs Ray: pip install 'neurender[ray]'")
+
+
 def run_ray(tasks: list[ViewTask], workers: int, address: str | None = None,
             recycle_after: int = RECYCLE_AFTER, view_timeout: float | None = None) -> Iterator[dict]:
     """The same tasks as Ray tasks, at most ``workers`` at a time, under the same watchdog:
     on ``address`` (an existing cluster) or on a new local one of ``workers`` CPUs."""
-    try:
-        import ray
-    except ImportError:
-        raise InputError("--executor ray needs Ray: pip install 'neurender[ray]'") from None
+    require_ray()
+    import ray  # an optional dependency: only this executor needs it
+
     env = {"NEURENDER_THREADS": _threads_per_worker(workers)}
     started_here = not ray.is_initialized()
     if started_here:  # "local": a new cluster, never one some other run left behind

@@ -240,6 +240,8 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
         raise InputError(f"--executor must be local or ray, got {executor!r}")
     start = time.perf_counter()
     refs, manifest = plan(options)
+    if executor == "ray":
+        executors.require_ray()
     check_output(out_dir, manifest)  # before the lock: a refused folder is not touched
     with folder_lock(out_dir, "neurender generate"):
         prepare_output(out_dir, manifest)

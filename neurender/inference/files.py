@@ -53,13 +53,16 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     files = _exr_files(input_path)
     check_output(input_path, out_dir)
     effect, sampling = predictor.effect, predictor.sampling
+    needed = list(effect.inputs) + [effects.MASK]
+    for path, _ in files:  # every input checked before anything is written
+        read_exr(path, needed)
     if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
         print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
               "(neurender calibrate)", file=sys.stderr)
     written = []
     for path, relative in tqdm(files, unit="view", disable=None if progress else True):
-        data = read_exr(path, list(effect.inputs) + [effects.MASK])
+        data = read_exr(path, needed)
         mask = torch.from_numpy(data[effects.MASK])[None, None]
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
         prediction, std = predictor.predict(inputs, mask)

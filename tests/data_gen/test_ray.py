@@ -38,3 +38,16 @@ def test_ray_run_killed_and_resumed(tmp_path):
     assert sorted(r["view"] for r in _records(out)) == list(range(VIEWS)), "each view exactly once"
     check = run_neurender("validate", out)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_a_missing_ray_is_refused_before_any_folder(monkeypatch, tmp_path, mitsuba):
+    from data_gen import executors
+    from data_gen.generator import GenerateOptions, generate
+    from data_gen.options import RenderOptions
+    from neurender.base.errors import InputError
+
+    monkeypatch.setattr(executors.importlib.util, "find_spec", lambda name: None)
+    options = GenerateOptions(("objects",), views=1, render=RenderOptions(res=8, spp=1))
+    with pytest.raises(InputError, match="needs Ray"):
+        generate(options, str(tmp_path / "out"), executor="ray", progress=False)
+    assert not (tmp_path / "out").exists()

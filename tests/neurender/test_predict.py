@@ -121,3 +121,17 @@ def test_a_shipped_export_with_a_bad_input_leaves_nothing(run, tmp_path):
         result = run_neurender("export", "--checkpoint", run, "--format", "shipped", "--out", out, *extra)
         assert result.returncode == 2 and len(error_lines(result.stderr)) == 1, result.stderr
         assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
+
+
+def test_a_folder_with_one_bad_exr_writes_nothing(run, pair_dataset, tmp_path):
+    views = sorted(pair_dataset.rglob("*.exr"))
+    folder = tmp_path / "inputs"
+    folder.mkdir()
+    for index, view in enumerate(views[:3]):
+        channels = read_exr(str(view))
+        if index == 2:
+            del channels["depth.Z"]  # the last file in name order is the bad one
+        write_exr(str(folder / f"{index}.exr"), channels)
+    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out")
+    assert result.returncode == 2 and "2.exr lacks channels depth.Z" in result.stderr, result.stderr
+    assert not (tmp_path / "out").exists()
