@@ -102,14 +102,12 @@ def add_arguments(parser: argparse.ArgumentParser, cls, parent_default=None, pre
         required = default is dataclasses.MISSING or meta.get("required", False)
         kind = _kind(hint, meta)
         text = docs.get(f.name, "") + ("" if required else f" (default: {_show(default)})")
+        if kind.get("nargs") == "*" and required:
+            kind["nargs"] = "+"  # a required list takes at least one value
         if meta.get("positional"):
-            if kind.get("nargs") == "*" and required:
-                kind["nargs"] = "+"
             parser.add_argument(prefix + f.name, help=text, **{**kind, "metavar": meta.get("metavar") or f.name.upper()},
                                 **({} if required else {"default": argparse.SUPPRESS}))
             continue
-        if kind.get("nargs") == "*" and required:
-            kind["nargs"] = "+"
         if kind.get("metavar", "") is None:
             kind["metavar"] = f.name.upper()
         flag = "--" + prefix + meta.get("flag", f.name.replace("_", "-"))

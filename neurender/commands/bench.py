@@ -21,16 +21,20 @@ from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from neurender import effects
 from neurender.base.dataset import read_views
+from neurender.base.errors import InputError
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions, device_label, resolve_device
 from neurender.evaluation import path_tracer
+from neurender.evaluation.compare import PathTracerFrames, equal_quality_spp
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.methods import Methods
 from neurender.evaluation.timing import resized_item, time_ms
+from neurender.evaluation.report import load_summary
 from neurender.evaluation.scoring import score
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
+from neurender.training.runs import PREFIX
 
 
 def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: int = 32) -> dict:
@@ -204,6 +208,69 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     return figures
 
 
+def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[str] = (), repeats: int = 3,
+                  devices: DeviceOptions = DeviceOptions()) -> dict:
+    """Per evaluation, size and method: the method's ms/frame, and the path tracer's and PT + OIDN's
+    at the spp that matches the method on all three metrics (:mod:`neurender.evaluation.compare`),
+    with the speed-ups. ``methods``: baselines, runs or pretrained:NAME of the evaluations (default:
+    their baselines and shipped models; a run folder is named by its path)."""
+    device = resolve_device(devices.device)
+    print(f"bench compare ({device_label(device)} for the methods, {torch.get_num_threads()} CPU threads; warm "
+          f"medians of {repeats}; the path tracer and OIDN on the CPU)")
+    print(f"  {'method':24s}{'size':>11s}{'ms':>9s}{'PT spp':>8s}{'PT ms':>9s}{'x':>7s}"
+          f"{'OIDN spp':>9s}{'PT+OIDN ms':>11s}{'x':>7s}")
+    figures = {}
+    for eval_dir in eval_dirs:
+        summary = load_summary(eval_dir)
+        if "path_tracer" not in summary:
+            raise InputError(f"{eval_dir} has no path tracer curves (evaluate without --no-path-tracer)")
+        names = {Methods(summary["effect"], [m]).label(m): m for m in methods} or \
+            {name: name for name in summary["methods"] if name in effects.get(summary["effect"]).baselines
+             or name.startswith(PREFIX)}
+        missing = [label for label in names if label not in summary["methods"]]
+        if missing:
+            raise InputError(f"{eval_dir} did not evaluate {', '.join(missing)}")
+        frames, cache = PathTracerFrames(summary["data_dir"], summary["effect"]), {}
+        for token in sizes:
+            height, width = parse_size(token)
+            for label, method in names.items():
+                mean = summary["methods"][label]["mean"]
+                row = {"method_ms": _measure_in_child(method, summary["data_dir"], height, width, repeats,
+                                                      str(device)).get("ms")}
+                for key in ("path_tracer", "pt_oidn"):
+                    spp = equal_quality_spp(summary[key]["curve"], mean)
+                    if spp is not None and (token, spp) not in cache:
+                        cache[token, spp] = frames.times(height, width, spp)
+                    times = cache.get((token, spp))
+                    ms = None if times is None else times["render_ms"] + (times["oidn_ms"] if key == "pt_oidn" else 0)
+                    row[key] = {"spp": times and times["spp"], "ms": ms,
+                                "speedup": ms / row["method_ms"] if ms and row["method_ms"] else None}
+                figures[f"{summary['effect']}:{label}@{token}"] = row
+                cells = "".join(f"{row[k]['spp'] or '> curve':>{w1}}{_ms(row[k]['ms']):>{w2}}"
+                                f"{_ms(row[k]['speedup'], 'x'):>7s}" for k, w1, w2 in (("path_tracer", 8, 9),
+                                                                                        ("pt_oidn", 9, 11)))
+                print(f"  {label:24s}{f'{width}x{height}':>11s}{_ms(row['method_ms']):>9s}{cells}")
+    return figures
+
+
+def _ms(value, unit: str = "") -> str:
+    return "n/a" if value is None else f"{value:.1f}{unit}"
+
+
+@dataclass(kw_only=True)
+class BenchCompare:
+    """Methods against the path tracer and PT + OIDN at equal quality, timed at the sizes users render."""
+
+    eval: tuple[str, ...] = field(metadata={"required": True, "metavar": "EVAL_DIR"})
+    """Evaluations with the path tracer's curves (neurender evaluate): their quality figures are matched."""
+    sizes: tuple[str, ...] = field(default=("256", "1080p"), metadata=SIZE)
+    """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p."""
+    method: tuple[str, ...] = field(default=(), metadata={"metavar": "NAME_OR_RUN"})
+    """Methods of the evaluations (none: their baselines and shipped models; give run folders by path)."""
+    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    """Where the methods' networks run."""
+
+
 @dataclass(kw_only=True)
 class BenchGenerate:
     """Generation speed: views/min with 1 and 2 workers, pipeline overhead, 2-worker speed-up."""
@@ -272,6 +339,8 @@ COMMANDS = {
     "bench generate-long": (BenchGenerateLong, _figures_printed(
         lambda o: bench_generate_long(o.scene, o.count, o.views, o.res, o.spp, o.workers))),
     "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data))),
+    "bench compare": (BenchCompare, _figures_printed(
+        lambda o: bench_compare(list(o.eval), o.sizes, list(o.method), devices=o.devices))),
     "bench predict": (BenchPredict, _figures_printed(
         lambda o: bench_predict(list(o.checkpoint), o.data, list(o.eval), sizes=o.sizes, devices=o.devices))),
 }

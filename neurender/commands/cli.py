@@ -30,6 +30,7 @@ COMMANDS = {
     "bench generate": ("bench", "views/min, pipeline overhead, 2-worker speed-up"),
     "bench generate-long": ("bench", "peak RSS of each recycled worker over 500 small views"),
     "bench baselines": ("bench", "ms/frame of each baseline at 256 and 512 px, and their scores"),
+    "bench compare": ("bench", "methods against PT and PT + OIDN at equal quality, timed at 256 px to 1080p"),
     "bench predict": ("bench", "ms/frame, ms per megapixel and peak RSS of runs and GTAO per size; SSIM"),
 }
 """Command name -> (module of :mod:`neurender.commands` whose ``COMMANDS`` maps the name to its

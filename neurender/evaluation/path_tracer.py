@@ -65,20 +65,20 @@ HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "flip": False}
 """The metrics equal quality is matched on, and their direction."""
 
 
-def equal_quality_ms(curve: list[dict], value: float | None, metric: str = "ssim") -> float | None:
-    """Milliseconds of path tracing whose ``metric`` (a key of :data:`HIGHER_IS_BETTER`) equals
-    ``value`` (log-linear between levels).
+def equal_quality_ms(curve: list[dict], value: float | None, metric: str = "ssim", key: str = "ms") -> float | None:
+    """Milliseconds (or another ``key`` of the curve's points, such as ``spp``) of path tracing whose
+    ``metric`` (a key of :data:`HIGHER_IS_BETTER`) equals ``value`` (log-linear between levels).
 
-    The first level's time when it already reaches it (an upper bound); None when no level tried does.
+    The first level's when it already reaches it (an upper bound); None when no level tried does.
     """
     sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
     if not curve or value is None or curve[0][metric] is None or not math.isfinite(value):
         return None
-    target, points = sign * value, [(sign * p[metric], p["ms"]) for p in curve]
+    target, points = sign * value, [(sign * p[metric], p[key]) for p in curve]
     if target <= points[0][0]:
         return points[0][1]
-    for (low, low_ms), (high, high_ms) in zip(points, points[1:]):
+    for (low, low_at), (high, high_at) in zip(points, points[1:]):
         if low < target <= high:
             t = (target - low) / (high - low)
-            return math.exp(math.log(low_ms) + t * (math.log(high_ms) - math.log(low_ms)))
+            return math.exp(math.log(low_at) + t * (math.log(high_at) - math.log(low_at)))
     return None

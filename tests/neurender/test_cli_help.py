@@ -85,6 +85,7 @@ DEVICE_COMMANDS = {
     "evaluate": ["--data", "d", "--effect", "ao", "--out", "{tmp}/e"],
     "calibrate": ["--checkpoint", "c", "--data", "d"],
     "bench predict": ["--checkpoint", "pretrained:ao", "--data", "d"],
+    "bench compare": ["--eval", "e"],
     "demo": ["--out", "{tmp}/demo"],
 }
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import re
 
+import pytest
+
 from nr_helpers import run_neurender
 
 
@@ -41,3 +43,21 @@ def test_bench_generate_prints_its_figures():
     for label in ("views/min, 1 worker", "views/min, 2 workers", "overhead", "speed-up of 2 workers"):
         line = next(line for line in result.stdout.splitlines() if label in line)
         assert re.search(r"\d+\.\d+", line), line
+
+
+def test_bench_compare_times_methods_and_the_path_tracer_at_equal_quality(dataset, tmp_path):
+    """A row per method and size, with the path tracer's and PT + OIDN's spp and time at equal quality."""
+    from neurender.evaluation.compare import equal_quality_spp
+
+    eval_dir = tmp_path / "eval"
+    assert run_neurender("evaluate", "--data", dataset, "--effect", "ao", "--method", "gtao", "ssao",
+                         "--out", eval_dir).returncode == 0
+    result = run_neurender("bench", "compare", "--eval", eval_dir, "--sizes", "16", "24x20")
+    assert result.returncode == 0, result.stderr[-2000:]
+    rows = [line.split() for line in result.stdout.splitlines() if line.split()[1:2] in (["16x16"], ["24x20"])]
+    assert [(r[0], r[1]) for r in rows] == [("gtao", "16x16"), ("ssao", "16x16"), ("gtao", "24x20"), ("ssao", "24x20")]
+    assert all(float(r[2]) > 0 for r in rows), "each method timed"
+    curve = [{"spp": 1, "ms": 1.0, "ssim": 0.5, "psnr": 20.0, "flip": 0.4},
+             {"spp": 4, "ms": 3.0, "ssim": 0.9, "psnr": 30.0, "flip": 0.2}]
+    assert equal_quality_spp(curve, {"ssim": 0.7, "psnr": 20.0, "flip": 0.2}) == pytest.approx(4.0)  # FLIP decides
+    assert equal_quality_spp(curve, {"ssim": 0.95, "psnr": 20.0, "flip": 0.4}) is None
