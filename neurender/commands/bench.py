@@ -34,7 +34,7 @@ from neurender.evaluation.report import load_summary
 from neurender.evaluation.scoring import score
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
-from neurender.training.runs import PREFIX
+from neurender.training import runs
 
 
 def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: int = 32) -> dict:
@@ -45,15 +45,15 @@ def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: 
     """
     options = GenerateOptions((scene,), count=1, views=views, seed=0,
                               render=RenderOptions(res=res, spp=spp))
-    runs = {}
+    results = {}
     for workers in (1, 2):
         with tempfile.TemporaryDirectory() as out:
-            runs[workers] = generate(options, out, workers=workers, progress=False)
-    rate = {w: 60 * s["views_rendered"] / s["wall_seconds"] for w, s in runs.items()}
+            results[workers] = generate(options, out, workers=workers, progress=False)
+    rate = {w: 60 * s["views_rendered"] / s["wall_seconds"] for w, s in results.items()}
     figures = {
         "views_per_min_1_worker": rate[1],
         "views_per_min_2_workers": rate[2],
-        "overhead_ratio": runs[1]["wall_seconds"] / runs[1]["render_seconds"],
+        "overhead_ratio": results[1]["wall_seconds"] / results[1]["render_seconds"],
         "speedup_2_workers": rate[2] / rate[1],
     }
     print(f"bench generate: {scene}, {views} views, {res}x{res}, {spp} spp")
@@ -146,7 +146,7 @@ def _measure_in_child(method: str, data: str, height: int, width: int, repeats: 
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
+def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
                   ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3, devices: DeviceOptions = DeviceOptions()) -> dict:
     """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
     DDIM step count), then the scaling table: ms/frame, ms per megapixel and peak RSS of each run
@@ -160,15 +160,14 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
     shapes = {token: parse_size(str(token)) for token in sizes}
     curves = {}
     for eval_dir in eval_dirs:
-        with open(os.path.join(eval_dir, "summary.json")) as handle:
-            summary = json.load(handle)
+        summary = load_summary(eval_dir)
         curves[summary["effect"]] = summary.get("path_tracer", {}).get("curve", [])
     figures = {}
-    print(f"bench predict on {data} ({device_label(device)}, {torch.get_num_threads()} CPU threads; median of "
-          f"{repeats} frames, one frame for diffusion with more than 4 steps)")
+    print(f"bench predict on {data} ({device_label(device)}, {torch.get_num_threads()} CPU threads; warm median of "
+          f"{repeats} frames, a first frame over 5 s kept; PT ms at equal SSIM)")
     print(f"  {'run':24s}{'steps':>6s}{'ms@data':>10s}{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
-    methods = {}  # method -> timed calls per size
-    for run in runs:
+    methods = []
+    for run in checkpoints:
         base = Predictor(run, device=str(device), precision=devices.precision)
         dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
         curve = curves.get(base.effect.name, [])
@@ -176,28 +175,24 @@ def bench_predict(runs: list[str], data: str, eval_dirs: list[str] = (), sizes=(
         for steps in ddim_steps if base.task.stochastic else (None,):
             predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
                                   precision=devices.precision) if steps else base
-            # a diffusion frame costs `steps` network calls: one timed call is enough for many steps
-            calls = 1 if steps and steps > 4 else repeats
             with torch.no_grad():
-                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None]), calls, warm_up=calls > 1)
+                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None]), repeats)
             ssim = _mean_ssim(predictor, dataset)
-            equal = path_tracer.equal_quality_ms(curve, ssim) if curve else None
+            equal = path_tracer.curve_at_quality(curve, ssim) if curve else None
             speedup = equal / ms if equal else None
             label = os.path.basename(os.path.normpath(run))
             figures[f"{label}@{steps}" if steps else label] = {"ms": ms, "ssim": ssim, "equal_quality_ms": equal,
                                                                 "speedup": speedup}
             print(f"  {label:24s}{steps or '-':>6}{ms:10.1f}{ssim:8.3f}"
                   + (f"{equal:9.1f}{speedup:9.2f}x" if equal else f"{'n/a':>9s}{'n/a':>10s}"))
-        methods[run] = repeats
-        if "gtao" in base.effect.baselines:
-            methods["gtao"] = repeats
+        methods += [run] + (["gtao"] if "gtao" in base.effect.baselines and "gtao" not in methods else [])
     print(f"scaling (each size in a fresh process, median of {repeats}; diffusion at its run's sample_steps)")
     print(f"  {'method':24s}{'size':>11s}{'ms/frame':>11s}{'ms/MP':>9s}{'peak RSS MB':>13s}")
     scaling = {}
-    for method, calls in methods.items():
+    for method in methods:
         label = os.path.basename(os.path.normpath(method))
         for token, (height, width) in shapes.items():
-            row = _measure_in_child(method, data, height, width, calls, str(device))
+            row = _measure_in_child(method, data, height, width, repeats, str(device))
             scaling[f"{label}@{token}"] = row
             size = f"{width}x{height}"
             if "error" in row:
@@ -224,9 +219,9 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
         summary = load_summary(eval_dir)
         if "path_tracer" not in summary:
             raise InputError(f"{eval_dir} has no path tracer curves (evaluate without --no-path-tracer)")
-        names = {Methods(summary["effect"], [m]).label(m): m for m in methods} or \
+        names = {(runs.open_run(m).label if runs.is_run(m) else m): m for m in methods} or \
             {name: name for name in summary["methods"] if name in effects.get(summary["effect"]).baselines
-             or name.startswith(PREFIX)}
+             or name.startswith(runs.PREFIX)}
         missing = [label for label in names if label not in summary["methods"]]
         if missing:
             raise InputError(f"{eval_dir} did not evaluate {', '.join(missing)}")

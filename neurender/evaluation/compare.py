@@ -17,20 +17,18 @@ from dataclasses import replace
 import numpy as np
 import torch
 
-import scenes
-from data_gen.options import RenderOptions, rendered_spp
-from data_gen.passes import ViewRenderer
+from data_gen.options import rendered_spp
 from neurender.base.camera import Camera
 from neurender.base.dataset import load_manifest
 from neurender.baselines import pt_oidn
 from neurender.data import GBufferDataset
-from neurender.evaluation.path_tracer import HIGHER_IS_BETTER, SEED_OFFSET, equal_quality_ms
+from neurender.evaluation.path_tracer import HIGHER_IS_BETTER, SEED_OFFSET, curve_at_quality, view_renderer
 from neurender.evaluation.timing import resized_item, wall_clock, warm_seconds
 
 
 def equal_quality_spp(curve: list[dict], mean: dict) -> float | None:
     """The spp at which ``curve`` matches the surface figures ``mean`` on every metric (None beyond it)."""
-    spps = [equal_quality_ms(curve, mean[metric], metric, key="spp") for metric in HIGHER_IS_BETTER]
+    spps = [curve_at_quality(curve, mean[metric], metric, key="spp") for metric in HIGHER_IS_BETTER]
     return None if None in spps else max(spps)
 
 
@@ -41,14 +39,11 @@ class PathTracerFrames:
         manifest = load_manifest(data_dir)
         self.dataset = GBufferDataset(data_dir, effect)
         self.record = self.dataset.records[0]
-        self.options = RenderOptions(**{"sampler": "independent", **manifest["generation"]["render"]})
-        entry = next(s for s in manifest["scenes"] if s["id"] == self.record["scene"])
-        ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
-        self.renderer = ViewRenderer(scenes.load(ref, self.options.res), self.options)
+        self.renderer = view_renderer(manifest, self.record["scene"])
 
     def times(self, height: int, width: int, spp: float) -> dict:
         """Warm seconds of rendering at ``spp`` (rounded up) and of denoising that render, at height x width."""
-        spp = rendered_spp(self.options.sampler, max(1, math.ceil(spp - 1e-9)))
+        spp = rendered_spp(self.renderer.options.sampler, max(1, math.ceil(spp - 1e-9)))
         camera = replace(Camera.from_json(self.record["camera"]), width=width, height=height)
         name, effect = self.dataset.effect.reference_pass, self.dataset.effect
         channels, render = warm_seconds(lambda: self.renderer.render_pass(camera, name, self.record["seed"] + SEED_OFFSET,

@@ -4,7 +4,8 @@ equal-quality time on them.
 The effect's reference pass is rendered again at 1, 2, 4, ... spp (:mod:`neurender.evaluation.path_tracer`)
 and scored like any method, raw (``path_tracer``) and denoised by OIDN (``pt_oidn``,
 :mod:`neurender.baselines.pt_oidn`; its time is render + denoise). Every time is warm
-(:func:`neurender.evaluation.timing.warm_seconds`: the first render of a level compiles its kernel).
+(:func:`neurender.evaluation.timing.warm_seconds` on the first view: the first render of a level
+compiles its kernel; the first denoise allocates).
 Per method: the equal-quality time on each curve for SSIM, PSNR and FLIP separately, the time at
 which the curve matches it on all three (the longest of them) and the speed-up (that time / the
 method's ms per frame). The raw curve's last level, an
@@ -33,7 +34,7 @@ def equal_quality(points: list[dict], methods: dict) -> dict:
     """Each method's equal-quality time on the curve ``points``: per metric of
     :data:`neurender.evaluation.path_tracer.HIGHER_IS_BETTER` (surface figures), and on all of them
     (the most demanding: the longest; None when the curve does not reach one), with the speed-up."""
-    by_metric = {name: {metric: path_tracer.equal_quality_ms(points, m["mean"][metric], metric)
+    by_metric = {name: {metric: path_tracer.curve_at_quality(points, m["mean"][metric], metric)
                         for metric in path_tracer.HIGHER_IS_BETTER} for name, m in methods.items()}
     equal = {name: None if None in times.values() else max(times.values()) for name, times in by_metric.items()}
     return {"curve": points, "equal_quality_ms": equal, "equal_quality_ms_by_metric": by_metric,
@@ -51,7 +52,8 @@ def path_tracer_summary(dataset: GBufferDataset, methods: dict) -> dict:
         item = items[index]
         reference, mask = item["target"][None], item["mask"][None]
         raw.setdefault(spp, []).append({**score(image, reference, effect, mask), "ms": 1000.0 * seconds})
-        clean, denoise_seconds = warm_seconds(wall_clock(lambda: pt_oidn.denoise(image, item, effect)))
+        denoise = wall_clock(lambda: pt_oidn.denoise(image, item, effect))
+        clean, denoise_seconds = warm_seconds(denoise, warm=bool(denoised))  # warm after the first image
         total = seconds + denoise_seconds
         denoised.setdefault(spp, []).append({**score(clean, reference, effect, mask), "ms": 1000.0 * total})
     raw_curve = curve(raw)

@@ -3,7 +3,7 @@
 For each evaluated view, the effect's reference pass is rendered again (another seed) at
 1, 2, 4, ... spp up to the reference's own spp, and scored against the reference like any
 method. The curve answers: how many milliseconds of path tracing buy the quality a
-method reaches? (:func:`equal_quality_ms`). Its last level, an independent copy of the
+method reaches? (:func:`curve_at_quality`). Its last level, an independent copy of the
 reference at the reference's spp, is the reference's noise floor: no method can be shown to be
 better than that copy.
 """
@@ -33,30 +33,39 @@ def spp_levels(reference_spp: int) -> list[int]:
     return levels + [reference_spp]
 
 
+def render_options(manifest: dict) -> RenderOptions:
+    """The render options a dataset was made with (datasets made before the sampler option used ``independent``)."""
+    return RenderOptions(**{"sampler": "independent", **manifest["generation"]["render"]})
+
+
+def view_renderer(manifest: dict, scene_id: str) -> ViewRenderer:
+    """A renderer of scene ``scene_id`` of a dataset, with the dataset's render options."""
+    entry = next(s for s in manifest["scenes"] if s["id"] == scene_id)
+    options = render_options(manifest)
+    return ViewRenderer(scenes.load(scenes.SceneRef(entry["id"], entry["source"], entry["seed"]), options.res), options)
+
+
 def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tensor]):
     """The effect's ``reference_pass`` rendered again for each view at each level of :func:`spp_levels`.
 
     records: the views.jsonl records of the views; masks: their ``mask.Y`` (1, 1, H, W).
     Yields (view index, spp, linear image (1, C_target, H, W) with the contract's off-mask value,
-    seconds inside Mitsuba, warm: :func:`neurender.evaluation.timing.warm_seconds`), views in order,
-    levels ascending.
+    seconds inside Mitsuba), views in order, levels ascending. Warm: the first view of a scene at a level
+    compiles its kernel, later ones reuse it (:func:`neurender.evaluation.timing.warm_seconds`).
     """
-    options = RenderOptions(**{"sampler": "independent",  # datasets made before the sampler option used it
-                               **manifest["generation"]["render"]})
-    scene_entries = {s["id"]: s for s in manifest["scenes"]}
-    name = effect.reference_pass
-    renderers = {}
+    sampler, name = render_options(manifest).sampler, effect.reference_pass
+    renderers, warm = {}, set()
     views = tqdm(zip(records, masks), total=len(records), unit="view", desc=f"path tracer ({name})", disable=None)
     for index, (record, mask) in enumerate(views):
-        entry = scene_entries[record["scene"]]
         if record["scene"] not in renderers:
-            ref = scenes.SceneRef(entry["id"], entry["source"], entry["seed"])
-            renderers[record["scene"]] = ViewRenderer(scenes.load(ref, options.res), options)
+            renderers[record["scene"]] = view_renderer(manifest, record["scene"])
         renderer = renderers[record["scene"]]
         camera = Camera.from_json(record["camera"])
-        for spp in sorted({rendered_spp(options.sampler, level) for level in spp_levels(renderer.spp(name))}):
-            channels, seconds = warm_seconds(
-                lambda: renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp))
+        for spp in sorted({rendered_spp(sampler, level) for level in spp_levels(renderer.spp(name))}):
+            def render():
+                return renderer.render_pass(camera, name, record["seed"] + SEED_OFFSET, spp=spp)
+            channels, seconds = warm_seconds(render, warm=(record["scene"], spp) in warm)
+            warm.add((record["scene"], spp))
             image = torch.from_numpy(np.stack([channels[c] for c in effect.targets]))[None]
             yield index, spp, effect.apply_off_mask(image, mask), seconds  # off-mask value as in the dataset
 
@@ -65,7 +74,7 @@ HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "flip": False}
 """The metrics equal quality is matched on, and their direction."""
 
 
-def equal_quality_ms(curve: list[dict], value: float | None, metric: str = "ssim", key: str = "ms") -> float | None:
+def curve_at_quality(curve: list[dict], value: float | None, metric: str = "ssim", key: str = "ms") -> float | None:
     """Milliseconds (or another ``key`` of the curve's points, such as ``spp``) of path tracing whose
     ``metric`` (a key of :data:`HIGHER_IS_BETTER`) equals ``value`` (log-linear between levels).
 

@@ -1,7 +1,7 @@
 """Timing of methods on one frame: warm medians, and a frame of a dataset at any size.
 
 Every figure is the median of several timed calls after one untimed call (kernels, caches and
-allocations warm), on the CPU with the process's torch threads.
+allocations warm; a first call over :data:`KEEP_FIRST_CALL_ABOVE_S` is kept as it is).
 """
 from __future__ import annotations
 
@@ -19,31 +19,26 @@ from neurender.evaluation.methods import Methods
 from neurender.training import runs
 
 
-def time_ms(function, repeats: int, warm_up: bool = True) -> float:
-    """Median milliseconds of ``function()`` over ``repeats`` calls (after one untimed call)."""
-    if warm_up:
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(1000 * (time.perf_counter() - start))
-    return float(np.median(times))
-
-
 KEEP_FIRST_CALL_ABOVE_S = 5.0
 """A first call this long is timed as it is: kernel compilation (about 0.4 s on this CPU) is then
 under a tenth of it, and repeating a long render would double the cost of a curve."""
 
 
-def warm_seconds(call, repeats: int = 3) -> tuple[object, float]:
-    """(result, seconds) of ``call() -> (result, seconds)`` timed warm: its first call is a warm-up
-    (it compiles kernels for a new spp or size) unless it took longer than
-    :data:`KEEP_FIRST_CALL_ABOVE_S`; then the median seconds of ``repeats`` more calls."""
-    result, seconds = call()
-    if seconds > KEEP_FIRST_CALL_ABOVE_S:
-        return result, seconds
-    return result, float(np.median([call()[1] for _ in range(repeats)]))
+REPEAT_WARM_CALLS_BELOW_S = 0.5
+"""A call already warm is repeated (for a median) only when it is this short: cheap to repeat, and
+noisy on a shared CPU."""
+
+
+def warm_seconds(call, repeats: int = 3, warm: bool = False) -> tuple[object, float]:
+    """(result, seconds) of ``call() -> (result, seconds)`` timed warm, as the median of ``repeats``
+    timed calls. A first call that is not ``warm`` (it compiles kernels for a new spp or size) is a
+    warm-up, unless it took longer than :data:`KEEP_FIRST_CALL_ABOVE_S`; a ``warm`` first call counts,
+    and is the only one when longer than :data:`REPEAT_WARM_CALLS_BELOW_S`."""
+    result, first = call()
+    if first > KEEP_FIRST_CALL_ABOVE_S or (warm and first > REPEAT_WARM_CALLS_BELOW_S):
+        return result, first
+    times = [call()[1] for _ in range(repeats - warm)] + ([first] if warm else [])
+    return result, float(np.median(times))
 
 
 def wall_clock(function):
@@ -53,6 +48,11 @@ def wall_clock(function):
         result = function()
         return result, time.perf_counter() - start
     return call
+
+
+def time_ms(function, repeats: int = 3) -> float:
+    """Warm milliseconds of ``function()`` (:func:`warm_seconds` of its wall-clock time)."""
+    return 1000 * warm_seconds(wall_clock(function), repeats)[1]
 
 
 def resized_item(dataset, index: int, height: int, width: int) -> dict:

@@ -6,6 +6,7 @@ import argparse
 import importlib
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -53,11 +54,9 @@ def test_flags_build_the_same_config_as_the_dataclasses():
     assert generate.options.rig.fov_deg == (40.0, 60.0) and generate.options.rig.sensors
 
 
-@pytest.mark.parametrize("argv", [["python", "-m", "neurender"], ["neurender"]])
-def test_module_and_script_give_the_same_help(argv):
-    command = [sys.executable, "-m", "neurender"] if argv[0] == "python" else [str(REPO / ".venv/bin/neurender")]
-    if argv[0] != "python" and not (REPO / ".venv/bin/neurender").is_file():
-        command = [sys.executable, "-m", "neurender"]
+@pytest.mark.parametrize("command", [[sys.executable, "-m", "neurender"], [str(Path(sys.executable).parent / "neurender")]],
+                         ids=["python -m", "console script"])
+def test_module_and_script_give_the_same_help(command):
     result = subprocess.run(command + ["predict", "--help"], capture_output=True, text=True, cwd=REPO)
     assert result.returncode == 0 and "--checkpoint CHECKPOINT" in result.stdout, result.stderr
     bad = subprocess.run(command + ["predict", "--sampler", "best"], capture_output=True, text=True, cwd=REPO)

@@ -214,25 +214,29 @@ def test_every_summary_key_is_in_the_readme(evaluations):
 def test_curve_times_are_warm_medians():
     """A stub renderer whose first call compiles (slow) is timed by the median of the calls after it;
     a call longer than the compile-dominated range is kept as it is."""
-    from neurender.evaluation.timing import KEEP_FIRST_CALL_ABOVE_S, warm_seconds
+    from neurender.evaluation.timing import KEEP_FIRST_CALL_ABOVE_S, REPEAT_WARM_CALLS_BELOW_S, warm_seconds
 
     times = iter([0.9, 0.10, 0.14, 0.12])
     result, seconds = warm_seconds(lambda: ("image", next(times)))
     assert result == "image" and seconds == pytest.approx(0.12)
     long = [KEEP_FIRST_CALL_ABOVE_S + 1]
     assert warm_seconds(lambda: ("image", long.pop()))[1] == KEEP_FIRST_CALL_ABOVE_S + 1  # one call only
+    warm = iter([0.10, 0.30, 0.12])  # already compiled: the first call counts
+    assert warm_seconds(lambda: ("image", next(warm)), warm=True)[1] == pytest.approx(0.12)
+    slow = [REPEAT_WARM_CALLS_BELOW_S + 0.1]
+    assert warm_seconds(lambda: ("image", slow.pop()), warm=True)[1] == REPEAT_WARM_CALLS_BELOW_S + 0.1
 
 
 def test_equal_quality_on_every_metric_on_a_hand_made_curve():
     """SSIM and PSNR rise with time, FLIP falls; the headline time is where the curve matches all three."""
     from neurender.evaluation.curves import equal_quality
-    from neurender.evaluation.path_tracer import equal_quality_ms
+    from neurender.evaluation.path_tracer import curve_at_quality
 
     curve = [{"spp": 1, "ms": 10.0, "ssim": 0.5, "psnr": 20.0, "flip": 0.4},
              {"spp": 2, "ms": 100.0, "ssim": 0.9, "psnr": 30.0, "flip": 0.2}]
-    assert equal_quality_ms(curve, 0.7, "ssim") == pytest.approx(10 ** 1.5)
-    assert equal_quality_ms(curve, 0.3, "flip") == pytest.approx(10 ** 1.5)  # lower FLIP is better
-    assert equal_quality_ms(curve, 0.1, "flip") is None and equal_quality_ms(curve, 0.6, "flip") == 10.0
+    assert curve_at_quality(curve, 0.7, "ssim") == pytest.approx(10 ** 1.5)
+    assert curve_at_quality(curve, 0.3, "flip") == pytest.approx(10 ** 1.5)  # lower FLIP is better
+    assert curve_at_quality(curve, 0.1, "flip") is None and curve_at_quality(curve, 0.6, "flip") == 10.0
     methods = {"a": {"mean": {"ssim": 0.7, "psnr": 25.0, "flip": 0.2}, "ms_per_frame": 1.0},
                "b": {"mean": {"ssim": 0.6, "psnr": 31.0, "flip": 0.3}, "ms_per_frame": 1.0}}
     summary = equal_quality(curve, methods)
