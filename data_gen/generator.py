@@ -139,8 +139,9 @@ def check_output(out_dir: str, manifest: dict) -> bool:
                 existing = json.load(handle)
         except (OSError, ValueError) as exc:
             raise InputError(f"{path} is not a readable manifest: {exc}") from None
-        if not isinstance(existing, dict) or existing.get("generation") != manifest["generation"]:
-            old, new = existing.get("generation", {}) if isinstance(existing, dict) else {}, manifest["generation"]
+        new = json.loads(json.dumps(manifest["generation"]))  # as the file holds it (tuples as lists)
+        if not isinstance(existing, dict) or existing.get("generation") != new:
+            old = existing.get("generation", {}) if isinstance(existing, dict) else {}
             differing = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
             raise InputError(f"{out_dir} holds a dataset made with other options ({', '.join(differing)}); "
                              "use another --out or the same options to resume")

@@ -8,6 +8,7 @@ Adding an effect is one :func:`register` call (plus its baselines, if any, in
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -20,6 +21,50 @@ ALBEDO = ("albedo.R", "albedo.G", "albedo.B")
 RGB = ("R", "G", "B")
 DIRECT = ("direct.R", "direct.G", "direct.B")
 MASK = "mask.Y"
+GUESS = "guess."
+"""Prefix of a first-guess channel: ``guess.ao.Y`` is the classic method's ``ao.Y``."""
+
+
+@dataclass(frozen=True)
+class ViewParameters:
+    """What a view's G-buffer does not say and the classic methods (and scaled networks) are told.
+
+    fov_x:      horizontal field of view, degrees.
+    ao_radius:  AO ray length, world units.
+    sigma_t:    fog extinction coefficient, 1 / world unit.
+    background_distance: camera ray length assumed off the mask (the fog volume's reach), world
+                units; infinity makes the background pure airlight.
+
+    A dataset's manifest holds all four (:class:`neurender.data.GBufferDataset` items carry them);
+    for a G-buffer from elsewhere ``neurender predict`` takes them as options.
+    """
+
+    fov_x: float | None = None
+    ao_radius: float | None = None
+    sigma_t: float | None = None
+    background_distance: float | None = math.inf
+
+    OPTIONS = {"fov_x": "--fov-deg", "ao_radius": "--ao-radius", "sigma_t": "--sigma-t"}
+
+    @classmethod
+    def of_item(cls, item: dict) -> "ViewParameters":
+        """The parameters of a dataset item (a :class:`neurender.data.GBufferDataset` dict)."""
+        distance = float(item["background_distance"])
+        return cls(fov_x=float(item["fov_x"]) or None, ao_radius=float(item["ao_radius"]) or None,
+                   sigma_t=float(item["fog"]["sigma_t"]), background_distance=distance if distance > 0 else math.inf)
+
+    def require(self, names, who: str) -> None:
+        """InputError naming every parameter of ``names`` that is unset (or not positive where it
+        must be), and its ``neurender predict`` option."""
+        missing = [n for n in names if getattr(self, n) is None or (n != "sigma_t" and not getattr(self, n) > 0)
+                   or (n == "sigma_t" and getattr(self, n) < 0)]
+        if missing:
+            raise InputError(f"{who} needs {', '.join(f'{n} ({self.OPTIONS[n]})' for n in missing)}: a dataset's "
+                             "manifest has them; for a G-buffer from elsewhere give them")
+
+
+SYNTHETIC_VIEW = ViewParameters(fov_x=60.0, ao_radius=0.05, sigma_t=1.0)
+"""The parameters used with synthetic frames (depths about 1) in timings."""
 
 
 @dataclass(frozen=True)
@@ -37,8 +82,14 @@ class Effect:
     baselines:   classic methods of :data:`neurender.baselines.METHODS` that predict it.
     residual_over: input channels the target is a residual over (diffusion predicts
                  ``target - these``); they must live in the target's value space.
-    composite:   the GAN generator: None for a plain attention U-Net, "direct-env-ao" for
-                 ``direct + mask * env * ao + (1 - mask) * env`` (reads direct, normal, depth, mask).
+    composite:   the GAN generator of runs that read the G-buffer only (``inputs="gbuffer"``): None
+                 for a plain attention U-Net, "direct-env-ao" for ``direct + mask * env * ao +
+                 (1 - mask) * env`` (reads direct, normal, depth, mask).
+    first_guess: the classic method (a key of :data:`neurender.baselines.methods.METHODS`) whose answer
+                 scaled runs (``inputs="scaled"``) read and predict a residual over.
+    derived:     the physically scaled channels scaled runs read (keys of
+                 :data:`neurender.training.inputs.DERIVED`).
+    parameters:  the :class:`ViewParameters` fields the first guess and derived channels need.
     """
 
     name: str
@@ -51,6 +102,19 @@ class Effect:
     baselines: tuple[str, ...] = ()
     residual_over: tuple[str, ...] = ()
     composite: str | None = None
+    first_guess: str | None = None
+    derived: tuple[str, ...] = ()
+    parameters: tuple[str, ...] = ()
+
+    @property
+    def guess_channels(self) -> tuple[str, ...]:
+        """The first guess's channels in a scaled network's input (``guess.`` + each target)."""
+        return tuple(GUESS + t for t in self.targets) if self.first_guess else ()
+
+    def scaled_inputs(self) -> tuple[str, ...]:
+        """The channels of a scaled network's input: :attr:`network_inputs`, the derived channels,
+        then the first guess (in the target's model space)."""
+        return self.network_inputs + self.derived + self.guess_channels
 
     @property
     def network_inputs(self) -> tuple[str, ...]:
@@ -94,8 +158,11 @@ def get(name: str) -> Effect:
 
 
 register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
-                reference_pass="fog", baselines=("fog-analytic",)))
+                reference_pass="fog", baselines=("fog-analytic",), first_guess="fog-analytic",
+                derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t")))
 register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
-                sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao")))
+                sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao"), first_guess="gtao",
+                derived=("radius_px",), parameters=("fov_x", "ao_radius")))
 register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",
-                sees_mask=True, baselines=("gi-ambient",), residual_over=DIRECT, composite="direct-env-ao"))
+                sees_mask=True, baselines=("gi-ambient",), residual_over=DIRECT, composite="direct-env-ao",
+                first_guess="gi-ambient", derived=("radius_px",), parameters=("fov_x", "ao_radius")))

@@ -1,36 +1,46 @@
 #!/usr/bin/env bash
-# The recipe of the shipped predictors (neurender/pretrained/*): data, training, evaluation, packing.
-# Usage: scripts/pretrain.sh [OUT] (default pretrain_out). Every step resumes when run again.
-# Budget knobs (environment): COUNT scenes per family, ITERS steps per model, WIDTH network width,
-# TEST_SPP the spp of the held-out references. The defaults are the shipped models' recipe (about
-# 1.5 h of rendering and 1 h of training per model on 2 cores).
+# The recipe of the shipped GANs (neurender/pretrained/{ao,fog,gi}): data, training, evaluation, packing.
+# Usage: scripts/pretrain.sh [OUT [EFFECT...]] (default pretrain_out, all of ao fog gi). Every step
+# resumes when run again. Once the data is rendered (the first run renders it; about 15 min on 2
+# cores), one run per effect can go in parallel: scripts/pretrain.sh OUT ao & scripts/pretrain.sh OUT fog &
+# Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
+# held-out references.
+#
+# The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in
+# pixels or the fog's optical depth and transmittance, and the classic method's answer, over which
+# they predict a residual. The data varies what decides the answer: field of view (30-90 deg),
+# camera distance, AO radius (3, 5 and 8 % of the scene diagonal), fog density (fog scale 0.5, 1,
+# 2.5) and resolution (96, 128, 160 px, and every view at half size too: --downscale 1 2).
 set -euo pipefail
 OUT=${1:-pretrain_out}
-COUNT=${COUNT:-6}
-ITERS=${ITERS:-8000}
+shift || true
+EFFECTS=("$@"); [ ${#EFFECTS[@]} -eq 0 ] && EFFECTS=(ao fog gi)
+ITERS=${ITERS:-5000}
 WIDTH=${WIDTH:-32}
 TEST_SPP=${TEST_SPP:-256}
 NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
+FAMILIES="forest objects room studio"
 
-# training data: COUNT seeds of every family, 8 views each, 128 px, 64 spp (two datasets: the
-# studio family was added later, and `train --data` reads both)
-$NR generate forest objects room --count "$COUNT" --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 \
-    --workers 1 --out "$OUT/train"
-$NR generate studio --count "$COUNT" --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 \
-    --workers 1 --out "$OUT/studio"
-# held-out test data: other seeds (1000) of the built-in families, and the Cornell box, at TEST_SPP
-$NR generate forest objects room --count 2 --views 2 --step-deg 180 --res 128 --spp "$TEST_SPP" --seed 1000 \
-    --workers 1 --out "$OUT/test"
-$NR generate "$CBOX" --views 2 --res 128 --spp "$TEST_SPP" --workers 1 --out "$OUT/cbox"
+# training data: three datasets that differ in AO radius, fog density, resolution and framing
+$NR generate $FAMILIES --count 5 --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 --fov-deg 35:80 \
+    --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_a"
+$NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 96 --spp 64 --seed 100 --fov-deg 30:70 \
+    --distance-scale 0.6:1.2 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/train_b"
+$NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 160 --spp 64 --seed 200 --fov-deg 40:90 \
+    --distance-scale 0.8:1.6 --ao-radius 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c"
+# held-out test data: other seeds (1000) of every built-in family, and the Cornell box, at TEST_SPP
+$NR generate $FAMILIES --count 2 --views 2 --step-deg 180 --res 128 --spp "$TEST_SPP" --seed 1000 --workers 2 \
+    --out "$OUT/test"
+$NR generate "$CBOX" --views 2 --res 128 --spp "$TEST_SPP" --workers 2 --out "$OUT/cbox"
 
 declare -A BASELINE=([ao]=gtao [fog]=fog-analytic [gi]=gi-ambient)  # the classic method to beat
-for effect in ao fog gi; do
+for effect in "${EFFECTS[@]}"; do
   run="$OUT/runs/$effect"
   resume=(); [ -f "$run/checkpoint.safetensors" ] && resume=(--resume)
-  $NR train --model acgan --effect "$effect" --data "$OUT/train" "$OUT/studio" --out "$run" --iters "$ITERS" \
-      --crop 64 --batch 8 --width "$WIDTH" --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 \
-      "${resume[@]}"
+  $NR train --model acgan --effect "$effect" --inputs scaled --data "$OUT/train_a" "$OUT/train_b" "$OUT/train_c" \
+      --out "$run" --iters "$ITERS" --crop 64 --batch 8 --downscale 1 2 --width "$WIDTH" --ema 0.999 \
+      --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 "${resume[@]}"
   for data in test cbox; do
     $NR evaluate --data "$OUT/$data" --effect "$effect" --method "${BASELINE[$effect]}" "$run" --split all \
         --out "$OUT/eval/$effect-$data"

@@ -160,3 +160,21 @@ def kill_after_first_view(args, out, timeout: float = 240) -> subprocess.Popen:
                 os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
     return proc
+
+
+VIEW_OPTIONS = ["--fov-deg", "45", "--ao-radius", "0.3", "--sigma-t", "0.5"]
+"""``neurender predict`` options for an EXR outside a dataset (scaled runs need them)."""
+
+
+def synthetic_view():
+    """The :class:`neurender.effects.ViewParameters` of :data:`VIEW_OPTIONS` (for synthetic G-buffers)."""
+    from neurender.effects import ViewParameters
+
+    return ViewParameters(fov_x=45.0, ao_radius=0.3, sigma_t=0.5)
+
+
+def predict_item(predictor, item: dict):
+    """``predictor``'s prediction (1, C, H, W) of a dataset item, with the item's view parameters."""
+    from neurender.effects import ViewParameters
+
+    return predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item))

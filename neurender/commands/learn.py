@@ -11,6 +11,7 @@ from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
+from neurender.effects import ViewParameters
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate
@@ -73,6 +74,14 @@ class PredictCommand:
     """Predict a GAN in tiles of at most PX pixels a side (same output; none: automatic above 3840x2160)."""
     internal_res: int | None = field(default=None, metadata={"metavar": "PX"})
     """Predict at PX pixels on the short side and upsample guided by depth and normals (none: native)."""
+    fov_deg: float | None = None
+    """Horizontal field of view of the input views, degrees (none: the dataset's; needed by scaled runs)."""
+    ao_radius: float | None = None
+    """AO ray length, world units (none: the dataset's; needed by scaled AO and GI runs)."""
+    sigma_t: float | None = None
+    """Fog extinction coefficient, 1 / world unit (none: the dataset's; needed by scaled fog runs)."""
+    background_distance: float | None = None
+    """Camera ray length assumed where no surface is hit, world units (none: the dataset's, else infinite)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
 
@@ -81,7 +90,9 @@ def run_predict(command: PredictCommand) -> int:
     predictor = Predictor(command.checkpoint, command.sampling, backend=command.backend, tile=command.tile,
                           internal_res=command.internal_res, device=command.devices.device,
                           precision=command.devices.precision)
-    written = predict_files(predictor, command.input, command.out)
+    given = ViewParameters(fov_x=command.fov_deg, ao_radius=command.ao_radius, sigma_t=command.sigma_t,
+                           background_distance=command.background_distance)
+    written = predict_files(predictor, command.input, command.out, given=given)
     print(f"{len(written)} prediction(s) written to {command.out}")
     return 0
 
@@ -148,7 +159,7 @@ def run_export(command: ExportCommand) -> int:
         raise InputError(f"{command.checkpoint} is a {predictor.model} run; only GAN runs export "
                          "(one network call per frame)")
     height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
-    print(f"onnx: {export_onnx(predictor.network, len(predictor.effect.network_inputs), command.out, height, width)}")
+    print(f"onnx: {export_onnx(predictor.network, len(predictor.channels), command.out, height, width)}")
     return 0
 
 

@@ -1,9 +1,15 @@
-"""Predict EXR files: every G-buffer EXR of a file or folder in, one prediction EXR out each."""
+"""Predict EXR files: every G-buffer EXR of a file or folder in, one prediction EXR out each.
+
+A scaled run (:mod:`neurender.training.inputs`) also needs the view's parameters (field of view, AO
+radius, fog density): an EXR of a neurender dataset takes them from its manifest; options given
+(:class:`neurender.effects.ViewParameters` fields that are set) replace those.
+"""
 from __future__ import annotations
 
 import glob
 import os
 import sys
+from dataclasses import fields, replace
 
 import numpy as np
 import torch
@@ -13,6 +19,8 @@ from neurender import effects
 from neurender.base.dataset import MANIFEST
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
+from neurender.data import GBufferDataset
+from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 
 
@@ -43,8 +51,40 @@ def check_output(input_path: str, out_dir: str) -> None:
         raise InputError(f"--out {out_dir} holds a dataset ({MANIFEST}); choose another folder")
 
 
-def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True) -> list[str]:
-    """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files written.
+def _dataset_root(path: str) -> str | None:
+    """The neurender dataset holding EXR ``path`` (the nearest folder above with a manifest), or None."""
+    folder = os.path.dirname(os.path.abspath(path))
+    while True:
+        if os.path.isfile(os.path.join(folder, MANIFEST)):
+            return folder
+        parent = os.path.dirname(folder)
+        if parent == folder:
+            return None
+        folder = parent
+
+
+def view_parameters(path: str, effect: effects.Effect, given: ViewParameters) -> ViewParameters:
+    """The parameters of the view in EXR ``path``: its dataset's (when it belongs to one) with the
+    set fields of ``given`` in their place."""
+    view = ViewParameters()
+    root = _dataset_root(path)
+    if root is not None:
+        dataset = GBufferDataset(root, effect.name)
+        relative = os.path.relpath(os.path.abspath(path), root)
+        index = next((i for i, r in enumerate(dataset.records) if os.path.normpath(r["file"]) == relative), None)
+        if index is not None:
+            view = ViewParameters.of_item(dataset[index])
+    return replace(view, **{f.name: getattr(given, f.name) for f in fields(given) if getattr(given, f.name) is not None})
+
+
+UNSET = ViewParameters(background_distance=None)
+"""No view parameter given."""
+
+
+def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True,
+                  given: ViewParameters = UNSET) -> list[str]:
+    """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files
+    written. ``given``: view parameters that replace a dataset's (unset fields are None).
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
     diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
@@ -56,6 +96,10 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     needed = list(effect.inputs) + [effects.MASK]
     for path, _ in files:  # every input checked before anything is written
         read_exr(path, needed)
+    views = {path: view_parameters(path, effect, given) for path, _ in files}
+    if predictor.config.inputs == "scaled":
+        for path, view in views.items():
+            view.require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
     if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
         print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
@@ -65,7 +109,7 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
         data = read_exr(path, needed)
         mask = torch.from_numpy(data[effects.MASK])[None, None]
         inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
-        prediction, std = predictor.predict(inputs, mask)
+        prediction, std = predictor.predict(inputs, mask, views[path])
         out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
         if predictor.task.stochastic:
             out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})

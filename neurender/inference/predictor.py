@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from neurender import effects, space
+from neurender.effects import ViewParameters
 from neurender.base.errors import InputError
 from neurender.device import Precision, resolve_device
 from neurender.inference.onnx import OnnxNetwork
@@ -21,6 +22,7 @@ from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
 from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
 from neurender.training import runs
+from neurender.training.inputs import channels, network_input, scaled_channels
 from neurender.training.tasks import prediction_task
 
 Backend = Literal["torch", "onnxruntime"]
@@ -70,12 +72,13 @@ class Predictor:
         self.config = self.run.config
         self.task = prediction_task(self.run, self.device)
         self.model, self.effect = self.config.model, effects.get(self.config.effect)
+        self.channels = channels(self.effect, self.config.inputs)
         self.network = self.task.networks[self.task.main]
         self.stride = self.task.stride
         if backend == "onnxruntime":
             if self.task.stochastic:
                 raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
-            self.network = OnnxNetwork(self.network, len(self.effect.network_inputs))
+            self.network = OnnxNetwork(self.network, len(self.channels))
         self.sampling = replace(sampling, steps=sampling.steps or self.config.sample_steps,
                                 sampler=sampling.sampler or self.config.sampler)
         calibration = self.run.calibration()
@@ -110,7 +113,8 @@ class Predictor:
         return raw[..., :h, :w]
 
     @torch.no_grad()
-    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, sample=None) -> torch.Tensor:
+    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None, sample=None
+                ) -> torch.Tensor:
         """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
         ``internal_res`` when asked, with the off-mask value."""
         source = inputs.device
@@ -121,7 +125,10 @@ class Predictor:
         if scale < 1:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        x = space.network_input(low_inputs, low_mask, self.effect)
+        scaled = None
+        if self.config.inputs == "scaled":
+            scaled = scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect)
+        x = network_input(low_inputs, low_mask, self.effect, scaled)
         with self.precision.autocast():
             raw = self._network(x, sample)
         draws = space.from_model_space(raw.float(), self.effect)
@@ -131,27 +138,29 @@ class Predictor:
                                  for d in draws])
         return self.effect.apply_off_mask(draws, mask).to(source)
 
-    def draws(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W)
+    def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
+        """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W), the view's
+        parameters (a scaled run needs the effect's ``parameters``; InputError naming the missing ones)
         -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN."""
         if not self.task.stochastic:
-            return self._linear(inputs, mask)
-        return self._linear(inputs, mask, lambda x: self._sample(x, self.sampling.samples))
+            return self._linear(inputs, mask, view)
+        return self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples))
 
-    def predict(self, inputs: torch.Tensor, mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def predict(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
         :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
         (:meth:`neurender.training.tasks.DiffusionTask.estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
         if self.task.stochastic and self.sampling.sampler == "mean":  # the estimate, then the draws (if any)
             samples = self.sampling.samples if self.sampling.samples > 1 else 0
-            outputs = self._linear(inputs, mask, lambda x: self._sample(x, samples, estimate=True))
+            outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, samples, estimate=True))
             prediction, draws = outputs[0], outputs[1:] if samples else outputs
         else:
-            draws = self.draws(inputs, mask)
+            draws = self.draws(inputs, mask, view)
             prediction = draws.mean(0)
         return prediction, self.std_scale * draws.std(0, unbiased=False)
 
-    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
         """The prediction of :meth:`predict`: (B, C_out, H, W) linear."""
-        return self.predict(inputs, mask)[0]
+        return self.predict(inputs, mask, view)[0]

@@ -272,6 +272,31 @@ class GICompositeGenerator(nn.Module):
         return (out, {"env": env, "ao": ao}) if return_parts else out
 
 
+class ResidualGenerator(nn.Module):
+    """A first guess plus a learnt correction: ``x[:, guess_index] + generator(x)``.
+
+    The wrapped :class:`AttentionUNetGenerator`'s last convolution starts at zero, so an untrained
+    network predicts the first guess exactly and training only has to learn where it is wrong (the
+    guess is a classic method's answer, in the target's space, among the input channels).
+
+    Shapes: x (B, in_channels, H, W) -> (B, len(guess_index), H, W).
+    """
+
+    def __init__(self, generator: AttentionUNetGenerator, guess_index: list[int]):
+        super().__init__()
+        if len(guess_index) != generator.out_channels or not all(0 <= i < generator.in_channels for i in guess_index):
+            raise ValueError(f"guess_index {guess_index} must be {generator.out_channels} input channels of "
+                             f"0..{generator.in_channels - 1}")
+        self.generator, self.guess_index = generator, list(guess_index)
+        self.stride = generator.stride
+        last = generator.up[0][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.guess_index] + self.generator(x)
+
+
 def adversarial_loss(logits: torch.Tensor, real: bool, kind: str, *, for_discriminator: bool = True) -> torch.Tensor:
     """Scalar adversarial loss of ``logits`` (any shape) labelled ``real``.
 
@@ -340,11 +365,13 @@ def discriminator_objective(d_real_logits: torch.Tensor, d_fake_logits: torch.Te
 
 
 def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None, composite: str | None = None,
-                channel_index: dict | None = None) -> tuple[nn.Module, PatchDiscriminator]:
+                channel_index: dict | None = None, guess_index: list[int] | None = None
+                ) -> tuple[nn.Module, PatchDiscriminator]:
     """The generator and discriminator; ``composite`` names the generator (an effect's field).
 
-    None builds an :class:`AttentionUNetGenerator`; "direct-env-ao" a :class:`GICompositeGenerator`
-    (``out_channels`` must be 3 and ``channel_index`` is required). The discriminator is a
+    None builds an :class:`AttentionUNetGenerator` (a :class:`ResidualGenerator` over it with
+    ``guess_index``); "direct-env-ao" a :class:`GICompositeGenerator` (``out_channels`` must be 3 and
+    ``channel_index`` is required). The discriminator is a
     :class:`PatchDiscriminator(in_channels, out_channels, config)`.
     """
     config = config or ACGANConfig()
@@ -358,4 +385,6 @@ def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None,
         generator = GICompositeGenerator(in_channels, config, channel_index)
     else:
         generator = AttentionUNetGenerator(in_channels, out_channels, config)
+        if guess_index is not None:
+            generator = ResidualGenerator(generator, guess_index)
     return generator, PatchDiscriminator(in_channels, out_channels, config)

@@ -22,6 +22,9 @@ MODELS = typing.get_args(Model)
 Sampler = Literal["ddim", "mean"]
 """What a diffusion run predicts: the mean of its DDIM draws, or its one-evaluation estimate of the mean."""
 SAMPLERS = typing.get_args(Sampler)
+Inputs = Literal["scaled", "gbuffer"]
+"""What a network reads (:mod:`neurender.training.inputs`)."""
+INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
 """Fields renamed since a run folder's config.json was written: old name -> new name."""
 
@@ -36,12 +39,18 @@ class TrainConfig:
     """Effect predicted (a key of the effect registry)."""
     data: tuple[str, ...] = field(default=(), metadata={"required": True})
     """Dataset directories (one or several; each is split by scene on its own)."""
+    inputs: Inputs = "scaled"
+    """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
+    residual over it; ``gbuffer``: the G-buffer only (runs written before this field read so)."""
     iters: int = 2000
     """Optimisation steps."""
     batch: int = 4
     """Views per step (per process under DDP)."""
     crop: int = 64
     """Random crop size in pixels (a multiple of the network's stride)."""
+    downscale: tuple[int, ...] = (1,)
+    """Train on every view at each of these integer downscale factors too (several pixel footprints
+    per scene: one network for every resolution); copies smaller than the crop are left out."""
     lr: float = 2e-4
     """Adam learning rate (pix2pix)."""
     betas: tuple[float, float] = (0.5, 0.999)
@@ -88,6 +97,8 @@ class TrainConfig:
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
         effects.get(self.effect)
+        if self.inputs not in INPUTS:
+            raise InputError(f"unknown inputs {self.inputs!r}; use one of {', '.join(INPUTS)}")
         if self.sampler not in SAMPLERS:
             raise InputError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
         if self.first_guess and self.model != "diffusion":
@@ -95,6 +106,8 @@ class TrainConfig:
         for name in ("iters", "batch", "crop", "log_every", "sample_every", "checkpoint_every", "sample_steps"):
             if getattr(self, name) < 1:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+        if not self.downscale or any(k < 1 for k in self.downscale):
+            raise InputError(f"--downscale takes factors of at least 1, got {self.downscale}")
         if not (self.lr > 0 and 0 <= self.ema < 1):
             raise InputError(f"need lr > 0 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
 
@@ -108,8 +121,9 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> "TrainConfig":
-        """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name)."""
-        return from_json(cls, {RENAMED.get(key, key): value for key, value in data.items()})
+        """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name;
+        one written before ``inputs`` existed reads the G-buffer only)."""
+        return from_json(cls, {"inputs": "gbuffer"} | {RENAMED.get(key, key): value for key, value in data.items()})
 
 
 def from_json(cls, data: dict):

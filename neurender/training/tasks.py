@@ -19,7 +19,7 @@ from neurender.device import Precision
 from neurender import effects
 from neurender.effects import DEPTH, MASK, NORMAL
 from neurender.models import acgan, diffusion, unet
-from neurender.training import runs
+from neurender.training import inputs, runs
 
 
 def _adam(module: torch.nn.Module, lr: float, betas) -> torch.optim.Adam:
@@ -54,12 +54,16 @@ class ACGANTask:
 
     def __init__(self, config, effect):
         self.config = config.acgan
-        index = None
-        if effect.composite:
+        names = inputs.channels(effect, config.inputs)
+        index = guess = None
+        composite = effect.composite if config.inputs == "gbuffer" else None
+        if composite:
             index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
                      "depth": effect.index(DEPTH), "mask": effect.index([MASK])}
-        generator, discriminator = acgan.build_acgan(len(effect.network_inputs), len(effect.targets),
-                                                     config.acgan, effect.composite, index)
+        if config.inputs == "scaled" and effect.first_guess:
+            guess = [names.index(n) for n in effect.guess_channels]
+        generator, discriminator = acgan.build_acgan(len(names), len(effect.targets), config.acgan, composite,
+                                                     index, guess)
         self.networks = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
@@ -111,8 +115,8 @@ class DiffusionTask:
     stochastic = True
 
     def __init__(self, config, effect):
-        in_channels, out_channels = len(effect.network_inputs), len(effect.targets)
-        self.first_guess = _first_guess(config.first_guess, effect) if config.first_guess else None
+        in_channels, out_channels = len(inputs.channels(effect, config.inputs)), len(effect.targets)
+        self.first_guess = _first_guess(config.first_guess, effect, config.inputs) if config.first_guess else None
         cond_channels = in_channels + (out_channels if self.first_guess else 0)
         self.residual_index = effect.index(effect.residual_over) if effect.residual_over else None
         self.scheduler = diffusion.NoiseScheduler(config.diffusion)
@@ -170,13 +174,16 @@ class DiffusionTask:
         return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
 
 
-def _first_guess(name: str, effect) -> torch.nn.Module:
+def _first_guess(name: str, effect, kind: str) -> torch.nn.Module:
     """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
-    ``name``, which must predict ``effect``; InputError otherwise."""
+    ``name``, which must predict ``effect`` from inputs ``kind``; InputError otherwise."""
     run = runs.open_run(name)
     if run.config.model != "acgan" or run.config.effect != effect.name:
         raise InputError(f"--first-guess {name} must be an acgan run of effect {effect.name}, "
                          f"not a {run.config.model} run of {run.config.effect}")
+    if run.config.inputs != kind:
+        raise InputError(f"--first-guess {name} reads {run.config.inputs} inputs, this run {kind}: give --inputs "
+                         f"{run.config.inputs}")
     task = ACGANTask(run.config.for_prediction(), effect)
     run.load_prediction_weights(task)
     return task.networks[task.main].eval().requires_grad_(False)

@@ -26,39 +26,84 @@ from neurender.base.lock import folder_lock
 from neurender.device import Precision, resolve_device
 from neurender import effects, metrics, space
 from neurender.data import GBufferDataset, held_out_split
+from neurender.effects import ViewParameters
 from neurender.training import runs
+from neurender.training.inputs import channels, network_input, scaled_channels
 from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
 from neurender.training.config import TrainConfig
 from neurender.training.tasks import build_task, to_device
 
 
-def _initialise(task, init: str) -> None:
-    """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``."""
-    runs.open_run(init).load_prediction_weights(task)
+def _initialise(task, init: str, inputs: str) -> None:
+    """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``,
+    which must read the same ``inputs``."""
+    run = runs.open_run(init)
+    if run.config.inputs != inputs:
+        raise InputError(f"--init {init} reads {run.config.inputs} inputs, this run {inputs}: give --inputs "
+                         f"{run.config.inputs}")
+    run.load_prediction_weights(task)
     if task.ema:
         task.ema.module.load_state_dict(task.networks[task.main].state_dict())
 
 
-def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect):
-    """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y."""
-    return space.network_input(inputs, mask, effect), space.target_to_model_space(target, effect)
+def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect,
+                   scaled: torch.Tensor | None = None):
+    """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y; ``scaled``
+    (the same pixels of :func:`neurender.training.inputs.scaled_channels`) for scaled runs."""
+    return network_input(inputs, mask, effect, scaled), space.target_to_model_space(target, effect)
+
+
+def downscaled(item: dict, factor: int) -> dict:
+    """A dataset item as if rendered ``factor`` times smaller: the G-buffer and mask at every
+    ``factor``-th pixel (the centre's neighbour), the path-traced target averaged over each block."""
+    if factor == 1:
+        return item
+    h, w = (s // factor * factor for s in item["mask"].shape[-2:])
+    pick = slice(factor // 2, h, factor)
+    target = torch.nn.functional.avg_pool2d(item["target"][None, :, :h, :w], factor)[0]
+    return item | {"input": item["input"][:, pick, pick].contiguous(), "mask": item["mask"][:, pick, pick].contiguous(),
+                   "target": target}
+
+
+def with_scaled(item: dict, effect, kind: str) -> dict:
+    """``item`` with ``scaled`` (C, H, W): its whole view's derived channels and first guess, for
+    scaled runs (``kind``, a config's ``inputs``); None for G-buffer runs."""
+    scaled = None
+    if kind == "scaled":
+        scaled = scaled_channels(item["input"][None], item["mask"][None], ViewParameters.of_item(item),
+                                         effect)[0]
+    return item | {"scaled": scaled}
+
+
+def crop_to_model_space(item: dict, top: int, left: int, height: int, width: int, effect):
+    """Network inputs x and targets y (1, C, height, width) of a crop of a :func:`with_scaled` item."""
+    crop = [None if item[k] is None else item[k][None, :, top:top + height, left:left + width]
+            for k in ("input", "target", "mask", "scaled")]
+    return to_model_space(*crop[:3], effect, crop[3])
 
 
 class Batches:
     """Random crops (and flips) of the training views, drawn from one seeded torch.Generator.
 
-    All views are read once and kept in memory (the datasets this trains on are small).
+    All views are read once and kept in memory (the datasets this trains on are small), each at
+    every factor of ``config.downscale`` (several pixel footprints per scene; copies smaller than
+    the crop are left out), with the derived channels and first guess of scaled runs computed on the
+    whole view.
     """
 
     def __init__(self, datasets: list[GBufferDataset], config: TrainConfig, generator: torch.Generator):
-        self.items = [dataset[i] for dataset in datasets for i in range(len(dataset))]
-        self.config, self.generator = config, generator
-        height, width = min(item["mask"].shape[-2] for item in self.items), min(item["mask"].shape[-1] for item in self.items)
-        if config.crop > min(height, width):
+        self.effect = effects.get(config.effect)
+        views = [dataset[i] for dataset in datasets for i in range(len(dataset))]
+        if any(min(v["mask"].shape[-2:]) < config.crop for v in views):
+            height, width = min(v["mask"].shape[-2] for v in views), min(v["mask"].shape[-1] for v in views)
             raise InputError(f"--crop {config.crop} is larger than the smallest views ({height}x{width}) of "
                              f"{', '.join(config.data)}")
-        self.effect = effects.get(config.effect)
-        self.negated = [i for i, name in enumerate(self.effect.network_inputs) if name == "normal.X"]  # mirrored
+        copies = [downscaled(item, k) for item in views for k in config.downscale]
+        self.items = [with_scaled(c, self.effect, config.inputs) for c in copies
+                      if min(c["mask"].shape[-2:]) >= config.crop]
+        self.config, self.generator = config, generator
+        names = channels(self.effect, config.inputs)
+        self.negated = [i for i, name in enumerate(names) if name == "normal.X"]  # mirrored
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """x, y: (batch, C, res, res) in model space."""
@@ -69,8 +114,7 @@ class Batches:
             height, width = item["mask"].shape[-2:]
             top = int(torch.randint(height - r + 1, (1,), generator=g))
             left = int(torch.randint(width - r + 1, (1,), generator=g))
-            crop = [t[None, :, top:top + r, left:left + r] for t in (item["input"], item["target"], item["mask"])]
-            x, y = to_model_space(*crop, self.effect)
+            x, y = crop_to_model_space(item, top, left, r, r, self.effect)
             if self.config.flip and float(torch.rand((1,), generator=g)) < 0.5:
                 x, y = x.flip(-1), y.flip(-1)
                 x[:, self.negated] = -x[:, self.negated]
@@ -162,7 +206,7 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
     batches = Batches(train_sets, config, generator)
     task = to_device(build_task(config), device)
     if config.init and not resume:
-        _initialise(task, config.init)
+        _initialise(task, config.init, config.inputs)
     stride = task.stride
     if config.crop % stride:
         raise InputError(f"--crop {config.crop} must be a multiple of the network's stride {stride}")
@@ -216,7 +260,7 @@ class _SampleViews:
         dataset = GBufferDataset(config.data[0], config.effect, split=held_out_split(config.data[0]),
                                  test_fraction=config.test_fraction,
                                  seed=config.seed)
-        self.items = [dataset[i] for i in range(min(count, len(dataset)))]
+        self.items = [with_scaled(dataset[i], dataset.effect, config.inputs) for i in range(min(count, len(dataset)))]
         self.config, self.effect = config, dataset.effect
 
     def write(self, task, run: str, step: int) -> dict:
@@ -224,12 +268,12 @@ class _SampleViews:
         for item in self.items:
             stride = task.stride
             h, w = (s // stride * stride for s in item["mask"].shape[-2:])
-            crop = [t[None, :, :h, :w] for t in (item["input"], item["target"], item["mask"])]
-            x, _ = to_model_space(*crop, self.effect)
+            x, _ = crop_to_model_space(item, 0, 0, h, w, self.effect)
+            target = item["target"][None, :, :h, :w]
             device = next(task.networks[task.main].parameters()).device
             prediction = space.from_model_space(task.sample(x.to(device), steps=self.config.sample_steps)[0].cpu(),
                                                 self.effect)
-            shown = [space.display(t, self.effect.hdr) for t in (prediction, crop[1])]
+            shown = [space.display(t, self.effect.hdr) for t in (prediction, target)]
             ssims.append(float(metrics.ssim(*shown)[0]))
             psnrs.append(float(metrics.psnr(*shown)[0]))
             row = [s[0].permute(1, 2, 0).expand(-1, -1, 3).numpy() for s in shown]

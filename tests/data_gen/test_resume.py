@@ -185,3 +185,14 @@ def test_sigterm_stops_with_one_line_and_resumes(tmp_path):
     assert proc.returncode == 143 and lines == ["terminated: run the same command again to resume"], stderr
     assert run_neurender(*RESUME_ARGS, "--out", out).returncode == 0
     assert run_neurender("validate", out).returncode == 0
+
+
+def test_a_finished_run_with_ranged_options_resumes(tmp_path):
+    """Options stored as JSON lists (--fov-deg LOW:HIGH) compare equal to the same options given again."""
+    args = ["generate", "objects", "--views", "1", "--res", "8", "--spp", "1", "--fov-deg", "40:60",
+            "--distance-scale", "0.8:1.2", "--out", tmp_path / "data"]
+    assert run_neurender(*args).returncode == 0
+    again = run_neurender(*args)
+    assert again.returncode == 0 and again.stdout.startswith("0 views rendered"), again.stdout + again.stderr
+    other = run_neurender(*args[:-5], "--fov-deg", "40:61", *args[-4:])
+    assert other.returncode == 2 and "other options (rig)" in other.stderr, other.stderr

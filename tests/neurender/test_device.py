@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from neurender import effects
 from neurender.data import GBufferDataset
+from neurender.effects import ViewParameters
 from neurender.device import Precision, resolve_device
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
@@ -13,6 +15,7 @@ from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
 from neurender.training import runs
 from neurender.training.config import TrainConfig
+from neurender.training.inputs import channels
 from neurender.training.tasks import build_task, to_device
 from neurender.training.train import train
 
@@ -31,7 +34,7 @@ def device(request) -> torch.device:
 def test_a_training_step_keeps_everything_on_the_device(pair_dataset, device, model):
     config = TrainConfig(model=model, data=str(pair_dataset), **TINY)
     task = to_device(build_task(config), device)
-    x = torch.rand(1, 5, 32, 32, device=device) * 2 - 1
+    x = torch.rand(1, len(channels(effects.get("ao"), config.inputs)), 32, 32, device=device) * 2 - 1
     y = torch.rand(1, 1, 32, 32, device=device) * 2 - 1
     losses = task.step(x, y, torch.Generator().manual_seed(0), dict(task.networks), Precision("auto", device))
     assert all(isinstance(v, float) for v in losses.values())
@@ -53,9 +56,10 @@ def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_da
     sampling = SamplingOptions(steps=2, samples=2, seed=3)
     here = Predictor(run, sampling, device=str(device), precision="fp32")
     assert {p.device.type for p in here.network.parameters()} == {device.type}
-    prediction, std = here.predict(inputs, mask)
+    view = ViewParameters.of_item(item)
+    prediction, std = here.predict(inputs, mask, view)
     assert prediction.device.type == std.device.type == "cpu", "results come back on the inputs' device"
-    on_cpu = Predictor(run, sampling, device="cpu").predict(inputs, mask)[0]
+    on_cpu = Predictor(run, sampling, device="cpu").predict(inputs, mask, view)[0]
     assert (prediction - on_cpu).abs().max() < 1e-4
 
 
@@ -69,5 +73,5 @@ def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
 def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
     item = GBufferDataset(str(pair_dataset), "ao")[0]
     predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
-    out = predictor(item["input"][None], item["mask"][None])
+    out = predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item))
     assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"

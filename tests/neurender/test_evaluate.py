@@ -134,9 +134,11 @@ def test_a_method_equal_to_the_reference_has_finite_capped_psnr(dataset_dir, tmp
     import dataclasses
 
     from neurender.baselines.methods import METHODS
+    from neurender.evaluation.methods import Methods
     from neurender.metrics import PSNR_CAP
 
-    monkeypatch.setitem(METHODS, "copy-reference", lambda item, effect: item["target"].clone())
+    monkeypatch.setitem(METHODS, "copy-reference", METHODS["gtao"])
+    monkeypatch.setattr(Methods, "run", lambda self, name, item: (item["target"].clone(), None))
     monkeypatch.setitem(EFFECTS, "ao", dataclasses.replace(EFFECTS["ao"], baselines=("copy-reference",)))
     evaluate(dataset_dir, "ao", None, str(tmp_path))
     text = (tmp_path / "summary.json").read_text()

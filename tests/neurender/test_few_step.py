@@ -9,6 +9,7 @@ import torch
 from nr_helpers import error_lines, run_neurender
 from neurender.base.exr import read_exr
 from neurender import metrics
+from neurender.effects import ViewParameters
 from neurender.training.config import TrainConfig
 from neurender.evaluation.evaluate import evaluate
 from neurender.models.acgan import ACGANConfig
@@ -32,11 +33,11 @@ def runs(pair_dataset, tmp_path_factory) -> dict[str, str]:
     return {"gan": gan, "refiner": refiner, "data": str(pair_dataset)}
 
 
-def _view(data: str) -> tuple[torch.Tensor, torch.Tensor]:
+def _view(data: str) -> tuple[torch.Tensor, torch.Tensor, ViewParameters]:
     from neurender.data import GBufferDataset
 
     item = GBufferDataset(data, "ao")[0]
-    return item["input"][None], item["mask"][None]
+    return item["input"][None], item["mask"][None], ViewParameters.of_item(item)
 
 
 def _count_calls(module: torch.nn.Module) -> list:
@@ -49,44 +50,44 @@ def _count_calls(module: torch.nn.Module) -> list:
 def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
     """k steps cost k U-Net evaluations per draw and one first-guess evaluation per frame; the same
     seed gives the same draws, another seed other draws."""
-    inputs, mask = _view(runs["data"])
+    inputs, mask, view = _view(runs["data"])
     predictor = Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5))
     unet_calls, guess_calls = _count_calls(predictor.network), _count_calls(predictor.task.first_guess)
-    first = predictor.draws(inputs, mask)
+    first = predictor.draws(inputs, mask, view)
     assert first.shape == (2, 1, 1, *mask.shape[-2:])
     assert len(unet_calls) == 2 * steps and len(guess_calls) == 1
-    assert torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5)).draws(inputs, mask))
-    assert not torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=6)).draws(inputs, mask))
+    assert torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5)).draws(inputs, mask, view))
+    assert not torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=6)).draws(inputs, mask, view))
     assert not torch.equal(first[0], first[1])
 
 
 def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs):
     """The mean sampler's prediction costs one U-Net evaluation and does not depend on the seed; with
     3 samples of 2 steps the draws (6 more evaluations) give the uncertainty and leave the prediction alone."""
-    inputs, mask = _view(runs["data"])
+    inputs, mask, view = _view(runs["data"])
     predictor = Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=1))
     calls = _count_calls(predictor.network)
-    prediction, std = predictor.predict(inputs, mask)
+    prediction, std = predictor.predict(inputs, mask, view)
     assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
-    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2))(inputs, mask))
+    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2))(inputs, mask, view))
     spread = Predictor(runs["refiner"], SamplingOptions(sampler="mean", steps=2, samples=3))
     calls, guess_calls = _count_calls(spread.network), _count_calls(spread.task.first_guess)
-    with_draws, std = spread.predict(inputs, mask)
+    with_draws, std = spread.predict(inputs, mask, view)
     assert len(calls) == 1 + 3 * 2 and len(guess_calls) == 1
     assert torch.allclose(with_draws, prediction, atol=1e-6) and (std > 0).any()
-    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1))(inputs, mask))  # not a draw
+    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1))(inputs, mask, view))  # not a draw
 
 
 def test_refiner_predicts_a_residual_over_its_first_guess(runs):
     """With the U-Net's output zeroed, one step returns the first guess itself (the residual's
     estimate from pure noise is sqrt(abar_{T-1}) x_T, about 0)."""
-    inputs, mask = _view(runs["data"])
+    inputs, mask, view = _view(runs["data"])
     predictor = Predictor(runs["refiner"], SamplingOptions(steps=1))
     last = [m for m in predictor.network.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
-    guess = Predictor(runs["gan"])(inputs, mask)
-    assert (predictor(inputs, mask) - guess).abs().max() < 1e-2
+    guess = Predictor(runs["gan"])(inputs, mask, view)
+    assert (predictor(inputs, mask, view) - guess).abs().max() < 1e-2
     assert (guess - guess.mean()).abs().max() > 0.01  # the comparison is not between two constants
 
 
@@ -158,9 +159,9 @@ def test_a_packed_refiner_predicts_what_the_run_predicts(runs, tmp_path):
 
     shipped = str(tmp_path / "shipped")
     pack(runs["refiner"], shipped)
-    inputs, mask = _view(runs["data"])
-    expected = Predictor(runs["refiner"], SamplingOptions(samples=2, seed=1)).draws(inputs, mask)
-    got = Predictor(shipped, SamplingOptions(samples=2, seed=1)).draws(inputs, mask)
+    inputs, mask, view = _view(runs["data"])
+    expected = Predictor(runs["refiner"], SamplingOptions(samples=2, seed=1)).draws(inputs, mask, view)
+    got = Predictor(shipped, SamplingOptions(samples=2, seed=1)).draws(inputs, mask, view)
     assert (expected - got).abs().max() < 2e-2, "fp16 weights: close, not equal"
     text = open(write_card(shipped, runs["refiner"], [], sizes=((32, 48),))).read()
     assert f"refines the prediction of `{runs['gan']}`" in text and "the EMA unet in fp16" in text
@@ -180,11 +181,11 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     result = calibrate(run, runs["data"], progress=False, sampling=SamplingOptions(steps=2, samples=3))
     assert result["calibrated"]["coverage_2std"] == pytest.approx(0.9545, abs=0.01)
     assert result["raw"]["spearman"] == pytest.approx(result["calibrated"]["spearman"], abs=1e-4)  # ranks do not change
-    inputs, mask = _view(runs["data"])
+    inputs, mask, view = _view(runs["data"])
     fitted, other = Predictor(run, SamplingOptions(steps=2, samples=3)), Predictor(run, SamplingOptions(steps=2, samples=4))
     assert fitted.calibrated and fitted.std_scale == result["std_scale"] and not other.calibrated
-    raw_std = fitted.draws(inputs, mask).std(0, unbiased=False)
-    assert torch.allclose(fitted.predict(inputs, mask)[1], result["std_scale"] * raw_std)
+    raw_std = fitted.draws(inputs, mask, view).std(0, unbiased=False)
+    assert torch.allclose(fitted.predict(inputs, mask, view)[1], result["std_scale"] * raw_std)
     note = run_neurender("predict", "--checkpoint", run, "--input", runs["data"], "--out", tmp_path / "p",
                          "--steps", "2", "--samples", "4")
     assert note.returncode == 0 and "has no calibration for the ddim sampler, 2 steps and 4 samples" in note.stderr

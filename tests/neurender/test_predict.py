@@ -6,13 +6,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nr_helpers import error_lines, run_neurender
+from nr_helpers import VIEW_OPTIONS, error_lines, run_neurender, synthetic_view
 from neurender.base.exr import read_exr, write_exr
 from neurender import space
+from neurender.training.inputs import network_input, scaled_channels
 from neurender.training.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.inference.predictor import MARGIN, Predictor
 from neurender.training.train import train
+
+VIEW = synthetic_view()
+
 
 @pytest.fixture(scope="module")
 def run(pair_dataset, tmp_path_factory) -> str:
@@ -40,8 +44,8 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
     predictor = Predictor(run)
     assert predictor.stride == 16
     inputs, mask = gbuffer(40, 72)
-    got = predictor(inputs, mask)
-    x = space.network_input(inputs, mask, predictor.effect)
+    got = predictor(inputs, mask, VIEW)
+    x = network_input(inputs, mask, predictor.effect, scaled_channels(inputs, mask, VIEW, predictor.effect))
     padded = F.pad(x, (0, 8, 0, 8), mode="replicate")                    # 48x80: multiples of 16
     with torch.no_grad():
         raw = predictor.network(padded)[..., :40, :72]
@@ -52,8 +56,8 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
 
 def test_tiled_prediction_agrees_with_untiled(run):
     inputs, mask = gbuffer(200, 280, seed=1)
-    whole = Predictor(run)(inputs, mask)
-    tiles = Predictor(run, tile=2 * MARGIN + 16)(inputs, mask)         # cores of 16 px: 13 x 18 tiles
+    whole = Predictor(run)(inputs, mask, VIEW)
+    tiles = Predictor(run, tile=2 * MARGIN + 16)(inputs, mask, VIEW)        # cores of 16 px: 13 x 18 tiles
     assert tiles.shape == whole.shape
     assert (tiles - whole).abs().max() < 1e-3
 
@@ -61,10 +65,10 @@ def test_tiled_prediction_agrees_with_untiled(run):
 def test_internal_resolution_predicts_small_and_upsamples(run):
     inputs, mask = gbuffer(96, 128, seed=2)
     predictor = Predictor(run, internal_res=48)
-    got = predictor(inputs, mask)
+    got = predictor(inputs, mask, VIEW)
     assert got.shape == (1, 1, 96, 128) and torch.isfinite(got).all()
     assert (got[mask.expand_as(got) < 0.5] == 1).all()                     # AO's off-mask value
-    small = Predictor(run)(*(F.interpolate(t, size=(48, 64), mode="nearest-exact") for t in (inputs, mask)))
+    small = Predictor(run)(*(F.interpolate(t, size=(48, 64), mode="nearest-exact") for t in (inputs, mask)), VIEW)
     assert abs(got.mean() - small.mean()) < 0.05                          # the same answer, upsampled
 
 
@@ -72,14 +76,16 @@ def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, p
     view = read_exr(str(next(pair_dataset.rglob("000.exr"))))
     odd = {k: v[:20, :30] for k, v in view.items()}                       # not multiples of 16
     write_exr(str(tmp_path / "odd.exr"), odd)
-    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1")
+    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1",
+                           *VIEW_OPTIONS)
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_exr(str(tmp_path / "o1" / "odd.exr"))["ao.Y"].shape == (20, 30)
 
     depth = view["depth.Z"].copy()
     depth[3, 4], depth[5, 6] = np.nan, np.inf
     write_exr(str(tmp_path / "nan.exr"), {**view, "depth.Z": depth})
-    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "nan.exr", "--out", tmp_path / "o2")
+    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "nan.exr", "--out", tmp_path / "o2",
+                           *VIEW_OPTIONS)
     lines = error_lines(result.stderr)
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and "nan.exr" in lines[0] and "depth.Z has 2" in lines[0], lines
@@ -132,6 +138,6 @@ def test_a_folder_with_one_bad_exr_writes_nothing(run, pair_dataset, tmp_path):
         if index == 2:
             del channels["depth.Z"]  # the last file in name order is the bad one
         write_exr(str(folder / f"{index}.exr"), channels)
-    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out")
+    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out", *VIEW_OPTIONS)
     assert result.returncode == 2 and "2.exr lacks channels depth.Z" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()

@@ -6,6 +6,8 @@ import dataclasses
 import pytest
 import torch
 
+from neurender.effects import ViewParameters
+
 from neurender.commands.learn import ExportCommand, run_export
 from neurender.evaluation.model_card import write_card
 from neurender.inference.onnx import session
@@ -31,7 +33,7 @@ def _view(pair_dataset, effect):
     from neurender.data import GBufferDataset
 
     item = GBufferDataset(str(pair_dataset), effect)[0]
-    return item["input"][None], item["mask"][None]
+    return item["input"][None], item["mask"][None], ViewParameters.of_item(item)
 
 
 def test_a_packed_run_predicts_what_the_run_predicts(gan_run, pair_dataset, tmp_path):
@@ -39,8 +41,8 @@ def test_a_packed_run_predicts_what_the_run_predicts(gan_run, pair_dataset, tmp_
 
     shipped = str(tmp_path / "shipped")
     pack(gan_run, shipped)
-    inputs, mask = _view(pair_dataset, "ao")
-    expected, got = Predictor(gan_run)(inputs, mask), Predictor(shipped)(inputs, mask)
+    inputs, mask, view = _view(pair_dataset, "ao")
+    expected, got = Predictor(gan_run)(inputs, mask, view), Predictor(shipped)(inputs, mask, view)
     assert (expected - got).abs().max() < 2e-2, "fp16 weights: close, not equal"
     assert not torch.equal(expected, torch.ones_like(expected)), "a real prediction, not the off-mask value"
     card = write_card(shipped, gan_run, [])
@@ -57,21 +59,21 @@ def test_unknown_pretrained_name_is_an_input_error():
 
 
 def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
-    from neurender import space
     from neurender.inference.predictor import Predictor
+    from neurender.training.inputs import network_input, scaled_channels
 
     predictor = Predictor(gan_run)
-    inputs, mask = _view(pair_dataset, "ao")
+    inputs, mask, view = _view(pair_dataset, "ao")
     path = str(tmp_path / "g.onnx")
     assert run_export(ExportCommand(checkpoint=gan_run, out=path, size=f"{inputs.shape[-1]}x{inputs.shape[-2]}")) == 0
-    x = space.network_input(inputs, mask, predictor.effect)
+    x = network_input(inputs, mask, predictor.effect, scaled_channels(inputs, mask, view, predictor.effect))
     with torch.no_grad():
         reference = predictor.network(x)
     y = session(path).run(None, {"x": x.numpy()})[0]
     difference = (torch.from_numpy(y) - reference).abs().max()
     assert difference < 1e-4, difference
-    on_onnx = Predictor(gan_run, backend="onnxruntime")(inputs, mask)
-    assert (on_onnx - predictor(inputs, mask)).abs().max() < 1e-4
+    on_onnx = Predictor(gan_run, backend="onnxruntime")(inputs, mask, view)
+    assert (on_onnx - predictor(inputs, mask, view)).abs().max() < 1e-4
 
 
 def test_diffusion_runs_do_not_export(pair_dataset, tmp_path):
@@ -129,8 +131,10 @@ def test_training_can_start_from_a_shipped_model(pair_dataset, tmp_path):
     config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32, lr=1e-12,
                          sample_every=1, checkpoint_every=1, init="pretrained:ao", ema=0.0)
     train(config, str(tmp_path / "tuned"), progress=False)
-    inputs, mask = _view(pair_dataset, "ao")
-    shipped, tuned = Predictor("pretrained:ao")(inputs, mask), Predictor(str(tmp_path / "tuned"))(inputs, mask)
+    inputs, mask, view = _view(pair_dataset, "ao")
+    shipped, tuned = Predictor("pretrained:ao")(inputs, mask, view), Predictor(str(tmp_path / "tuned"))(inputs, mask, view)
     assert (shipped - tuned).abs().max() < 1e-3
     with pytest.raises(InputError, match="does not fit"):
         train(dataclasses.replace(config, acgan=TINY_GAN), str(tmp_path / "small"), progress=False)
+    with pytest.raises(InputError, match="reads gbuffer inputs, this run scaled"):
+        train(dataclasses.replace(config, init="pretrained:ao-gbuffer"), str(tmp_path / "other"), progress=False)

@@ -1,0 +1,89 @@
+"""What a network reads: the G-buffer in model space, and for scaled runs the physically scaled
+channels and the classic method's answer.
+
+A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says which:
+
+* ``gbuffer``: the effect's :attr:`~neurender.effects.Effect.network_inputs` in the space of
+  :func:`neurender.space.network_input` (depth divided by the image's mean depth: nothing tells the
+  network the scene's size, the field of view or the fog's density);
+* ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
+  ``first_guess`` (the classic method, in the target's model space), in the order of
+  :meth:`~neurender.effects.Effect.scaled_inputs`. The generator predicts a residual over the
+  first guess (:class:`neurender.models.acgan.ResidualGenerator`).
+
+The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
+:class:`~neurender.effects.ViewParameters`, with z the z-depth, d the camera ray length
+(world units), f = (W / 2) / tan(fov_x / 2) the focal length in pixels and R the AO radius:
+
+    radius_px      log2(max(R f / z, 1/16)) / 4: how many pixels the AO radius spans (0 off the mask)
+    optical_depth  2 tau / (1 + tau) - 1 with tau = sigma_t d (d = background_distance off the mask)
+    transmittance  2 exp(-tau) - 1
+"""
+from __future__ import annotations
+
+import torch
+
+from neurender import space
+from neurender.baselines.camera import focal_pixels, view_positions
+from neurender.baselines.methods import METHODS
+from neurender.effects import DEPTH, Effect, ViewParameters
+
+
+def _depth(inputs: torch.Tensor, effect: Effect) -> torch.Tensor:
+    return effect.pick(inputs, DEPTH)
+
+
+def radius_px(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
+    """The AO radius in pixels at each pixel's depth, R f / z, as log2(max(., 1/16)) / 4; 0 off the mask."""
+    depth = _depth(inputs, effect)
+    pixels = view.ao_radius * focal_pixels(depth.shape[-1], view.fov_x) / depth.clamp_min(1e-8)
+    return torch.where(mask > 0.5, torch.log2(pixels.clamp_min(1 / 16)) / 4, torch.zeros_like(depth))
+
+
+def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
+    """tau = sigma_t * camera ray length (the background's distance off the mask; may be inf)."""
+    depth = _depth(inputs, effect)
+    distance = view_positions(depth, view.fov_x).norm(dim=1, keepdim=True)
+    distance = torch.where(mask > 0.5, distance, torch.full_like(distance, view.background_distance))
+    return torch.where(distance.isinf() & (view.sigma_t == 0), torch.zeros_like(distance), view.sigma_t * distance)
+
+
+def optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
+    """The optical depth tau along the camera ray as 2 tau / (1 + tau) - 1 (1 for an infinite one)."""
+    tau = _optical_depth(inputs, mask, view, effect)
+    return torch.where(tau.isinf(), torch.ones_like(tau), 2 * tau / (1 + tau) - 1)
+
+
+def transmittance(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
+    """The transmittance exp(-tau) of the camera ray, as 2 exp(-tau) - 1."""
+    return 2 * torch.exp(-_optical_depth(inputs, mask, view, effect)) - 1
+
+
+DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittance": transmittance}
+"""Derived channel name -> function (inputs, mask, view, effect) -> (B, 1, H, W), see the module docstring."""
+
+
+def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
+    """The derived channels and the first guess (if any) of a scaled run (B, len(derived) + C_target, H, W),
+    from a whole view (the classic methods need the whole image: compute this before cropping or
+    tiling). InputError when ``view`` lacks a parameter the effect needs."""
+    view.require(effect.parameters, f"effect {effect.name}")
+    out = [mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))]  # an effect may have neither
+    out += [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
+    if effect.first_guess:
+        out.append(space.target_to_model_space(METHODS[effect.first_guess](inputs, mask, view, effect), effect))
+    return torch.cat(out, dim=1)
+
+
+def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scaled: torch.Tensor | None = None
+                  ) -> torch.Tensor:
+    """The network input x (B, C, H, W): :func:`neurender.space.network_input`, then ``scaled``
+    (:func:`scaled_channels` of the same pixels) when the run reads them."""
+    x = space.network_input(inputs, mask, effect)
+    return x if scaled is None else torch.cat([x, scaled], dim=1)
+
+
+def channels(effect: Effect, kind: str) -> tuple[str, ...]:
+    """The input channel names of a network of run inputs ``kind`` ("gbuffer" or "scaled")."""
+    return effect.scaled_inputs() if kind == "scaled" else effect.network_inputs
+
