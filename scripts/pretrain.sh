@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# The recipe of the shipped GANs (neurender/pretrained/{ao,fog,gi}): data, training, evaluation, packing.
-# Usage: scripts/pretrain.sh [OUT [EFFECT...]] (default pretrain_out, all of ao fog gi). Every step
+# The recipe of the shipped scaled GANs (neurender/pretrained/{ao,fog}): data, training, evaluation, packing.
+# Usage: scripts/pretrain.sh [OUT [EFFECT...]] (default pretrain_out, ao fog). Every step
 # resumes when run again. Once the data is rendered (the first run renders it; about 15 min on 2
 # cores), one run per effect can go in parallel: scripts/pretrain.sh OUT ao & scripts/pretrain.sh OUT fog &
 # Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
-# held-out references.
+# held-out references; SHIP the folder the models are packed into (default neurender/pretrained).
+# `SHIP=OUT/shipped scripts/pretrain.sh OUT gi` trains the scaled GI GAN, which lost to the shipped
+# G-buffer GI GAN on the held-out seeds (pretrained:gi is still the recipe of commit 23b02a9).
 #
 # The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in
 # pixels or the fog's optical depth and transmittance, and the classic method's answer, over which
@@ -14,10 +16,11 @@
 set -euo pipefail
 OUT=${1:-pretrain_out}
 shift || true
-EFFECTS=("$@"); [ ${#EFFECTS[@]} -eq 0 ] && EFFECTS=(ao fog gi)
+EFFECTS=("$@"); [ ${#EFFECTS[@]} -eq 0 ] && EFFECTS=(ao fog)
 ITERS=${ITERS:-5000}
 WIDTH=${WIDTH:-32}
 TEST_SPP=${TEST_SPP:-256}
+SHIP=${SHIP:-neurender/pretrained}
 NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
 FAMILIES="forest objects room studio"
@@ -45,6 +48,7 @@ for effect in "${EFFECTS[@]}"; do
     $NR evaluate --data "$OUT/$data" --effect "$effect" --method "${BASELINE[$effect]}" "$run" --split all \
         --out "$OUT/eval/$effect-$data"
   done
-  $NR export --checkpoint "$run" --format shipped --out "neurender/pretrained/$effect" \
-      --eval "$OUT/eval/$effect-test" "$OUT/eval/$effect-cbox" --notes "neurender/pretrained/$effect/NOTES.md"
+  notes=(); [ -f "$SHIP/$effect/NOTES.md" ] && notes=(--notes "$SHIP/$effect/NOTES.md")
+  $NR export --checkpoint "$run" --format shipped --out "$SHIP/$effect" \
+      --eval "$OUT/eval/$effect-test" "$OUT/eval/$effect-cbox" "${notes[@]}"
 done

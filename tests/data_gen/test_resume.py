@@ -194,5 +194,5 @@ def test_a_finished_run_with_ranged_options_resumes(tmp_path):
     assert run_neurender(*args).returncode == 0
     again = run_neurender(*args)
     assert again.returncode == 0 and again.stdout.startswith("0 views rendered"), again.stdout + again.stderr
-    other = run_neurender(*args[:-5], "--fov-deg", "40:61", *args[-4:])
+    other = run_neurender(*args[:-6], "--fov-deg", "40:61", *args[-4:])
     assert other.returncode == 2 and "other options (rig)" in other.stderr, other.stderr
