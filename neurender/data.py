@@ -24,6 +24,7 @@ from neurender.base.dataset import load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender import effects
+from neurender.effects import ViewParameters
 
 
 def held_out_split(root: str) -> str:
@@ -55,11 +56,7 @@ class GBufferDataset(torch.utils.data.Dataset):
         target   (C_out, H, W) float32, the effect's ``targets`` channels (linear)
         mask     (1, H, W) float32, ``mask.Y``
         scene    scene id (str);  view: view index (int)
-        fov_x    horizontal field of view of the view's camera, degrees (float)
-        fog      the scene's absolute fog coefficients {sigma_s, sigma_a, sigma_t} (1 / world unit)
-        ao_radius  the scene's AO ray length, world units
-        background_distance  an estimate of the camera ray length to the fog volume's boundary
-                 (world units): |origin - pivot| + 1.5 max(size / 2, |origin - pivot|)
+        parameters  the view's :class:`neurender.effects.ViewParameters` (:meth:`view_parameters`)
 
     Raises InputError for an unknown effect or split, an empty split, a dataset whose
     manifest says a scene lacks a needed channel, and (when the item is read) an EXR file
@@ -104,19 +101,26 @@ class GBufferDataset(torch.utils.data.Dataset):
         except (KeyError, TypeError, ValueError, IndexError):
             return math.inf
 
-    def __getitem__(self, index: int) -> dict:
+    def view_parameters(self, index: int) -> ViewParameters:
+        """The parameters of view ``index`` from the manifest and its record (no EXR is read): the
+        camera's fov_x, the scene's AO ray length and absolute sigma_t, and an estimate of the camera
+        ray length to the fog volume's boundary, |origin - pivot| + 1.5 max(size / 2, |origin - pivot|)
+        (infinite when the manifest lacks the scene's pivot or size)."""
         record = self.records[index]
         scene = self.scenes[record["scene"]]
-        channels = self.read_channels(index)
         camera = record.get("camera") or scene.get("camera", {})
-        fog = scene.get("fog", {})
+        return ViewParameters(fov_x=float(camera.get("fov_x", 0.0)) or None,
+                              ao_radius=float(scene.get("ao_radius", 0.0)) or None,
+                              sigma_t=float(scene.get("fog", {}).get("sigma_t", 0.0)),
+                              background_distance=self._background_distance(scene, camera))
+
+    def __getitem__(self, index: int) -> dict:
+        record = self.records[index]
+        channels = self.read_channels(index)
         return {
             "input": torch.from_numpy(np.stack([channels[c] for c in self.effect.inputs])).float(),
             "target": torch.from_numpy(np.stack([channels[c] for c in self.effect.targets])).float(),
             "mask": torch.from_numpy(channels[effects.MASK][None].copy()).float(),
             "scene": record["scene"], "view": int(record["view"]),
-            "fov_x": float(camera.get("fov_x", scene.get("camera", {}).get("fov_x", 0.0))),
-            "fog": {k: float(fog.get(k, 0.0)) for k in ("sigma_s", "sigma_a", "sigma_t")},
-            "ao_radius": float(scene.get("ao_radius", 0.0)),
-            "background_distance": self._background_distance(scene, camera),
+            "parameters": self.view_parameters(index),
         }

@@ -35,7 +35,7 @@ class ViewParameters:
     background_distance: camera ray length assumed off the mask (the fog volume's reach), world
                 units; infinity makes the background pure airlight.
 
-    A dataset's manifest holds all four (:class:`neurender.data.GBufferDataset` items carry them);
+    A dataset's manifest holds all four (:meth:`neurender.data.GBufferDataset.view_parameters`);
     for a G-buffer from elsewhere ``neurender predict`` takes them as options.
     """
 
@@ -45,13 +45,6 @@ class ViewParameters:
     background_distance: float | None = math.inf
 
     OPTIONS = {"fov_x": "--fov-deg", "ao_radius": "--ao-radius", "sigma_t": "--sigma-t"}
-
-    @classmethod
-    def of_item(cls, item: dict) -> "ViewParameters":
-        """The parameters of a dataset item (a :class:`neurender.data.GBufferDataset` dict)."""
-        distance = float(item["background_distance"])
-        return cls(fov_x=float(item["fov_x"]) or None, ao_radius=float(item["ao_radius"]) or None,
-                   sigma_t=float(item["fog"]["sigma_t"]), background_distance=distance if distance > 0 else math.inf)
 
     def require(self, names, who: str) -> None:
         """InputError naming every parameter of ``names`` that is unset (or not positive where it
@@ -111,6 +104,7 @@ class Effect:
         """The first guess's channels in a scaled network's input (``guess.`` + each target)."""
         return tuple(GUESS + t for t in self.targets) if self.first_guess else ()
 
+    @property
     def scaled_inputs(self) -> tuple[str, ...]:
         """The channels of a scaled network's input: :attr:`network_inputs`, the derived channels,
         then the first guess (in the target's model space)."""

@@ -175,6 +175,4 @@ def synthetic_view():
 
 def predict_item(predictor, item: dict):
     """``predictor``'s prediction (1, C, H, W) of a dataset item, with the item's view parameters."""
-    from neurender.effects import ViewParameters
-
-    return predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item))
+    return predictor(item["input"][None], item["mask"][None], item["parameters"])

@@ -20,7 +20,6 @@ from data_gen.executors import RECYCLE_AFTER
 from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from neurender import effects
-from neurender.effects import ViewParameters
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
 from neurender.commands.arguments import SIZE, parse_size
@@ -129,7 +128,7 @@ def _mean_ssim(predictor, dataset) -> float:
     for i in range(len(dataset)):
         item = dataset[i]
         with torch.no_grad():
-            prediction = predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item))
+            prediction = predictor(item["input"][None], item["mask"][None], item["parameters"])
         ssim = score(prediction, item["target"][None], dataset.effect, item["mask"][None])["ssim"]
         if ssim is not None:
             scores.append(ssim)
@@ -177,7 +176,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
             predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
                                   precision=devices.precision) if steps else base
             with torch.no_grad():
-                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item)),
+                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None], item["parameters"]),
                              repeats)
             ssim = _mean_ssim(predictor, dataset)
             equal = path_tracer.curve_at_quality(curve, ssim) if curve else None

@@ -12,7 +12,6 @@ import torch
 from neurender import effects
 from neurender.base.errors import InputError
 from neurender.device import DeviceOptions
-from neurender.effects import ViewParameters
 from neurender.baselines.methods import METHODS
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
@@ -46,7 +45,7 @@ class Methods:
     def run(self, name: str, item: dict) -> tuple[torch.Tensor, torch.Tensor | None]:
         """(linear prediction, uncertainty) of method ``name`` for a batched item (batch of one), both
         (1, C_target, H, W); the uncertainty is None but for diffusion runs drawing several samples."""
-        view = ViewParameters.of_item(item)
+        view = item["parameters"]
         if name not in self.predictors:
             return METHODS[name](item["input"], item["mask"], view, self.effect), None
         predictor = self.predictors[name]

@@ -20,7 +20,6 @@ from neurender.base.atomic import write_json_atomic
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
 from neurender.device import DeviceOptions
-from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.training import runs
@@ -47,7 +46,7 @@ def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptio
     stds, errors = [], []
     for index in tqdm(range(len(dataset)), unit="view", disable=None if progress else True):
         item = dataset[index]
-        prediction, std = predictor.predict(item["input"][None], item["mask"][None], ViewParameters.of_item(item))
+        prediction, std = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])
         on = (item["mask"][None] > 0.5).expand_as(prediction)
         stds.append(std[on])
         errors.append((prediction - item["target"][None])[on])

@@ -63,18 +63,23 @@ def _dataset_root(path: str) -> str | None:
         folder = parent
 
 
-def view_parameters(path: str, effect: effects.Effect, given: ViewParameters) -> ViewParameters:
-    """The parameters of the view in EXR ``path``: its dataset's (when it belongs to one) with the
-    set fields of ``given`` in their place."""
-    view = ViewParameters()
-    root = _dataset_root(path)
-    if root is not None:
-        dataset = GBufferDataset(root, effect.name)
-        relative = os.path.relpath(os.path.abspath(path), root)
-        index = next((i for i, r in enumerate(dataset.records) if os.path.normpath(r["file"]) == relative), None)
-        if index is not None:
-            view = ViewParameters.of_item(dataset[index])
-    return replace(view, **{f.name: getattr(given, f.name) for f in fields(given) if getattr(given, f.name) is not None})
+def view_parameters(paths: list[str], effect: effects.Effect, given: ViewParameters) -> dict[str, ViewParameters]:
+    """The parameters of the view in each EXR of ``paths``: its dataset's (when it belongs to one, read
+    from the manifest and views.jsonl once per dataset) with the set fields of ``given`` in their place."""
+    views, datasets = {}, {}
+    for path in paths:
+        view, root = ViewParameters(), _dataset_root(path)
+        if root is not None:
+            if root not in datasets:
+                dataset = GBufferDataset(root, effect.name)
+                datasets[root] = (dataset, {os.path.normpath(r["file"]): i for i, r in enumerate(dataset.records)})
+            dataset, index = datasets[root]
+            relative = os.path.relpath(os.path.abspath(path), root)
+            if relative in index:
+                view = dataset.view_parameters(index[relative])
+        views[path] = replace(view, **{f.name: getattr(given, f.name) for f in fields(given)
+                                       if getattr(given, f.name) is not None})
+    return views
 
 
 UNSET = ViewParameters(background_distance=None)
@@ -96,7 +101,7 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     needed = list(effect.inputs) + [effects.MASK]
     for path, _ in files:  # every input checked before anything is written
         read_exr(path, needed)
-    views = {path: view_parameters(path, effect, given) for path, _ in files}
+    views = view_parameters([path for path, _ in files], effect, given)
     if predictor.config.inputs == "scaled":
         for path, view in views.items():
             view.require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")

@@ -8,7 +8,7 @@ A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says w
   network the scene's size, the field of view or the fog's density);
 * ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
   ``first_guess`` (the classic method, in the target's model space), in the order of
-  :meth:`~neurender.effects.Effect.scaled_inputs`. The generator predicts a residual over the
+  :attr:`~neurender.effects.Effect.scaled_inputs`. The generator predicts a residual over the
   first guess (:class:`neurender.models.acgan.ResidualGenerator`).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
@@ -85,5 +85,5 @@ def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scal
 
 def channels(effect: Effect, kind: str) -> tuple[str, ...]:
     """The input channel names of a network of run inputs ``kind`` ("gbuffer" or "scaled")."""
-    return effect.scaled_inputs() if kind == "scaled" else effect.network_inputs
+    return effect.scaled_inputs if kind == "scaled" else effect.network_inputs
 

@@ -26,7 +26,6 @@ from neurender.base.lock import folder_lock
 from neurender.device import Precision, resolve_device
 from neurender import effects, metrics, space
 from neurender.data import GBufferDataset, held_out_split
-from neurender.effects import ViewParameters
 from neurender.training import runs
 from neurender.training.inputs import channels, network_input, scaled_channels
 from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
@@ -70,8 +69,7 @@ def with_scaled(item: dict, effect, kind: str) -> dict:
     scaled runs (``kind``, a config's ``inputs``); None for G-buffer runs."""
     scaled = None
     if kind == "scaled":
-        scaled = scaled_channels(item["input"][None], item["mask"][None], ViewParameters.of_item(item),
-                                         effect)[0]
+        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect)[0]
     return item | {"scaled": scaled}
 
 

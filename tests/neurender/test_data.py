@@ -1,6 +1,7 @@
 """GBufferDataset: split by scene, item shapes, missing channels."""
 from __future__ import annotations
 
+import math
 import os
 import shutil
 
@@ -59,7 +60,8 @@ def test_item_shapes(dataset_dir, effect):
     assert item["input"].shape == (len(spec.inputs), 32, 32) and item["input"].dtype == torch.float32
     assert item["target"].shape == (len(spec.targets), 32, 32) and item["target"].dtype == torch.float32
     assert item["mask"].shape == (1, 32, 32)
-    assert item["fov_x"] > 0 and item["ao_radius"] > 0 and item["fog"]["sigma_t"] > 0
+    view = item["parameters"]
+    assert view.fov_x > 0 and view.ao_radius > 0 and view.sigma_t > 0 and 0 < view.background_distance < math.inf
     assert isinstance(item["scene"], str) and isinstance(item["view"], int)
     assert torch.isfinite(item["input"]).all() and torch.isfinite(item["target"]).all()
 

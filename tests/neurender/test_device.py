@@ -7,7 +7,6 @@ import torch
 
 from neurender import effects
 from neurender.data import GBufferDataset
-from neurender.effects import ViewParameters
 from neurender.device import Precision, resolve_device
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
@@ -56,7 +55,7 @@ def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_da
     sampling = SamplingOptions(steps=2, samples=2, seed=3)
     here = Predictor(run, sampling, device=str(device), precision="fp32")
     assert {p.device.type for p in here.network.parameters()} == {device.type}
-    view = ViewParameters.of_item(item)
+    view = item["parameters"]
     prediction, std = here.predict(inputs, mask, view)
     assert prediction.device.type == std.device.type == "cpu", "results come back on the inputs' device"
     on_cpu = Predictor(run, sampling, device="cpu").predict(inputs, mask, view)[0]
@@ -73,5 +72,5 @@ def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
 def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
     item = GBufferDataset(str(pair_dataset), "ao")[0]
     predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
-    out = predictor(item["input"][None], item["mask"][None], ViewParameters.of_item(item))
+    out = predictor(item["input"][None], item["mask"][None], item["parameters"])
     assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"

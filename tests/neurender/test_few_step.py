@@ -37,7 +37,7 @@ def _view(data: str) -> tuple[torch.Tensor, torch.Tensor, ViewParameters]:
     from neurender.data import GBufferDataset
 
     item = GBufferDataset(data, "ao")[0]
-    return item["input"][None], item["mask"][None], ViewParameters.of_item(item)
+    return item["input"][None], item["mask"][None], item["parameters"]
 
 
 def _count_calls(module: torch.nn.Module) -> list:

@@ -16,7 +16,7 @@ from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.training.config import TrainConfig
-from neurender.training.inputs import DERIVED, channels, scaled_channels
+from neurender.training.inputs import DERIVED, scaled_channels
 from neurender.training.train import train
 
 AO, FOG = effects.get("ao"), effects.get("fog")
@@ -96,7 +96,6 @@ def test_old_runs_read_the_gbuffer_only():
     assert predictor.config.inputs == "gbuffer" and predictor.channels == AO.network_inputs
     inputs, mask = plane(16, 16, 2.0)
     assert predictor(inputs, mask).shape == (1, 1, 16, 16)  # no view parameters needed
-    assert channels(AO, "scaled") == AO.scaled_inputs()
 
 
 def test_predict_takes_the_view_from_its_dataset_or_from_options(untrained, pair_dataset, tmp_path):

@@ -6,8 +6,6 @@ import dataclasses
 import pytest
 import torch
 
-from neurender.effects import ViewParameters
-
 from neurender.commands.learn import ExportCommand, run_export
 from neurender.evaluation.model_card import write_card
 from neurender.inference.onnx import session
@@ -33,7 +31,7 @@ def _view(pair_dataset, effect):
     from neurender.data import GBufferDataset
 
     item = GBufferDataset(str(pair_dataset), effect)[0]
-    return item["input"][None], item["mask"][None], ViewParameters.of_item(item)
+    return item["input"][None], item["mask"][None], item["parameters"]
 
 
 def test_a_packed_run_predicts_what_the_run_predicts(gan_run, pair_dataset, tmp_path):
