@@ -1,5 +1,36 @@
 """neurender: neural rendering of screen-space effects (fog, AO, GI) from G-buffers.
 
-Importing this package is cheap: torch and Mitsuba are imported by the modules that need them.
+The Python API, in three lines::
+
+    from neurender import Predictor, load_gbuffer, load_view
+    exr = "quick/data/objects_000/000.exr"
+    ao = Predictor.from_pretrained("ao")(load_gbuffer(exr), load_view(exr))["ao.Y"]
+
+Importing this package is cheap: the names below load their modules (torch, Mitsuba) on first use
+(PEP 562), so ``import neurender.base`` and the CLI's ``--help`` never pay for them.
 """
+import importlib
+
 __version__ = "0.1.0"
+
+API = {
+    "Predictor": "neurender.inference.predictor",
+    "SamplingOptions": "neurender.inference.sampling",
+    "ViewParameters": "neurender.effects",
+    "load_gbuffer": "neurender.inference.files",
+    "load_view": "neurender.inference.files",
+    "evaluate": "neurender.evaluation.evaluate",
+    "convert": "data_gen.convert",
+}
+"""Public name -> the module that defines it."""
+__all__ = list(API)
+
+
+def __getattr__(name: str):
+    if name not in API:
+        raise AttributeError(f"module 'neurender' has no attribute {name!r}")
+    return getattr(importlib.import_module(API[name]), name)
+
+
+def __dir__():
+    return sorted(list(globals()) + __all__)

@@ -48,6 +48,27 @@ def split_scenes(scene_ids: list[str], split: str, test_fraction: float = 0.2, s
     return sorted(i for i in ids if (i in test) == (split == "test"))
 
 
+def _background_distance(scene: dict, camera: dict) -> float:
+    try:
+        origin = np.array(camera["to_world"], dtype=float)[:3, 3]
+        reach = float(np.linalg.norm(origin - np.array(scene["pivot"], dtype=float)))
+        return reach + 1.5 * max(float(scene["size"]) / 2.0, reach)
+    except (KeyError, TypeError, ValueError, IndexError):
+        return math.inf
+
+
+def view_parameters(scene: dict, record: dict) -> ViewParameters:
+    """The parameters of a view from its scene's manifest entry and its views.jsonl ``record``: the
+    camera's fov_x, the scene's AO ray length and absolute sigma_t, and an estimate of the camera ray
+    length to the fog volume's boundary, |origin - pivot| + 1.5 max(size / 2, |origin - pivot|)
+    (infinite when the manifest lacks the scene's pivot or size)."""
+    camera = record.get("camera") or scene.get("camera", {})
+    return ViewParameters(fov_x=float(camera.get("fov_x", 0.0)) or None,
+                          ao_radius=float(scene.get("ao_radius", 0.0)) or None,
+                          sigma_t=float(scene.get("fog", {}).get("sigma_t", 0.0)),
+                          background_distance=_background_distance(scene, camera))
+
+
 class GBufferDataset(torch.utils.data.Dataset):
     """Views of a dataset as items for one effect.
 
@@ -93,26 +114,10 @@ class GBufferDataset(torch.utils.data.Dataset):
         the file and the missing channels)."""
         return read_exr(os.path.join(self.root, self.records[index]["file"]), list(self.effect.required))
 
-    def _background_distance(self, scene: dict, camera: dict) -> float:
-        try:
-            origin = np.array(camera["to_world"], dtype=float)[:3, 3]
-            reach = float(np.linalg.norm(origin - np.array(scene["pivot"], dtype=float)))
-            return reach + 1.5 * max(float(scene["size"]) / 2.0, reach)
-        except (KeyError, TypeError, ValueError, IndexError):
-            return math.inf
-
     def view_parameters(self, index: int) -> ViewParameters:
-        """The parameters of view ``index`` from the manifest and its record (no EXR is read): the
-        camera's fov_x, the scene's AO ray length and absolute sigma_t, and an estimate of the camera
-        ray length to the fog volume's boundary, |origin - pivot| + 1.5 max(size / 2, |origin - pivot|)
-        (infinite when the manifest lacks the scene's pivot or size)."""
+        """The parameters of view ``index`` (:func:`view_parameters`; no EXR is read)."""
         record = self.records[index]
-        scene = self.scenes[record["scene"]]
-        camera = record.get("camera") or scene.get("camera", {})
-        return ViewParameters(fov_x=float(camera.get("fov_x", 0.0)) or None,
-                              ao_radius=float(scene.get("ao_radius", 0.0)) or None,
-                              sigma_t=float(scene.get("fog", {}).get("sigma_t", 0.0)),
-                              background_distance=self._background_distance(scene, camera))
+        return view_parameters(self.scenes[record["scene"]], record)
 
     def __getitem__(self, index: int) -> dict:
         record = self.records[index]

@@ -48,12 +48,12 @@ for name in runs.shipped():
             if DEVICE.type == "cuda":
                 torch.cuda.reset_peak_memory_stats(DEVICE)
             with torch.no_grad():
-                ms = time_ms(lambda: predictor(inputs, mask, SYNTHETIC_VIEW), repeats=5)
+                ms = time_ms(lambda: predictor.predict(inputs, mask, SYNTHETIC_VIEW)[0], repeats=5)
                 row = {"ms": ms, "precision": predictor.precision.name}
                 if DEVICE.type == "cuda":
                     row["peak_gpu_mb"] = torch.cuda.max_memory_allocated(DEVICE) / 2**20
                 if height * width <= 1080 * 1920:
-                    row["max_abs_diff_vs_cpu"] = float((predictor(inputs, mask, SYNTHETIC_VIEW) - cpu(inputs, mask, SYNTHETIC_VIEW)).abs().max())
+                    row["max_abs_diff_vs_cpu"] = float((predictor.predict(inputs, mask, SYNTHETIC_VIEW)[0] - cpu.predict(inputs, mask, SYNTHETIC_VIEW)[0]).abs().max())
             figures["predict"][f"{name}@{size}@{precision}"] = row
             print(name, size, precision, row, flush=True)
 

@@ -175,4 +175,4 @@ def synthetic_view():
 
 def predict_item(predictor, item: dict):
     """``predictor``'s prediction (1, C, H, W) of a dataset item, with the item's view parameters."""
-    return predictor(item["input"][None], item["mask"][None], item["parameters"])
+    return predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]

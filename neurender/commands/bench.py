@@ -128,7 +128,7 @@ def _mean_ssim(predictor, dataset) -> float:
     for i in range(len(dataset)):
         item = dataset[i]
         with torch.no_grad():
-            prediction = predictor(item["input"][None], item["mask"][None], item["parameters"])
+            prediction = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
         ssim = score(prediction, item["target"][None], dataset.effect, item["mask"][None])["ssim"]
         if ssim is not None:
             scores.append(ssim)
@@ -176,7 +176,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
             predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
                                   precision=devices.precision) if steps else base
             with torch.no_grad():
-                ms = time_ms(lambda: predictor(item["input"][None], item["mask"][None], item["parameters"]),
+                ms = time_ms(lambda: predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0],
                              repeats)
             ssim = _mean_ssim(predictor, dataset)
             equal = path_tracer.curve_at_quality(curve, ssim) if curve else None

@@ -19,6 +19,7 @@ COMMANDS = {
     "doctor": ("data", "show the Mitsuba variant, libLLVM and torch device in use"),
     "generate": ("data", "render a G-buffer dataset with path-traced targets"),
     "validate": ("data", "check a dataset against the contract"),
+    "convert": ("data", "bring your own G-buffer: EXRs in other conventions -> a dataset"),
     "stats": ("data", "per-family histograms of depth, normals, AO and luminance (PNG + JSON)"),
     "train": ("learn", "train an effect predictor (attention cGAN or conditional diffusion)"),
     "predict": ("learn", "predict an effect from G-buffer EXRs with a trained run"),

@@ -1,9 +1,9 @@
-"""The data side's commands: doctor, generate, validate, stats."""
+"""The data side's commands: doctor, generate, validate, convert, stats."""
 from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 import mitsuba
@@ -13,6 +13,7 @@ from data_gen.generator import GenerateOptions, generate
 from data_gen.validate import validate
 from neurender.base.errors import InputError
 from neurender.base.variant import FAST_PATH_HINT, find_libllvm, init_mitsuba, is_vectorized
+from data_gen.convert import PRESETS, ConvertedView, convert
 from neurender.stats import write_stats
 
 
@@ -88,6 +89,61 @@ def run_validate(command: ValidateCommand) -> int:
     return 0
 
 
+def _rename(text: str) -> tuple[str, str]:
+    source, sep, target = text.partition("=")
+    if not (sep and source and target):
+        raise ValueError(f"bad rename {text!r}: use SOURCE=CONTRACT_NAME, e.g. Depth.V=depth.Z")
+    return source, target
+
+
+@dataclass(kw_only=True)
+class ConvertCommand:
+    """Bring your own G-buffer: EXRs in another renderer's conventions -> a dataset (then validated)."""
+
+    inputs: tuple[str, ...] = field(metadata={"positional": True, "metavar": "EXR"})
+    """The views, one EXR each, all from one camera set-up."""
+    out: str
+    """The dataset folder written (new)."""
+    preset: Literal["contract", "blender"] = "contract"
+    """The source's conventions: contract (already right) or blender (Cycles multilayer EXR)."""
+    depth: Literal["z", "ray"] | None = None
+    """Depth is z (distance to the camera plane) or ray (along the pixel's ray) (default: the preset's)."""
+    normals: Literal["camera", "world"] | None = None
+    """Normals in camera or world space (world needs --to-world) (default: the preset's)."""
+    forward: Literal["+z", "-z"] | None = None
+    """The source camera looks down +Z or -Z (OpenGL, Blender) (default: the preset's)."""
+    rename: tuple[tuple[str, str], ...] = field(default=(), metadata={"parse": _rename, "metavar": "SRC=NAME"})
+    """Source channel names to contract names, beyond the preset's."""
+    fov_deg: float
+    """Horizontal field of view, degrees."""
+    to_world: tuple[float, ...] = field(default=(), metadata={"metavar": "M"})
+    """The camera-to-world matrix of the source's camera space, 16 numbers row by row."""
+    ao_radius: float | None = None
+    """AO ray length, world units (recorded for the AO and GI predictors)."""
+    sigma_t: float | None = None
+    """Fog extinction, 1 / world unit (recorded for the fog predictor)."""
+    scene: str = "converted"
+    """The scene id of the views."""
+
+
+def run_convert(command: ConvertCommand) -> int:
+    preset = PRESETS[command.preset]
+    convention = replace(preset, names=preset.names | dict(command.rename),
+                         **{k: getattr(command, k) for k in ("depth", "normals", "forward") if getattr(command, k)})
+    if command.to_world and len(command.to_world) != 16:
+        raise InputError(f"--to-world takes 16 numbers (a 4x4 matrix row by row), got {len(command.to_world)}")
+    to_world = tuple(tuple(command.to_world[i:i + 4]) for i in range(0, 16, 4)) if command.to_world else None
+    view = ConvertedView(command.fov_deg, command.ao_radius, command.sigma_t, to_world)
+    written = convert(list(command.inputs), command.out, convention, view, command.scene)
+    problems = validate(command.out)
+    for path, message in problems:
+        print(f"{path}: {message}")
+    if problems:
+        raise InputError(f"{len(problems)} problem(s) in the converted dataset {command.out}")
+    print(f"{len(written)} view(s) converted into {command.out}; the dataset follows the contract")
+    return 0
+
+
 @dataclass(kw_only=True)
 class StatsCommand:
     """Per-family histograms of depth, normals, AO and luminance (PNG + JSON)."""
@@ -107,4 +163,5 @@ def run_stats(command: StatsCommand) -> int:
 
 
 COMMANDS = {"doctor": (DoctorCommand, run_doctor), "generate": (GenerateCommand, run_generate),
-            "validate": (ValidateCommand, run_validate), "stats": (StatsCommand, run_stats)}
+            "validate": (ValidateCommand, run_validate),
+            "convert": (ConvertCommand, run_convert), "stats": (StatsCommand, run_stats)}

@@ -40,7 +40,7 @@ def _ms_per_frame(folder: str, sizes) -> dict[str, float]:
         times = []
         for _ in range(4):
             start = time.perf_counter()
-            predictor(inputs, mask, SYNTHETIC_VIEW)
+            predictor.predict(inputs, mask, SYNTHETIC_VIEW)[0]
             times.append(1000.0 * (time.perf_counter() - start))
         figures[f"{width}x{height}"] = float(sorted(times[1:])[1])
     return figures

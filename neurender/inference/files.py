@@ -16,10 +16,10 @@ import torch
 from tqdm import tqdm
 
 from neurender import effects
-from neurender.base.dataset import MANIFEST
+from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
-from neurender.data import GBufferDataset
+from neurender.data import view_parameters as view_parameters_of
 from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 
@@ -63,22 +63,36 @@ def _dataset_root(path: str) -> str | None:
         folder = parent
 
 
-def view_parameters(paths: list[str], effect: effects.Effect, given: ViewParameters) -> dict[str, ViewParameters]:
-    """The parameters of the view in each EXR of ``paths``: its dataset's (when it belongs to one, read
-    from the manifest and views.jsonl once per dataset) with the set fields of ``given`` in their place."""
+def load_gbuffer(path: str) -> dict[str, np.ndarray]:
+    """Every channel of G-buffer EXR ``path`` as name -> (H, W) float32 (InputError when unreadable)."""
+    return read_exr(path)
+
+
+def load_view(path: str) -> ViewParameters:
+    """The parameters of the view in EXR ``path`` of a neurender dataset (from its manifest and
+    views.jsonl); InputError when the file lies in no dataset or is not one of its views."""
+    views = view_parameters([path], UNSET)
+    if views[path] is None:
+        raise InputError(f"{path} is not a view of a neurender dataset: give the view's parameters "
+                         "(fov_x, ao_radius, sigma_t) yourself")
+    return views[path]
+
+
+def view_parameters(paths: list[str], given: ViewParameters) -> dict[str, ViewParameters | None]:
+    """The parameters of the view in each EXR of ``paths``: its dataset's (read from the manifest and
+    views.jsonl once per dataset; None for a file of no dataset when nothing is ``given``) with the
+    set fields of ``given`` in their place."""
     views, datasets = {}, {}
     for path in paths:
-        view, root = ViewParameters(), _dataset_root(path)
+        view, root = None, _dataset_root(path)
         if root is not None:
             if root not in datasets:
-                dataset = GBufferDataset(root, effect.name)
-                datasets[root] = (dataset, {os.path.normpath(r["file"]): i for i, r in enumerate(dataset.records)})
-            dataset, index = datasets[root]
-            relative = os.path.relpath(os.path.abspath(path), root)
-            if relative in index:
-                view = dataset.view_parameters(index[relative])
-        views[path] = replace(view, **{f.name: getattr(given, f.name) for f in fields(given)
-                                       if getattr(given, f.name) is not None})
+                scenes = {s["id"]: s for s in load_manifest(root)["scenes"]}
+                datasets[root] = {os.path.normpath(r["file"]): view_parameters_of(scenes[r["scene"]], r)
+                                  for r in read_view_records(root) if r["scene"] in scenes}
+            view = datasets[root].get(os.path.relpath(os.path.abspath(path), root))
+        set_fields = {f.name: getattr(given, f.name) for f in fields(given) if getattr(given, f.name) is not None}
+        views[path] = replace(view or ViewParameters(), **set_fields) if view or set_fields else None
     return views
 
 
@@ -101,25 +115,18 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     needed = list(effect.inputs) + [effects.MASK]
     for path, _ in files:  # every input checked before anything is written
         read_exr(path, needed)
-    views = view_parameters([path for path, _ in files], effect, given)
+    views = view_parameters([path for path, _ in files], given)
     if predictor.config.inputs == "scaled":
         for path, view in views.items():
-            view.require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
+            (view or ViewParameters()).require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
     if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
         print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
               "(neurender calibrate)", file=sys.stderr)
     written = []
     for path, relative in tqdm(files, unit="view", disable=None if progress else True):
-        data = read_exr(path, needed)
-        mask = torch.from_numpy(data[effects.MASK])[None, None]
-        inputs = torch.from_numpy(np.stack([data[c] for c in effect.inputs]))[None]
-        prediction, std = predictor.predict(inputs, mask, views[path])
-        out = {name: prediction[0, i].numpy() for i, name in enumerate(effect.targets)}
-        if predictor.task.stochastic:
-            out.update({f"std.{name}": std[0, i].numpy() for i, name in enumerate(effect.targets)})
         target = os.path.join(out_dir, relative)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        write_exr(target, out)
+        write_exr(target, predictor(read_exr(path, needed), views[path]))
         written.append(target)
     return written

@@ -7,6 +7,7 @@ its output is upsampled guided by the full-resolution depth and normals (:mod:`n
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Literal, get_args
 
@@ -17,6 +18,7 @@ from neurender import effects, space
 from neurender.effects import ViewParameters
 from neurender.base.errors import InputError
 from neurender.device import Precision, resolve_device
+from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
@@ -32,7 +34,7 @@ MARGIN = 64
 AUTO_TILE = 1024
 """Tile size used without ``tile`` for images of more than :data:`AUTO_TILE_PIXELS` pixels."""
 AUTO_TILE_PIXELS = 3840 * 2160
-"""Larger images are tiled automatically (measured: see README, "Prediction at any size")."""
+"""Larger images are tiled automatically (measured: see docs/models.md, "Prediction at any size")."""
 
 
 class Predictor:
@@ -161,6 +163,29 @@ class Predictor:
             prediction = draws.mean(0)
         return prediction, self.std_scale * draws.std(0, unbiased=False)
 
-    def __call__(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
-        """The prediction of :meth:`predict`: (B, C_out, H, W) linear."""
-        return self.predict(inputs, mask, view)[0]
+    @classmethod
+    def from_pretrained(cls, name: str, **options) -> "Predictor":
+        """The shipped model ``name`` (``"ao"``, ``"fog"``, ``"gi"``, ``"ao-diffusion"``...: the folders of
+        ``neurender/pretrained``); ``options`` as for the constructor."""
+        return cls(runs.PREFIX + name, **options)
+
+    def __call__(self, gbuffer: Mapping, view: ViewParameters | None = None, **parameters) -> dict:
+        """Named G-buffer channels in, named effect channels out (:mod:`neurender.inference.named`).
+
+        ``gbuffer``: channel name (``normal.X``, ``depth.Z``, ..., ``mask.Y``; the dataset contract's) ->
+        numpy array or torch tensor of any real dtype, (H, W) or (B, H, W), all alike. The view's
+        parameters (a scaled run needs the effect's ``parameters``: field of view, AO radius, fog
+        density) come from ``view``, with keyword ``parameters`` (:class:`ViewParameters` fields:
+        ``fov_x`` in degrees, ``ao_radius``, ``sigma_t``, ``background_distance``) in their place.
+        Returns target name (``ao.Y``, ``fog.R``...) -> float32 array of the input's kind and shape; a
+        diffusion run adds ``std.<name>``, its calibrated uncertainty.
+        """
+        view = replace(view or ViewParameters(), **parameters)
+        if self.config.inputs == "scaled":
+            view.require(self.effect.parameters, self.run.label)
+        batch = named.stack(gbuffer, self.effect.inputs + (effects.MASK,), self.run.label)
+        prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)
+        out = {name: prediction[:, i] for i, name in enumerate(self.effect.targets)}
+        if self.task.stochastic:
+            out |= {f"std.{name}": std[:, i] for i, name in enumerate(self.effect.targets)}
+        return {name: batch.unstack(value) for name, value in out.items()}

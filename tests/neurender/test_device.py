@@ -72,5 +72,5 @@ def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
 def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
     item = GBufferDataset(str(pair_dataset), "ao")[0]
     predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
-    out = predictor(item["input"][None], item["mask"][None], item["parameters"])
+    out = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
     assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"

@@ -69,13 +69,13 @@ def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs)
     calls = _count_calls(predictor.network)
     prediction, std = predictor.predict(inputs, mask, view)
     assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
-    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2))(inputs, mask, view))
+    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2)).predict(inputs, mask, view)[0])
     spread = Predictor(runs["refiner"], SamplingOptions(sampler="mean", steps=2, samples=3))
     calls, guess_calls = _count_calls(spread.network), _count_calls(spread.task.first_guess)
     with_draws, std = spread.predict(inputs, mask, view)
     assert len(calls) == 1 + 3 * 2 and len(guess_calls) == 1
     assert torch.allclose(with_draws, prediction, atol=1e-6) and (std > 0).any()
-    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1))(inputs, mask, view))  # not a draw
+    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1)).predict(inputs, mask, view)[0])  # not a draw
 
 
 def test_refiner_predicts_a_residual_over_its_first_guess(runs):
@@ -86,8 +86,8 @@ def test_refiner_predicts_a_residual_over_its_first_guess(runs):
     last = [m for m in predictor.network.modules() if isinstance(m, torch.nn.Conv2d)][-1]
     torch.nn.init.zeros_(last.weight)
     torch.nn.init.zeros_(last.bias)
-    guess = Predictor(runs["gan"])(inputs, mask, view)
-    assert (predictor(inputs, mask, view) - guess).abs().max() < 1e-2
+    guess = Predictor(runs["gan"]).predict(inputs, mask, view)[0]
+    assert (predictor.predict(inputs, mask, view)[0] - guess).abs().max() < 1e-2
     assert (guess - guess.mean()).abs().max() > 0.01  # the comparison is not between two constants
 
 
@@ -129,8 +129,8 @@ def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
 
     report([str(tmp_path / "many")], str(tmp_path / "report"))
     assert "Uncertainty of refiner (ddim sampler, 3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "README.md")).read()
-    section = readme[readme.index("### summary.json"):]
+    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "evaluation.md")).read()
+    section = readme[readme.index("## summary.json"):]
     assert all(f"`{key}`" in section for key in ("uncertainty", *u))
 
 

@@ -44,7 +44,7 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
     predictor = Predictor(run)
     assert predictor.stride == 16
     inputs, mask = gbuffer(40, 72)
-    got = predictor(inputs, mask, VIEW)
+    got = predictor.predict(inputs, mask, VIEW)[0]
     x = network_input(inputs, mask, predictor.effect, scaled_channels(inputs, mask, VIEW, predictor.effect))
     padded = F.pad(x, (0, 8, 0, 8), mode="replicate")                    # 48x80: multiples of 16
     with torch.no_grad():
@@ -56,8 +56,8 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
 
 def test_tiled_prediction_agrees_with_untiled(run):
     inputs, mask = gbuffer(200, 280, seed=1)
-    whole = Predictor(run)(inputs, mask, VIEW)
-    tiles = Predictor(run, tile=2 * MARGIN + 16)(inputs, mask, VIEW)        # cores of 16 px: 13 x 18 tiles
+    whole = Predictor(run).predict(inputs, mask, VIEW)[0]
+    tiles = Predictor(run, tile=2 * MARGIN + 16).predict(inputs, mask, VIEW)[0]        # cores of 16 px: 13 x 18 tiles
     assert tiles.shape == whole.shape
     assert (tiles - whole).abs().max() < 1e-3
 
@@ -65,10 +65,10 @@ def test_tiled_prediction_agrees_with_untiled(run):
 def test_internal_resolution_predicts_small_and_upsamples(run):
     inputs, mask = gbuffer(96, 128, seed=2)
     predictor = Predictor(run, internal_res=48)
-    got = predictor(inputs, mask, VIEW)
+    got = predictor.predict(inputs, mask, VIEW)[0]
     assert got.shape == (1, 1, 96, 128) and torch.isfinite(got).all()
     assert (got[mask.expand_as(got) < 0.5] == 1).all()                     # AO's off-mask value
-    small = Predictor(run)(*(F.interpolate(t, size=(48, 64), mode="nearest-exact") for t in (inputs, mask)), VIEW)
+    small = Predictor(run).predict(*(F.interpolate(t, size=(48, 64), mode="nearest-exact") for t in (inputs, mask)), VIEW)[0]
     assert abs(got.mean() - small.mean()) < 0.05                          # the same answer, upsampled
 
 

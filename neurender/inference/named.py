@@ -1,0 +1,61 @@
+"""Named channels in and out: a dict of numpy arrays or torch tensors <-> one (B, C, H, W) tensor.
+
+What the Python API takes: channel name -> array of any real dtype, (H, W) for one view or (B, H, W)
+for a batch, all of one shape and one kind (numpy or torch); what it gives back: the same kind and
+shape, float32.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from neurender.base.errors import InputError
+
+
+@dataclass(frozen=True)
+class Batch:
+    """The stacked channels (B, C, H, W) float32 and how to give results back as they came."""
+
+    tensor: torch.Tensor
+    numpy: bool
+    batched: bool
+    device: torch.device
+
+    def unstack(self, channel: torch.Tensor):
+        """One result channel (B, H, W) -> the input's kind and shape, float32."""
+        channel = channel if self.batched else channel[0]
+        return channel.float().cpu().numpy() if self.numpy else channel.float().to(self.device)
+
+
+def stack(channels: Mapping, names, who: str) -> Batch:
+    """``channels[name]`` for each of ``names`` as one :class:`Batch`; InputError naming what is wrong
+    (missing channels and what ``who`` reads, mixed kinds or shapes, non-real dtypes, other ranks)."""
+    if not isinstance(channels, Mapping):
+        raise InputError(f"{who} takes a dict of named channels (name -> array), not {type(channels).__name__}")
+    missing = [n for n in names if n not in channels]
+    if missing:
+        raise InputError(f"missing channels {', '.join(missing)}: {who} reads {', '.join(names)}")
+    values = [channels[n] for n in names]
+    kinds = {isinstance(v, torch.Tensor) for v in values}
+    if len(kinds) > 1:
+        raise InputError("channels mix numpy arrays and torch tensors; give one kind")
+    is_torch = kinds == {True}
+    arrays = [v if is_torch else np.asarray(v) for v in values]
+    for name, a in zip(names, arrays):
+        real = not (a.dtype.is_complex or a.dtype == torch.bool) if is_torch \
+            else np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer)
+        if not real:
+            raise InputError(f"channel {name} has dtype {a.dtype}; give real numbers")
+    shapes = {tuple(a.shape) for a in arrays}
+    if len(shapes) > 1:
+        raise InputError("channels differ in shape: " + ", ".join(f"{n} {tuple(a.shape)}" for n, a in zip(names, arrays)))
+    shape = shapes.pop()
+    if len(shape) not in (2, 3):
+        raise InputError(f"channels must be (H, W) or (B, H, W), got shape {shape}")
+    tensors = [a.float() if is_torch else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
+    tensor = torch.stack(tensors, dim=-3)
+    device = tensors[0].device
+    return Batch(tensor if len(shape) == 3 else tensor[None], not is_torch, len(shape) == 3, device)

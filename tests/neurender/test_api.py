@@ -1,0 +1,126 @@
+"""The Python API (``from neurender import ...``) and bringing a G-buffer from another renderer."""
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import neurender
+from neurender import Predictor, load_gbuffer, load_view
+from neurender.base.errors import InputError
+from neurender.base.exr import read_exr, write_exr
+from data_gen.convert import PRESETS, ConvertedView, convert, from_contract, to_contract
+from neurender.effects import EFFECTS
+from nr_helpers import REPO, error_lines, load_records, run_neurender
+
+AO = EFFECTS["ao"]
+
+
+def test_importing_the_package_loads_neither_torch_nor_mitsuba():
+    code = "import sys, neurender; print('torch' in sys.modules, 'mitsuba' in sys.modules, neurender.__all__)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
+    assert out.startswith("False False") and "Predictor" in out
+    with pytest.raises(AttributeError, match="no attribute 'predictor'"):
+        neurender.predictor  # noqa: B018
+
+
+def test_named_channels_of_any_kind_dtype_and_batch(pair_dataset):
+    exr = pair_dataset / load_records(pair_dataset)[0]["file"]
+    gbuffer, view = load_gbuffer(str(exr)), load_view(str(exr))
+    assert gbuffer["depth.Z"].dtype == np.float32 and view.fov_x > 0 and view.ao_radius > 0
+    predictor = Predictor.from_pretrained("ao")
+    ao = predictor(gbuffer, view)
+    assert list(ao) == ["ao.Y"] and isinstance(ao["ao.Y"], np.ndarray)
+    assert ao["ao.Y"].shape == gbuffer["depth.Z"].shape and ao["ao.Y"].dtype == np.float32
+    inputs = torch.from_numpy(np.stack([gbuffer[c] for c in AO.inputs]))[None]
+    mask = torch.from_numpy(gbuffer["mask.Y"])[None, None]
+    assert np.array_equal(ao["ao.Y"], predictor.predict(inputs, mask, view)[0][0, 0].numpy())
+    # float64 numpy and a batch of two float16 torch tensors give the same answer (to fp16 rounding)
+    as64 = predictor({k: v.astype(np.float64) for k, v in gbuffer.items()}, view)["ao.Y"]
+    assert np.array_equal(as64, ao["ao.Y"])
+    batch = {k: torch.from_numpy(np.stack([v, v])).half() for k, v in gbuffer.items()}
+    got = predictor(batch, fov_x=view.fov_x, ao_radius=view.ao_radius, sigma_t=view.sigma_t)["ao.Y"]
+    assert isinstance(got, torch.Tensor) and got.shape == (2, *ao["ao.Y"].shape) and got.dtype == torch.float32
+    assert (got[1] - torch.from_numpy(ao["ao.Y"])).abs().max() < 0.05
+
+
+def test_named_channels_refuse_what_they_cannot_read(pair_dataset):
+    exr = str(pair_dataset / load_records(pair_dataset)[0]["file"])
+    gbuffer, view = load_gbuffer(exr), load_view(exr)
+    predictor = Predictor.from_pretrained("ao")
+    with pytest.raises(InputError, match=r"missing channels depth.Z, mask.Y: pretrained:ao reads normal.X"):
+        predictor({k: v for k, v in gbuffer.items() if k not in ("depth.Z", "mask.Y")}, view)
+    with pytest.raises(InputError, match="mix numpy arrays and torch tensors"):
+        predictor(gbuffer | {"mask.Y": torch.from_numpy(gbuffer["mask.Y"])}, view)
+    with pytest.raises(InputError, match=r"differ in shape: .*depth.Z \(4, 4\)"):
+        predictor(gbuffer | {"depth.Z": np.ones((4, 4))}, view)
+    with pytest.raises(InputError, match="fov_x \\(--fov-deg\\), ao_radius \\(--ao-radius\\)"):
+        predictor(gbuffer)
+    with pytest.raises(InputError, match="dict of named channels"):
+        predictor(np.zeros((5, 8, 8)), view)
+    with pytest.raises(InputError, match="is not a view of a neurender dataset"):
+        write_exr(str(pair_dataset.parent / "loose.exr"), gbuffer)
+        load_view(str(pair_dataset.parent / "loose.exr"))
+
+
+def test_a_blender_gbuffer_converts_back_to_the_contract(pair_dataset, tmp_path):
+    records = load_records(pair_dataset)[:2]
+    angle = math.radians(30)
+    to_world = np.array([[math.cos(angle), 0, math.sin(angle), 1], [0, 1, 0, 2], [-math.sin(angle), 0, math.cos(angle), 3],
+                         [0, 0, 0, 1]])
+    originals, sources = [], []
+    for i, record in enumerate(records):
+        original = read_exr(str(pair_dataset / record["file"]))
+        fov_x = record["camera"]["fov_x"]
+        source = tmp_path / f"blender_{i}.exr"
+        blender = from_contract(original, PRESETS["blender"], fov_x, to_world)
+        assert "ViewLayer.Depth.Z" in blender and "mask.Y" not in blender
+        i, j = np.argwhere(original["mask.Y"] > 0.5)[0]  # one pixel by hand: Cycles' ray depth, world normal
+        n_gl = np.array([original[f"normal.{a}"][i, j] for a in "XYZ"]) * [1, 1, -1]
+        np.testing.assert_allclose([blender[f"ViewLayer.Normal.{a}"][i, j] for a in "XYZ"], to_world[:3, :3] @ n_gl,
+                                   atol=1e-5)
+        h, w = original["depth.Z"].shape
+        tan = math.tan(math.radians(fov_x) / 2)
+        x, y = (2 * (j + 0.5) / w - 1) * tan, (1 - 2 * (i + 0.5) / h) * tan * h / w
+        ray = original["depth.Z"][i, j] * math.sqrt(1 + x * x + y * y)
+        assert blender["ViewLayer.Depth.Z"][i, j] == pytest.approx(ray, rel=1e-5)
+        write_exr(str(source), {k: v for k, v in blender.items() if k.startswith("ViewLayer.")})
+        originals.append(original)
+        sources.append(str(source))
+    view = ConvertedView(fov_x, ao_radius=0.25, sigma_t=0.5, to_world=tuple(map(tuple, to_world)))
+    out = tmp_path / "converted"
+    written = convert(sources, str(out), PRESETS["blender"], view)
+    for original, path in zip(originals, written):
+        got = read_exr(path)
+        for name in ("depth.Z", "mask.Y", "normal.X", "normal.Y", "normal.Z", "albedo.R", "R"):
+            assert np.abs(got[name] - original[name]).max() < 1e-5, name
+    parameters = load_view(written[1])
+    assert (parameters.fov_x, parameters.ao_radius, parameters.sigma_t) == (fov_x, 0.25, 0.5)
+    assert run_neurender("validate", out, check=True).returncode == 0
+    with pytest.raises(InputError, match="already holds a dataset"):
+        convert(sources, str(out), PRESETS["blender"], view)
+
+
+def test_convert_cli_renames_and_refuses_bad_options(pair_dataset, tmp_path):
+    exr = pair_dataset / load_records(pair_dataset)[0]["file"]
+    original = read_exr(str(exr))
+    renamed = {("Z" if k == "depth.Z" else k): v for k, v in original.items() if k != "mask.Y"}
+    write_exr(str(tmp_path / "engine.exr"), renamed)
+    proc = run_neurender("convert", tmp_path / "engine.exr", "--out", tmp_path / "data", "--fov-deg", 45,
+                         "--rename", "Z=depth.Z", "--ao-radius", 0.3, check=True)
+    assert "follows the contract" in proc.stdout
+    got = read_exr(str(tmp_path / "data/converted/000.exr"))
+    assert np.array_equal(got["mask.Y"], original["mask.Y"]) and np.array_equal(got["depth.Z"], original["depth.Z"])
+    manifest = json.loads((tmp_path / "data/dataset.json").read_text())
+    assert manifest["scenes"][0]["ao_radius"] == 0.3 and manifest["scenes"][0]["camera"]["fov_x"] == 45
+    rename = ["--rename", "Z=depth.Z"]
+    for args, message in ((["--rename", "Z"], "bad rename 'Z'"), (rename + ["--normals", "world"], "need the camera's to_world"),
+                          (rename + ["--to-world", "1", "2"], "16 numbers"), ([], "missing channels depth.Z")):
+        proc = run_neurender("convert", tmp_path / "engine.exr", "--out", tmp_path / "other", "--fov-deg", 45, *args)
+        lines = error_lines(proc.stderr)
+        assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
