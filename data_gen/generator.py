@@ -15,6 +15,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import Literal
 from importlib.metadata import version
 
 import drjit
@@ -56,6 +57,13 @@ class GenerateOptions:
     """Per-view elevation, distance and field-of-view ranges (drawn from the view seed)."""
     orbit_deg: float = 60.0
     """XML scenes: the views spread over this arc centred on the file's camera, degrees."""
+    path: Literal["none", "orbit", "dolly"] = "none"
+    """Camera path: none (views as above, the rig drawn per view); orbit (frame k is the scene's camera
+    turned k * step_deg about the up axis, for XML files too) or dolly (frame k is moved k * dolly_step
+    of its distance towards the pivot): --views frames in a row, the rig drawn once per scene, recorded
+    as a sequence in views.jsonl (for temporal metrics; use a small --step-deg, such as 1)."""
+    dolly_step: float = 0.01
+    """Dolly paths: fraction of the camera's distance to the pivot moved per frame."""
 
     def check(self) -> None:
         if not self.scenes:
@@ -66,6 +74,11 @@ class GenerateOptions:
             raise InputError(f"--step-deg must be a finite number, got {self.step_deg}")
         if not 0 <= self.orbit_deg <= 360:
             raise InputError(f"--orbit-deg must be in [0, 360], got {self.orbit_deg}")
+        if self.path != "none" and self.rig.sensors:
+            raise InputError("--path follows one camera; it cannot be used with --xml-sensors")
+        if self.path == "dolly" and not 0 < self.dolly_step * (self.views - 1) < 0.9:
+            raise InputError(f"--dolly-step {self.dolly_step:g} over {self.views} frames must move the camera "
+                             "by more than 0 and less than 0.9 of its distance to the pivot")
         try:
             self.rig.check()
             self.render.check()
@@ -74,9 +87,11 @@ class GenerateOptions:
 
 
 def _generation_section(options: GenerateOptions, refs) -> dict:
+    path = {} if options.path == "none" else {"path": options.path, "dolly_step": options.dolly_step}
     return {"scenes": [r.source for r in refs], "count": options.count,
             "views": options.views, "step_deg": options.step_deg, "seed": options.seed,
-            "render": options.render.to_json(), "rig": options.rig.to_json(), "orbit_deg": options.orbit_deg}
+            "render": options.render.to_json(), "rig": options.rig.to_json(), "orbit_deg": options.orbit_deg,
+            **path}  # a dataset without a path keeps the section it always had
 
 
 def plan(options: GenerateOptions):
@@ -202,15 +217,22 @@ def tasks_to_do(options: GenerateOptions, refs, out_dir: str, manifest: dict) ->
             if (ref.scene_id, view) in done:
                 continue
             path = os.path.join(os.path.abspath(out_dir), ref.scene_id, f"{view:03d}.exr")
-            tasks.append(ViewTask(ref, view, view_angle(options, ref, view),
-                                  view_seed(options.seed, ref.scene_id, view), options.render, path))
+            seed = view_seed(options.seed, ref.scene_id, view)
+            on_path = options.path != "none"
+            tasks.append(ViewTask(ref, view, view_angle(options, ref, view), seed, options.render, path,
+                                  camera_seed=view_seed(options.seed, ref.scene_id, 0) if on_path else seed,
+                                  dolly=1 - view * options.dolly_step if options.path == "dolly" else 1.0,
+                                  sequence={"path": options.path, "frame": view} if on_path else None))
     return tasks, len(done)
 
 
 def view_angle(options: GenerateOptions, ref, view: int) -> float:
-    """Orbit angle of view ``view`` (degrees): k * step_deg for built-ins; for XML files an arc of
-    orbit_deg centred on the authored camera, or 0 when the views are the file's sensors."""
-    if not ref.is_xml:
+    """Orbit angle of view ``view`` (degrees): k * step_deg for built-ins and orbit paths, 0 on a dolly
+    path; for XML files otherwise an arc of orbit_deg centred on the authored camera, or 0 when the views
+    are the file's sensors."""
+    if options.path == "dolly":
+        return 0.0
+    if not ref.is_xml or options.path == "orbit":
         return view * options.step_deg
     if options.rig.sensors:
         return 0.0

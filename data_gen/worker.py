@@ -10,6 +10,7 @@ import drjit as dr
 import scenes
 from data_gen.options import PASSES, RenderOptions
 from data_gen.passes import ViewRenderer
+from neurender.base.camera import dolly
 from neurender.base.exr import write_exr
 
 
@@ -20,9 +21,12 @@ class ViewTask:
     ref: object            # scenes.SceneRef
     view: int
     angle_deg: float
-    seed: int
+    seed: int              # of the view's noise
     options: RenderOptions
     path: str              # absolute path of the EXR to write
+    camera_seed: int       # of the rig's draws (one per scene on a camera path)
+    dolly: float = 1.0     # the camera's distance from the pivot, times the scene's
+    sequence: dict | None = None  # {"path", "frame"} of a view on a camera path
 
 
 _cache: dict = {}
@@ -42,7 +46,9 @@ def render_view(task: ViewTask) -> dict:
         _cache["key"] = key
     renderer = _cache["renderer"]
     loaded = renderer.loaded
-    camera = loaded.view_camera(task.view, task.angle_deg, task.seed)
+    camera = loaded.view_camera(task.view, task.angle_deg, task.camera_seed)
+    if task.dolly != 1.0:
+        camera = dolly(camera, loaded.pivot, task.dolly)
     channels, seconds = renderer.render(camera, task.seed)
     os.makedirs(os.path.dirname(task.path), exist_ok=True)
     write_exr(task.path, channels)
@@ -50,6 +56,7 @@ def render_view(task: ViewTask) -> dict:
         "scene": task.ref.scene_id, "view": task.view, "angle_deg": task.angle_deg, "seed": task.seed,
         "file": os.path.join(task.ref.scene_id, os.path.basename(task.path)),
         "camera": camera.to_json(),
+        **({"sequence": task.sequence} if task.sequence else {}),
         "spp": {name: renderer.spp(name) for name in PASSES},  # as rendered
         "seconds": {name: round(s, 6) for name, s in seconds.items()},
         "render_seconds": round(sum(seconds.values()), 6),

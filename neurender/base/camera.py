@@ -77,6 +77,14 @@ def orbit(base: Camera, center, up, angle_deg: float) -> Camera:
     return Camera(base.fov_x, tuple(map(tuple, matrix.tolist())), base.width, base.height)
 
 
+def dolly(camera: Camera, center, scale: float) -> Camera:
+    """``camera`` moved along the line to ``center`` so its distance from it is ``scale`` times as long."""
+    matrix = camera.matrix.copy()
+    center = np.asarray(center, dtype=np.float64)
+    matrix[:3, 3] = center + scale * (matrix[:3, 3] - center)
+    return Camera(camera.fov_x, tuple(map(tuple, matrix.tolist())), camera.width, camera.height)
+
+
 def nearest_axis(direction) -> np.ndarray:
     """The signed world axis (X, Y or Z) closest to ``direction``."""
     direction = np.asarray(direction, dtype=np.float64)
@@ -170,17 +178,13 @@ def rig_camera(base: Camera, center, up, angle_deg: float, rig: Rig, seed: int) 
         return orbit(base, center, up, angle_deg)
     draw = rig.draw(seed)
     matrix, fov_x = base.matrix, base.fov_x
-    center = np.asarray(center, dtype=np.float64)
     if draw["elevation_deg"] is not None:
         axis = np.cross(up, matrix[:3, 2])  # horizontal; turning about it by +a pitches the view down by a
         if np.linalg.norm(axis) > 1e-9:
             matrix = rotation_about(axis, draw["elevation_deg"] - elevation_of(base, up), center) @ matrix
+    turned = Camera(draw["fov_deg"] or fov_x, tuple(map(tuple, matrix.tolist())), base.width, base.height)
     if draw["distance_scale"] is not None:
-        matrix = matrix.copy()
-        matrix[:3, 3] = center + draw["distance_scale"] * (matrix[:3, 3] - center)
-    if draw["fov_deg"] is not None:
-        fov_x = draw["fov_deg"]
-    turned = Camera(fov_x, tuple(map(tuple, matrix.tolist())), base.width, base.height)
+        turned = dolly(turned, center, draw["distance_scale"])
     return orbit(turned, center, up, angle_deg)
 
 

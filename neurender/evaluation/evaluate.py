@@ -13,12 +13,16 @@ Timing: ``time.perf_counter`` around the method call only (no loading, no metric
 one view, torch on the CPU, under ``torch.no_grad``; each method runs once untimed on the
 first view first (warm-up). Reported as the mean ms per frame.
 
+Temporal stability (views on a camera path, ``generate --path``): per method ``temporal`` with the
+temporal warped error and flicker over consecutive frames (:mod:`neurender.evaluation.temporal`),
+and the same per level of the path tracer's curves.
+
 Path tracer (``path_tracer_curve=True``): the quality/time curves of the path tracer and of PT +
 OIDN on the same views, and each method's equal-quality time on them
 (:mod:`neurender.evaluation.curves`).
 
 Outputs in ``out_dir``: ``summary.json`` (written atomically; every key is described in the
-README), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
+docs/evaluation.md), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
 grid per view in ``grids/``: inputs | each method | reference | |error| of each method
 (mean over channels of the compared values, 0..0.25 mapped to the magma colormap).
 """
@@ -40,6 +44,7 @@ from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
 from neurender.evaluation.pictures import evaluation_grid
 from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_display
+from neurender.evaluation.temporal import DEPTH_TOLERANCE, Sequence
 from neurender.inference.sampling import SamplingOptions
 
 
@@ -113,10 +118,13 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     record = dataset.effect
     with folder_lock(out_dir, "neurender evaluate"):
         os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-        rows, grids, empty, spread = [], [], [], {}
-        for item, outputs, seconds in _run(dataset, methods):
+        sequence = Sequence(dataset)
+        rows, grids, empty, spread, frames = [], [], [], {}, {}
+        for index, (item, outputs, seconds) in enumerate(_run(dataset, methods)):
             reference = space.display(item["target"], record.hdr)
             shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
+            if sequence.pairs:
+                frames[index] = (reference, shown)
             on = (item["mask"] > 0.5).expand_as(reference)
             for name, (prediction, std) in outputs.items():
                 if std is not None:
@@ -136,8 +144,14 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
             "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
             "methods": _summarise(rows, dataset, methods, spread), "grids": grids,
         }
+        if sequence.pairs:
+            references = {index: reference for index, (reference, _) in frames.items()}
+            for name in methods.names:
+                images = {index: shown[name] for index, (_, shown) in frames.items()}
+                summary["methods"][methods.label(name)]["temporal"] = sequence.figures(images, references)
+            summary["temporal"] = {"frame_pairs": len(sequence.pairs), "depth_tolerance": DEPTH_TOLERANCE}
         if path_tracer_curve:
-            summary.update(path_tracer_summary(dataset, summary["methods"]))
+            summary.update(path_tracer_summary(dataset, summary["methods"], sequence))
         with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=["method", "scene", "view", *METRICS, *METRICS_FULL, "ms"])
             writer.writeheader()

@@ -1,7 +1,7 @@
 """`neurender report`: one self-contained page (HTML and Markdown) from evaluation folders.
 
 Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
-on the full frame, ms per frame, the equal-quality time of the path tracer and of path tracing +
+on the full frame, the temporal warped error on camera paths, ms per frame, the equal-quality time of the path tracer and of path tracing +
 OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
 curves' points and the noise floor, a plot of surface SSIM against time per frame with both
 curves and the floor as a line, and the image grids. Images are copied next to the page,
@@ -58,17 +58,18 @@ def _rows(summary: dict) -> list[list[str]]:
     rows = []
     for name, m in summary["methods"].items():
         label = name + (ABOVE_FLOOR if name in above else "")
-        rows.append([label, *_scores(m["mean"], m["mean_full"]), _fmt(m["ms_per_frame"], 1),
+        rows.append([label, *_scores(m["mean"], m["mean_full"], m.get("temporal")), _fmt(m["ms_per_frame"], 1),
                      *_equal(summary, "path_tracer", name, m["ms_per_frame"]),
                      *_equal(summary, "pt_oidn", name, m["ms_per_frame"])])
     for key, label in CURVES:
         for point in summary.get(key, {}).get("curve", []):
-            rows.append([f"{label} {point['spp']} spp", *_scores(point, _full(point)), _fmt(point["ms"], 1)]
+            rows.append([f"{label} {point['spp']} spp", *_scores(point, _full(point), point.get("temporal")),
+                         _fmt(point["ms"], 1)]
                         + ["-"] * 4)
     if "noise_floor" in summary:
         floor = summary["noise_floor"]
-        rows.append([f"noise floor: the reference rendered again ({floor['spp']} spp)", *_scores(floor, _full(floor)),
-                     _fmt(floor["ms"], 1)] + ["-"] * 4)
+        rows.append([f"noise floor: the reference rendered again ({floor['spp']} spp)",
+                     *_scores(floor, _full(floor), floor.get("temporal")), _fmt(floor["ms"], 1)] + ["-"] * 4)
     return rows
 
 
@@ -85,12 +86,13 @@ def _full(point: dict) -> dict:
     return {key: point[f"{key}_full"] for key in ("ssim", "psnr")}
 
 
-def _scores(masked: dict, full: dict) -> list[str]:
+def _scores(masked: dict, full: dict, temporal: dict | None) -> list[str]:
     return [_fmt(masked["ssim"]), _fmt(masked["psnr"], 2), _fmt(masked["flip"]), _fmt(masked["mae"]),
-            _fmt(full["ssim"]), _fmt(full["psnr"], 2)]
+            _fmt(full["ssim"]), _fmt(full["psnr"], 2), _fmt(temporal["twe"], 4) if temporal else "-"]
 
 
-HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame", "ms/frame",
+HEADER = ["method", "SSIM", "PSNR", "FLIP", "MAE", "SSIM full frame", "PSNR full frame",
+          "tWE (camera paths)", "ms/frame",
           "path tracer at equal quality (ms)", "speed-up over path tracer",
           "PT + OIDN at equal quality (ms)", "speed-up over PT + OIDN"]
 
@@ -148,7 +150,11 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   "denoiser's time added; warm timings) whose surface SSIM, PSNR and FLIP all match the method's "
                   "(the longest of the three times; summary.json has each). Noise floor: the reference pass "
                   "rendered again with other seeds at the reference's spp; a method above it is beyond what "
-                  "the reference can tell (marked).</p>"]
+                  "the reference can tell (marked). tWE, on datasets rendered along a camera path: the mean over "
+                  "consecutive frames of |(P_t - W(P_t-1)) - (R_t - W(R_t-1))|, W the exact reprojection of the "
+                  "previous frame by depth and cameras, disocclusions left out; 0 for a method that changes from "
+                  "frame to frame exactly as the reference does (the noise floor's row is the reference's own "
+                  "flicker against an independent copy).</p>"]
     markdown = ["# neurender report", ""]
     for index, (eval_dir, summary) in enumerate(summaries):
         prefix = f"{index:02d}_{summary['effect']}"

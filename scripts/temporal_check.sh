@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Temporal stability of every method (docs/evaluation.md, "Temporal stability"): held-out camera paths
+# of every built-in family (seed 1000, never trained on) and of the Cornell box, then every classic
+# method, every shipped model, the path tracer and PT + OIDN per effect, with tWE per method and level.
+# Usage: scripts/temporal_check.sh [OUT] (default temporal_out); resumes when run again.
+# Knobs (environment): FRAMES per path, STEP_DEG between frames, RES, SPP of the references.
+set -euo pipefail
+OUT=${1:-temporal_out}
+FRAMES=${FRAMES:-6}
+STEP_DEG=${STEP_DEG:-1}
+RES=${RES:-96}
+SPP=${SPP:-256}
+NR=${NR:-.venv/bin/neurender}
+CBOX=scenes/third_party/cbox/cbox-rgb.xml
+
+$NR generate forest objects room studio --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" \
+    --spp "$SPP" --seed 1000 --workers 2 --out "$OUT/paths"
+$NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" --spp "$SPP" \
+    --workers 2 --out "$OUT/cbox"
+for data in paths cbox; do
+  $NR evaluate --data "$OUT/$data" --effect ao --method ssao hbao gtao pretrained:ao pretrained:ao-diffusion \
+      --out "$OUT/eval_${data}_ao"
+  $NR evaluate --data "$OUT/$data" --effect fog --method fog-analytic pretrained:fog --out "$OUT/eval_${data}_fog"
+  $NR evaluate --data "$OUT/$data" --effect gi --method gi-ambient pretrained:gi --out "$OUT/eval_${data}_gi"
+done
+$NR report "$OUT"/eval_* --out "$OUT/report"
+.venv/bin/python - "$OUT" <<'PY'
+import json, sys, glob, os
+from neurender.evaluation.path_tracer import curve_at_quality
+for path in sorted(glob.glob(os.path.join(sys.argv[1], "eval_*", "summary.json"))):
+    s = json.load(open(path))
+    floor = s["noise_floor"]["temporal"]["twe"]
+    print(f"\n{os.path.basename(os.path.dirname(path))}: reference's own tWE {floor:.4f}")
+    denoised = [p | {"twe": p["temporal"]["twe"]} for p in s["pt_oidn"]["curve"]]
+    for name, m in s["methods"].items():
+        spp = curve_at_quality(denoised, m["mean"]["ssim"], "ssim", key="spp")
+        twe = curve_at_quality(denoised, m["mean"]["ssim"], "ssim", key="twe")  # log-linear between levels
+        match = f"PT+OIDN at its SSIM ({spp:.1f} spp): tWE {twe:.4f}" if spp else "beyond the PT+OIDN curve"
+        print(f"  {name:24s} SSIM {m['mean']['ssim']:.3f} tWE {m['temporal']['twe']:.4f} "
+              f"({m['temporal']['twe'] / floor:.2f}x the reference's); {match}")
+PY
