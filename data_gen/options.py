@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
 RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
                 "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
-MITSUBA_SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (README, "Sampler")
+MITSUBA_SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (docs/commands.md, "Sampler")
 MAX_WAVEFRONT = 2**32 - 1
 """Samples a pass of the Python integrators (AO, G-buffer) renders at once: Dr.Jit indexes a wavefront
 with 32 bits, and Mitsuba splits only its own C++ integrators into several passes."""
@@ -44,7 +44,7 @@ class RenderOptions:
     ao_radius: float = 0.05
     """AO ray length as a fraction of the scene's bounding-box diagonal."""
     sampler: str = field(default="multijitter", metadata={"cli": False})
-    """Mitsuba sampler of every pass; multijitter by measurement (README, "Sampler")."""
+    """Mitsuba sampler of every pass; multijitter by measurement (docs/commands.md, "Sampler")."""
 
     def __post_init__(self) -> None:
         if self.spp_direct is None:

@@ -27,7 +27,7 @@ from scenes import LoadedScene
 
 # Fog-free ball around every point light, radius as a fraction of the scene's size: next-event
 # estimation from a fog point at distance r from a point light weighs 1/r^2, so without it the
-# fog estimator's variance is unbounded (README, "Fog near point lights").
+# fog estimator's variance is unbounded (docs/dataset.md, "Fog near point lights").
 BULB_RADIUS = 0.01
 
 

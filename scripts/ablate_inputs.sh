@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The ablation of README "What a network reads": the same AO GAN, data and steps with --inputs gbuffer
+# The ablation of docs/training.md "What a network reads": the same AO GAN, data and steps with --inputs gbuffer
 # and --inputs scaled, scored with GTAO on the held-out seeds and the Cornell box of scripts/pretrain.sh.
 # Usage: scripts/ablate_inputs.sh [OUT] (the OUT of scripts/pretrain.sh, which renders the data; default
 # pretrain_out). ITERS steps per arm (default 1000). Every step resumes when run again.

@@ -25,7 +25,7 @@ LAYERS = (
     ("neurender.evaluation",),
     ("neurender.commands", "neurender.__main__"),
 )
-"""Lowest first: a module imports only from its own layer or the ones below (README, "Layout")."""
+"""Lowest first: a module imports only from its own layer or the ones below (docs/architecture.md)."""
 FUNCTION_IMPORTS_ALLOWED = ("neurender.commands", "data_gen.worker")
 """Command entry points and render workers may import the project inside a function; nothing else."""
 MAX_LOOSE_MODULES = 8
@@ -78,7 +78,7 @@ def _layer(module: str) -> int:
     for index, prefixes in enumerate(LAYERS):
         if any(module == p or module.startswith(p + ".") for p in prefixes):
             return index
-    raise AssertionError(f"{module} belongs to no layer of LAYERS: add it to the README's layout and here")
+    raise AssertionError(f"{module} belongs to no layer of LAYERS: add it to docs/architecture.md and here")
 
 
 def test_the_import_graph_has_no_cycle():

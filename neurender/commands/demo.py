@@ -1,5 +1,8 @@
 """`neurender demo`: the whole flow on the built-in scenes, small enough for a CPU.
 
+Two sizes (:data:`PROFILES`): the default takes a few minutes on 2 cores; ``--full`` (about 40
+minutes) renders more and larger views and trains longer.
+
 1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;
 2. train an attention cGAN for fog and for AO, and a conditional diffusion model for AO;
 3. render the held-out scene again as a separate test dataset at ``TEST_SPP_FACTOR`` x the
@@ -34,8 +37,11 @@ from neurender.training.train import train
 DEMO_SCENES = ("forest", "objects", "room")
 DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
 # the held-out scene's reference: 64 x the training spp on half its views, so that its noise floor
-# is SSIM >= 0.95 for every effect, fog included (README, "Test sets with converged references")
+# is SSIM >= 0.95 for every effect, fog included (docs/evaluation.md, "Test sets with converged references")
 TEST_SPP_FACTOR = 64
+PROFILES = {"fast": {"res": 64, "spp": 16, "views": 4, "count": 1, "iters": 150},
+            "full": {"res": 128, "spp": 64, "views": 8, "count": 2, "iters": 600}}
+"""The demo's sizes: the default (``fast``) and ``--full``."""
 
 
 def _sheets(dataset: str, out: str) -> list[str]:
@@ -66,8 +72,8 @@ def _test_options(dataset: str, options: GenerateOptions, test_spp: int) -> Gene
     return test
 
 
-def run_demo(out: str, res: int = 128, spp: int = 64, views: int = 8, count: int = 2, workers: int = 2,
-             iters: int = 600, train_res: int = 64, devices: DeviceOptions = DeviceOptions()) -> str:
+def run_demo(out: str, res: int, spp: int, views: int, count: int, iters: int, workers: int = 2,
+             train_res: int = 64, devices: DeviceOptions = DeviceOptions()) -> str:
     """Run the demo into ``out``; returns the report's path. Every step resumes if run again."""
     resolve_device(devices.device)  # refused before minutes of rendering
 
@@ -126,16 +132,19 @@ class DemoCommand:
 
     out: str = "demo_out"
     """Demo folder."""
-    res: int = 128
-    """Image size of the dataset."""
-    spp: int = 64
-    """Samples per pixel of the training dataset (the test set has TEST_SPP_FACTOR times more)."""
-    views: int = 8
-    """Views per scene."""
-    count: int = 2
-    """Instances of each built-in scene."""
-    iters: int = 600
-    """Training steps of each GAN (twice as many for diffusion)."""
+    full: bool = False
+    """The converged demo (about 40 minutes on 2 cores: 128 px, 64 spp, 8 views of 2 scenes of each
+    family, 600 steps); by default 64 px, 16 spp, 4 views of 1 of each, 150 steps (a few minutes)."""
+    res: int | None = None
+    """Image size of the dataset (none: the size's)."""
+    spp: int | None = None
+    """Samples per pixel of the training dataset (the test set has TEST_SPP_FACTOR times more; none: the size's)."""
+    views: int | None = None
+    """Views per scene (none: the size's)."""
+    count: int | None = None
+    """Instances of each built-in scene (none: the size's)."""
+    iters: int | None = None
+    """Training steps of each GAN, twice as many for diffusion (none: the size's)."""
     workers: int = 2
     """Parallel render processes."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
@@ -143,8 +152,9 @@ class DemoCommand:
 
 
 def run_demo_command(command: DemoCommand) -> int:
-    run_demo(command.out, res=command.res, spp=command.spp, views=command.views, count=command.count,
-             workers=command.workers, iters=command.iters, devices=command.devices)
+    sizes = PROFILES["full" if command.full else "fast"]
+    given = {key: getattr(command, key) for key in sizes if getattr(command, key) is not None}
+    run_demo(command.out, workers=command.workers, devices=command.devices, **(sizes | given))
     return 0
 
 

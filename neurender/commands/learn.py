@@ -41,6 +41,9 @@ class TrainCommand:
     --unet.base-channels; none: theirs)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
+    tensorboard: bool = True
+    """TensorBoard scalars (losses, the sample views' SSIM and PSNR) and sample grids in RUN/tensorboard
+    (tensorboard --logdir RUN); --no-tensorboard writes log.jsonl and the samples page only."""
 
 
 def run_train(command: TrainCommand) -> int:
@@ -49,7 +52,7 @@ def run_train(command: TrainCommand) -> int:
         config = replace(config, acgan=replace(config.acgan, base_channels=command.width, disc_channels=command.width),
                          unet=replace(config.unet, base_channels=command.width))
     result = train(config, command.out, resume=command.resume, device=command.devices.device,
-                   precision=command.devices.precision)
+                   precision=command.devices.precision, tensorboard=command.tensorboard)
     if result["rank"] == 0:
         print(f"trained {config.model}/{config.effect} to step {result['step']} in {result['seconds']:.0f} s: "
               f"{command.out}")

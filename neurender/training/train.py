@@ -29,6 +29,7 @@ from neurender.data import GBufferDataset, held_out_split
 from neurender.training import runs
 from neurender.training.inputs import channels, network_input, scaled_channels
 from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
+from neurender.training.monitor import Monitor
 from neurender.training.config import TrainConfig
 from neurender.training.tasks import build_task, to_device
 
@@ -178,21 +179,22 @@ def _cut_log(run: str, step: int) -> None:
 
 
 def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True, device: str = "auto",
-          precision: str = "auto") -> dict:
+          precision: str = "auto", tensorboard: bool = True) -> dict:
     """Train ``config`` into the run folder ``run``, continuing the run already there when it was made
     with the same config (but for ``iters``); ``resume`` insists that there is one. The folder is
-    locked for the whole run (a second trainer on it is refused)."""
+    locked for the whole run (a second trainer on it is refused). ``tensorboard``: TensorBoard events
+    beside log.jsonl (:mod:`neurender.training.monitor`)."""
     config.check()
     config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
     rank, world, where = _distributed(resolve_device(device))
     mixed = Precision(precision, where)
     config, resume = _resumed_config(config, run, resume)  # before the lock: a refused run folder is not touched
     with folder_lock(run, "neurender train") if rank == 0 else contextlib.nullcontext():
-        return _train(config, run, resume, progress, rank, world, mixed)
+        return _train(config, run, resume, progress, rank, world, mixed, tensorboard)
 
 
 def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: int, world: int,
-           precision: Precision) -> dict:
+           precision: Precision, tensorboard: bool) -> dict:
     device = precision.device
     checkpoint = runs.path(run, runs.CHECKPOINT)
     torch.manual_seed(config.seed + rank)
@@ -224,6 +226,7 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
         ids = [device.index] if device.type == "cuda" else None
         wrapped = {k: torch.nn.parallel.DistributedDataParallel(v, device_ids=ids) for k, v in task.networks.items()}
     samples = _SampleViews(config, rank) if rank == 0 else None
+    monitor = Monitor(run, step, tensorboard and rank == 0)  # events after the checkpoint's step are dropped
     bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
     start = time.perf_counter()
     with bar, open(runs.path(run, runs.LOG), "a") if rank == 0 else contextlib.nullcontext() as log:
@@ -240,12 +243,15 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
             if step % config.log_every == 0 or step == config.iters:
                 log.write(json.dumps({"step": step, "time": round(time.perf_counter() - start, 3), **losses}) + "\n")
                 log.flush()
+                monitor.losses(step, losses)
             if step % config.sample_every == 0 or step == config.iters:
-                metrics = samples.write(task, run, step)
+                metrics, grid = samples.write(task, run, step)
                 log.write(json.dumps({"step": step, "samples": metrics}) + "\n")
                 log.flush()
+                monitor.samples(step, metrics, grid)
             if step % config.checkpoint_every == 0 or step == config.iters:
                 save_checkpoint(checkpoint, task, step, config, generator)
+    monitor.close()
     if world > 1:
         torch.distributed.barrier()
     return {"step": step, "seconds": time.perf_counter() - start, "rank": rank}
@@ -261,7 +267,9 @@ class _SampleViews:
         self.items = [with_scaled(dataset[i], dataset.effect, config.inputs) for i in range(min(count, len(dataset)))]
         self.config, self.effect = config, dataset.effect
 
-    def write(self, task, run: str, step: int) -> dict:
+    def write(self, task, run: str, step: int) -> tuple[dict, np.ndarray]:
+        """Predict the views, write their grid PNG and the samples page; returns their mean SSIM and PSNR
+        and the grid (H, W, 3) uint8 (prediction | target per row)."""
         rows, ssims, psnrs = [], [], []
         for item in self.items:
             stride = task.stride
@@ -287,4 +295,4 @@ class _SampleViews:
         with open(runs.path(run, runs.INDEX), "w") as handle:
             handle.write(f"<html><body><h1>{self.config.model} / {self.config.effect}</h1>"
                          f"<p>prediction | path-traced target</p>{html}</body></html>")
-        return {"ssim": float(np.mean(ssims)), "psnr": float(np.mean(psnrs))}
+        return {"ssim": float(np.mean(ssims)), "psnr": float(np.mean(psnrs))}, image

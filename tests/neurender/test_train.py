@@ -133,7 +133,7 @@ def test_training_flips_mirror_views_and_negate_normal_x(train_data):
 
 
 def test_two_process_ddp_trains(train_data, tmp_path):
-    """torchrun -m neurender train (the README's command): two gloo processes, rank 0 writes and locks."""
+    """torchrun -m neurender train (docs/training.md): two gloo processes, rank 0 writes and locks."""
     run = tmp_path / "ddp"
     torchrun = Path(sys.executable).parent / "torchrun"
     proc = subprocess.run([str(torchrun), "--nproc_per_node", "2", "--master_port", "29637", "-m", "neurender", "train",
@@ -268,3 +268,25 @@ def test_downscaled_views_pick_the_gbuffer_and_average_the_target(train_data):
     config = tiny_config(train_data, crop=16, downscale=(1, 2, 4))  # 32 px views: 8 px copies are left out
     assert len(Batches([GBufferDataset(str(train_data), "ao", split="train")], config,
                        torch.Generator().manual_seed(0)).items) == 2 * 2
+
+
+def test_tensorboard_holds_the_logged_losses_and_the_sample_grid_and_resumes_without_repeats(train_data, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run = tmp_path / "board"
+    config = tiny_config(train_data, sample_every=3)
+    train(dataclasses.replace(config, iters=3), str(run), progress=False)
+    train(config, str(run), progress=False)  # continues from the checkpoint at step 3
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    losses = {k: [(r["step"], v) for r in logged if "samples" not in r for k2, v in r.items() if k2 == k]
+              for k in logged[0] if k not in ("step", "time")}
+    for name, points in losses.items():
+        scalars = [(e.step, e.value) for e in events.Scalars(f"loss/{name}")]
+        assert [s for s, _ in scalars] == [s for s, _ in points]
+        np.testing.assert_allclose([v for _, v in scalars], [v for _, v in points], rtol=1e-6)
+    assert [e.step for e in events.Scalars("samples/ssim")] == [3, 6]
+    assert [e.step for e in events.Images("samples/prediction | target")] == [3, 6]
+    quiet = tmp_path / "quiet"
+    train(dataclasses.replace(config, iters=1), str(quiet), progress=False, tensorboard=False)
+    assert not (quiet / "tensorboard").exists()
