@@ -28,30 +28,35 @@ def inverse_reinhard(u: torch.Tensor) -> torch.Tensor:
     return u / (1 - u)
 
 
+def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor) -> torch.Tensor:
+    """One G-buffer channel ``c`` (B, 1, H, W) named ``name`` -> its network input channel."""
+    if is_radiance(name):
+        c = 2 * reinhard(c) - 1
+    elif name.startswith("albedo."):
+        c = 2 * c.clamp(0, 1) - 1
+    elif name == "depth.Z":
+        mean = (c * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1)
+        c = c / mean.clamp_min(1e-8) - 1
+    return c * mask
+
+
 def inputs_to_model_space(x: torch.Tensor, names: list[str], mask: torch.Tensor) -> torch.Tensor:
     """G-buffer inputs (B, C, H, W), channel ``names``, ``mask`` (B, 1, H, W) -> network inputs (B, C, H, W)."""
     if x.shape[1] != len(names):
         raise ValueError(f"{x.shape[1]} input channels but {len(names)} names")
-    out = []
-    for i, name in enumerate(names):
-        c = x[:, i : i + 1]
-        if is_radiance(name):
-            c = 2 * reinhard(c) - 1
-        elif name.startswith("albedo."):
-            c = 2 * c.clamp(0, 1) - 1
-        elif name == "depth.Z":
-            mean = (c * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1)
-            c = c / mean.clamp_min(1e-8) - 1
-        out.append(c * mask)
-    return torch.cat(out, dim=1)
+    return torch.cat([_to_model_space(x[:, i:i + 1], name, mask) for i, name in enumerate(names)], dim=1)
 
 
-def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect) -> torch.Tensor:
+def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect, extra: torch.Tensor | None = None) -> torch.Tensor:
     """Linear ``inputs`` (B, len(effect.inputs), H, W) and ``mask`` (B, 1, H, W) -> the network's
-    input x (B, len(effect.network_inputs), H, W): the mask appended when the effect sees it."""
-    if effect.sees_mask:
-        inputs = torch.cat([inputs, mask], dim=1)
-    return inputs_to_model_space(inputs, list(effect.network_inputs), mask)
+    input x (B, len(effect.network_inputs) [+ C_extra], H, W): the mask appended when the effect sees
+    it, then ``extra`` (B, C_extra, H, W) as it is. One copy of the whole input (it matters at 1080p)."""
+    names = list(effect.network_inputs)
+    sources = [inputs[:, i:i + 1] for i in range(inputs.shape[1])] + ([mask] if effect.sees_mask else [])
+    if len(sources) != len(names):
+        raise ValueError(f"{inputs.shape[1]} input channels but {len(effect.inputs)} names")
+    channels = [_to_model_space(c, name, mask) for c, name in zip(sources, names)]
+    return torch.cat(channels + ([] if extra is None else [extra]), dim=1)
 
 
 def target_to_model_space(y: torch.Tensor, effect) -> torch.Tensor:

@@ -5,6 +5,8 @@
 # cores), one run per effect can go in parallel: scripts/pretrain.sh OUT ao & scripts/pretrain.sh OUT fog &
 # Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
 # held-out references; SHIP the folder the models are packed into (default neurender/pretrained).
+# The fast tier (pretrained:NAME-fast, docs/models.md "Fast tier"): MODEL=fast INPUTS=derived SUFFIX=-fast
+# EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name).
 # `SHIP=OUT/shipped scripts/pretrain.sh OUT gi` trains the scaled GI GAN, which lost to the shipped
 # G-buffer GI GAN on the held-out seeds (pretrained:gi is still the recipe of commit 23b02a9).
 #
@@ -21,6 +23,10 @@ ITERS=${ITERS:-5000}
 WIDTH=${WIDTH:-32}
 TEST_SPP=${TEST_SPP:-256}
 SHIP=${SHIP:-neurender/pretrained}
+MODEL=${MODEL:-acgan}
+INPUTS=${INPUTS:-scaled}
+SUFFIX=${SUFFIX:-}
+read -r -a EXTRA <<< "${EXTRA:-}"
 NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
 FAMILIES="forest objects room studio"
@@ -39,16 +45,17 @@ $NR generate "$CBOX" --views 2 --res 128 --spp "$TEST_SPP" --workers 2 --out "$O
 
 declare -A BASELINE=([ao]=gtao [fog]=fog-analytic [gi]=gi-ambient)  # the classic method to beat
 for effect in "${EFFECTS[@]}"; do
-  run="$OUT/runs/$effect"
+  name="$effect$SUFFIX"
+  run="$OUT/runs/$name"
   resume=(); [ -f "$run/checkpoint.safetensors" ] && resume=(--resume)
-  $NR train --model acgan --effect "$effect" --inputs scaled --data "$OUT/train_a" "$OUT/train_b" "$OUT/train_c" \
+  $NR train --model "$MODEL" --effect "$effect" --inputs "$INPUTS" --data "$OUT/train_a" "$OUT/train_b" "$OUT/train_c" \
       --out "$run" --iters "$ITERS" --crop 64 --batch 8 --downscale 1 2 --width "$WIDTH" --ema 0.999 \
-      --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 "${resume[@]}"
+      --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 "${EXTRA[@]}" "${resume[@]}"
   for data in test cbox; do
     $NR evaluate --data "$OUT/$data" --effect "$effect" --method "${BASELINE[$effect]}" "$run" --split all \
-        --out "$OUT/eval/$effect-$data"
+        --out "$OUT/eval/$name-$data"
   done
-  notes=(); [ -f "$SHIP/$effect/NOTES.md" ] && notes=(--notes "$SHIP/$effect/NOTES.md")
-  $NR export --checkpoint "$run" --format shipped --out "$SHIP/$effect" \
-      --eval "$OUT/eval/$effect-test" "$OUT/eval/$effect-cbox" "${notes[@]}"
+  notes=(); [ -f "$SHIP/$name/NOTES.md" ] && notes=(--notes "$SHIP/$name/NOTES.md")
+  $NR export --checkpoint "$run" --format shipped --out "$SHIP/$name" \
+      --eval "$OUT/eval/$name-test" "$OUT/eval/$name-cbox" "${notes[@]}"
 done

@@ -79,12 +79,17 @@ class ValidateCommand:
     """Dataset directory."""
 
 
-def run_validate(command: ValidateCommand) -> int:
-    problems = validate(command.directory)
+def _check_contract(directory: str, what: str) -> None:
+    """Print each problem of the dataset in ``directory``; InputError when there is one (``what`` names it)."""
+    problems = validate(directory)
     for path, message in problems:
         print(f"{path}: {message}")
     if problems:
-        raise InputError(f"{len(problems)} problem(s) in {command.directory}")
+        raise InputError(f"{len(problems)} problem(s) in {what}")
+
+
+def run_validate(command: ValidateCommand) -> int:
+    _check_contract(command.directory, command.directory)
     print(f"{command.directory}: dataset follows the contract")
     return 0
 
@@ -135,11 +140,7 @@ def run_convert(command: ConvertCommand) -> int:
     to_world = tuple(tuple(command.to_world[i:i + 4]) for i in range(0, 16, 4)) if command.to_world else None
     view = ConvertedView(command.fov_deg, command.ao_radius, command.sigma_t, to_world)
     written = convert(list(command.inputs), command.out, convention, view, command.scene)
-    problems = validate(command.out)
-    for path, message in problems:
-        print(f"{path}: {message}")
-    if problems:
-        raise InputError(f"{len(problems)} problem(s) in the converted dataset {command.out}")
+    _check_contract(command.out, f"the converted dataset {command.out}")
     print(f"{len(written)} view(s) converted into {command.out}; the dataset follows the contract")
     return 0
 

@@ -71,8 +71,9 @@ class PredictCommand:
     """Output directory (same relative paths as the input)."""
     sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
     """Sampling of diffusion runs."""
-    backend: Backend = "torch"
-    """onnxruntime: the GAN generator exported to ONNX (see neurender export)."""
+    backend: Backend = "auto"
+    """onnxruntime: the GAN generator or fast network exported to ONNX (see neurender export); auto:
+    onnxruntime for fast runs on the CPU, torch otherwise."""
     tile: int | None = field(default=None, metadata={"metavar": "PX"})
     """Predict a GAN in tiles of at most PX pixels a side (same output; none: automatic above 3840x2160)."""
     internal_res: int | None = field(default=None, metadata={"metavar": "PX"})

@@ -18,7 +18,8 @@ from neurender.evaluation.report import report
 from neurender.inference.predictor import Predictor
 from neurender.training import runs
 
-RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh"}  # per model family
+RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh",
+           "fast": "scripts/pretrain.sh (MODEL=fast INPUTS=derived SUFFIX=-fast)"}  # per model family
 CARD_SIZES = ((256, 256), (512, 512), (1080, 1920))
 
 
@@ -44,6 +45,11 @@ def _ms_per_frame(folder: str, sizes) -> dict[str, float]:
             times.append(1000.0 * (time.perf_counter() - start))
         figures[f"{width}x{height}"] = float(sorted(times[1:])[1])
     return figures
+
+
+def _size(size: int) -> str:
+    """A file size in bytes, as MB (kB under 0.1 MB)."""
+    return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
 
 def check_notes(notes: str | None) -> None:
@@ -77,7 +83,7 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
              f"{manifests[0]['views_per_scene']} views each, {render['res']} px, targets at "
              f"{read_views(source.data[0])[0]['spp'][effect.reference_pass]} spp; "
              f"random {source.crop} px crops, batch {source.batch}",
-             f"- weights: the EMA {network} in fp16 ({os.path.getsize(shipped.checkpoint_path) / 1e6:.1f} MB)",
+             f"- weights: the EMA {network} in fp16 ({_size(os.path.getsize(shipped.checkpoint_path))})",
              *([f"- refines the prediction of `{config.first_guess}` (its first guess)"] if config.first_guess else []),
              *([f"- predicts with the `{config.sampler}` sampler; draws take {config.sample_steps} DDIM step(s)"]
                if config.model == "diffusion" else []),

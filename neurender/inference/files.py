@@ -116,7 +116,7 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     for path, _ in files:  # every input checked before anything is written
         read_exr(path, needed)
     views = view_parameters([path for path, _ in files], given)
-    if predictor.config.inputs == "scaled":
+    if predictor.config.inputs != "gbuffer":
         for path, view in views.items():
             (view or ViewParameters()).require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
     if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:

@@ -60,5 +60,5 @@ class OnnxNetwork:
             path = os.path.join(self.folder.name, f"network_{size[0]}x{size[1]}.onnx")
             self.sessions[size] = session(export_onnx(self.network, self.in_channels, path, *size))
         images = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float32)
-        return torch.from_numpy(np.concatenate([self.sessions[size].run(None, {"x": image[None]})[0]
-                                                for image in images]))
+        outputs = [self.sessions[size].run(None, {"x": image[None]})[0] for image in images]
+        return torch.from_numpy(outputs[0] if len(outputs) == 1 else np.concatenate(outputs))

@@ -27,7 +27,7 @@ from neurender.training import runs
 from neurender.training.inputs import channels, network_input, scaled_channels
 from neurender.training.tasks import prediction_task
 
-Backend = Literal["torch", "onnxruntime"]
+Backend = Literal["auto", "torch", "onnxruntime"]
 BACKENDS = get_args(Backend)
 MARGIN = 64
 """Pixels of context around each tile's kept core (the network's stride if larger)."""
@@ -46,7 +46,9 @@ class Predictor:
     unset fields take the run's ``sample_steps`` and ``sampler``); their spread is scaled by the run's
     calibration (:mod:`neurender.inference.calibration`) when it was fitted for the same sampler,
     steps and samples (``calibrated``, ``std_scale``; 1 otherwise).
-    ``backend="onnxruntime"`` runs a GAN's generator exported to ONNX (:mod:`neurender.inference.onnx`).
+    ``backend="onnxruntime"`` runs a GAN's generator or a fast network exported to ONNX
+    (:mod:`neurender.inference.onnx`); ``auto`` (the default) does so for fast runs on the CPU, where it
+    is faster (docs/models.md, "Fast tier"), and runs torch otherwise.
 
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.inference.tiling`,
     context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
@@ -56,7 +58,7 @@ class Predictor:
     and the upsampling run; results come back on the inputs' device.
     """
 
-    def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "torch",
+    def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "auto",
                  tile: int | None = None, internal_res: int | None = None, device: str = "auto",
                  precision: str = "auto"):
         sampling.check()
@@ -72,6 +74,8 @@ class Predictor:
             raise InputError(f"unknown backend {backend!r}; use one of {', '.join(BACKENDS)}")
         self.run = runs.open_run(run)
         self.config = self.run.config
+        if backend == "auto":
+            backend = "onnxruntime" if self.config.model == "fast" and self.device.type == "cpu" else "torch"
         self.task = prediction_task(self.run, self.device)
         self.model, self.effect = self.config.model, effects.get(self.config.effect)
         self.channels = channels(self.effect, self.config.inputs)
@@ -79,7 +83,7 @@ class Predictor:
         self.stride = self.task.stride
         if backend == "onnxruntime":
             if self.task.stochastic:
-                raise InputError(f"the onnxruntime backend runs GANs only; {run} is a {self.model} run")
+                raise InputError(f"the onnxruntime backend runs GANs and fast runs only; {run} is a {self.model} run")
             self.network = OnnxNetwork(self.network, len(self.channels))
         self.sampling = replace(sampling, steps=sampling.steps or self.config.sample_steps,
                                 sampler=sampling.sampler or self.config.sampler)
@@ -103,7 +107,8 @@ class Predictor:
         ``sample`` (padded x -> draws) replaces the network's own call; a torch GAN runs in tiles when
         asked or when the image is large."""
         h, w = x.shape[-2:]
-        x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
+        if h % self.stride or w % self.stride:
+            x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
         tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
         tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
         if sample is not None:
@@ -128,8 +133,8 @@ class Predictor:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
         scaled = None
-        if self.config.inputs == "scaled":
-            scaled = scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect)
+        if self.config.inputs != "gbuffer":
+            scaled = scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs)
         x = network_input(low_inputs, low_mask, self.effect, scaled)
         with self.precision.autocast():
             raw = self._network(x, sample)
@@ -160,7 +165,9 @@ class Predictor:
             prediction, draws = outputs[0], outputs[1:] if samples else outputs
         else:
             draws = self.draws(inputs, mask, view)
-            prediction = draws.mean(0)
+            prediction = draws.mean(0) if len(draws) > 1 else draws[0]
+        if len(draws) < 2:  # no spread to take (a 1080p std costs more than a fast network)
+            return prediction, torch.zeros_like(prediction)
         return prediction, self.std_scale * draws.std(0, unbiased=False)
 
     @classmethod
@@ -181,7 +188,7 @@ class Predictor:
         diffusion run adds ``std.<name>``, its calibrated uncertainty.
         """
         view = replace(view or ViewParameters(), **parameters)
-        if self.config.inputs == "scaled":
+        if self.config.inputs != "gbuffer":
             view.require(self.effect.parameters, self.run.label)
         batch = named.stack(gbuffer, self.effect.inputs + (effects.MASK,), self.run.label)
         prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)

@@ -14,15 +14,16 @@ from neurender import effects
 from neurender.base.errors import InputError
 from neurender.models.acgan import ACGANConfig
 from neurender.models.diffusion import DiffusionConfig
+from neurender.models.fast import FastConfig
 from neurender.models.unet import UNetConfig
 
-Model = Literal["acgan", "diffusion"]
+Model = Literal["acgan", "diffusion", "fast"]
 """The model families (:data:`neurender.training.tasks.TASKS` has one task per name)."""
 MODELS = typing.get_args(Model)
 Sampler = Literal["ddim", "mean"]
 """What a diffusion run predicts: the mean of its DDIM draws, or its one-evaluation estimate of the mean."""
 SAMPLERS = typing.get_args(Sampler)
-Inputs = Literal["scaled", "gbuffer"]
+Inputs = Literal["scaled", "gbuffer", "derived"]
 """What a network reads (:mod:`neurender.training.inputs`)."""
 INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
@@ -41,7 +42,8 @@ class TrainConfig:
     """Dataset directories (one or several; each is split by scene on its own)."""
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
-    residual over it; ``gbuffer``: the G-buffer only (runs written before this field read so)."""
+    residual over it; ``derived``: the G-buffer and the scaled channels, no classic method (cheap per
+    pixel: the fast tier's); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
     iters: int = 2000
     """Optimisation steps."""
     batch: int = 4
@@ -83,6 +85,8 @@ class TrainConfig:
     """Attention cGAN networks and losses."""
     unet: UNetConfig = field(default_factory=UNetConfig)
     """Diffusion U-Net size."""
+    fast: FastConfig = field(default_factory=FastConfig)
+    """The fast tier's network and its regression loss."""
     diffusion: DiffusionConfig = field(default_factory=lambda: DiffusionConfig(schedule="cosine", prediction="v"))
     """Diffusion process. v-prediction and the cosine schedule: with epsilon prediction, x0 estimates
     at large t amplify eps errors by 1/sqrt(abar_t), and short CPU runs sampled poorly (demo AO SSIM

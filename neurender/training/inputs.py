@@ -9,7 +9,9 @@ A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says w
 * ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
   ``first_guess`` (the classic method, in the target's model space), in the order of
   :attr:`~neurender.effects.Effect.scaled_inputs`. The generator predicts a residual over the
-  first guess (:class:`neurender.models.acgan.ResidualGenerator`).
+  first guess (:class:`neurender.models.acgan.ResidualGenerator`);
+* ``derived``: the G-buffer and the derived channels, without the first guess (whose classic method
+  costs more than a fast network).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
 :class:`~neurender.effects.ViewParameters`, with z the z-depth, d the camera ray length
@@ -63,14 +65,16 @@ DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittanc
 """Derived channel name -> function (inputs, mask, view, effect) -> (B, 1, H, W), see the module docstring."""
 
 
-def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
-    """The derived channels and the first guess (if any) of a scaled run (B, len(derived) + C_target, H, W),
-    from a whole view (the classic methods need the whole image: compute this before cropping or
-    tiling). InputError when ``view`` lacks a parameter the effect needs."""
+def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect,
+                    kind: str = "scaled") -> torch.Tensor:
+    """The derived channels and, for ``kind`` "scaled", the first guess (if any) of a run reading
+    ``kind`` inputs (B, len(derived) [+ C_target], H, W), from a whole view (the classic methods need
+    the whole image: compute this before cropping or tiling). InputError when ``view`` lacks a
+    parameter the effect needs."""
     view.require(effect.parameters, f"effect {effect.name}")
     out = [mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))]  # an effect may have neither
     out += [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
-    if effect.first_guess:
+    if effect.first_guess and kind == "scaled":
         out.append(space.target_to_model_space(METHODS[effect.first_guess](inputs, mask, view, effect), effect))
     return torch.cat(out, dim=1)
 
@@ -79,11 +83,10 @@ def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scal
                   ) -> torch.Tensor:
     """The network input x (B, C, H, W): :func:`neurender.space.network_input`, then ``scaled``
     (:func:`scaled_channels` of the same pixels) when the run reads them."""
-    x = space.network_input(inputs, mask, effect)
-    return x if scaled is None else torch.cat([x, scaled], dim=1)
+    return space.network_input(inputs, mask, effect, scaled)
 
 
 def channels(effect: Effect, kind: str) -> tuple[str, ...]:
-    """The input channel names of a network of run inputs ``kind`` ("gbuffer" or "scaled")."""
-    return effect.scaled_inputs if kind == "scaled" else effect.network_inputs
+    """The input channel names of a network of run inputs ``kind`` ("gbuffer", "derived" or "scaled")."""
+    return {"scaled": effect.scaled_inputs, "derived": effect.network_inputs + effect.derived}.get(kind, effect.network_inputs)
 

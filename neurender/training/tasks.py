@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import copy
 
+import kornia
 import torch
 
 from neurender.base.errors import InputError
 from neurender.device import Precision
 from neurender import effects
 from neurender.effects import DEPTH, MASK, NORMAL
-from neurender.models import acgan, diffusion, unet
+from neurender.models import acgan, diffusion, fast, unet
 from neurender.training import inputs, runs
 
 
@@ -174,6 +175,43 @@ class DiffusionTask:
         return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
 
 
+class FastTask:
+    """The fast tier: one small network (:class:`neurender.models.fast.FastNet`) trained by regression on
+    the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (the GAN generator's terms, no adversary)."""
+
+    stochastic = False
+
+    def __init__(self, config, effect):
+        self.config = config.fast
+        network = fast.FastNet(len(inputs.channels(effect, config.inputs)), len(effect.targets), config.fast)
+        self.networks = {"network": network}
+        self.optimizers = {"network": _adam(network, config.lr, config.betas)}
+        self.ema = EMA(network, config.ema) if config.ema > 0 else None
+        self.main, self.stride = "network", network.stride
+
+    def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict,
+             precision: Precision) -> dict:
+        with precision.autocast():
+            prediction = wrapped["network"](x)
+        l1 = torch.nn.functional.l1_loss(prediction.float(), y)
+        ssim = kornia.metrics.ssim(acgan.to_unit(prediction.float()), acgan.to_unit(y), acgan.SSIM_WINDOW,
+                                   max_val=1.0).mean()
+        loss = self.config.lambda_l1 * l1 + self.config.beta_ssim * (1 - ssim)
+        self.optimizers["network"].zero_grad(set_to_none=True)
+        precision.scaler.scale(loss).backward()
+        precision.scaler.step(self.optimizers["network"])
+        precision.scaler.update()
+        return {"l1": float(l1.detach()), "ssim": float(ssim.detach()), "total": float(loss.detach())}
+
+    @torch.no_grad()
+    def sample(self, x: torch.Tensor, **_) -> torch.Tensor:
+        """The network's (EMA) prediction as one draw: (1, B, C_out, H, W)."""
+        net = self.ema.module if self.ema else self.networks["network"].eval()
+        out = net(x).clamp(-1, 1)
+        self.networks["network"].train()
+        return out[None]
+
+
 def _first_guess(name: str, effect, kind: str) -> torch.nn.Module:
     """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
     ``name``, which must predict ``effect`` from inputs ``kind``; InputError otherwise."""
@@ -189,7 +227,7 @@ def _first_guess(name: str, effect, kind: str) -> torch.nn.Module:
     return task.networks[task.main].eval().requires_grad_(False)
 
 
-TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask}
+TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask, "fast": FastTask}
 """One task per model family of :data:`neurender.training.config.MODELS`."""
 
 

@@ -67,10 +67,10 @@ def downscaled(item: dict, factor: int) -> dict:
 
 def with_scaled(item: dict, effect, kind: str) -> dict:
     """``item`` with ``scaled`` (C, H, W): its whole view's derived channels and first guess, for
-    scaled runs (``kind``, a config's ``inputs``); None for G-buffer runs."""
+    scaled and derived runs (``kind``, a config's ``inputs``); None for G-buffer runs."""
     scaled = None
-    if kind == "scaled":
-        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect)[0]
+    if kind != "gbuffer":
+        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect, kind)[0]
     return item | {"scaled": scaled}
 
 

@@ -103,12 +103,12 @@ def unseen_views(tmp_path_factory):
 # on all three
 SHIPPED = {"ao": ("ao", "gtao", ("ssim", "psnr", "flip")), "fog": ("fog", "fog-analytic", ("ssim", "psnr", "flip")),
            "gi": ("gi", "gi-ambient", ("psnr", "flip")), "ao-gbuffer": ("ao", "gtao", ("ssim",)),
-           "ao-diffusion": ("ao", "gtao", ("ssim", "psnr", "flip"))}
+           "ao-diffusion": ("ao", "gtao", ("ssim", "psnr", "flip")), "ao-fast": ("ao", "gtao", ("ssim", "psnr", "flip"))}
 
 
 def test_every_effect_has_a_shipped_model():
     assert runs.shipped() == sorted(SHIPPED)
-    assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-gbuffer"]
+    assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast", "pretrained:ao-gbuffer"]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))

@@ -1,0 +1,78 @@
+"""The fast tier's network: most of the work at reduced resolution, few channels, separable convolutions.
+
+``FastNet`` pixel-unshuffles its input by ``scale`` (every ``scale x scale`` block of pixels becomes
+the channels of one cell, so no input pixel is dropped), runs residual depthwise-separable blocks on
+those cells and on cells pooled 2x more (context), and pixel-shuffles its output back to full
+resolution (each cell predicts its ``scale x scale`` pixels). No attention, no normalisation: the cost
+per pixel is a few hundred multiply-adds, constant in the image size.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+@dataclass
+class FastConfig:
+    """Size of the fast tier's network (the defaults were chosen by measurement: docs/models.md, "Fast tier")."""
+
+    channels: int = 32
+    """Features per cell."""
+    scale: int = 4
+    """Pixel-unshuffle factor: the network works on cells of scale x scale pixels."""
+    blocks: int = 4
+    """Residual separable blocks at the cells' resolution."""
+    context_blocks: int = 2
+    """Residual separable blocks on cells pooled 2x (a wider receptive field for little cost)."""
+    lambda_l1: float = 100.0
+    """Weight of the L1 term of the regression loss (as the GAN's generator)."""
+    beta_ssim: float = 10.0
+    """Weight of the ``1 - SSIM`` term (as the GAN's generator)."""
+
+    def __post_init__(self):
+        if min(self.channels, self.scale, self.blocks) < 1 or self.context_blocks < 0:
+            raise ValueError(f"channels, scale and blocks must be >= 1 and context_blocks >= 0, got {self}")
+
+
+class SeparableBlock(nn.Module):
+    """x + pointwise(relu(depthwise 3x3(x))): (B, C, H, W) -> (B, C, H, W)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(channels, channels, 3, padding=1, groups=channels)
+        self.pointwise = nn.Conv2d(channels, channels, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pointwise(F.relu(self.depthwise(x)))
+
+
+class FastNet(nn.Module):
+    """(B, in_channels, H, W) network inputs -> (B, out_channels, H, W) in the targets' [-1, 1] space;
+    H and W multiples of :attr:`stride`."""
+
+    def __init__(self, in_channels: int, out_channels: int, config: FastConfig):
+        super().__init__()
+        s, c = config.scale, config.channels
+        self.scale, self.out_channels = s, out_channels
+        self.stride = s * (2 if config.context_blocks else 1)
+        self.embed = nn.Conv2d(in_channels * s * s, c, 1)
+        self.blocks = nn.Sequential(*(SeparableBlock(c) for _ in range(config.blocks)))
+        self.context = nn.Sequential(*(SeparableBlock(c) for _ in range(config.context_blocks)))
+        self.head = nn.Conv2d(c, out_channels * s * s, 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        # embed(pixel_unshuffle(x)) as one stride-s convolution over the same weights (its s x s kernel
+        # is the 1x1 kernel's channels: unshuffle puts pixel (i, j) of a cell at channel c s^2 + i s + j),
+        # which spares a transpose of the whole input
+        s, weight = self.scale, self.embed.weight
+        h = F.relu(F.conv2d(x, weight.view(weight.shape[0], -1, s, s), self.embed.bias, stride=s))
+        h = self.blocks(h)
+        if len(self.context):
+            h = h + F.interpolate(self.context(F.avg_pool2d(h, 2)), scale_factor=2, mode="bilinear",
+                                  align_corners=False)
+        return F.pixel_shuffle(self.head(F.relu(h)), self.scale)
