@@ -18,7 +18,7 @@ $NR generate forest objects room studio --path orbit --views "$FRAMES" --step-de
 $NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" --spp "$SPP" \
     --workers 2 --out "$OUT/cbox"
 for data in paths cbox; do
-  $NR evaluate --data "$OUT/$data" --effect ao --method ssao hbao gtao pretrained:ao pretrained:ao-diffusion \
+  $NR evaluate --data "$OUT/$data" --effect ao --method ssao hbao gtao pretrained:ao pretrained:ao-diffusion pretrained:ao-fast \
       --out "$OUT/eval_${data}_ao"
   $NR evaluate --data "$OUT/$data" --effect fog --method fog-analytic pretrained:fog --out "$OUT/eval_${data}_fog"
   $NR evaluate --data "$OUT/$data" --effect gi --method gi-ambient pretrained:gi --out "$OUT/eval_${data}_gi"
@@ -29,6 +29,8 @@ import json, sys, glob, os
 from neurender.evaluation.path_tracer import curve_at_quality
 for path in sorted(glob.glob(os.path.join(sys.argv[1], "eval_*", "summary.json"))):
     s = json.load(open(path))
+    if "noise_floor" not in s:
+        continue  # an evaluation without the path tracer's curves
     floor = s["noise_floor"]["temporal"]["twe"]
     print(f"\n{os.path.basename(os.path.dirname(path))}: reference's own tWE {floor:.4f}")
     denoised = [p | {"twe": p["temporal"]["twe"]} for p in s["pt_oidn"]["curve"]]
