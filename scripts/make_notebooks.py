@@ -1,5 +1,6 @@
-"""Write notebooks/02-05 from their cells (run once; then execute them to save their outputs:
-``scripts/make_notebooks.py && jupyter nbconvert``-free: ``python scripts/make_notebooks.py --execute``)."""
+"""Write notebooks/02-05 from their cells; with ``--execute`` run each first, so it is saved with its
+outputs (pictures visible on a code host). Usage: .venv/bin/python scripts/make_notebooks.py [--execute]
+(the outputs' scratch files go to /tmp/nb_run)."""
 from __future__ import annotations
 
 import sys
