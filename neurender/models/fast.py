@@ -1,10 +1,10 @@
 """The fast tier's network: most of the work at reduced resolution, few channels, separable convolutions.
 
-``FastNet`` pixel-unshuffles its input by ``scale`` (every ``scale x scale`` block of pixels becomes
-the channels of one cell, so no input pixel is dropped), runs residual depthwise-separable blocks on
-those cells and on cells pooled 2x more (context), and pixel-shuffles its output back to full
-resolution (each cell predicts its ``scale x scale`` pixels). No attention, no normalisation: the cost
-per pixel is a few hundred multiply-adds, constant in the image size.
+``FastNet`` reads its input in cells of ``scale x scale`` pixels (a pixel-unshuffle and a 1x1
+convolution, computed as one stride-``scale`` convolution: no input pixel is dropped), runs residual
+depthwise-separable blocks on those cells and on cells pooled 2x more (context), and pixel-shuffles
+its output back to full resolution (each cell predicts its ``scale x scale`` pixels). No attention, no
+normalisation: under a thousand multiply-adds per pixel, whatever the image size.
 """
 from __future__ import annotations
 
