@@ -15,7 +15,7 @@ first view first (warm-up). Reported as the mean ms per frame.
 
 Temporal stability (views on a camera path, ``generate --path``): per method ``temporal`` with the
 temporal warped error and flicker over consecutive frames (:mod:`neurender.evaluation.temporal`),
-and the same per level of the path tracer's curves.
+the same per level of the path tracer's curves, and a strip of consecutive frames per scene.
 
 Path tracer (``path_tracer_curve=True``): the quality/time curves of the path tracer and of PT +
 OIDN on the same views, and each method's equal-quality time on them
@@ -42,7 +42,7 @@ from neurender.device import DeviceOptions, resolve_device
 from neurender.data import GBufferDataset
 from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
-from neurender.evaluation.pictures import evaluation_grid
+from neurender.evaluation.pictures import evaluation_grid, frame_strip
 from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_display
 from neurender.evaluation.temporal import DEPTH_TOLERANCE, Sequence
 from neurender.inference.sampling import SamplingOptions
@@ -70,6 +70,28 @@ def _run(dataset: GBufferDataset, methods: Methods):
                 predictions[name] = methods.run(name, item)
                 seconds[name] = time.perf_counter() - start
             yield item, predictions, seconds
+
+
+STRIP_FRAMES = 8
+"""Frames of a camera path shown in its strip."""
+
+
+def _frame_strips(out_dir: str, dataset: GBufferDataset, frames: dict, methods: Methods, effect) -> list[str]:
+    """One picture per scene of a camera path (``grids/frames_<scene>.png``): its first
+    :data:`STRIP_FRAMES` frames, a row for the reference and each method; returns their paths."""
+    by_scene = {}
+    for index in sorted(frames, key=lambda i: dataset.records[i]["sequence"]["frame"]):
+        by_scene.setdefault(dataset.records[index]["scene"], []).append(index)
+    written = []
+    for scene, indices in by_scene.items():
+        shown = [frames[i] for i in indices[:STRIP_FRAMES]]
+        rows = {"reference": [reference for reference, _ in shown]}
+        rows |= {methods.label(name): [images[name] for _, images in shown] for name in methods.names}
+        grid = f"grids/frames_{scene}.png"
+        frame_strip(os.path.join(out_dir, grid), rows, f"{effect.name} {scene}: consecutive frames "
+                                                       f"({'tone-mapped' if effect.hdr else 'linear'})")
+        written.append(grid)
+    return written
 
 
 def _summarise(rows: list[dict], dataset: GBufferDataset, methods: Methods, spread: dict) -> dict:
@@ -150,6 +172,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
                 images = {index: shown[name] for index, (_, shown) in frames.items()}
                 summary["methods"][methods.label(name)]["temporal"] = sequence.figures(images, references)
             summary["temporal"] = {"frame_pairs": len(sequence.pairs), "depth_tolerance": DEPTH_TOLERANCE}
+            summary["grids"] += _frame_strips(out_dir, dataset, frames, methods, record)
         if path_tracer_curve:
             summary.update(path_tracer_summary(dataset, summary["methods"], sequence))
         with atomic_path(os.path.join(out_dir, "per_view.csv"), ".csv") as tmp, open(tmp, "w", newline="") as handle:

@@ -53,18 +53,25 @@ def depth_shade(depth: np.ndarray, on: np.ndarray) -> np.ndarray:
 def save_strip(path: str, tiles: list[tuple[str, np.ndarray]], title: str = "", min_tile: int = 128) -> None:
     """Write a PNG (atomically) of labelled tiles side by side: each (label, (H, W, 3) in [0, 1]),
     upscaled (nearest) to at least ``min_tile`` px wide, under an optional title line."""
-    height, width = tiles[0][1].shape[:2]
+    save_rows(path, [tiles], title, min_tile)
+
+
+def save_rows(path: str, rows: list[list[tuple[str, np.ndarray]]], title: str = "", min_tile: int = 128) -> None:
+    """:func:`save_strip` with several rows of tiles, one under the other (tiles of one size)."""
+    height, width = rows[0][0][1].shape[:2]
     scale = max(1, -(-min_tile // width))
     tile_w, tile_h, label_h = width * scale, height * scale, 16
     top = label_h if title else 0
-    sheet = Image.new("RGB", (tile_w * len(tiles), tile_h + label_h + top), "white")
+    sheet = Image.new("RGB", (tile_w * max(map(len, rows)), (tile_h + label_h) * len(rows) + top), "white")
     draw = ImageDraw.Draw(sheet)
     if title:
         draw.text((4, 2), title, fill="black")
-    for i, (label, image) in enumerate(tiles):
-        tile = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((tile_w, tile_h), Image.NEAREST)
-        sheet.paste(tile, (i * tile_w, top + label_h))
-        draw.text((i * tile_w + 4, top + 2), label, fill="black")
+    for r, tiles in enumerate(rows):
+        y = top + r * (tile_h + label_h)
+        for i, (label, image) in enumerate(tiles):
+            tile = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((tile_w, tile_h), Image.NEAREST)
+            sheet.paste(tile, (i * tile_w, y + label_h))
+            draw.text((i * tile_w + 4, y + 2), label, fill="black")
     with atomic_path(path, ".png") as tmp:
         sheet.save(tmp, format="PNG")
 
@@ -102,6 +109,13 @@ def _input_tiles(item: dict, effect) -> list[tuple[str, np.ndarray]]:
             values = space.display(values, True)
         tiles.append((group, _rgb(values)))
     return tiles
+
+
+def frame_strip(path: str, frames: dict[str, list[torch.Tensor]], title: str) -> None:
+    """Consecutive frames of a camera path, a row per method: ``frames`` label -> display values
+    (1, C, H, W) of frame 0, 1, ... (flicker shows as what changes along a row but not in the reference's)."""
+    save_rows(path, [[(f"{label} {k}", _rgb(image[0])) for k, image in enumerate(images)]
+                     for label, images in frames.items()], title)
 
 
 def evaluation_grid(path: str, item: dict, effect, shown: dict[str, torch.Tensor], reference: torch.Tensor) -> None:

@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pytest
+from PIL import Image
 import torch
 from nr_helpers import REPO, error_lines, load_manifest, load_records, read_view, run_neurender
 
@@ -138,6 +139,9 @@ def test_evaluate_on_a_path_gives_every_method_and_level_its_temporal_error(tmp_
     denoised = summary["pt_oidn"]["curve"][0]["temporal"]["twe"]
     assert denoised < raw[0]  # the denoiser removes most of 1 spp's flicker
     assert summary["noise_floor"]["temporal"]["twe"] == raw[-1]
+    scene = load_records(data)[0]["scene"]
+    assert f"grids/frames_{scene}.png" in summary["grids"]
+    assert Image.open(evaluation / "grids" / f"frames_{scene}.png").size[1] > 2 * 128  # reference and gtao rows
     run_neurender("report", evaluation, "--out", tmp_path / "report", check=True)
     table = (tmp_path / "report" / "report.md").read_text()
     assert "tWE" in table and f"{summary['methods']['gtao']['temporal']['twe']:.4f}" in table
