@@ -47,7 +47,7 @@ def render_view(task: ViewTask) -> dict:
     renderer = _cache["renderer"]
     loaded = renderer.loaded
     camera = loaded.view_camera(task.view, task.angle_deg, task.camera_seed)
-    if task.dolly != 1.0:
+    if task.dolly != 1.0:  # off a dolly path the camera stays bit for bit as before
         camera = dolly(camera, loaded.pivot, task.dolly)
     channels, seconds = renderer.render(camera, task.seed)
     os.makedirs(os.path.dirname(task.path), exist_ok=True)

@@ -40,13 +40,6 @@ def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor) -> torch.Ten
     return c * mask
 
 
-def inputs_to_model_space(x: torch.Tensor, names: list[str], mask: torch.Tensor) -> torch.Tensor:
-    """G-buffer inputs (B, C, H, W), channel ``names``, ``mask`` (B, 1, H, W) -> network inputs (B, C, H, W)."""
-    if x.shape[1] != len(names):
-        raise ValueError(f"{x.shape[1]} input channels but {len(names)} names")
-    return torch.cat([_to_model_space(x[:, i:i + 1], name, mask) for i, name in enumerate(names)], dim=1)
-
-
 def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect, extra: torch.Tensor | None = None) -> torch.Tensor:
     """Linear ``inputs`` (B, len(effect.inputs), H, W) and ``mask`` (B, 1, H, W) -> the network's
     input x (B, len(effect.network_inputs) [+ C_extra], H, W): the mask appended when the effect sees

@@ -49,7 +49,7 @@ def equal_quality(points: list[dict], methods: dict) -> dict:
 def path_tracer_summary(dataset: GBufferDataset, methods: dict, sequence: Sequence) -> dict:
     """The summary.json keys ``path_tracer``, ``pt_oidn`` and ``noise_floor`` for the views of
     ``dataset`` and the summarised ``methods``; each level's temporal figures over the frame pairs of
-    ``sequence`` (the noise floor's: the reference's own)."""
+    ``sequence`` (its frames added by the evaluation; the noise floor's: the reference's own)."""
     items = [dataset[i] for i in range(len(dataset))]
     effect = dataset.effect
     raw, denoised = {}, {}
@@ -66,7 +66,7 @@ def path_tracer_summary(dataset: GBufferDataset, methods: dict, sequence: Sequen
         if sequence.pairs:
             images["raw"].setdefault(spp, {})[index] = space.display(image, effect.hdr)
             images["denoised"].setdefault(spp, {})[index] = space.display(clean, effect.hdr)
-    references = {i: space.display(item["target"][None], effect.hdr) for i, item in enumerate(items)}
+    references = {i: space.display(items[i]["target"][None], effect.hdr) for i in sequence.in_pairs}
     temporal = {kind: {spp: sequence.figures(shown, references) for spp, shown in levels.items()}
                 for kind, levels in images.items()}
     raw_curve = curve(raw, temporal["raw"])

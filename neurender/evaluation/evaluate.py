@@ -140,11 +140,12 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     record = dataset.effect
     with folder_lock(out_dir, "neurender evaluate"):
         os.makedirs(os.path.join(out_dir, "grids"), exist_ok=True)
-        sequence = Sequence(dataset)
+        sequence = Sequence(dataset.records, record)
         rows, grids, empty, spread, frames = [], [], [], {}, {}
         for index, (item, outputs, seconds) in enumerate(_run(dataset, methods)):
             reference = space.display(item["target"], record.hdr)
             shown = {name: space.display(prediction, record.hdr) for name, (prediction, _) in outputs.items()}
+            sequence.add(index, item)
             if sequence.pairs:
                 frames[index] = (reference, shown)
             on = (item["mask"] > 0.5).expand_as(reference)

@@ -118,21 +118,29 @@ def frame_pairs(records: list[dict]) -> list[tuple[int, int]]:
 
 
 class Sequence:
-    """The frame pairs among the views of ``dataset`` (a :class:`neurender.data.GBufferDataset`) and
-    their warps; no pair (and nothing read) when its views are not on a camera path."""
+    """The frame pairs among ``records`` (an evaluation's views.jsonl records; none when its views are
+    not on a camera path) and their warps, built from the frames :meth:`add` is given as the views are
+    read (so no view is read again for them)."""
 
-    def __init__(self, dataset):
-        self.pairs = frame_pairs(dataset.records)
-        depth = dataset.effect.inputs.index("depth.Z")
-        frames = {}
-        for index in {i for pair in self.pairs for i in pair}:
-            item = dataset[index]
-            frames[index] = (item["input"][depth][None, None], item["mask"][None],
-                             Camera.from_json(dataset.records[index]["camera"]))
-        self.warps = {(before, after): reprojection(*frames[after], *frames[before]) for before, after in self.pairs}
+    def __init__(self, records: list[dict], effect):
+        self.records, self.pairs = records, frame_pairs(records)
+        self.depth = effect.inputs.index("depth.Z")
+        self.in_pairs = {i for pair in self.pairs for i in pair}
+        self.frames, self.warps = {}, {}
+
+    def add(self, index: int, item: dict) -> None:
+        """Keep the depth, mask and camera of view ``index`` (a batched item: ``input`` (1, C, H, W)) if it is in a pair."""
+        if index in self.in_pairs:
+            self.frames[index] = (item["input"][:, self.depth:self.depth + 1], item["mask"],
+                                  Camera.from_json(self.records[index]["camera"]))
 
     def figures(self, images: dict[int, torch.Tensor], references: dict[int, torch.Tensor]) -> dict:
         """:func:`summarise` of a method's display ``images`` against the display ``references``
-        (view index -> (1, C, H, W)) over every pair."""
-        return summarise([temporal_errors(images[after], images[before], references[after], references[before],
-                                          self.warps[(before, after)]) for before, after in self.pairs])
+        (view index -> (1, C, H, W)) over every pair (each pair's warp made once)."""
+        errors = []
+        for before, after in self.pairs:
+            if (before, after) not in self.warps:
+                self.warps[(before, after)] = reprojection(*self.frames[after], *self.frames[before])
+            errors.append(temporal_errors(images[after], images[before], references[after], references[before],
+                                          self.warps[(before, after)]))
+        return summarise(errors)

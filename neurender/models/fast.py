@@ -58,7 +58,7 @@ class FastNet(nn.Module):
         s, c = config.scale, config.channels
         self.scale, self.out_channels = s, out_channels
         self.stride = s * (2 if config.context_blocks else 1)
-        self.embed = nn.Conv2d(in_channels * s * s, c, 1)
+        self.embed = nn.Conv2d(in_channels, c, s, stride=s)  # = pixel-unshuffle + 1x1, without the transpose
         self.blocks = nn.Sequential(*(SeparableBlock(c) for _ in range(config.blocks)))
         self.context = nn.Sequential(*(SeparableBlock(c) for _ in range(config.context_blocks)))
         self.head = nn.Conv2d(c, out_channels * s * s, 1)
@@ -66,11 +66,7 @@ class FastNet(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        # embed(pixel_unshuffle(x)) as one stride-s convolution over the same weights (its s x s kernel
-        # is the 1x1 kernel's channels: unshuffle puts pixel (i, j) of a cell at channel c s^2 + i s + j),
-        # which spares a transpose of the whole input
-        s, weight = self.scale, self.embed.weight
-        h = F.relu(F.conv2d(x, weight.view(weight.shape[0], -1, s, s), self.embed.bias, stride=s))
+        h = F.relu(self.embed(x))
         h = self.blocks(h)
         if len(self.context):
             h = h + F.interpolate(self.context(F.avg_pool2d(h, 2)), scale_factor=2, mode="bilinear",

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 
-import kornia
 import torch
 
 from neurender.base.errors import InputError
@@ -91,13 +90,8 @@ class ACGANTask:
         precision.scaler.update()
         return {"g_" + k: v for k, v in parts.items()} | {"d_loss": float(d_loss.detach())}
 
-    @torch.no_grad()
     def sample(self, x: torch.Tensor, **_) -> torch.Tensor:
-        """The generator's (EMA) prediction as one draw: (1, B, C_out, H, W)."""
-        net = self.ema.module if self.ema else self.networks["generator"].eval()
-        out = net(x)
-        self.networks["generator"].train()
-        return out[None]
+        return _one_draw(self, x)
 
 
 class DiffusionTask:
@@ -177,7 +171,8 @@ class DiffusionTask:
 
 class FastTask:
     """The fast tier: one small network (:class:`neurender.models.fast.FastNet`) trained by regression on
-    the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (the GAN generator's terms, no adversary)."""
+    the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (:func:`neurender.models.acgan.generator_objective`
+    without the adversary, with the weights of the run's ``fast`` config)."""
 
     stochastic = False
 
@@ -193,23 +188,24 @@ class FastTask:
              precision: Precision) -> dict:
         with precision.autocast():
             prediction = wrapped["network"](x)
-        l1 = torch.nn.functional.l1_loss(prediction.float(), y)
-        ssim = kornia.metrics.ssim(acgan.to_unit(prediction.float()), acgan.to_unit(y), acgan.SSIM_WINDOW,
-                                   max_val=1.0).mean()
-        loss = self.config.lambda_l1 * l1 + self.config.beta_ssim * (1 - ssim)
+        loss, parts = acgan.generator_objective(None, prediction.float(), y, self.config)  # no adversary
         self.optimizers["network"].zero_grad(set_to_none=True)
         precision.scaler.scale(loss).backward()
         precision.scaler.step(self.optimizers["network"])
         precision.scaler.update()
-        return {"l1": float(l1.detach()), "ssim": float(ssim.detach()), "total": float(loss.detach())}
+        return {k: v for k, v in parts.items() if k != "adv"}
 
-    @torch.no_grad()
     def sample(self, x: torch.Tensor, **_) -> torch.Tensor:
-        """The network's (EMA) prediction as one draw: (1, B, C_out, H, W)."""
-        net = self.ema.module if self.ema else self.networks["network"].eval()
-        out = net(x).clamp(-1, 1)
-        self.networks["network"].train()
-        return out[None]
+        return _one_draw(self, x)
+
+
+@torch.no_grad()
+def _one_draw(task, x: torch.Tensor) -> torch.Tensor:
+    """A deterministic task's prediction (its EMA network's when it has one) as one draw: (1, B, C_out, H, W)."""
+    net = task.ema.module if task.ema else task.networks[task.main].eval()
+    out = net(x)
+    task.networks[task.main].train()
+    return out[None]
 
 
 def _first_guess(name: str, effect, kind: str) -> torch.nn.Module:
