@@ -76,8 +76,7 @@ with tempfile.TemporaryDirectory() as tmp:
     for variant in ("llvm_ad_rgb", "cuda_ad_rgb"):
         start = time.perf_counter()
         result = subprocess.run(nr + ["generate", "objects", "--views", "4", "--res", "256", "--spp", "64", "--out",
-                                      os.path.join(tmp, variant)], capture_output=True, text=True,
-                                env={**os.environ, "NEURENDER_VARIANT": variant})
+                                      os.path.join(tmp, variant), "--variant", variant], capture_output=True, text=True)
         figures["generate"][variant] = {"seconds": time.perf_counter() - start, "exit": result.returncode}
     print("generate", figures["generate"], flush=True)
 

@@ -11,6 +11,9 @@ import os
 import re
 import sys
 from dataclasses import dataclass
+from typing import Literal, get_args
+
+from neurender.base.errors import InputError
 
 MIN_LLVM = 16  # LLVM 15 crashes in drjit 1.5
 # Mitsuba decodes EXR files (envmaps, textures) with OpenEXR tasks on Dr.Jit's thread pool; with a
@@ -18,6 +21,29 @@ MIN_LLVM = 16  # LLVM 15 crashes in drjit 1.5
 MIN_THREADS = 2
 FAST_PATH_HINT = ("install libLLVM 16+ (`apt-get install libllvm19`, or "
                   "`pip install karellen-llvm-core wheel-axle-runtime`) or set DRJIT_LIBLLVM_PATH")
+
+
+VariantName = Literal["auto", "cuda_ad_rgb", "llvm_ad_rgb", "scalar_rgb"]
+VARIANTS = get_args(VariantName)
+
+
+@dataclass(frozen=True)
+class RenderVariant:
+    """The one flag of every command that renders with Mitsuba (generate, evaluate, bench, demo)."""
+
+    variant: VariantName = "auto"
+    """Mitsuba variant: auto (cuda_ad_rgb when a CUDA device is usable, else llvm_ad_rgb with libLLVM
+    16+, else scalar_rgb) or one of them (an error when it cannot run here)."""
+
+
+def request_variant(argv: list[str]) -> None:
+    """Make a ``--variant NAME`` of the command line ``argv`` the forced variant (``NEURENDER_VARIANT``)
+    of this process and its workers. It must run before Mitsuba is imported, that is before the
+    command's module is (the flag itself is parsed, and checked, with :class:`RenderVariant`)."""
+    for word, after in zip(argv, argv[1:] + [""]):
+        value = word.partition("=")[2] if word.startswith("--variant=") else after if word == "--variant" else ""
+        if value in VARIANTS and value != "auto":
+            os.environ["NEURENDER_VARIANT"] = value
 
 
 @dataclass(frozen=True)
@@ -72,7 +98,7 @@ def init_mitsuba() -> VariantChoice:
     import mitsuba as mi
 
     if forced:
-        mi.set_variant(forced)
+        _set_forced(mi, forced)
         _choice = VariantChoice(forced, "forced by NEURENDER_VARIANT", libllvm)
     else:
         _choice = _first_working(mi, libllvm)
@@ -84,6 +110,18 @@ def init_mitsuba() -> VariantChoice:
         print(f"warning: Mitsuba runs in {_choice.name} (slow; the Python AO and G-buffer integrators run "
               f"per sample): {FAST_PATH_HINT}", file=sys.stderr)
     return _choice
+
+
+def _set_forced(mi, name: str) -> None:
+    """Set variant ``name`` asked for by ``--variant`` or ``NEURENDER_VARIANT``; InputError when it cannot run here."""
+    if name.startswith("cuda") and not _cuda_device_present():
+        raise InputError(f"Mitsuba variant {name} needs a CUDA device and this machine has none "
+                         "(--variant auto picks what runs here; neurender doctor shows it)")
+    try:
+        mi.set_variant(name)
+    except Exception as exc:  # noqa: BLE001 - unknown, not compiled in, or its backend fails to start
+        raise InputError(f"Mitsuba variant {name} cannot run here: {str(exc).splitlines()[0]} "
+                         f"(this Mitsuba has {', '.join(mi.variants())})") from None
 
 
 def _first_working(mi, libllvm: str | None) -> VariantChoice:

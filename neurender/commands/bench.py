@@ -22,6 +22,7 @@ from data_gen.options import RenderOptions
 from neurender import effects
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
+from neurender.base.variant import RenderVariant
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions, device_label, resolve_device
@@ -265,6 +266,8 @@ class BenchCompare:
     """Methods of the evaluations (none: their baselines and shipped models; give run folders by path)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the methods' networks run."""
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
 
 @dataclass(kw_only=True)
@@ -279,6 +282,8 @@ class BenchGenerate:
     """Image size in pixels."""
     spp: int = 32
     """Samples per pixel."""
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
 
 @dataclass(kw_only=True)

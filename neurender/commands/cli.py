@@ -13,6 +13,7 @@ import sys
 from importlib.metadata import version
 
 from neurender.base.errors import InputError
+from neurender.base.variant import request_variant
 from neurender.commands.arguments import parse
 
 COMMANDS = {
@@ -84,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             print(_usage(argv[0] + " "))
             return 0
         name, rest = _command(argv)
+        request_variant(rest)
         module = importlib.import_module(f"neurender.commands.{COMMANDS[name][0]}")
         options, function = module.COMMANDS[name]
         return function(parse(f"neurender {name}", options, rest))

@@ -13,6 +13,7 @@ from data_gen.convert import PRESETS, ConvertedView, convert
 from data_gen.generator import GenerateOptions, generate
 from data_gen.validate import validate
 from neurender.base.errors import InputError
+from neurender.base.variant import RenderVariant
 from neurender.base.variant import FAST_PATH_HINT, find_libllvm, init_mitsuba, is_vectorized
 from neurender.stats import write_stats
 
@@ -57,6 +58,8 @@ class GenerateCommand:
     view_timeout: float | None = field(default=None, metadata={"metavar": "SECONDS"})
     """A view taking longer is killed and retried once, then the run stops (none: 600 until a view
     has finished, then max(120, 20 x the slowest finished view))."""
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
 
 def run_generate(command: GenerateCommand) -> int:

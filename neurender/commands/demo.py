@@ -24,6 +24,7 @@ from data_gen.validate import validate
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
+from neurender.base.variant import RenderVariant
 from neurender.data import split_scenes
 from neurender.device import DeviceOptions, resolve_device
 from neurender.effects import EFFECTS
@@ -149,6 +150,8 @@ class DemoCommand:
     """Parallel render processes."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
 
 def run_demo_command(command: DemoCommand) -> int:

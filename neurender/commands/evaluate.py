@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from neurender import effects
+from neurender.base.variant import RenderVariant
 from neurender.device import DeviceOptions
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.report import report
@@ -32,6 +33,8 @@ class EvaluateCommand:
     """Sampling of diffusion runs (more than one sample also scores the calibration of their spread)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
 
 def run_evaluate(command: EvaluateCommand) -> int:

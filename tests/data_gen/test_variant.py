@@ -99,3 +99,24 @@ def test_scalar_generate_makes_a_valid_dataset(tmp_path):
     assert load_manifest(out)["renderer"]["variant"] == "scalar_rgb"
     check = run_neurender("validate", out)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+@pytest.mark.parametrize("command", [("generate", "objects", "--views", "1", "--res", "8"),
+                                     ("evaluate", "--data", "nowhere", "--effect", "ao"),
+                                     ("bench", "compare", "--eval", "nowhere"),
+                                     ("demo",)])
+def test_variant_cuda_without_a_gpu_is_one_line_and_exit_2(tmp_path, command):
+    if variant._cuda_device_present():
+        pytest.skip("this machine has a CUDA device")
+    proc = run_neurender(*command, "--out", tmp_path / "out", "--variant", "cuda_ad_rgb")
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no" in proc.stderr and "CUDA" in proc.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_variant_flag_picks_the_renderer_recorded_in_the_manifest(tmp_path):
+    out = tmp_path / "flag"
+    proc = run_neurender("generate", "objects", "--out", out, "--views", "1", "--res", "8", "--spp", "2",
+                         "--spp-gbuffer", "1", "--variant=scalar_rgb", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert load_manifest(out)["renderer"]["variant"] == "scalar_rgb"
