@@ -83,6 +83,8 @@ class Effect:
     derived:     the physically scaled channels scaled runs read (keys of
                  :data:`neurender.training.inputs.DERIVED`).
     parameters:  the :class:`ViewParameters` fields the first guess and derived channels need.
+    balance_from: the three radiance inputs whose frame mean is the view's light, divided out by runs
+                 with ``balance`` (:func:`neurender.space.light_scale`); () for effects without light.
     """
 
     name: str
@@ -98,6 +100,7 @@ class Effect:
     first_guess: str | None = None
     derived: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()
+    balance_from: tuple[str, ...] = ()
 
     @property
     def guess_channels(self) -> tuple[str, ...]:
@@ -153,10 +156,11 @@ def get(name: str) -> Effect:
 
 register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
                 reference_pass="fog", baselines=("fog-analytic",), first_guess="fog-analytic",
-                derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t")))
+                derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"), balance_from=RGB))
 register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
                 sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao"), first_guess="gtao",
                 derived=("radius_px",), parameters=("fov_x", "ao_radius")))
 register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",
                 sees_mask=True, baselines=("gi-ambient",), residual_over=DIRECT, composite="direct-env-ao",
-                first_guess="gi-ambient", derived=("radius_px",), parameters=("fov_x", "ao_radius")))
+                first_guess="gi-ambient", derived=("radius_px",), parameters=("fov_x", "ao_radius"),
+                balance_from=DIRECT))

@@ -5,12 +5,20 @@ mapped to [-1, 1); AO to [-1, 1]; normals stay in [-1, 1]; albedo is mapped to
 [-1, 1]; depth is divided by the image's mean depth on the mask (scale-free:
 scenes of any size look alike), then shifted to centre it. Off the mask inputs are 0.
 Evaluation always happens on linear values after :func:`from_model_space`.
+
+Runs with ``balance`` (HDR effects) first divide every radiance channel, input and target, by the
+view's light (:func:`light_scale`: per colour channel, the frame's mean of the effect's
+``balance_from`` channels over :data:`BALANCE_LEVEL`) and multiply the prediction back. In RGB
+rendering every colour channel's light transport is linear in the light's intensity in that channel,
+so this is exact: the network sees every scene white-balanced and exposed alike, whatever its lamps.
 """
 from __future__ import annotations
 
 import torch
 
 RADIANCE_PREFIXES = ("direct.", "env.", "fog.")
+BALANCE_LEVEL = 0.25
+"""The mean of a balanced view's ``balance_from`` channels, per colour (about that of the training scenes)."""
 
 
 def is_radiance(name: str) -> bool:
@@ -26,6 +34,22 @@ def reinhard(x: torch.Tensor) -> torch.Tensor:
 def inverse_reinhard(u: torch.Tensor) -> torch.Tensor:
     u = u.clamp(0, 0.999)
     return u / (1 - u)
+
+
+def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:
+    """The light of each view of linear ``inputs`` (B, len(effect.inputs), H, W): (B, 3, 1, 1), the
+    per-channel mean over the frame of ``effect.balance_from`` over :data:`BALANCE_LEVEL`; a channel at
+    most 1e-3 of the brightest one (or a black frame) is floored there, so no channel is divided by 0."""
+    mean = effect.pick(inputs, effect.balance_from).mean(dim=(2, 3), keepdim=True)
+    return mean.clamp_min(1e-3 * mean.amax(dim=1, keepdim=True).clamp_min(1e-6)) / BALANCE_LEVEL
+
+
+def divide_light(inputs: torch.Tensor, scale: torch.Tensor, effect) -> torch.Tensor:
+    """Linear ``inputs`` (B, len(effect.inputs), H, W) with each radiance channel (``X.R`` etc.)
+    divided by its colour's ``scale`` (B, 3, 1, 1) of :func:`light_scale`."""
+    colour = [("R", "G", "B").index(name[-1]) if is_radiance(name) else None for name in effect.inputs]
+    divisor = torch.cat([scale[:, c:c + 1] if c is not None else torch.ones_like(scale[:, :1]) for c in colour], 1)
+    return inputs / divisor
 
 
 def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor) -> torch.Tensor:

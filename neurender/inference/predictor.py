@@ -123,9 +123,13 @@ class Predictor:
     def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None, sample=None
                 ) -> torch.Tensor:
         """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
-        ``internal_res`` when asked, with the off-mask value."""
+        ``internal_res`` when asked, in the view's light (divided out and back when the run balances it),
+        with the off-mask value."""
         source = inputs.device
         inputs, mask = inputs.to(self.device), mask.to(self.device)
+        light = space.light_scale(inputs, self.effect) if self.config.balances_light else None
+        if light is not None:
+            inputs = space.divide_light(inputs, light, self.effect)
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
@@ -143,6 +147,8 @@ class Predictor:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
+        if light is not None:
+            draws = draws * light
         return self.effect.apply_off_mask(draws, mask).to(source)
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:

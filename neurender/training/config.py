@@ -44,6 +44,10 @@ class TrainConfig:
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
     residual over it; ``derived``: the G-buffer and the scaled channels, no classic method (cheap per
     pixel: the fast tier's); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
+    balance: bool = True
+    """Divide the view's light out of every radiance channel, input and target, and multiply the
+    prediction back (fog and GI: exact in RGB rendering, :mod:`neurender.space`); runs written before
+    this field did not."""
     iters: int = 2000
     """Optimisation steps."""
     batch: int = 4
@@ -115,6 +119,11 @@ class TrainConfig:
         if not (self.lr > 0 and 0 <= self.ema < 1):
             raise InputError(f"need lr > 0 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
 
+    @property
+    def balances_light(self) -> bool:
+        """Whether this run divides the view's light out (``balance``, and the effect has light)."""
+        return self.balance and bool(effects.get(self.effect).balance_from)
+
     def for_prediction(self) -> "TrainConfig":
         """This config without EMA: the prediction weights (EMA ones when trained with it) load
         straight into the predicting network."""
@@ -126,8 +135,8 @@ class TrainConfig:
     @classmethod
     def from_json(cls, data: dict) -> "TrainConfig":
         """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name;
-        one written before ``inputs`` existed reads the G-buffer only)."""
-        return from_json(cls, {"inputs": "gbuffer"} | {RENAMED.get(key, key): value for key, value in data.items()})
+        one written before ``inputs`` existed reads the G-buffer only, one before ``balance`` does not balance)."""
+        return from_json(cls, {"inputs": "gbuffer", "balance": False} | {RENAMED.get(key, key): value for key, value in data.items()})
 
 
 def from_json(cls, data: dict):

@@ -131,6 +131,18 @@ class Run:
         return read_calibration(self.folder)
 
 
+def same_inputs(run: Run, config: TrainConfig, flag: str) -> None:
+    """InputError unless ``run`` (given with ``flag``) reads what a run of ``config`` reads: the same
+    input kind, with the light balanced or not alike."""
+    if run.config.inputs != config.inputs:
+        raise InputError(f"{flag} {run.name} reads {run.config.inputs} inputs, this run {config.inputs}: give "
+                         f"--inputs {run.config.inputs}")
+    if run.config.balances_light != config.balances_light:
+        raise InputError(f"{flag} {run.name} {'balances' if run.config.balances_light else 'does not balance'} the "
+                         f"light, this run {'does' if config.balances_light else 'does not'}: give "
+                         f"{'--balance' if run.config.balances_light else '--no-balance'}")
+
+
 def open_run(name: str) -> Run:
     """The :class:`Run` of a run folder or ``pretrained:NAME``; InputError when it is neither."""
     folder = resolve(name)

@@ -20,6 +20,7 @@ from neurender import effects
 from neurender.effects import DEPTH, MASK, NORMAL
 from neurender.models import acgan, diffusion, fast, unet
 from neurender.training import inputs, runs
+from neurender.training.config import TrainConfig
 
 
 def _adam(module: torch.nn.Module, lr: float, betas) -> torch.optim.Adam:
@@ -111,7 +112,7 @@ class DiffusionTask:
 
     def __init__(self, config, effect):
         in_channels, out_channels = len(inputs.channels(effect, config.inputs)), len(effect.targets)
-        self.first_guess = _first_guess(config.first_guess, effect, config.inputs) if config.first_guess else None
+        self.first_guess = _first_guess(config.first_guess, effect, config) if config.first_guess else None
         cond_channels = in_channels + (out_channels if self.first_guess else 0)
         self.residual_index = effect.index(effect.residual_over) if effect.residual_over else None
         self.scheduler = diffusion.NoiseScheduler(config.diffusion)
@@ -208,16 +209,14 @@ def _one_draw(task, x: torch.Tensor) -> torch.Tensor:
     return out[None]
 
 
-def _first_guess(name: str, effect, kind: str) -> torch.nn.Module:
+def _first_guess(name: str, effect, config: TrainConfig) -> torch.nn.Module:
     """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
-    ``name``, which must predict ``effect`` from inputs ``kind``; InputError otherwise."""
+    ``name``, which must predict ``effect`` from the inputs of ``config``; InputError otherwise."""
     run = runs.open_run(name)
     if run.config.model != "acgan" or run.config.effect != effect.name:
         raise InputError(f"--first-guess {name} must be an acgan run of effect {effect.name}, "
                          f"not a {run.config.model} run of {run.config.effect}")
-    if run.config.inputs != kind:
-        raise InputError(f"--first-guess {name} reads {run.config.inputs} inputs, this run {kind}: give --inputs "
-                         f"{run.config.inputs}")
+    runs.same_inputs(run, config, "--first-guess")
     task = ACGANTask(run.config.for_prediction(), effect)
     run.load_prediction_weights(task)
     return task.networks[task.main].eval().requires_grad_(False)

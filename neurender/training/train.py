@@ -34,13 +34,11 @@ from neurender.training.config import TrainConfig
 from neurender.training.tasks import build_task, to_device
 
 
-def _initialise(task, init: str, inputs: str) -> None:
+def _initialise(task, init: str, config: TrainConfig) -> None:
     """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``,
-    which must read the same ``inputs``."""
+    which must read the same inputs as ``config``."""
     run = runs.open_run(init)
-    if run.config.inputs != inputs:
-        raise InputError(f"--init {init} reads {run.config.inputs} inputs, this run {inputs}: give --inputs "
-                         f"{run.config.inputs}")
+    runs.same_inputs(run, config, "--init")
     run.load_prediction_weights(task)
     if task.ema:
         task.ema.module.load_state_dict(task.networks[task.main].state_dict())
@@ -65,17 +63,25 @@ def downscaled(item: dict, factor: int) -> dict:
                    "target": target}
 
 
-def with_scaled(item: dict, effect, kind: str) -> dict:
-    """``item`` with ``scaled`` (C, H, W): its whole view's derived channels and first guess, for
-    scaled and derived runs (``kind``, a config's ``inputs``); None for G-buffer runs."""
+def prepared(item: dict, effect, config: TrainConfig) -> dict:
+    """A dataset ``item`` ready to crop: when the run balances, its light ``light`` (1, 3, 1, 1)
+    divided out of the radiance inputs and the target (:func:`neurender.space.light_scale`; else None);
+    ``scaled`` (C, H, W): its whole view's derived channels and first guess, for scaled and derived
+    runs (None for G-buffer runs)."""
+    light = None
+    if config.balances_light:
+        light = space.light_scale(item["input"][None], effect)
+        item = item | {"input": space.divide_light(item["input"][None], light, effect)[0],
+                       "target": item["target"] / light[0]}
     scaled = None
-    if kind != "gbuffer":
-        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect, kind)[0]
-    return item | {"scaled": scaled}
+    if config.inputs != "gbuffer":
+        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect,
+                                 config.inputs)[0]
+    return item | {"scaled": scaled, "light": light}
 
 
 def crop_to_model_space(item: dict, top: int, left: int, height: int, width: int, effect):
-    """Network inputs x and targets y (1, C, height, width) of a crop of a :func:`with_scaled` item."""
+    """Network inputs x and targets y (1, C, height, width) of a crop of a :func:`prepared` item."""
     crop = [None if item[k] is None else item[k][None, :, top:top + height, left:left + width]
             for k in ("input", "target", "mask", "scaled")]
     return to_model_space(*crop[:3], effect, crop[3])
@@ -98,7 +104,7 @@ class Batches:
             raise InputError(f"--crop {config.crop} is larger than the smallest views ({height}x{width}) of "
                              f"{', '.join(config.data)}")
         copies = [downscaled(item, k) for item in views for k in config.downscale]
-        self.items = [with_scaled(c, self.effect, config.inputs) for c in copies
+        self.items = [prepared(c, self.effect, config) for c in copies
                       if min(c["mask"].shape[-2:]) >= config.crop]
         self.config, self.generator = config, generator
         names = channels(self.effect, config.inputs)
@@ -206,7 +212,7 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
     batches = Batches(train_sets, config, generator)
     task = to_device(build_task(config), device)
     if config.init and not resume:
-        _initialise(task, config.init, config.inputs)
+        _initialise(task, config.init, config)
     stride = task.stride
     if config.crop % stride:
         raise InputError(f"--crop {config.crop} must be a multiple of the network's stride {stride}")
@@ -264,7 +270,7 @@ class _SampleViews:
         dataset = GBufferDataset(config.data[0], config.effect, split=held_out_split(config.data[0]),
                                  test_fraction=config.test_fraction,
                                  seed=config.seed)
-        self.items = [with_scaled(dataset[i], dataset.effect, config.inputs) for i in range(min(count, len(dataset)))]
+        self.items = [prepared(dataset[i], dataset.effect, config) for i in range(min(count, len(dataset)))]
         self.config, self.effect = config, dataset.effect
 
     def write(self, task, run: str, step: int) -> tuple[dict, np.ndarray]:
@@ -279,6 +285,8 @@ class _SampleViews:
             device = next(task.networks[task.main].parameters()).device
             prediction = space.from_model_space(task.sample(x.to(device), steps=self.config.sample_steps)[0].cpu(),
                                                 self.effect)
+            if item["light"] is not None:  # back to the view's light
+                prediction, target = prediction * item["light"], target * item["light"]
             shown = [space.display(t, self.effect.hdr) for t in (prediction, target)]
             ssims.append(float(metrics.ssim(*shown)[0]))
             psnrs.append(float(metrics.psnr(*shown)[0]))

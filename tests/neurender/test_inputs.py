@@ -111,3 +111,60 @@ def test_predict_takes_the_view_from_its_dataset_or_from_options(untrained, pair
     given = run_neurender("predict", "--checkpoint", untrained, "--input", alone, "--out", tmp_path / "b",
                           "--fov-deg", "50", "--ao-radius", "0.3")
     assert given.returncode == 0, given.stderr[-2000:]
+
+
+GI = effects.get("gi")
+
+
+def test_light_scale_is_the_frame_mean_per_channel_with_a_floor():
+    inputs, mask = plane(4, 6, 2.0, GI)
+    for channel, value in zip(effects.DIRECT, (0.5, 0.1, 0.0)):
+        inputs[:, GI.inputs.index(channel)] = value
+    scale = space.light_scale(inputs, GI)
+    expected = torch.tensor([0.5, 0.1, 0.5e-3]) / space.BALANCE_LEVEL  # blue floored at 1e-3 of red
+    assert torch.allclose(scale.flatten(), expected)
+    balanced = space.divide_light(inputs, scale, GI)
+    assert torch.allclose(balanced[:, GI.inputs.index("direct.R")], torch.full((1, 4, 6), space.BALANCE_LEVEL))
+    assert torch.equal(balanced[:, GI.inputs.index("albedo.R")], inputs[:, GI.inputs.index("albedo.R")])
+
+
+@pytest.mark.parametrize("effect", ["gi", "fog"])
+def test_a_balanced_run_scales_with_the_light_colour_exactly(pair_dataset, tmp_path, effect):
+    """RGB light transport is linear per colour channel: lamps k times brighter in red (another k in
+    green, blue) give every radiance k times brighter in that channel. A balanced run's prediction
+    follows, whatever its weights; without balance it does not."""
+    record = effects.get(effect)
+    predictions = {}
+    for balance in (True, False):
+        out = str(tmp_path / f"run_{balance}")
+        train(TrainConfig(model="acgan", effect=effect, data=str(pair_dataset), iters=2, batch=1, crop=32,
+                          balance=balance, ema=0.0, sample_every=1000, checkpoint_every=2,
+                          acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8,
+                                            disc_layers=2)), out, progress=False)
+        predictor = Predictor(out)
+        assert predictor.config.balances_light is balance
+        from neurender.data import GBufferDataset
+
+        item = GBufferDataset(str(pair_dataset), effect)[0]
+        k = torch.tensor([3.0, 0.5, 10.0])
+        brighter = item["input"].clone()
+        for i, name in enumerate(record.inputs):
+            if space.is_radiance(name):
+                brighter[i] *= k["RGB".index(name[-1])]
+        base = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
+        lit = predictor.predict(brighter[None], item["mask"][None], item["parameters"])[0]
+        predictions[balance] = (lit - base * k[None, :, None, None]).abs().max() / base.abs().max()
+    assert predictions[True] < 1e-4
+    assert predictions[False] > 1e-2
+
+
+def test_runs_written_before_balance_do_not_balance_and_init_must_match(pair_dataset, tmp_path):
+    old = TrainConfig(effect="gi").to_json()
+    del old["balance"]
+    assert TrainConfig.from_json(old).balance is False and TrainConfig(effect="gi").balances_light
+    assert not TrainConfig(effect="ao").balances_light  # AO has no light to balance
+    assert not Predictor("pretrained:gi").config.balances_light
+    refused = run_neurender("train", "--model", "acgan", "--effect", "gi", "--inputs", "gbuffer", "--data", pair_dataset,
+                            "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")
+    lines = error_lines(refused.stderr)
+    assert refused.returncode == 2 and len(lines) == 1 and "--no-balance" in lines[0], refused.stderr
