@@ -24,7 +24,7 @@ COMMANDS = {
     "stats": ("data", "per-family histograms of depth, normals, AO and luminance (PNG + JSON)"),
     "train": ("learn", "train an effect predictor (attention cGAN or conditional diffusion)"),
     "predict": ("learn", "predict an effect from G-buffer EXRs with a trained run"),
-    "export": ("learn", "export a GAN run: ONNX for onnxruntime, or a shipped model folder"),
+    "export": ("learn", "export a run: ONNX for onnxruntime, or a shipped model folder"),
     "calibrate": ("learn", "fit a diffusion run's uncertainty scale on held-out views"),
     "evaluate": ("evaluate", "score methods (baselines, runs) against the path-traced reference"),
     "report": ("evaluate", "HTML and Markdown report from evaluation folders"),

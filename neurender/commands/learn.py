@@ -107,14 +107,17 @@ MAX_ONNX_SIDE = 8192
 
 @dataclass(kw_only=True)
 class ExportCommand:
-    """Export a GAN run: ONNX for onnxruntime, or a shipped model folder (config, fp16 weights, model card)."""
+    """Export a run: ONNX for onnxruntime (a GAN's generator, a fast network, or a diffusion run's
+    one-evaluation estimate with its first-guess GAN in the same graph), or a shipped model folder
+    (config, fp16 weights, model card)."""
 
     checkpoint: str
     """Run directory, or pretrained:NAME."""
     out: str
     """The ONNX file, or the shipped model folder."""
     format: Literal["onnx", "shipped"] = "onnx"
-    """onnx: the generator as ONNX; shipped: config + fp16 EMA weights + MODEL_CARD.md."""
+    """onnx: the network as ONNX (model space in and out, see docs/training.md); shipped: config + fp16 EMA
+    weights + MODEL_CARD.md."""
     size: str = field(default="256", metadata=SIZE)
     """Image size the ONNX graph takes: N, WxH or 720p/1080p/1440p/2160p (rounded up to the network's stride)."""
     eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
@@ -158,10 +161,8 @@ def run_export(command: ExportCommand) -> int:
     if max(size) > MAX_ONNX_SIDE:
         raise InputError(f"--size {command.size}: an ONNX graph takes at most {MAX_ONNX_SIDE} pixels a side "
                          "(larger frames: predict --tile)")
-    predictor = Predictor(command.checkpoint)
-    if predictor.task.stochastic:
-        raise InputError(f"{command.checkpoint} is a {predictor.model} run; only GAN runs export "
-                         "(one network call per frame)")
+    # a diffusion run exports its one-evaluation estimate (the mean sampler), its first-guess GAN inside
+    predictor = Predictor(command.checkpoint, SamplingOptions(sampler="mean", samples=1))
     height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
     print(f"onnx: {export_onnx(predictor.network, len(predictor.channels), command.out, height, width)}")
     return 0

@@ -79,21 +79,27 @@ class Predictor:
         self.task = prediction_task(self.run, self.device)
         self.model, self.effect = self.config.model, effects.get(self.config.effect)
         self.channels = channels(self.effect, self.config.inputs)
-        self.network = self.task.networks[self.task.main]
         self.stride = self.task.stride
-        if backend == "onnxruntime":
-            if self.task.stochastic:
-                raise InputError(f"the onnxruntime backend runs GANs and fast runs only; {run} is a {self.model} run")
-            self.network = OnnxNetwork(self.network, len(self.channels))
         self.sampling = replace(sampling, steps=sampling.steps or self.config.sample_steps,
                                 sampler=sampling.sampler or self.config.sampler)
+        # one deterministic network call per frame: a GAN, a fast network, or a diffusion run's
+        # one-evaluation estimate (the mean sampler without draws)
+        self.single = not self.task.stochastic or (self.sampling.sampler == "mean" and self.sampling.samples <= 1)
+        self.network = self.task.estimator() if self.task.stochastic and self.single else \
+            self.task.networks[self.task.main]
+        if backend == "onnxruntime":
+            if not self.single:
+                raise InputError(f"the onnxruntime backend runs one network call per frame (GANs, fast runs, a "
+                                 f"diffusion run with --sampler mean and 1 sample); {run} draws samples")
+            self.network = OnnxNetwork(self.network, len(self.channels))
         calibration = self.run.calibration()
         self.calibrated = bool(calibration) and (calibration["sampler"], calibration["steps"], calibration["samples"]) \
             == (self.sampling.sampler, self.sampling.steps, self.sampling.samples)
         self.std_scale = calibration["std_scale"] if self.calibrated else 1.0
-        if tile is not None and (self.task.stochastic or backend != "torch"):
-            raise InputError(f"--tile runs GANs with the torch backend only; {run} is a {self.model} run "
-                             f"on {backend}")
+        if tile is not None and (not self.single or backend != "torch"):
+            raise InputError(f"--tile runs one network call per frame with the torch backend (GANs, fast runs, a "
+                             f"diffusion run with --sampler mean and 1 sample); {run} is a {self.model} run on "
+                             f"{backend} with {self.sampling.samples} sample(s)")
         self.tile, self.internal_res = tile, internal_res
 
     def _sample(self, x: torch.Tensor, samples: int, estimate: bool = False) -> torch.Tensor:
@@ -109,7 +115,7 @@ class Predictor:
         h, w = x.shape[-2:]
         if h % self.stride or w % self.stride:
             x = F.pad(x, (0, -w % self.stride, 0, -h % self.stride), mode="replicate")
-        tileable = not self.task.stochastic and isinstance(self.network, torch.nn.Module)
+        tileable = self.single and isinstance(self.network, torch.nn.Module)
         tile = self.tile or (AUTO_TILE if tileable and h * w > AUTO_TILE_PIXELS else None)
         if sample is not None:
             raw = sample(x)
@@ -155,7 +161,7 @@ class Predictor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W), the view's
         parameters (a scaled run needs the effect's ``parameters``; InputError naming the missing ones)
         -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN."""
-        if not self.task.stochastic:
+        if self.single:
             return self._linear(inputs, mask, view)
         return self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples))
 
@@ -163,12 +169,11 @@ class Predictor:
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
         :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
-        (:meth:`neurender.training.tasks.DiffusionTask.estimate`). The uncertainty is the per-pixel standard
+        (:class:`neurender.training.tasks.Estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
-        if self.task.stochastic and self.sampling.sampler == "mean":  # the estimate, then the draws (if any)
-            samples = self.sampling.samples if self.sampling.samples > 1 else 0
-            outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, samples, estimate=True))
-            prediction, draws = outputs[0], outputs[1:] if samples else outputs
+        if not self.single and self.sampling.sampler == "mean":  # the estimate, then the draws
+            outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples, estimate=True))
+            prediction, draws = outputs[0], outputs[1:]
         else:
             draws = self.draws(inputs, mask, view)
             prediction = draws.mean(0) if len(draws) > 1 else draws[0]

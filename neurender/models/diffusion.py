@@ -168,7 +168,7 @@ class NoiseScheduler:
 
     @staticmethod
     def _check_same_shape(**tensors: Tensor) -> None:
-        shapes = {name: tuple(v.shape) for name, v in tensors.items()}
+        shapes = {name: tuple(int(n) for n in v.shape) for name, v in tensors.items()}  # ints, traced too
         if len(set(shapes.values())) != 1:
             raise ValueError(f"shapes must match, got {shapes}")
 

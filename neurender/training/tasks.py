@@ -126,11 +126,7 @@ class DiffusionTask:
 
     def _condition(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | float]:
         """(U-Net conditioning, base of the residual) for network inputs x (B, C_in, H, W)."""
-        if self.first_guess is not None:
-            with torch.no_grad():
-                guess = self.first_guess(x)
-            return torch.cat([x, guess], 1), guess
-        return x, (x[:, self.residual_index] if self.residual_index else 0.0)
+        return condition(x, self.first_guess, self.residual_index)
 
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict,
              precision: Precision) -> dict:
@@ -161,13 +157,50 @@ class DiffusionTask:
         outputs = [diffusion.sample_ddim(net, cond, self.scheduler, steps, eta=eta, generator=generator, clip=clip)
                    for _ in range(samples)]
         if estimate:
-            last = self.scheduler.num_train_steps - 1
-            x_t = torch.zeros_like(outputs[0]) if outputs else \
-                torch.zeros((x.shape[0], net.out_channels, *x.shape[-2:]), dtype=x.dtype, device=x.device)
-            step = torch.full((x.shape[0],), last, device=x.device)
-            outputs.insert(0, self.scheduler.predict_x0_eps(net(x_t, step, cond), x_t, last)[0])
+            outputs.insert(0, one_evaluation(net, self.scheduler, cond))
         self.networks["unet"].train()
         return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
+
+    def estimator(self) -> "Estimate":
+        """The one-evaluation estimate of :meth:`sample` as one network (prediction weights)."""
+        net = self.ema.module if self.ema else self.networks["unet"]
+        return Estimate(net, self.first_guess, self.residual_index, self.scheduler, self.scale).eval()
+
+
+def condition(x: torch.Tensor, first_guess: torch.nn.Module | None, residual_index: list[int] | None
+              ) -> tuple[torch.Tensor, torch.Tensor | float]:
+    """(U-Net conditioning, base of the residual) of a diffusion model for network inputs x (B, C_in, H, W):
+    x and the first guess's prediction, or x and its ``residual_index`` channels, or x and 0."""
+    if first_guess is not None:
+        with torch.no_grad():
+            guess = first_guess(x)
+        return torch.cat([x, guess], 1), guess
+    return x, (x[:, residual_index] if residual_index else 0.0)
+
+
+def one_evaluation(net: torch.nn.Module, scheduler, cond: torch.Tensor) -> torch.Tensor:
+    """The U-Net's estimate of the clean (scaled) residual x0 (B, C_out, H, W) in one evaluation: its x0
+    prediction at the last step from the prior's mean x_T = 0, without the noise a draw carries."""
+    last = scheduler.num_train_steps - 1
+    x_t = torch.zeros((cond.shape[0], net.out_channels, *cond.shape[-2:]), dtype=cond.dtype, device=cond.device)
+    step = torch.full((cond.shape[0],), last, device=cond.device)
+    return scheduler.predict_x0_eps(net(x_t, step, cond), x_t, last)[0]
+
+
+class Estimate(torch.nn.Module):
+    """A diffusion model's one-evaluation estimate of E[target | x] (the ``mean`` sampler without draws)
+    as one deterministic network, x (B, C_in, H, W) -> (B, C_out, H, W) in model space, the first-guess
+    GAN inside: it runs in tiles and exports to ONNX like a GAN."""
+
+    def __init__(self, unet_: torch.nn.Module, first_guess: torch.nn.Module | None, residual_index, scheduler,
+                 scale: float):
+        super().__init__()
+        self.unet, self.first_guess = unet_, first_guess
+        self.residual_index, self.scheduler, self.scale = residual_index, scheduler, scale
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        cond, base = condition(x, self.first_guess, self.residual_index)
+        return (one_evaluation(self.unet, self.scheduler, cond) / self.scale + base).clamp(-1, 1)
 
 
 class FastTask:

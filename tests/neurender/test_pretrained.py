@@ -74,18 +74,50 @@ def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
     assert (on_onnx - predictor.predict(inputs, mask, view)[0]).abs().max() < 1e-4
 
 
-def test_diffusion_runs_do_not_export(pair_dataset, tmp_path):
-    from neurender.base.errors import InputError
+@pytest.fixture(scope="module")
+def refiner_run(gan_run, pair_dataset, tmp_path_factory) -> str:
+    """A tiny diffusion refiner over ``gan_run`` (its first guess), a few real steps."""
     from neurender.models.unet import UNetConfig
     from neurender.training.train import train
 
-    run = str(tmp_path / "diffusion")
-    config = TrainConfig(model="diffusion", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32,
-                         sample_every=1, checkpoint_every=1, sample_steps=1,
-                         unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,)))
-    train(dataclasses.replace(config), run, progress=False)
-    with pytest.raises(InputError, match="only GAN runs export"):
-        run_export(ExportCommand(checkpoint=run, out=str(tmp_path / "d.onnx")))
+    run = str(tmp_path_factory.mktemp("refiner") / "run")
+    train(TrainConfig(model="diffusion", effect="ao", data=str(pair_dataset), iters=3, batch=1, crop=32,
+                      sample_every=3, checkpoint_every=3, sample_steps=1, first_guess=gan_run, sampler="mean",
+                      unet=UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,))),
+          run, progress=False)
+    return run
+
+
+def test_a_diffusion_refiner_exports_its_one_evaluation_estimate_with_its_gan(refiner_run, pair_dataset, tmp_path):
+    from neurender.inference.predictor import Predictor
+    from neurender.inference.sampling import SamplingOptions
+
+    inputs, mask, view = _view(pair_dataset, "ao")
+    path = str(tmp_path / "d.onnx")
+    assert run_export(ExportCommand(checkpoint=refiner_run, out=path, size=f"{inputs.shape[-1]}x{inputs.shape[-2]}")) == 0
+    mean = SamplingOptions(sampler="mean")
+    torch_prediction = Predictor(refiner_run, mean).predict(inputs, mask, view)[0]
+    drawn = Predictor(refiner_run, SamplingOptions(sampler="mean", samples=2)).predict(inputs, mask, view)[0]
+    assert torch.equal(torch_prediction, drawn), "the estimate is the same whether draws follow or not"
+    on_onnx = Predictor(refiner_run, mean, backend="onnxruntime").predict(inputs, mask, view)[0]
+    assert (on_onnx - torch_prediction).abs().max() < 1e-4
+    guess = Predictor(runs.open_run(refiner_run).config.first_guess).predict(inputs, mask, view)[0]
+    assert (torch_prediction - guess).abs().max() > 1e-4, "the refiner changes its GAN's answer"
+
+
+def test_tiled_and_untiled_diffusion_estimates_agree(refiner_run, pair_dataset):
+    from neurender.base.errors import InputError
+    from neurender.inference.predictor import Predictor
+    from neurender.inference.sampling import SamplingOptions
+
+    inputs, mask, view = _view(pair_dataset, "ao")
+    inputs, mask = (t.repeat(1, 1, 5, 6) for t in (inputs, mask))  # 160 x 192 px: several 144 px tiles
+    mean = SamplingOptions(sampler="mean", seed=3)
+    whole = Predictor(refiner_run, mean).predict(inputs, mask, view)[0]
+    tiles = Predictor(refiner_run, mean, tile=144).predict(inputs, mask, view)[0]
+    assert (whole - tiles).abs().max() < 1e-3
+    with pytest.raises(InputError, match="--tile runs one network call per frame"):
+        Predictor(refiner_run, SamplingOptions(sampler="ddim"), tile=144)
 
 
 @pytest.fixture(scope="module")
