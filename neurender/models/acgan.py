@@ -143,6 +143,11 @@ class AttentionUNetGenerator(nn.Module):
             wanted = i in config.attention_levels and i < self.depth
             self.up_attention.append(PooledAttention2d(ch[i]) if wanted else nn.Identity())
 
+    @property
+    def last(self) -> nn.Conv2d:
+        """The output convolution."""
+        return self.up[0][-1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, in_channels, H, W) -> (B, out_channels, H, W); ValueError unless H, W are
         multiples of :attr:`stride`."""
@@ -275,23 +280,24 @@ class GICompositeGenerator(nn.Module):
 class ResidualGenerator(nn.Module):
     """A first guess plus a learnt correction: ``x[:, guess_index] + generator(x)``.
 
-    The wrapped :class:`AttentionUNetGenerator`'s last convolution starts at zero, so an untrained
+    The wrapped network (an :class:`AttentionUNetGenerator` or a
+    :class:`neurender.models.fast.FastNet`: ``in_channels``, ``out_channels``, ``stride`` and its
+    output convolution ``last``) has its last convolution start at zero, so an untrained
     network predicts the first guess exactly and training only has to learn where it is wrong (the
     guess is a classic method's answer, in the target's space, among the input channels).
 
     Shapes: x (B, in_channels, H, W) -> (B, len(guess_index), H, W).
     """
 
-    def __init__(self, generator: AttentionUNetGenerator, guess_index: list[int]):
+    def __init__(self, generator: nn.Module, guess_index: list[int]):
         super().__init__()
         if len(guess_index) != generator.out_channels or not all(0 <= i < generator.in_channels for i in guess_index):
             raise ValueError(f"guess_index {guess_index} must be {generator.out_channels} input channels of "
                              f"0..{generator.in_channels - 1}")
         self.generator, self.guess_index = generator, list(guess_index)
         self.stride = generator.stride
-        last = generator.up[0][-1]
-        nn.init.zeros_(last.weight)
-        nn.init.zeros_(last.bias)
+        nn.init.zeros_(generator.last.weight)
+        nn.init.zeros_(generator.last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x[:, self.guess_index] + self.generator(x)

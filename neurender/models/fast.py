@@ -56,7 +56,7 @@ class FastNet(nn.Module):
     def __init__(self, in_channels: int, out_channels: int, config: FastConfig):
         super().__init__()
         s, c = config.scale, config.channels
-        self.scale, self.out_channels = s, out_channels
+        self.scale, self.in_channels, self.out_channels = s, in_channels, out_channels
         self.stride = s * (2 if config.context_blocks else 1)
         self.embed = nn.Conv2d(in_channels, c, s, stride=s)  # = pixel-unshuffle + 1x1, without the transpose
         self.blocks = nn.Sequential(*(SeparableBlock(c) for _ in range(config.blocks)))
@@ -64,6 +64,11 @@ class FastNet(nn.Module):
         self.head = nn.Conv2d(c, out_channels * s * s, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)
+
+    @property
+    def last(self) -> nn.Conv2d:
+        """The output convolution."""
+        return self.head
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = F.relu(self.embed(x))

@@ -206,13 +206,17 @@ class Estimate(torch.nn.Module):
 class FastTask:
     """The fast tier: one small network (:class:`neurender.models.fast.FastNet`) trained by regression on
     the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (:func:`neurender.models.acgan.generator_objective`
-    without the adversary, with the weights of the run's ``fast`` config)."""
+    without the adversary, with the weights of the run's ``fast`` config). With ``scaled`` inputs it
+    predicts a residual over the first guess (:class:`neurender.models.acgan.ResidualGenerator`)."""
 
     stochastic = False
 
     def __init__(self, config, effect):
         self.config = config.fast
-        network = fast.FastNet(len(inputs.channels(effect, config.inputs)), len(effect.targets), config.fast)
+        names = inputs.channels(effect, config.inputs)
+        network = fast.FastNet(len(names), len(effect.targets), config.fast)
+        if config.inputs == "scaled" and effect.first_guess:  # a residual over the classic answer
+            network = acgan.ResidualGenerator(network, [names.index(n) for n in effect.guess_channels])
         self.networks = {"network": network}
         self.optimizers = {"network": _adam(network, config.lr, config.betas)}
         self.ema = EMA(network, config.ema) if config.ema > 0 else None

@@ -15,6 +15,7 @@ from neurender.baselines.methods import METHODS
 from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 from neurender.models.acgan import ACGANConfig
+from neurender.models.fast import FastConfig
 from neurender.training.config import TrainConfig
 from neurender.training.inputs import DERIVED, scaled_channels
 from neurender.training.train import train
@@ -67,8 +68,19 @@ def untrained(pair_dataset, tmp_path_factory) -> str:
     return out
 
 
-def test_an_untrained_scaled_network_predicts_its_classic_first_guess(untrained):
-    predictor = Predictor(untrained)
+@pytest.fixture(scope="module")
+def untrained_fast(pair_dataset, tmp_path_factory) -> str:
+    """A scaled AO fast-tier run after 0 effective steps: its residual too is still 0."""
+    out = str(tmp_path_factory.mktemp("scaled_fast") / "run")
+    train(TrainConfig(model="fast", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32, lr=1e-12,
+                      ema=0.0, sample_every=1000, checkpoint_every=1,
+                      fast=FastConfig(channels=8, blocks=1, context_blocks=1)), out, progress=False)
+    return out
+
+
+@pytest.mark.parametrize("run", ["untrained", "untrained_fast"])
+def test_an_untrained_scaled_network_predicts_its_classic_first_guess(run, request):
+    predictor = Predictor(request.getfixturevalue(run), backend="torch")
     assert predictor.channels == AO.network_inputs + ("radius_px", "guess.ao.Y")
     inputs, mask = plane(32, 48, 3.0)
     inputs[:, 3, 8:20, 10:30] = 2.0  # a box in front of the plane: occlusion around it
