@@ -1,14 +1,13 @@
 #!/usr/bin/env bash
-# The recipe of the shipped scaled GANs (neurender/pretrained/{ao,fog}): data, training, evaluation, packing.
-# Usage: scripts/pretrain.sh [OUT [EFFECT...]] (default pretrain_out, ao fog). Every step
+# The recipe of the shipped scaled GANs (neurender/pretrained/{ao,fog,gi}): data, training, evaluation, packing.
+# Usage: scripts/pretrain.sh [OUT [EFFECT...]] (default pretrain_out, ao fog gi). Every step
 # resumes when run again. Once the data is rendered (the first run renders it; about 15 min on 2
 # cores), one run per effect can go in parallel: scripts/pretrain.sh OUT ao & scripts/pretrain.sh OUT fog &
 # Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
 # held-out references; SHIP the folder the models are packed into (default neurender/pretrained).
 # The fast tier (pretrained:NAME-fast, docs/models.md "Fast tier"): MODEL=fast INPUTS=derived SUFFIX=-fast
 # EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name).
-# `SHIP=OUT/shipped scripts/pretrain.sh OUT gi` trains the scaled GI GAN, which lost to the shipped
-# G-buffer GI GAN on the held-out seeds (pretrained:gi is still the recipe of commit 23b02a9).
+# The shipped fog and GI GANs: ITERS=4000 OMP_NUM_THREADS=1 scripts/pretrain.sh OUT fog (and gi), side by side.
 #
 # The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in
 # pixels or the fog's optical depth and transmittance, and the classic method's answer, over which
@@ -18,7 +17,7 @@
 set -euo pipefail
 OUT=${1:-pretrain_out}
 shift || true
-EFFECTS=("$@"); [ ${#EFFECTS[@]} -eq 0 ] && EFFECTS=(ao fog)
+EFFECTS=("$@"); [ ${#EFFECTS[@]} -eq 0 ] && EFFECTS=(ao fog gi)
 ITERS=${ITERS:-5000}
 WIDTH=${WIDTH:-32}
 TEST_SPP=${TEST_SPP:-256}

@@ -175,8 +175,8 @@ def test_runs_written_before_balance_do_not_balance_and_init_must_match(pair_dat
     del old["balance"]
     assert TrainConfig.from_json(old).balance is False and TrainConfig(effect="gi").balances_light
     assert not TrainConfig(effect="ao").balances_light  # AO has no light to balance
-    assert not Predictor("pretrained:gi").config.balances_light
-    refused = run_neurender("train", "--model", "acgan", "--effect", "gi", "--inputs", "gbuffer", "--data", pair_dataset,
+    assert Predictor("pretrained:gi").config.balances_light
+    refused = run_neurender("train", "--model", "acgan", "--effect", "gi", "--no-balance", "--data", pair_dataset,
                             "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")
     lines = error_lines(refused.stderr)
-    assert refused.returncode == 2 and len(lines) == 1 and "--no-balance" in lines[0], refused.stderr
+    assert refused.returncode == 2 and len(lines) == 1 and "give --balance" in lines[0], refused.stderr
