@@ -80,6 +80,8 @@ class Effect:
                  (1 - mask) * env`` (reads direct, normal, depth, mask).
     first_guess: the classic method (a key of :data:`neurender.baselines.methods.METHODS`) whose answer
                  scaled runs (``inputs="scaled"``) read and predict a residual over.
+    cheap_guess: the classic method, cheaper than a fast network, whose answer runs reading ``derived``
+                 inputs (the fast tier's) read and predict a residual over; None when there is none.
     derived:     the physically scaled channels scaled runs read (keys of
                  :data:`neurender.training.inputs.DERIVED`).
     parameters:  the :class:`ViewParameters` fields the first guess and derived channels need.
@@ -98,20 +100,15 @@ class Effect:
     residual_over: tuple[str, ...] = ()
     composite: str | None = None
     first_guess: str | None = None
+    cheap_guess: str | None = None
     derived: tuple[str, ...] = ()
     parameters: tuple[str, ...] = ()
     balance_from: tuple[str, ...] = ()
 
     @property
     def guess_channels(self) -> tuple[str, ...]:
-        """The first guess's channels in a scaled network's input (``guess.`` + each target)."""
-        return tuple(GUESS + t for t in self.targets) if self.first_guess else ()
-
-    @property
-    def scaled_inputs(self) -> tuple[str, ...]:
-        """The channels of a scaled network's input: :attr:`network_inputs`, the derived channels,
-        then the first guess (in the target's model space)."""
-        return self.network_inputs + self.derived + self.guess_channels
+        """A first guess's channels in a network's input (``guess.`` + each target)."""
+        return tuple(GUESS + t for t in self.targets)
 
     @property
     def network_inputs(self) -> tuple[str, ...]:
@@ -156,11 +153,11 @@ def get(name: str) -> Effect:
 
 register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
                 reference_pass="fog", baselines=("fog-analytic",), first_guess="fog-analytic",
-                derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"), balance_from=RGB))
+                cheap_guess="fog-analytic", derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"), balance_from=RGB))
 register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
                 sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao"), first_guess="gtao",
                 derived=("radius_px",), parameters=("fov_x", "ao_radius")))
 register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",
-                sees_mask=True, baselines=("gi-ambient",), residual_over=DIRECT, composite="direct-env-ao",
-                first_guess="gi-ambient", derived=("radius_px",), parameters=("fov_x", "ao_radius"),
-                balance_from=DIRECT))
+                sees_mask=True, baselines=("gi-ambient", "gi-flat"), residual_over=DIRECT,
+                composite="direct-env-ao", first_guess="gi-ambient", cheap_guess="gi-flat", derived=("radius_px",),
+                parameters=("fov_x", "ao_radius"), balance_from=DIRECT))

@@ -6,7 +6,9 @@
 # Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
 # held-out references; SHIP the folder the models are packed into (default neurender/pretrained).
 # The fast tier (pretrained:NAME-fast, docs/models.md "Fast tier"): MODEL=fast INPUTS=derived SUFFIX=-fast
-# EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name).
+# EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name);
+# fog-fast and gi-fast: the same with ITERS=12000 and EXTRA="--lr 1e-3 --betas 0.9 0.999 --fast.context-blocks 4"
+# (fog: and --fast.attention-pool 4), recipes in their NOTES.md.
 # The shipped fog and GI GANs: ITERS=4000 OMP_NUM_THREADS=1 scripts/pretrain.sh OUT fog (and gi), side by side.
 #
 # The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in

@@ -3,13 +3,14 @@
 # of every built-in family (seed 1000, never trained on) and of the Cornell box, then every classic
 # method, every shipped model, the path tracer and PT + OIDN per effect, with tWE per method and level.
 # Usage: scripts/temporal_check.sh [OUT] (default temporal_out); resumes when run again.
-# Knobs (environment): FRAMES per path, STEP_DEG between frames, RES, SPP of the references.
+# Knobs (environment): FRAMES per path, STEP_DEG between frames, RES, SPP of the references, EFFECTS.
 set -euo pipefail
 OUT=${1:-temporal_out}
 FRAMES=${FRAMES:-6}
 STEP_DEG=${STEP_DEG:-1}
 RES=${RES:-96}
 SPP=${SPP:-256}
+EFFECTS=${EFFECTS:-ao fog gi}
 NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
 
@@ -17,11 +18,14 @@ $NR generate forest objects room studio --path orbit --views "$FRAMES" --step-de
     --spp "$SPP" --seed 1000 --workers 2 --out "$OUT/paths"
 $NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" --spp "$SPP" \
     --workers 2 --out "$OUT/cbox"
+declare -A METHODS=([ao]="ssao hbao gtao pretrained:ao pretrained:ao-diffusion pretrained:ao-fast"
+                   [fog]="fog-analytic pretrained:fog pretrained:fog-diffusion"
+                   [gi]="gi-ambient gi-flat pretrained:gi pretrained:gi-diffusion pretrained:gi-fast")
 for data in paths cbox; do
-  $NR evaluate --data "$OUT/$data" --effect ao --method ssao hbao gtao pretrained:ao pretrained:ao-diffusion pretrained:ao-fast \
-      --out "$OUT/eval_${data}_ao"
-  $NR evaluate --data "$OUT/$data" --effect fog --method fog-analytic pretrained:fog --out "$OUT/eval_${data}_fog"
-  $NR evaluate --data "$OUT/$data" --effect gi --method gi-ambient pretrained:gi --out "$OUT/eval_${data}_gi"
+  for effect in $EFFECTS; do
+    # shellcheck disable=SC2086  # the method list splits into words
+    $NR evaluate --data "$OUT/$data" --effect "$effect" --method ${METHODS[$effect]} --out "$OUT/eval_${data}_$effect"
+  done
 done
 $NR report "$OUT"/eval_* --out "$OUT/report"
 .venv/bin/python - "$OUT" <<'PY'

@@ -6,7 +6,8 @@ An effect lists the ones that predict it in its ``baselines`` field.
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters. ``fog-analytic`` uses
 ``sigma_t``, the airlight of :func:`neurender.baselines.fog.background_airlight` and, for
 background rays, ``background_distance``. ``gi-ambient`` is :func:`neurender.baselines.gi.gi_ambient`
-with AO from ``gtao``. Each raises InputError when a parameter it needs is unset.
+with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
+ambient term, a few operations per pixel). Each raises InputError when a parameter it needs is unset.
 """
 from __future__ import annotations
 
@@ -39,5 +40,9 @@ def gi_ambient_gtao(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParamete
     return gi_ambient(effect.pick(inputs, DIRECT), effect.pick(inputs, ALBEDO), ao, mask)
 
 
+def gi_flat(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
+    return gi_ambient(effect.pick(inputs, DIRECT), effect.pick(inputs, ALBEDO), torch.ones_like(mask), mask)
+
+
 METHODS = {"ssao": _screen_ao("ssao", ssao), "hbao": _screen_ao("hbao", hbao), "gtao": _screen_ao("gtao", gtao),
-           "fog-analytic": fog_analytic, "gi-ambient": gi_ambient_gtao}
+           "fog-analytic": fog_analytic, "gi-ambient": gi_ambient_gtao, "gi-flat": gi_flat}

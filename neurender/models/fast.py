@@ -3,8 +3,9 @@
 ``FastNet`` reads its input in cells of ``scale x scale`` pixels (a pixel-unshuffle and a 1x1
 convolution, computed as one stride-``scale`` convolution: no input pixel is dropped), runs residual
 depthwise-separable blocks on those cells and on cells pooled 2x more (context), and pixel-shuffles
-its output back to full resolution (each cell predicts its ``scale x scale`` pixels). No attention, no
-normalisation: under a thousand multiply-adds per pixel, whatever the image size.
+its output back to full resolution (each cell predicts its ``scale x scale`` pixels). No attention at
+full resolution (optionally a pooled one on the coarsest cells), no normalisation: under a thousand
+multiply-adds per pixel, whatever the image size.
 """
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+
+from neurender.models.layers import PooledAttention2d
 
 
 @dataclass
@@ -27,14 +30,20 @@ class FastConfig:
     """Residual separable blocks at the cells' resolution."""
     context_blocks: int = 2
     """Residual separable blocks on cells pooled 2x (a wider receptive field for little cost)."""
+    attention_pool: int = 0
+    """0: none; N: a pooled attention (keys and values pooled to N x N cells) after the context blocks,
+    giving every cell a coarse summary of the whole frame (16 keys per cell for N = 4)."""
     lambda_l1: float = 100.0
     """Weight of the L1 term of the regression loss (as the GAN's generator)."""
     beta_ssim: float = 10.0
     """Weight of the ``1 - SSIM`` term (as the GAN's generator)."""
 
     def __post_init__(self):
-        if min(self.channels, self.scale, self.blocks) < 1 or self.context_blocks < 0:
-            raise ValueError(f"channels, scale and blocks must be >= 1 and context_blocks >= 0, got {self}")
+        if min(self.channels, self.scale, self.blocks) < 1 or min(self.context_blocks, self.attention_pool) < 0:
+            raise ValueError(f"channels, scale and blocks must be >= 1, context_blocks and attention_pool >= 0, "
+                             f"got {self}")
+        if self.attention_pool and not self.context_blocks:
+            raise ValueError("attention_pool needs context_blocks >= 1 (it runs on the context cells)")
 
 
 class SeparableBlock(nn.Module):
@@ -60,7 +69,8 @@ class FastNet(nn.Module):
         self.stride = s * (2 if config.context_blocks else 1)
         self.embed = nn.Conv2d(in_channels, c, s, stride=s)  # = pixel-unshuffle + 1x1, without the transpose
         self.blocks = nn.Sequential(*(SeparableBlock(c) for _ in range(config.blocks)))
-        self.context = nn.Sequential(*(SeparableBlock(c) for _ in range(config.context_blocks)))
+        self.context = nn.Sequential(*(SeparableBlock(c) for _ in range(config.context_blocks)),
+                                     *([PooledAttention2d(c, config.attention_pool)] if config.attention_pool else []))
         self.head = nn.Conv2d(c, out_channels * s * s, 1)
         nn.init.zeros_(self.head.weight)
         nn.init.zeros_(self.head.bias)

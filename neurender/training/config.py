@@ -42,8 +42,8 @@ class TrainConfig:
     """Dataset directories (one or several; each is split by scene on its own)."""
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
-    residual over it; ``derived``: the G-buffer and the scaled channels, no classic method (cheap per
-    pixel: the fast tier's); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
+    residual over it; ``derived``: the G-buffer, the scaled channels and only a classic method cheaper than
+    the network, if the effect has one (the fast tier's: :func:`neurender.training.inputs.guess_method`); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
     balance: bool = True
     """Divide the view's light out of every radiance channel, input and target, and multiply the
     prediction back (fog and GI: exact in RGB rendering, :mod:`neurender.space`); runs written before

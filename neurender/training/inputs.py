@@ -7,11 +7,11 @@ A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says w
   :func:`neurender.space.network_input` (depth divided by the image's mean depth: nothing tells the
   network the scene's size, the field of view or the fog's density);
 * ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
-  ``first_guess`` (the classic method, in the target's model space), in the order of
-  :attr:`~neurender.effects.Effect.scaled_inputs`. The generator predicts a residual over the
-  first guess (:class:`neurender.models.acgan.ResidualGenerator`);
-* ``derived``: the G-buffer and the derived channels, without the first guess (whose classic method
-  costs more than a fast network).
+  ``first_guess`` (the classic method, in the target's model space). The generator predicts a
+  residual over the first guess (:class:`neurender.models.acgan.ResidualGenerator`);
+* ``derived``: the G-buffer, the derived channels and the effect's ``cheap_guess``, if it has one
+  (the fast tier's: AO's first guess, GTAO, costs more than a fast network; GI's cheap guess
+  ``gi-flat`` is GI's first guess without GTAO).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
 :class:`~neurender.effects.ViewParameters`, with z the z-depth, d the camera ray length
@@ -67,15 +67,16 @@ DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittanc
 
 def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect,
                     kind: str = "scaled") -> torch.Tensor:
-    """The derived channels and, for ``kind`` "scaled", the first guess (if any) of a run reading
-    ``kind`` inputs (B, len(derived) [+ C_target], H, W), from a whole view (the classic methods need
-    the whole image: compute this before cropping or tiling). InputError when ``view`` lacks a
+    """The derived channels and the guess (:func:`guess_method`, if any) of a run reading ``kind`` inputs
+    (B, len(derived) [+ C_target], H, W), from a whole view (the classic methods need the whole image:
+    compute this before cropping or tiling). InputError when ``view`` lacks a
     parameter the effect needs."""
     view.require(effect.parameters, f"effect {effect.name}")
     out = [mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))]  # an effect may have neither
     out += [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
-    if effect.first_guess and kind == "scaled":
-        out.append(space.target_to_model_space(METHODS[effect.first_guess](inputs, mask, view, effect), effect))
+    method = guess_method(effect, kind)
+    if method:
+        out.append(space.target_to_model_space(METHODS[method](inputs, mask, view, effect), effect))
     return torch.cat(out, dim=1)
 
 
@@ -86,7 +87,23 @@ def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scal
     return space.network_input(inputs, mask, effect, scaled)
 
 
+def guess_method(effect: Effect, kind: str) -> str | None:
+    """The classic method whose answer a run reading ``kind`` inputs reads and predicts a residual over:
+    the effect's ``first_guess`` for "scaled", its ``cheap_guess`` for "derived", None for "gbuffer"."""
+    return {"scaled": effect.first_guess, "derived": effect.cheap_guess}.get(kind)
+
+
 def channels(effect: Effect, kind: str) -> tuple[str, ...]:
-    """The input channel names of a network of run inputs ``kind`` ("gbuffer", "derived" or "scaled")."""
-    return {"scaled": effect.scaled_inputs, "derived": effect.network_inputs + effect.derived}.get(kind, effect.network_inputs)
+    """The input channel names of a network of run inputs ``kind`` ("gbuffer", "derived" or "scaled"):
+    :attr:`~neurender.effects.Effect.network_inputs`, then (unless "gbuffer") the derived channels
+    and the guess's channels, if any."""
+    if kind == "gbuffer":
+        return effect.network_inputs
+    return effect.network_inputs + effect.derived + (effect.guess_channels if guess_method(effect, kind) else ())
+
+
+def guess_index(effect: Effect, kind: str) -> list[int] | None:
+    """Positions of the guess's channels in :func:`channels`; None when a run reading ``kind`` has no guess."""
+    names = channels(effect, kind)
+    return [names.index(n) for n in effect.guess_channels] if guess_method(effect, kind) else None
 

@@ -56,15 +56,13 @@ class ACGANTask:
     def __init__(self, config, effect):
         self.config = config.acgan
         names = inputs.channels(effect, config.inputs)
-        index = guess = None
+        index = None
         composite = effect.composite if config.inputs == "gbuffer" else None
         if composite:
             index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
                      "depth": effect.index(DEPTH), "mask": effect.index([MASK])}
-        if config.inputs == "scaled" and effect.first_guess:
-            guess = [names.index(n) for n in effect.guess_channels]
         generator, discriminator = acgan.build_acgan(len(names), len(effect.targets), config.acgan, composite,
-                                                     index, guess)
+                                                     index, inputs.guess_index(effect, config.inputs))
         self.networks = {"generator": generator, "discriminator": discriminator}
         self.optimizers = {name: _adam(net, config.lr, config.betas) for name, net in self.networks.items()}
         self.ema = EMA(generator, config.ema) if config.ema > 0 else None
@@ -206,8 +204,9 @@ class Estimate(torch.nn.Module):
 class FastTask:
     """The fast tier: one small network (:class:`neurender.models.fast.FastNet`) trained by regression on
     the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (:func:`neurender.models.acgan.generator_objective`
-    without the adversary, with the weights of the run's ``fast`` config). With ``scaled`` inputs it
-    predicts a residual over the first guess (:class:`neurender.models.acgan.ResidualGenerator`)."""
+    without the adversary, with the weights of the run's ``fast`` config). When its inputs have a guess
+    (:func:`neurender.training.inputs.guess_method`) it predicts a residual over it
+    (:class:`neurender.models.acgan.ResidualGenerator`)."""
 
     stochastic = False
 
@@ -215,8 +214,9 @@ class FastTask:
         self.config = config.fast
         names = inputs.channels(effect, config.inputs)
         network = fast.FastNet(len(names), len(effect.targets), config.fast)
-        if config.inputs == "scaled" and effect.first_guess:  # a residual over the classic answer
-            network = acgan.ResidualGenerator(network, [names.index(n) for n in effect.guess_channels])
+        guess = inputs.guess_index(effect, config.inputs)
+        if guess:  # a residual over the classic answer
+            network = acgan.ResidualGenerator(network, guess)
         self.networks = {"network": network}
         self.optimizers = {"network": _adam(network, config.lr, config.betas)}
         self.ema = EMA(network, config.ema) if config.ema > 0 else None

@@ -1,4 +1,4 @@
-"""The fast tier: FastNet's shapes and cost, derived inputs without a first guess, regression
+"""The fast tier: FastNet's shapes and cost, derived inputs with only a cheap guess, regression
 training that learns, resumption, and ONNX export matching torch."""
 from __future__ import annotations
 
@@ -10,21 +10,22 @@ import torch
 from nr_helpers import predict_item
 
 from neurender import effects
+from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.predictor import Predictor
 from neurender.models.fast import FastConfig, FastNet
 from neurender.training.config import TrainConfig
-from neurender.training.inputs import channels
+from neurender.training.inputs import channels, guess_method
 from neurender.training.train import train
 
-AO = effects.get("ao")
+AO, GI = effects.get("ao"), effects.get("gi")
 
 
 def _config(data, **changes) -> TrainConfig:
     config = TrainConfig(model="fast", effect="ao", inputs="derived", data=str(data), iters=6, batch=2, crop=16,
                          log_every=2, sample_every=1000, checkpoint_every=3, ema=0.0,
-                         fast=FastConfig(channels=8, blocks=2, context_blocks=1))
+                         fast=FastConfig(channels=8, blocks=2, context_blocks=1, attention_pool=4))
     return dataclasses.replace(config, **changes)
 
 
@@ -42,9 +43,23 @@ def test_fast_net_keeps_the_size_starts_at_zero_and_costs_little_per_pixel():
     assert per_pixel < 1000, per_pixel
 
 
-def test_derived_inputs_are_the_gbuffer_and_the_scaled_channels_without_the_first_guess():
-    assert channels(AO, "derived") == AO.network_inputs + AO.derived
+def test_derived_inputs_are_the_gbuffer_and_the_scaled_channels_and_only_a_cheap_guess():
+    assert channels(AO, "derived") == AO.network_inputs + AO.derived  # GTAO costs more than the network
     assert not set(AO.guess_channels) & set(channels(AO, "derived"))
+    assert channels(GI, "derived") == GI.network_inputs + GI.derived + GI.guess_channels
+    assert (guess_method(GI, "derived"), guess_method(GI, "scaled")) == ("gi-flat", "gi-ambient")
+
+
+def test_an_untrained_derived_gi_run_predicts_direct_light_plus_flat_ambient(pair_dataset, tmp_path):
+    config = _config(pair_dataset, effect="gi", iters=1, crop=32, lr=1e-12, checkpoint_every=1)
+    train(config, str(tmp_path / "gi"), progress=False)
+    item = GBufferDataset(str(pair_dataset), "gi")[0]
+    inputs, mask = item["input"][None], item["mask"][None]
+    flat = METHODS["gi-flat"](inputs, mask, item["parameters"], GI)
+    ambient = METHODS["gi-ambient"](inputs, mask, item["parameters"], GI)
+    assert (flat - ambient).abs().max() > 1e-2, "occlusion must matter for this test to mean anything"
+    prediction = Predictor(str(tmp_path / "gi"), backend="torch").predict(inputs, mask, item["parameters"])[0]
+    torch.testing.assert_close(prediction, flat, rtol=1e-4, atol=1e-5)
 
 
 def test_a_fast_run_learns_resumes_and_exports_to_onnx_matching_torch(pair_dataset, tmp_path):

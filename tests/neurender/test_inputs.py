@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from nr_helpers import error_lines, run_neurender
 from neurender import effects, space
 from neurender.base.errors import InputError
+from neurender.data import GBufferDataset
 from neurender.baselines.methods import METHODS
 from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
@@ -155,8 +156,6 @@ def test_a_balanced_run_scales_with_the_light_colour_exactly(pair_dataset, tmp_p
                                             disc_layers=2)), out, progress=False)
         predictor = Predictor(out)
         assert predictor.config.balances_light is balance
-        from neurender.data import GBufferDataset
-
         item = GBufferDataset(str(pair_dataset), effect)[0]
         k = torch.tensor([3.0, 0.5, 10.0])
         brighter = item["input"].clone()

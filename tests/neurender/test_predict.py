@@ -12,6 +12,7 @@ from neurender import space
 from neurender.training.inputs import network_input, scaled_channels
 from neurender.training.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
+from neurender.models.fast import FastConfig
 from neurender.inference.predictor import MARGIN, Predictor
 from neurender.training.train import train
 
@@ -25,6 +26,17 @@ def run(pair_dataset, tmp_path_factory) -> str:
     config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32,
                          sample_every=1000, checkpoint_every=1,
                          acgan=ACGANConfig(base_channels=8, depth=4, disc_channels=8, disc_layers=2))
+    train(config, out, progress=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def fast_run(pair_dataset, tmp_path_factory) -> str:
+    """An AO fast run with pooled attention on its context cells (as pretrained:fog-fast), one step."""
+    out = str(tmp_path_factory.mktemp("predict_fast") / "run")
+    config = TrainConfig(model="fast", effect="ao", inputs="derived", data=str(pair_dataset), iters=1, batch=1,
+                         crop=32, sample_every=1000, checkpoint_every=1,
+                         fast=FastConfig(channels=8, blocks=1, context_blocks=1, attention_pool=4))
     train(config, out, progress=False)
     return out
 
@@ -54,11 +66,18 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
     assert torch.allclose(got, expected, atol=1e-6)
 
 
-def test_tiled_prediction_agrees_with_untiled(run):
+@pytest.mark.parametrize("name", ["run", "fast_run"])
+def test_tiled_prediction_agrees_with_untiled(name, request):
+    predictor = Predictor(request.getfixturevalue(name), backend="torch")
+    torch.manual_seed(0)
+    for p in predictor.network.parameters():  # weights far from their start (zero head, zero attention gate)
+        p.data.normal_(0, 0.3)
     inputs, mask = gbuffer(200, 280, seed=1)
-    whole = Predictor(run).predict(inputs, mask, VIEW)[0]
-    tiles = Predictor(run, tile=2 * MARGIN + 16).predict(inputs, mask, VIEW)[0]        # cores of 16 px: 13 x 18 tiles
+    whole = predictor.predict(inputs, mask, VIEW)[0]
+    predictor.tile = 2 * MARGIN + 16                                    # cores of 16 px: 13 x 18 tiles
+    tiles = predictor.predict(inputs, mask, VIEW)[0]
     assert tiles.shape == whole.shape
+    assert float(whole.std()) > 1e-2
     assert (tiles - whole).abs().max() < 1e-3
 
 
