@@ -153,7 +153,8 @@ def get(name: str) -> Effect:
 
 register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
                 reference_pass="fog", baselines=("fog-analytic",), first_guess="fog-analytic",
-                cheap_guess="fog-analytic", derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"), balance_from=RGB))
+                cheap_guess="fog-analytic", derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"),
+                balance_from=RGB))
 register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
                 sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao"), first_guess="gtao",
                 derived=("radius_px",), parameters=("fov_x", "ao_radius")))
