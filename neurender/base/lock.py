@@ -16,6 +16,20 @@ LOCK = ".neurender.lock"
 """The lock file's name inside a locked folder (datasets, runs, evaluations, shipped models)."""
 
 
+def _holder(handle, wait_s: float = 1.0) -> dict:
+    """The record the lock's holder writes just after taking it: read again for up to ``wait_s``
+    seconds while it is still empty or half written ({} if it never appears)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        handle.seek(0)
+        try:
+            return json.loads(handle.read())
+        except ValueError:
+            if time.monotonic() > deadline:
+                return {}
+            time.sleep(0.02)
+
+
 @contextlib.contextmanager
 def folder_lock(folder: str, command: str):
     """Hold the lock of ``folder`` (created if missing) while the block runs. InputError when another
@@ -33,11 +47,7 @@ def folder_lock(folder: str, command: str):
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            handle.seek(0)
-            try:
-                holder = json.loads(handle.read() or "{}")
-            except ValueError:
-                holder = {}
+            holder = _holder(handle)
             raise InputError(f"{folder} is in use by another process ({holder.get('command', 'neurender')}, "
                              f"pid {holder.get('pid', '?')} on {holder.get('host', '?')}, "
                              f"since {holder.get('since', '?')}); wait for it or use another output") from None

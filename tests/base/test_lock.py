@@ -1,10 +1,12 @@
 """One writer per output folder: a second process is refused naming the holder; a dead holder's lock is free."""
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -31,6 +33,21 @@ def test_a_second_process_is_refused_naming_the_holder(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_holder_that_has_not_written_its_record_yet_is_still_named(tmp_path):
+    """The holder writes its record just after taking the lock: a process refused in between waits for it."""
+    folder = tmp_path / "out"
+    folder.mkdir()
+    with open(folder / LOCK, "a+") as held:
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)  # held, nothing written yet
+        record = '{"command": "late holder", "pid": 7, "host": "h", "since": "now"}'
+        writer = threading.Timer(0.2, lambda: (held.write(record), held.flush()))
+        writer.start()
+        with pytest.raises(InputError, match=r"in use by another process \(late holder, pid 7 on h"):
+            with folder_lock(str(folder), "second"):
+                pass
+        writer.join()
 
 
 def test_the_lock_of_a_killed_process_is_taken_over(tmp_path):
