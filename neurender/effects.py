@@ -125,8 +125,12 @@ class Effect:
         return [self.network_inputs.index(n) for n in names]
 
     def pick(self, inputs: torch.Tensor, names) -> torch.Tensor:
-        """Channels ``names`` of an ``inputs`` tensor (B, len(inputs), H, W) in :attr:`inputs` order."""
-        return inputs[:, [self.inputs.index(n) for n in names]]
+        """Channels ``names`` of an ``inputs`` tensor (B, len(inputs), H, W) in :attr:`inputs` order: a view
+        when they are consecutive there (no copy of a 1080p image: do not write into it), else a copy."""
+        index = [self.inputs.index(n) for n in names]
+        if index == list(range(index[0], index[0] + len(index))):
+            return inputs[:, index[0]:index[0] + len(index)]
+        return inputs[:, index]
 
     def apply_off_mask(self, prediction: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """``prediction`` (..., C, H, W) with the contract's off-mask value where ``mask`` (B, 1, H, W) is 0."""

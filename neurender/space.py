@@ -27,64 +27,73 @@ def is_radiance(name: str) -> bool:
 
 
 def reinhard(x: torch.Tensor) -> torch.Tensor:
+    """x / (1 + x) of x clamped at 0 (a new tensor; no gradient)."""
     x = x.clamp_min(0)
-    return x / (1 + x)
-
-
-def inverse_reinhard(u: torch.Tensor) -> torch.Tensor:
-    u = u.clamp(0, 0.999)
-    return u / (1 - u)
+    return x.div_(x + 1)
 
 
 def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:
     """The light of each view of linear ``inputs`` (B, len(effect.inputs), H, W): (B, 3, 1, 1), the
     per-channel mean over the frame of ``effect.balance_from`` over :data:`BALANCE_LEVEL`; a channel at
     most 1e-3 of the brightest one (or a black frame) is floored there, so no channel is divided by 0."""
-    mean = effect.pick(inputs, effect.balance_from).mean(dim=(2, 3), keepdim=True)
+    mean = effect.pick(inputs.mean(dim=(2, 3), keepdim=True), effect.balance_from)
     return mean.clamp_min(1e-3 * mean.amax(dim=1, keepdim=True).clamp_min(1e-6)) / BALANCE_LEVEL
 
 
-def divide_light(inputs: torch.Tensor, scale: torch.Tensor, effect) -> torch.Tensor:
+def divide_light(inputs: torch.Tensor, scale: torch.Tensor, effect, out: torch.Tensor | None = None) -> torch.Tensor:
     """Linear ``inputs`` (B, len(effect.inputs), H, W) with each radiance channel (``X.R`` etc.)
-    divided by its colour's ``scale`` (B, 3, 1, 1) of :func:`light_scale`."""
+    divided by its colour's ``scale`` (B, 3, 1, 1) of :func:`light_scale`, written into ``out`` if given."""
     colour = [("R", "G", "B").index(name[-1]) if is_radiance(name) else None for name in effect.inputs]
     divisor = torch.cat([scale[:, c:c + 1] if c is not None else torch.ones_like(scale[:, :1]) for c in colour], 1)
-    return inputs / divisor
+    return torch.div(inputs, divisor, out=out)
 
 
-def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor) -> torch.Tensor:
-    """One G-buffer channel ``c`` (B, 1, H, W) named ``name`` -> its network input channel."""
+def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor, out: torch.Tensor) -> None:
+    """One G-buffer channel ``c`` (B, 1, H, W) named ``name`` -> its network input channel, written into
+    ``out`` (B, 1, H, W) in place (a few passes over one channel, no new image)."""
     if is_radiance(name):
-        c = 2 * reinhard(c) - 1
+        torch.clamp(c, min=0, out=out)
+        out.div_(out + 1).mul_(2).sub_(1)  # 2 reinhard(c) - 1
     elif name.startswith("albedo."):
-        c = 2 * c.clamp(0, 1) - 1
+        torch.clamp(c, 0, 1, out=out).mul_(2).sub_(1)
     elif name == "depth.Z":
         mean = (c * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1)
-        c = c / mean.clamp_min(1e-8) - 1
-    return c * mask
+        torch.div(c, mean.clamp_min(1e-8), out=out).sub_(1)
+    else:
+        out.copy_(c)
+    out.mul_(mask)
 
 
-def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect, extra: torch.Tensor | None = None) -> torch.Tensor:
+def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect, extra: torch.Tensor | None = None,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
     """Linear ``inputs`` (B, len(effect.inputs), H, W) and ``mask`` (B, 1, H, W) -> the network's
     input x (B, len(effect.network_inputs) [+ C_extra], H, W): the mask appended when the effect sees
-    it, then ``extra`` (B, C_extra, H, W) as it is. One copy of the whole input (it matters at 1080p)."""
+    it, then ``extra`` (B, C_extra, H, W) as it is; written into ``out`` if given (each channel straight
+    into its place: it matters at 1080p)."""
     names = list(effect.network_inputs)
     sources = [inputs[:, i:i + 1] for i in range(inputs.shape[1])] + ([mask] if effect.sees_mask else [])
     if len(sources) != len(names):
         raise ValueError(f"{inputs.shape[1]} input channels but {len(effect.inputs)} names")
-    channels = [_to_model_space(c, name, mask) for c, name in zip(sources, names)]
-    return torch.cat(channels + ([] if extra is None else [extra]), dim=1)
+    shape = (inputs.shape[0], len(names) + (0 if extra is None else extra.shape[1]), *inputs.shape[2:])
+    out = inputs.new_empty(shape) if out is None else out
+    for i, (c, name) in enumerate(zip(sources, names)):
+        _to_model_space(c, name, mask, out[:, i:i + 1])
+    if extra is not None:
+        out[:, len(names):].copy_(extra)
+    return out
 
 
 def target_to_model_space(y: torch.Tensor, effect) -> torch.Tensor:
     """Linear target (B, C, H, W) of ``effect`` -> [-1, 1] space (radiance through Reinhard)."""
-    return 2 * reinhard(y) - 1 if effect.hdr else 2 * y.clamp(0, 1) - 1
+    return (reinhard(y) if effect.hdr else y.clamp(0, 1)).mul_(2).sub_(1)
 
 
 def from_model_space(y: torch.Tensor, effect) -> torch.Tensor:
-    """Network output in [-1, 1] space -> linear values of ``effect`` (radiance >= 0, else [0, 1])."""
-    u = ((y + 1) / 2).clamp(0, 1)
-    return inverse_reinhard(u) if effect.hdr else u
+    """Network output in [-1, 1] space -> linear values of ``effect`` (radiance >= 0 through the inverse
+    of Reinhard, u / (1 - u) with u <= 0.999; else [0, 1]). For evaluation, not for gradients: it works
+    in place on one new tensor (fewer passes over a 1080p image)."""
+    u = y.add(1).mul_(0.5).clamp_(0, 1)
+    return u.clamp_(max=0.999).div_(1 - u) if effect.hdr else u
 
 
 def display(x: torch.Tensor, hdr: bool) -> torch.Tensor:

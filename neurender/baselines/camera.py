@@ -8,7 +8,7 @@ pixel with z-depth ``z`` is ``z * (x * tan(fov_x / 2), y * tan(fov_x / 2) * H / 
 Continuous pixel coordinates ``(px, py)`` used below put the centre of pixel (i, j) at
 ``(j + 0.5, i + 0.5)``: ``px`` grows to the right, ``py`` grows downwards.
 
-Besides reconstruction (:func:`view_positions`, :func:`positions_at`) and projection
+Besides reconstruction (:func:`view_positions`, :func:`ray_lengths`, :func:`positions_at`) and projection
 (:func:`project`), this module holds what the AO baselines share: input checks
 (:func:`check_gbuffer`), the slice geometry of horizon-based methods (:func:`slice_frame`) and
 the seeded per-pixel noise (:func:`pixel_noise`).
@@ -107,6 +107,19 @@ def view_positions(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
     px, py = pixel_grid(height, width, device=depth.device, dtype=depth.dtype)
     rays = rays_at(px, py, height, width, fov_x_deg).permute(2, 0, 1)  # (3, H, W)
     return depth * rays
+
+
+def ray_lengths(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
+    """Length of the camera ray to each pixel centre's point, the norm of :func:`view_positions` (world
+    units), (B, 1, H, W) from a z-depth buffer (B, 1, H, W): z |ray|, with |ray|^2 = 1 + x^2 + y^2 summed
+    from a row and a column (one pass over the image, not three)."""
+    _check_image("depth", depth, 1)
+    height, width = depth.shape[-2:]
+    tan = tan_half_fov(fov_x_deg)
+    px, py = (torch.arange(n, device=depth.device, dtype=depth.dtype) + 0.5 for n in (width, height))
+    x2 = ((2.0 * px / width - 1.0) * tan) ** 2
+    y2 = ((1.0 - 2.0 * py / height) * tan * height / width) ** 2
+    return depth * (1.0 + x2 + y2[:, None]).sqrt()
 
 
 def inverse_depth(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ import math
 
 import torch
 
-from neurender.baselines.camera import view_positions
+from neurender.baselines.camera import ray_lengths
 
 
 def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, sigma_t,
@@ -51,18 +51,16 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
         raise ValueError(f"airlight must be a float, a (3,) or a ({batch}, 3) tensor, got shape {tuple(light.shape)}")
     sigma, light = sigma.reshape(batch, 1, 1, 1), light.reshape(batch, 3, 1, 1)
 
-    distance = view_positions(depth.to(rgb.dtype), fov_x_deg).norm(dim=1, keepdim=True)
-    distance = torch.where(mask > 0.5, distance, torch.full_like(distance, background_distance))
-    optical_depth = torch.where(sigma > 0, sigma * distance, torch.zeros_like(distance))
-    transmittance = torch.exp(-optical_depth)
-    return rgb * transmittance + light * (1.0 - transmittance)
+    distance = ray_lengths(depth.to(rgb.dtype), fov_x_deg).masked_fill_(mask <= 0.5, background_distance)
+    transmittance = (sigma * distance).nan_to_num_(nan=0.0, posinf=torch.inf).neg_().exp_()  # 0 inf: 0
+    return torch.addcmul(rgb * transmittance, light, 1.0 - transmittance)
 
 
 def background_airlight(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Airlight estimate (B, 3): the per-channel mean of the fog-free radiance ``rgb`` (B, 3, H, W)
     on the background pixels (``mask`` (B, 1, H, W) is 0) of the same view, 1.0 when the view has
     none (closed rooms). It never looks at a fogged image."""
-    background = (mask < 0.5).expand_as(rgb)
-    count = background[:, :1].sum(dim=(1, 2, 3))
-    sums = torch.where(background, rgb, torch.zeros_like(rgb)).sum(dim=(2, 3))
+    background = (mask < 0.5).to(rgb.dtype)
+    count = background.sum(dim=(1, 2, 3))
+    sums = (rgb * background).sum(dim=(2, 3))
     return torch.where(count[:, None] > 0, sums / count.clamp_min(1)[:, None], torch.ones_like(sums))

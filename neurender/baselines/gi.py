@@ -15,4 +15,4 @@ def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor, mas
     """
     on = (mask > 0.5).to(direct.dtype)
     ambient = (direct * on).sum(dim=(2, 3), keepdim=True) / on.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
-    return torch.where(mask > 0.5, direct + ambient * albedo * ao, direct)
+    return torch.addcmul(direct, albedo * ambient, ao * on)

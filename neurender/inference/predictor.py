@@ -24,7 +24,7 @@ from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
 from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
 from neurender.training import runs
-from neurender.training.inputs import channels, network_input, scaled_channels
+from neurender.training.inputs import channels, scaled_channels
 from neurender.training.tasks import prediction_task
 
 Backend = Literal["auto", "torch", "onnxruntime"]
@@ -101,6 +101,15 @@ class Predictor:
                              f"diffusion run with --sampler mean and 1 sample); {run} is a {self.model} run on "
                              f"{backend} with {self.sampling.samples} sample(s)")
         self.tile, self.internal_res = tile, internal_res
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def _buffer(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
+        """Work tensor ``name`` of ``shape`` with ``like``'s dtype and device, kept from one call to the next
+        of the same size: a fresh 1080p G-buffer costs about 20 ms of page faults on every frame."""
+        buffer = self.buffers.get(name)
+        if buffer is None or buffer.shape != shape or buffer.dtype != like.dtype or buffer.device != like.device:
+            buffer = self.buffers[name] = torch.empty(shape, dtype=like.dtype, device=like.device)
+        return buffer
 
     def _sample(self, x: torch.Tensor, samples: int, estimate: bool = False) -> torch.Tensor:
         """The task's draws (and estimate) of padded network input x with these sampling options."""
@@ -135,17 +144,19 @@ class Predictor:
         inputs, mask = inputs.to(self.device), mask.to(self.device)
         light = space.light_scale(inputs, self.effect) if self.config.balances_light else None
         if light is not None:
-            inputs = space.divide_light(inputs, light, self.effect)
+            inputs = space.divide_light(inputs, light, self.effect, out=self._buffer("balanced", inputs.shape, inputs))
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
         if scale < 1:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        scaled = None
+        x = self._buffer("x", (low_inputs.shape[0], len(self.channels), *low_inputs.shape[2:]), low_inputs)
+        gbuffer = len(self.effect.network_inputs)
+        space.network_input(low_inputs, low_mask, self.effect, out=x[:, :gbuffer])
         if self.config.inputs != "gbuffer":
-            scaled = scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs)
-        x = network_input(low_inputs, low_mask, self.effect, scaled)
+            scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs,
+                            x[:, gbuffer:])
         with self.precision.autocast():
             raw = self._network(x, sample)
         draws = space.from_model_space(raw.float(), self.effect)
@@ -154,7 +165,7 @@ class Predictor:
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
         if light is not None:
-            draws = draws * light
+            draws.mul_(light)
         return self.effect.apply_off_mask(draws, mask).to(source)
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:

@@ -26,7 +26,7 @@ from __future__ import annotations
 import torch
 
 from neurender import space
-from neurender.baselines.camera import focal_pixels, view_positions
+from neurender.baselines.camera import focal_pixels, ray_lengths
 from neurender.baselines.methods import METHODS
 from neurender.effects import DEPTH, Effect, ViewParameters
 
@@ -45,20 +45,19 @@ def radius_px(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, ef
 def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """tau = sigma_t * camera ray length (the background's distance off the mask; may be inf)."""
     depth = _depth(inputs, effect)
-    distance = view_positions(depth, view.fov_x).norm(dim=1, keepdim=True)
-    distance = torch.where(mask > 0.5, distance, torch.full_like(distance, view.background_distance))
-    return torch.where(distance.isinf() & (view.sigma_t == 0), torch.zeros_like(distance), view.sigma_t * distance)
+    distance = ray_lengths(depth, view.fov_x).masked_fill_(mask <= 0.5, view.background_distance)
+    return distance.mul_(view.sigma_t) if view.sigma_t > 0 else distance.zero_()
 
 
 def optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """The optical depth tau along the camera ray as 2 tau / (1 + tau) - 1 (1 for an infinite one)."""
     tau = _optical_depth(inputs, mask, view, effect)
-    return torch.where(tau.isinf(), torch.ones_like(tau), 2 * tau / (1 + tau) - 1)
+    return tau.div(tau + 1).nan_to_num_(nan=1.0).mul_(2).sub_(1)  # inf / inf: 1
 
 
 def transmittance(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """The transmittance exp(-tau) of the camera ray, as 2 exp(-tau) - 1."""
-    return 2 * torch.exp(-_optical_depth(inputs, mask, view, effect)) - 1
+    return _optical_depth(inputs, mask, view, effect).neg_().exp_().mul_(2).sub_(1)
 
 
 DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittance": transmittance}
@@ -66,25 +65,30 @@ DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittanc
 
 
 def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect,
-                    kind: str = "scaled") -> torch.Tensor:
+                    kind: str = "scaled", out: torch.Tensor | None = None) -> torch.Tensor:
     """The derived channels and the guess (:func:`guess_method`, if any) of a run reading ``kind`` inputs
     (B, len(derived) [+ C_target], H, W), from a whole view (the classic methods need the whole image:
-    compute this before cropping or tiling). InputError when ``view`` lacks a
-    parameter the effect needs."""
+    compute this before cropping or tiling); written into ``out`` if given. InputError when ``view``
+    lacks a parameter the effect needs."""
     view.require(effect.parameters, f"effect {effect.name}")
-    out = [mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))]  # an effect may have neither
-    out += [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
+    parts = [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
     method = guess_method(effect, kind)
     if method:
-        out.append(space.target_to_model_space(METHODS[method](inputs, mask, view, effect), effect))
-    return torch.cat(out, dim=1)
+        parts.append(space.target_to_model_space(METHODS[method](inputs, mask, view, effect), effect))
+    if out is None:
+        return torch.cat([mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))] + parts, dim=1)  # may be none
+    start = 0
+    for part in parts:
+        out[:, start:start + part.shape[1]].copy_(part)
+        start += part.shape[1]
+    return out
 
 
-def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scaled: torch.Tensor | None = None
-                  ) -> torch.Tensor:
+def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scaled: torch.Tensor | None = None,
+                  out: torch.Tensor | None = None) -> torch.Tensor:
     """The network input x (B, C, H, W): :func:`neurender.space.network_input`, then ``scaled``
-    (:func:`scaled_channels` of the same pixels) when the run reads them."""
-    return space.network_input(inputs, mask, effect, scaled)
+    (:func:`scaled_channels` of the same pixels) when the run reads them; written into ``out`` if given."""
+    return space.network_input(inputs, mask, effect, scaled, out)
 
 
 def guess_method(effect: Effect, kind: str) -> str | None:

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from neurender.baselines import fog, gtao, hbao, ssao, view_positions
+from neurender.baselines.camera import ray_lengths
 
 AO_METHODS = [ssao, hbao, gtao]
 FOV = 60.0
@@ -50,6 +51,14 @@ def test_view_positions_follow_the_camera_model():
         view_positions(depth[:, 0], 90.0)
     with pytest.raises(ValueError):
         view_positions(depth, 180.0)
+
+
+def test_ray_lengths_are_the_norms_of_the_view_positions():
+    depth = 1 + torch.rand((2, 1, 5, 7), generator=torch.Generator().manual_seed(0))
+    expected = view_positions(depth, 70.0).norm(dim=1, keepdim=True)
+    assert torch.allclose(ray_lengths(depth, 70.0), expected, rtol=1e-6)
+    with pytest.raises(ValueError):
+        ray_lengths(depth[:, 0], 70.0)
 
 
 @pytest.mark.parametrize("method", AO_METHODS)

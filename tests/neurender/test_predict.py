@@ -81,6 +81,17 @@ def test_tiled_prediction_agrees_with_untiled(name, request):
     assert (tiles - whole).abs().max() < 1e-3
 
 
+def test_a_predictor_reused_across_sizes_answers_as_a_fresh_one(fast_run):
+    """Its work buffers are kept between calls of one size: nothing of one frame may leak into the next."""
+    predictor = Predictor(fast_run, backend="torch")
+    frames = [gbuffer(48, 64, seed=3), gbuffer(32, 40, seed=4), gbuffer(48, 64, seed=5)]
+    reused = [predictor.predict(inputs, mask, VIEW)[0] for inputs, mask in frames]
+    fresh = [Predictor(fast_run, backend="torch").predict(inputs, mask, VIEW)[0] for inputs, mask in frames]
+    for a, b in zip(reused, fresh):
+        assert torch.equal(a, b)
+    assert not torch.equal(reused[0], reused[2])
+
+
 def test_internal_resolution_predicts_small_and_upsamples(run):
     inputs, mask = gbuffer(96, 128, seed=2)
     predictor = Predictor(run, internal_res=48)
