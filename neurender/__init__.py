@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 API = {
     "Predictor": "neurender.inference.predictor",
     "SamplingOptions": "neurender.inference.sampling",
+    "TemporalBlend": "neurender.inference.temporal",
     "ViewParameters": "neurender.effects",
     "load_gbuffer": "neurender.inference.files",
     "load_view": "neurender.inference.files",

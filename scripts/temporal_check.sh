@@ -3,7 +3,8 @@
 # of every built-in family (seed 1000, never trained on) and of the Cornell box, then every classic
 # method, every shipped model, the path tracer and PT + OIDN per effect, with tWE per method and level.
 # Usage: scripts/temporal_check.sh [OUT] (default temporal_out); resumes when run again.
-# Knobs (environment): FRAMES per path, STEP_DEG between frames, RES, SPP of the references, EFFECTS.
+# Knobs (environment): FRAMES per path, STEP_DEG between frames, RES, SPP of the references, EFFECTS,
+# BLEND (weights, such as "0.2 0.5": every method also scored through evaluate --temporal-blend).
 set -euo pipefail
 OUT=${1:-temporal_out}
 FRAMES=${FRAMES:-6}
@@ -11,6 +12,7 @@ STEP_DEG=${STEP_DEG:-1}
 RES=${RES:-96}
 SPP=${SPP:-256}
 EFFECTS=${EFFECTS:-ao fog gi}
+read -r -a BLEND <<< "${BLEND:-}"
 NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
 
@@ -19,12 +21,13 @@ $NR generate forest objects room studio --path orbit --views "$FRAMES" --step-de
 $NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" --spp "$SPP" \
     --workers 2 --out "$OUT/cbox"
 declare -A METHODS=([ao]="ssao hbao gtao pretrained:ao pretrained:ao-diffusion pretrained:ao-fast"
-                   [fog]="fog-analytic pretrained:fog pretrained:fog-diffusion"
+                   [fog]="fog-analytic pretrained:fog pretrained:fog-diffusion pretrained:fog-fast"
                    [gi]="gi-ambient gi-flat pretrained:gi pretrained:gi-diffusion pretrained:gi-fast")
 for data in paths cbox; do
   for effect in $EFFECTS; do
     # shellcheck disable=SC2086  # the method list splits into words
-    $NR evaluate --data "$OUT/$data" --effect "$effect" --method ${METHODS[$effect]} --out "$OUT/eval_${data}_$effect"
+    $NR evaluate --data "$OUT/$data" --effect "$effect" --method ${METHODS[$effect]} --out "$OUT/eval_${data}_$effect" \
+        ${BLEND[0]:+--temporal-blend "${BLEND[@]}"}
   done
 done
 $NR report "$OUT"/eval_* --out "$OUT/report"

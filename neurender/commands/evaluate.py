@@ -29,6 +29,9 @@ class EvaluateCommand:
     """Evaluation folder."""
     path_tracer: bool = True
     """Render the path tracer's and PT + OIDN's quality/time curves (--no-path-tracer skips them)."""
+    temporal_blend: tuple[float, ...] = field(default=(), metadata={"metavar": "W"})
+    """Also score every method as 'NAME + blend W' for each W: along each camera path, its frame
+    blended with its reprojected history, W on the current frame, in (0, 1] (none: single frames)."""
     sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
     """Sampling of diffusion runs (more than one sample also scores the calibration of their spread)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
@@ -40,14 +43,14 @@ class EvaluateCommand:
 def run_evaluate(command: EvaluateCommand) -> int:
     summary = evaluate(command.data, command.effect, list(command.method), command.out, command.split,
                        path_tracer_curve=command.path_tracer, sampling=command.sampling,
-                       devices=command.devices)
-    print(f"{'':20s}{'surfaces (mask)':>22s}{'full frame':>22s}")
-    print(f"{'method':20s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
+                       devices=command.devices, temporal_blends=command.temporal_blend)
+    print(f"{'':36s}{'surfaces (mask)':>22s}{'full frame':>22s}")
+    print(f"{'method':36s}{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>6s}{'SSIM':>10s}{'PSNR':>8s}{'FLIP':>6s}{'ms/frame':>10s}")
     for name, m in summary["methods"].items():
         masked, full = m["mean"], m["mean_full"]
         surfaces = (f"{masked['ssim']:8.3f}{masked['psnr']:8.2f}{masked['flip']:6.3f}" if masked["ssim"] is not None
                     else f"{'n/a':>22s}")
-        print(f"{name:20s}{surfaces}{full['ssim']:10.3f}{full['psnr']:8.2f}{full['flip']:6.3f}{m['ms_per_frame']:10.1f}")
+        print(f"{name:36s}{surfaces}{full['ssim']:10.3f}{full['psnr']:8.2f}{full['flip']:6.3f}{m['ms_per_frame']:10.1f}")
     for name, m in summary["methods"].items():
         if "uncertainty" in m:
             u = m["uncertainty"]

@@ -44,8 +44,9 @@ from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
 from neurender.evaluation.pictures import evaluation_grid, frame_strip
 from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_display
-from neurender.evaluation.temporal import DEPTH_TOLERANCE, Sequence
+from neurender.evaluation.temporal import Sequence
 from neurender.inference.sampling import SamplingOptions
+from neurender.inference.temporal import DEPTH_TOLERANCE
 
 
 def _batch(item: dict) -> dict:
@@ -60,7 +61,7 @@ def _run(dataset: GBufferDataset, methods: Methods):
     per view; every method runs once untimed on the first view first (warm-up)."""
     with torch.no_grad():
         for index in range(len(dataset)):
-            item = _batch(dataset[index])
+            item = _batch(dataset[index]) | {"record": dataset.records[index]}
             if index == 0:
                 for name in methods.names:
                     methods.run(name, item)
@@ -122,20 +123,21 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: Methods, spre
 
 def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out", split: str = "all",
              path_tracer_curve: bool = False, sampling: SamplingOptions = SamplingOptions(),
-             devices: DeviceOptions = DeviceOptions()) -> dict:
+             devices: DeviceOptions = DeviceOptions(), temporal_blends=()) -> dict:
     """Run ``methods`` (None: the effect's baselines) on every view of ``split`` of the dataset in
     ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
     (see the module docstring) and returns the summary dict (the content of summary.json).
     Runs predict on ``devices`` (their outputs come back to the CPU before the clock is read, so GPU
     times are complete). Diffusion runs predict as ``sampling`` says (:class:`neurender.inference.sampling.SamplingOptions`);
     with several samples their summary also gives the calibration of their uncertainty against the
-    error of their prediction (``uncertainty``, on linear values).
+    error of their prediction (``uncertainty``, on linear values). With ``temporal_blends`` (weights) every
+    method is also scored as ``NAME + blend W`` per weight (:class:`neurender.evaluation.methods.Methods`).
 
     Raises InputError for an unknown effect, method or split, an empty split, or a dataset
     lacking a needed channel.
     """
     resolve_device(devices.device)  # a bad device is refused even when only baselines run
-    methods = Methods(effect, methods, sampling, devices)
+    methods = Methods(effect, methods, sampling, devices, temporal_blends)
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     with folder_lock(out_dir, "neurender evaluate"):

@@ -11,6 +11,7 @@ import torch
 from nr_helpers import REPO, error_lines, load_manifest, load_records, read_view, run_neurender
 
 from neurender.evaluation import temporal
+from neurender.inference.temporal import TemporalBlend, reprojection
 from neurender.base.camera import Camera, look_at
 
 SIZE, FOV, PLANE_Z = 32, 60.0, 5.0
@@ -28,7 +29,7 @@ def _plane(z=PLANE_Z):
 def test_a_sideways_move_maps_each_pixel_where_the_hand_computation_puts_it():
     depth, mask = _plane()
     previous, current = _camera([0, 0, 0]), _camera([-0.5, 0, 0])  # 0.5 to the right (world -X)
-    warp = temporal.reprojection(depth, mask, current, depth, mask, previous)
+    warp = reprojection(depth, mask, current, depth, mask, previous)
     columns = torch.arange(SIZE, dtype=torch.float32) + 0.5
     ramp = columns.expand(1, 1, SIZE, SIZE).contiguous()  # frame t-1's value: its pixel x coordinate
     # camera-space x' = x + 0.5 at z = 5: px' = px + 0.5 * (W / 2) / (z tan(fov / 2))
@@ -46,7 +47,7 @@ def test_a_disocclusion_and_the_background_are_masked():
     mask_previous = mask.clone()
     mask_previous[..., :, :4] = 0  # no surface there in frame t-1
     camera = _camera([0, 0, 0])
-    valid = temporal.reprojection(depth, mask, camera, depth_previous, mask_previous, camera).valid[0, 0]
+    valid = reprojection(depth, mask, camera, depth_previous, mask_previous, camera).valid[0, 0]
     assert not valid[8:16, 8:16].any() and not valid[:, :4].any()
     assert valid[20:, 20:].all()
 
@@ -54,7 +55,7 @@ def test_a_disocclusion_and_the_background_are_masked():
 def test_twe_is_zero_for_the_reference_and_matches_independent_noise():
     depth, mask = _plane()
     camera = _camera([0, 0, 0])
-    warp = temporal.reprojection(depth, mask, camera, depth, mask, camera)
+    warp = reprojection(depth, mask, camera, depth, mask, camera)
     generator = torch.Generator().manual_seed(0)
     frames = [torch.rand(1, 3, SIZE, SIZE, generator=generator) for _ in range(6)]
     exact = [temporal.temporal_errors(r, q, r, q, warp) for q, r in zip(frames, frames[1:])]
@@ -68,11 +69,45 @@ def test_twe_is_zero_for_the_reference_and_matches_independent_noise():
     assert figures["samples"] == 5 * 3 * SIZE * SIZE
 
 
+def test_the_blend_keeps_a_still_sequence_and_averages_independent_noise_away():
+    depth, mask = _plane()
+    camera = _camera([0, 0, 0])
+    truth = torch.rand(1, 1, SIZE, SIZE, generator=torch.Generator().manual_seed(1))
+    blend = TemporalBlend(1.0)
+    assert all(torch.equal(blend(truth, depth, mask, camera), truth) for _ in range(3))
+    blend, generator, sigma, weight = TemporalBlend(0.25), torch.Generator().manual_seed(2), 0.1, 0.25
+    assert torch.equal(blend(truth, depth, mask, camera), truth)
+    assert torch.allclose(blend(truth, depth, mask, camera), truth, atol=1e-5)  # an unchanged frame stays (float32)
+    errors = [blend(truth + sigma * torch.randn(truth.shape, generator=generator), depth, mask, camera) - truth
+              for _ in range(40)]
+    # an exponential moving average of independent noise: variance w / (2 - w) of the noise's
+    steady = torch.stack(errors[20:]).std()
+    assert float(steady) == pytest.approx(sigma * math.sqrt(weight / (2 - weight)), rel=0.1)
+
+
+def test_the_blend_restarts_at_disocclusions_a_reset_and_a_new_size():
+    depth, mask = _plane()
+    camera = _camera([0, 0, 0])
+    blend = TemporalBlend(0.5)
+    blend(torch.zeros(1, 1, SIZE, SIZE), depth, mask, camera)
+    depth_now = depth.clone()
+    depth_now[..., 8:16, 8:16] = 2.0  # an object in front that was not there
+    out = blend(torch.ones(1, 1, SIZE, SIZE), depth_now, mask, camera)
+    assert (out[..., 8:16, 8:16] == 1).all() and (out[..., 20:, 20:] == 0.5).all()
+    blend.reset()
+    assert (blend(torch.ones(1, 1, SIZE, SIZE), depth, mask, camera) == 1).all()
+    small_depth, small_mask = depth[..., :8, :8], mask[..., :8, :8]
+    small = torch.zeros(1, 1, 8, 8)
+    assert torch.equal(blend(small, small_depth, small_mask, Camera(FOV, camera.to_world, 8, 8)), small)
+    with pytest.raises(ValueError, match="weight"):
+        TemporalBlend(0.0)
+
+
 def test_a_bad_depth_shape_is_refused():
     camera = _camera([0, 0, 0])
     depth, mask = _plane()
     with pytest.raises(ValueError, match="depth_previous must have shape"):
-        temporal.reprojection(depth, mask, camera, depth[..., :8], mask, camera)
+        reprojection(depth, mask, camera, depth[..., :8], mask, camera)
 
 
 def test_an_orbit_path_has_its_frames_in_order_and_reprojects_the_renders(tmp_path):
@@ -94,7 +129,7 @@ def test_an_orbit_path_has_its_frames_in_order_and_reprojects_the_renders(tmp_pa
     frames = [read_view(out, scene, k) for k in (0, 1)]
     image = {name: [torch.from_numpy(np.ascontiguousarray(f[name]))[None, None] for f in frames]
              for name in ("depth.Z", "mask.Y", "albedo.R")}
-    warp = temporal.reprojection(image["depth.Z"][1], image["mask.Y"][1], cameras[1],
+    warp = reprojection(image["depth.Z"][1], image["mask.Y"][1], cameras[1],
                                  image["depth.Z"][0], image["mask.Y"][0], cameras[0])
     valid = warp.valid
     assert valid.float().mean() > 0.2
@@ -130,10 +165,14 @@ def test_evaluate_on_a_path_gives_every_method_and_level_its_temporal_error(tmp_
     data, evaluation = tmp_path / "path", tmp_path / "eval"
     run_neurender("generate", "objects", "--out", data, "--path", "orbit", "--views", "3", "--step-deg", "1",
                   "--res", "24", "--spp", "8", "--workers", "1", check=True)
-    run_neurender("evaluate", "--data", data, "--effect", "ao", "--method", "gtao", "--out", evaluation, check=True)
+    run_neurender("evaluate", "--data", data, "--effect", "ao", "--method", "gtao", "--out", evaluation,
+                  "--temporal-blend", "0.3", check=True)
     summary = json.loads((evaluation / "summary.json").read_text())
     assert summary["temporal"]["frame_pairs"] == 2
     assert summary["methods"]["gtao"]["temporal"]["twe"] > 0
+    blended = summary["methods"]["gtao + blend 0.3"]
+    # gtao is deterministic; the blend smooths its screen-fixed noise (the 8-spp reference's own stays)
+    assert 0 < blended["temporal"]["twe"] < summary["methods"]["gtao"]["temporal"]["twe"]
     raw = [p["temporal"]["twe"] for p in summary["path_tracer"]["curve"]]
     assert raw[0] > raw[-1]  # more samples, less noise from frame to frame
     denoised = summary["pt_oidn"]["curve"][0]["temporal"]["twe"]
