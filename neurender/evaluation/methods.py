@@ -11,11 +11,11 @@ from __future__ import annotations
 import torch
 
 from neurender import effects
+from neurender.base.camera import Camera
 from neurender.base.errors import InputError
 from neurender.device import DeviceOptions
 from neurender.baselines.methods import METHODS
 from neurender.inference.predictor import Predictor
-from neurender.base.camera import Camera
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.temporal import TemporalBlend
 from neurender.training import runs
@@ -42,11 +42,11 @@ class Methods:
         for name, predictor in self.predictors.items():
             if predictor.effect.name != effect:
                 raise InputError(f"run {name} predicts {predictor.effect.name}, not {effect}")
-        bad = [w for w in temporal_blends if not 0 < w <= 1]
-        if bad:
-            raise InputError(f"--temporal-blend weights must be in (0, 1], got {', '.join(map(str, bad))}")
-        self.blends = {f"{self.label(name)} + blend {weight:g}": (name, TemporalBlend(weight))
-                       for weight in dict.fromkeys(temporal_blends) for name in self.names}
+        try:
+            self.blends = {f"{self.label(name)} + blend {weight:g}": (name, TemporalBlend(weight))
+                           for weight in dict.fromkeys(temporal_blends) for name in self.names}
+        except ValueError as exc:  # the blend's own check of its weight
+            raise InputError(f"--temporal-blend: {exc}") from None
         self.blended_frame: dict[str, tuple] = {}
         self.names += list(self.blends)
 

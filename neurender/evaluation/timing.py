@@ -13,7 +13,6 @@ import torch
 import torch.nn.functional as F
 
 from neurender import effects
-from neurender.base.memory import keep_freed_memory
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions
 from neurender.evaluation.methods import Methods
@@ -77,7 +76,6 @@ def measure_frame(method: str, data: str, height: int, width: int, repeats: int,
     baseline name) on held-out view 0 of ``data`` scaled to height x width. Run it in a fresh
     process (``neurender bench predict`` does): the peak RSS is the process's own. Runs predict on
     ``device``; their output comes back to the CPU inside the timed call (a GPU's work is complete)."""
-    keep_freed_memory()  # every method alike, as a predictor on the CPU has it (neurender.base.memory)
     effect = effect_of(method)
     dataset = GBufferDataset(data, effect, split=held_out_split(data))
     item = resized_item(dataset, 0, height, width)

@@ -41,8 +41,8 @@ def session(path: str):
     try:
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = torch.get_num_threads()
-        # idle threads that spin steal the cores from torch's pre- and post-processing between calls:
-        # measured at 1080p, fog-fast 135-145 ms per frame without spinning, 190-210 ms with it
+        # idle threads that spin take the cores from torch's pre- and post-processing between calls
+        # (docs/models.md, "Fast tier")
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - onnxruntime raises its own types for broken files

@@ -17,7 +17,6 @@ import torch.nn.functional as F
 from neurender import effects, space
 from neurender.effects import ViewParameters
 from neurender.base.errors import InputError
-from neurender.base.memory import keep_freed_memory
 from neurender.device import Precision, resolve_device
 from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
@@ -67,8 +66,6 @@ class Predictor:
         if backend == "onnxruntime" and self.device.type != "cpu":
             raise InputError(f"the onnxruntime backend runs on the CPU; give --device cpu, not {device}")
         self.precision = Precision(precision, self.device)
-        if self.device.type == "cpu":
-            keep_freed_memory()  # no page faults frame after frame (neurender.base.memory)
         if tile is not None and tile <= 2 * MARGIN:
             raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
         if internal_res is not None and internal_res < 1:

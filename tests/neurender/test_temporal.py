@@ -161,6 +161,14 @@ def test_bad_path_options_exit_2_with_one_line(tmp_path, flags, needle):
     assert not (tmp_path / "data").exists()
 
 
+def test_a_bad_blend_weight_exits_2_with_one_line(tmp_path):
+    proc = run_neurender("evaluate", "--data", tmp_path / "none", "--effect", "ao", "--method", "gtao",
+                         "--out", tmp_path / "eval", "--temporal-blend", "0.2", "1.5")
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and "--temporal-blend" in lines[0] and "1.5" in lines[0], proc.stderr
+    assert not (tmp_path / "eval").exists()
+
+
 def test_evaluate_on_a_path_gives_every_method_and_level_its_temporal_error(tmp_path):
     data, evaluation = tmp_path / "path", tmp_path / "eval"
     run_neurender("generate", "objects", "--out", data, "--path", "orbit", "--views", "3", "--step-deg", "1",
