@@ -132,11 +132,13 @@ class Effect:
             return inputs[:, index[0]:index[0] + len(index)]
         return inputs[:, index]
 
-    def apply_off_mask(self, prediction: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-        """``prediction`` (..., C, H, W) with the contract's off-mask value where ``mask`` (B, 1, H, W) is 0."""
+    def apply_off_mask(self, prediction: torch.Tensor, mask: torch.Tensor, in_place: bool = False) -> torch.Tensor:
+        """``prediction`` (..., C, H, W) with the contract's off-mask value where ``mask`` (B, 1, H, W) is 0
+        (written into ``prediction`` itself when ``in_place``)."""
         if self.off_mask is None:
             return prediction
-        return torch.where(mask > 0.5, prediction, torch.full_like(prediction, self.off_mask))
+        out = prediction if in_place else prediction.clone()
+        return out.masked_fill_((mask > 0.5).logical_not_(), self.off_mask)
 
 
 EFFECTS: dict[str, Effect] = {}

@@ -48,12 +48,16 @@ def divide_light(inputs: torch.Tensor, scale: torch.Tensor, effect, out: torch.T
     return torch.div(inputs, divisor, out=out)
 
 
+def _tone_map_(x: torch.Tensor) -> torch.Tensor:
+    """Radiance ``x`` -> 2 reinhard(x) - 1 = 1 - 2 / (1 + x) of x clamped at 0, in place (no new image)."""
+    return x.clamp_(min=0).add_(1).reciprocal_().mul_(-2).add_(1)
+
+
 def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor, out: torch.Tensor) -> None:
     """One G-buffer channel ``c`` (B, 1, H, W) named ``name`` -> its network input channel, written into
     ``out`` (B, 1, H, W) in place (a few passes over one channel, no new image)."""
     if is_radiance(name):
-        torch.clamp(c, min=0, out=out)
-        out.div_(out + 1).mul_(2).sub_(1)  # 2 reinhard(c) - 1
+        _tone_map_(out.copy_(c))
     elif name.startswith("albedo."):
         torch.clamp(c, 0, 1, out=out).mul_(2).sub_(1)
     elif name == "depth.Z":
@@ -83,17 +87,20 @@ def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect, extra: torch
     return out
 
 
-def target_to_model_space(y: torch.Tensor, effect) -> torch.Tensor:
-    """Linear target (B, C, H, W) of ``effect`` -> [-1, 1] space (radiance through Reinhard)."""
-    return (reinhard(y) if effect.hdr else y.clamp(0, 1)).mul_(2).sub_(1)
+def target_to_model_space(y: torch.Tensor, effect, out: torch.Tensor | None = None) -> torch.Tensor:
+    """Linear target (B, C, H, W) of ``effect`` -> [-1, 1] space (radiance through Reinhard), written
+    into ``out`` if given (``out=y``: in place)."""
+    if effect.hdr:
+        return _tone_map_(out.copy_(y) if out is not None else y.clone())
+    return torch.clamp(y, 0, 1, out=out).mul_(2).sub_(1)
 
 
-def from_model_space(y: torch.Tensor, effect) -> torch.Tensor:
+def from_model_space(y: torch.Tensor, effect, out: torch.Tensor | None = None) -> torch.Tensor:
     """Network output in [-1, 1] space -> linear values of ``effect`` (radiance >= 0 through the inverse
-    of Reinhard, u / (1 - u) with u <= 0.999; else [0, 1]). For evaluation, not for gradients: it works
-    in place on one new tensor (fewer passes over a 1080p image)."""
-    u = y.add(1).mul_(0.5).clamp_(0, 1)
-    return u.clamp_(max=0.999).div_(1 - u) if effect.hdr else u
+    of Reinhard, u / (1 - u) = 1 / (1 - u) - 1 with u <= 0.999; else [0, 1]). For evaluation, not for
+    gradients: written into ``out`` if given (``out=y``: in place; no other image is made)."""
+    u = torch.add(y, 1, out=out).mul_(0.5).clamp_(0, 1)
+    return u.clamp_(max=0.999).neg_().add_(1).reciprocal_().sub_(1) if effect.hdr else u
 
 
 def display(x: torch.Tensor, hdr: bool) -> torch.Tensor:

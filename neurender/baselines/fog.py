@@ -53,7 +53,7 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
 
     distance = ray_lengths(depth.to(rgb.dtype), fov_x_deg).masked_fill_(mask <= 0.5, background_distance)
     transmittance = (sigma * distance).nan_to_num_(nan=0.0, posinf=torch.inf).neg_().exp_()  # 0 inf: 0
-    return torch.addcmul(rgb * transmittance, light, 1.0 - transmittance)
+    return (rgb - light).mul_(transmittance).add_(light)  # light + T (rgb - light): one new image
 
 
 def background_airlight(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
@@ -62,5 +62,5 @@ def background_airlight(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     none (closed rooms). It never looks at a fogged image."""
     background = (mask < 0.5).to(rgb.dtype)
     count = background.sum(dim=(1, 2, 3))
-    sums = (rgb * background).sum(dim=(2, 3))
+    sums = torch.einsum("bchw,bkhw->bc", rgb, background)  # (rgb * background).sum(dim=(2, 3)), no new image
     return torch.where(count[:, None] > 0, sums / count.clamp_min(1)[:, None], torch.ones_like(sums))

@@ -4,15 +4,16 @@ from __future__ import annotations
 import torch
 
 
-def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor | None, mask: torch.Tensor
+               ) -> torch.Tensor:
     """``direct + ambient * albedo * ao`` on the mask, ``direct`` elsewhere.
 
     ``ambient`` is the per-channel mean of the direct radiance over the mask pixels of the same
     view: a one-bounce guess that the light arriving indirectly is about the average directly
     lit radiance of the surroundings.
 
-    Shapes: direct, albedo (B, 3, H, W) linear; ao, mask (B, 1, H, W) -> (B, 3, H, W).
+    Shapes: direct, albedo (B, 3, H, W) linear; ao (None: no occlusion), mask (B, 1, H, W) -> (B, 3, H, W).
     """
     on = (mask > 0.5).to(direct.dtype)
-    ambient = (direct * on).sum(dim=(2, 3), keepdim=True) / on.sum(dim=(2, 3), keepdim=True).clamp_min(1.0)
-    return torch.addcmul(direct, albedo * ambient, ao * on)
+    ambient = torch.einsum("bchw,bkhw->bc", direct, on) / on.sum(dim=(1, 2, 3)).clamp_min(1.0)[:, None]
+    return (albedo * ambient[..., None, None]).mul_(on if ao is None else ao * on).add_(direct)  # one new colour image

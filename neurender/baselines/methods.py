@@ -41,7 +41,7 @@ def gi_ambient_gtao(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParamete
 
 
 def gi_flat(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
-    return gi_ambient(effect.pick(inputs, DIRECT), effect.pick(inputs, ALBEDO), torch.ones_like(mask), mask)
+    return gi_ambient(effect.pick(inputs, DIRECT), effect.pick(inputs, ALBEDO), None, mask)
 
 
 METHODS = {"ssao": _screen_ao("ssao", ssao), "hbao": _screen_ao("hbao", hbao), "gtao": _screen_ao("gtao", gtao),

@@ -159,14 +159,15 @@ class Predictor:
                             x[:, gbuffer:])
         with self.precision.autocast():
             raw = self._network(x, sample)
-        draws = space.from_model_space(raw.float(), self.effect)
+        raw = raw.float()  # this call's own tensor: mapped to linear values in place
+        draws = space.from_model_space(raw, self.effect, out=raw)
         if scale < 1:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
         if light is not None:
             draws.mul_(light)
-        return self.effect.apply_off_mask(draws, mask).to(source)
+        return self.effect.apply_off_mask(draws, mask, in_place=True).to(source)
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W), the view's

@@ -38,8 +38,8 @@ def _depth(inputs: torch.Tensor, effect: Effect) -> torch.Tensor:
 def radius_px(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """The AO radius in pixels at each pixel's depth, R f / z, as log2(max(., 1/16)) / 4; 0 off the mask."""
     depth = _depth(inputs, effect)
-    pixels = view.ao_radius * focal_pixels(depth.shape[-1], view.fov_x) / depth.clamp_min(1e-8)
-    return torch.where(mask > 0.5, torch.log2(pixels.clamp_min(1 / 16)) / 4, torch.zeros_like(depth))
+    pixels = depth.clamp_min(1e-8).reciprocal_().mul_(view.ao_radius * focal_pixels(depth.shape[-1], view.fov_x))
+    return pixels.clamp_min_(1 / 16).log2_().div_(4).masked_fill_((mask > 0.5).logical_not_(), 0.0)
 
 
 def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
@@ -71,16 +71,15 @@ def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParamete
     compute this before cropping or tiling); written into ``out`` if given. InputError when ``view``
     lacks a parameter the effect needs."""
     view.require(effect.parameters, f"effect {effect.name}")
-    parts = [DERIVED[name](inputs, mask, view, effect) for name in effect.derived]
     method = guess_method(effect, kind)
-    if method:
-        parts.append(space.target_to_model_space(METHODS[method](inputs, mask, view, effect), effect))
     if out is None:
-        return torch.cat([mask.new_zeros((mask.shape[0], 0, *mask.shape[2:]))] + parts, dim=1)  # may be none
-    start = 0
-    for part in parts:
-        out[:, start:start + part.shape[1]].copy_(part)
-        start += part.shape[1]
+        count = len(effect.derived) + (len(effect.guess_channels) if method else 0)
+        out = mask.new_empty((mask.shape[0], count, *mask.shape[2:]))  # may have no channel
+    for i, name in enumerate(effect.derived):
+        out[:, i:i + 1].copy_(DERIVED[name](inputs, mask, view, effect))
+    if method:  # the guess goes straight into its place (no copy of a 1080p image)
+        space.target_to_model_space(METHODS[method](inputs, mask, view, effect), effect,
+                                    out=out[:, len(effect.derived):])
     return out
 
 
