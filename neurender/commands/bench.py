@@ -214,8 +214,8 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
     device = resolve_device(devices.device)
     print(f"bench compare ({device_label(device)} for the methods, {torch.get_num_threads()} CPU threads; warm "
           f"medians of {repeats}; the path tracer and OIDN on the CPU)")
-    print(f"  {'method':24s}{'size':>11s}{'ms':>9s}{'PT spp':>8s}{'PT ms':>9s}{'x':>7s}"
-          f"{'OIDN spp':>9s}{'PT+OIDN ms':>11s}{'x':>7s}")
+    print(f"  {'method':24s}{'size':>11s}{'ms':>9s}{'PT spp':>8s}{'PT ms':>9s}{'x':>9s}"
+          f"{'OIDN spp':>9s}{'PT+OIDN ms':>11s}{'x':>9s}")
     figures = {}
     for eval_dir in eval_dirs:
         summary = load_summary(eval_dir)
@@ -244,7 +244,7 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
                                 "speedup": ms / row["method_ms"] if ms and row["method_ms"] else None}
                 figures[f"{summary['effect']}:{label}@{token}"] = row
                 cells = "".join(f"{row[k]['spp'] or '> curve':>{w1}}{_ms(row[k]['ms']):>{w2}}"
-                                f"{_ms(row[k]['speedup'], 'x'):>7s}" for k, w1, w2 in (("path_tracer", 8, 9),
+                                f"{_ms(row[k]['speedup'], 'x'):>9s}" for k, w1, w2 in (("path_tracer", 8, 9),
                                                                                         ("pt_oidn", 9, 11)))
                 print(f"  {label:24s}{f'{width}x{height}':>11s}{_ms(row['method_ms']):>9s}{cells}")
     return figures
