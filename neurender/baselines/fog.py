@@ -52,7 +52,7 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
     sigma, light = sigma.reshape(batch, 1, 1, 1), light.reshape(batch, 3, 1, 1)
 
     distance = ray_lengths(depth.to(rgb.dtype), fov_x_deg).masked_fill_(mask <= 0.5, background_distance)
-    transmittance = (sigma * distance).nan_to_num_(nan=0.0, posinf=torch.inf).neg_().exp_()  # 0 inf: 0
+    transmittance = distance.mul_(sigma).nan_to_num_(nan=0.0, posinf=torch.inf).neg_().exp_()  # 0 inf: 0
     return (rgb - light).mul_(transmittance).add_(light)  # light + T (rgb - light): one new image
 
 

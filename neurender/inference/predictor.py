@@ -182,7 +182,8 @@ class Predictor:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
         :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
         (:class:`neurender.training.tasks.Estimate`). The uncertainty is the per-pixel standard
-        deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws."""
+        deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws (then a
+        read-only broadcast of one 0: no 1080p image of zeros per frame)."""
         if not self.single and self.sampling.sampler == "mean":  # the estimate, then the draws
             outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples, estimate=True))
             prediction, draws = outputs[0], outputs[1:]
@@ -190,7 +191,7 @@ class Predictor:
             draws = self.draws(inputs, mask, view)
             prediction = draws.mean(0) if len(draws) > 1 else draws[0]
         if len(draws) < 2:  # no spread to take (a 1080p std costs more than a fast network)
-            return prediction, torch.zeros_like(prediction)
+            return prediction, prediction.new_zeros(()).expand_as(prediction)
         return prediction, self.std_scale * draws.std(0, unbiased=False)
 
     @classmethod
@@ -217,5 +218,5 @@ class Predictor:
         prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)
         out = {name: prediction[:, i] for i, name in enumerate(self.effect.targets)}
         if self.task.stochastic:
-            out |= {f"std.{name}": std[:, i] for i, name in enumerate(self.effect.targets)}
+            out |= {f"std.{name}": std[:, i].contiguous() for i, name in enumerate(self.effect.targets)}
         return {name: batch.unstack(value) for name, value in out.items()}

@@ -52,7 +52,7 @@ def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameter
 def optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """The optical depth tau along the camera ray as 2 tau / (1 + tau) - 1 (1 for an infinite one)."""
     tau = _optical_depth(inputs, mask, view, effect)
-    return tau.div(tau + 1).nan_to_num_(nan=1.0).mul_(2).sub_(1)  # inf / inf: 1
+    return tau.add_(1).reciprocal_().mul_(-2).add_(1)  # = 1 - 2 / (1 + tau), in place; tau = inf: 1
 
 
 def transmittance(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
