@@ -42,7 +42,8 @@ class GenerateOptions:
     """What `neurender generate` makes (recorded in the manifest)."""
 
     scenes: tuple[str, ...] = field(metadata={"positional": True, "metavar": "SCENE"})
-    """Built-in scene names (forest, objects, room, studio) or Mitsuba 3 XML files."""
+    """Built-in scene names (forest, objects, room, studio; with the assets and ood extras pybullet and
+    dmcontrol, scenes of third-party meshes) or Mitsuba 3 XML files."""
     count: int = 1
     """Instances of each built-in scene (different seeds)."""
     views: int = 24

@@ -1,4 +1,5 @@
-"""Scene library: built-in procedural scenes (forest, objects, room, studio) and Mitsuba 3 XML files.
+"""Scene library: built-in procedural scenes (forest, objects, room, studio), scenes of third-party meshes
+(pybullet, dmcontrol) and Mitsuba 3 XML files.
 
 A :class:`SceneRef` is a small picklable description that worker processes turn
 into a Mitsuba scene with :func:`load`. Importing this package sets Mitsuba's variant
@@ -21,13 +22,17 @@ import numpy as np  # noqa: E402
 
 from neurender.base.camera import Camera, Rig, look_at, nearest_axis, rig_camera  # noqa: E402
 from neurender.base.errors import InputError  # noqa: E402
+from scenes.clutter import build_dmcontrol, build_pybullet  # noqa: E402
 from scenes.forest import build_forest  # noqa: E402
 from scenes.objects import build_objects  # noqa: E402
 from scenes.room import build_room  # noqa: E402
 from scenes.studio import build_studio  # noqa: E402
 from scenes.xml_file import load_xml  # noqa: E402
 
-BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room, "studio": build_studio}
+BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room, "studio": build_studio,
+           "pybullet": build_pybullet, "dmcontrol": build_dmcontrol}
+"""Built-in families by name; ``pybullet`` and ``dmcontrol`` need the ``assets`` and ``ood`` extras
+(``dmcontrol`` is the out-of-distribution validation family: no recipe trains on it)."""
 
 
 @dataclass(frozen=True)

@@ -51,3 +51,15 @@ def floor(size: float, bsdf: dict, height: float = 0.0) -> dict:
     to_world = (mi.ScalarTransform4f().translate([0, height, 0]).rotate([1, 0, 0], -90)
                 .scale([size / 2, size / 2, 1]))
     return {"type": "rectangle", "to_world": to_world, "bsdf": bsdf}
+
+
+def mesh(name: str, positions: np.ndarray, faces: np.ndarray, bsdf: dict) -> object:
+    """A triangle mesh (mi.Mesh) from (N, 3) world positions and (M, 3) vertex indices; flat shaded."""
+    props = mi.Properties()
+    props["bsdf"] = mi.load_dict(bsdf)
+    shape = mi.Mesh(name, len(positions), len(faces), props=props)
+    params = mi.traverse(shape)
+    params["vertex_positions"] = mi.Float(np.asarray(positions, np.float32).ravel())
+    params["faces"] = mi.UInt32(np.asarray(faces, np.uint32).ravel())
+    params.update()
+    return shape

@@ -19,7 +19,7 @@ import numpy as np
 
 from neurender.base.errors import InputError
 from scenes import textures
-from scenes.procedural import ProceduralScene, box, diffuse, floor, textured, two_sided
+from scenes.procedural import ProceduralScene, box, diffuse, floor, mesh, textured, two_sided
 
 ASSETS = Path(__file__).resolve().parent / "third_party" / "mitsuba-data"
 """The meshes and environment map the family uses, inside the package (provenance: third_party/README.md)."""
@@ -70,7 +70,7 @@ def _rgb(rng: np.random.Generator, low: float, high: float) -> list[float]:
     return [float(c) for c in rng.uniform(low, high, 3)]
 
 
-def _material(rng: np.random.Generator, has_uv: bool) -> tuple[dict, dict]:
+def random_material(rng: np.random.Generator, has_uv: bool) -> tuple[dict, dict]:
     """A random BSDF and its record; textured needs texture coordinates, so meshes without UVs skip it."""
     kind = str(rng.choice([m for m in MATERIALS if has_uv or m != "textured"]))
     if kind == "diffuse":
@@ -147,7 +147,7 @@ def _height(kind: str, size: float, rng: np.random.Generator) -> float:
     return size
 
 
-def _backdrop(bsdf: dict, width: float = FLOOR_SIZE, depth: float = 1.5, radius: float = 1.2,
+def backdrop(bsdf: dict, width: float = FLOOR_SIZE, depth: float = 1.5, radius: float = 1.2,
               height: float = 3.5, back: float = -2.0, segments: int = 16) -> object:
     """Two-sided sweep (mi.Mesh, metres): a floor strip from z = back + radius + depth + FLOOR_SIZE / 2 back to
     z = back + radius, a quarter cylinder of ``radius``, and a wall at z = back up to ``height``."""
@@ -159,17 +159,10 @@ def _backdrop(bsdf: dict, width: float = FLOOR_SIZE, depth: float = 1.5, radius:
     n = len(zy)
     positions = np.concatenate([np.stack([np.full(n, s * width / 2), zy[:, 1], zy[:, 0]], axis=1) for s in (-1, 1)])
     faces = np.array([[i, i + 1, n + i] for i in range(n - 1)] + [[i + 1, n + i + 1, n + i] for i in range(n - 1)])
-    props = mi.Properties()
-    props["bsdf"] = mi.load_dict(two_sided(bsdf))
-    mesh = mi.Mesh("backdrop", len(positions), len(faces), props=props)
-    params = mi.traverse(mesh)
-    params["vertex_positions"] = mi.Float(positions.astype(np.float32).ravel())
-    params["faces"] = mi.UInt32(faces.astype(np.uint32).ravel())
-    params.update()
-    return mesh
+    return mesh("backdrop", positions, faces, two_sided(bsdf))
 
 
-def _lighting(kind: str, rng: np.random.Generator, assets: Path, front_only: bool) -> tuple[dict, dict]:
+def random_lighting(kind: str, rng: np.random.Generator, assets: Path, front_only: bool) -> tuple[dict, dict]:
     """Emitters of lighting ``kind`` and the record of their draws; ``front_only`` keeps sun and lamp at z > 0."""
     if kind == "envmap":
         path, rotation, scale = _asset(assets, ENVMAP), float(rng.uniform(0, 360)), float(rng.uniform(0.4, 1.6))
@@ -220,9 +213,9 @@ def build_studio(seed: int, object_count: int | None = None, assets: Path = ASSE
     ground_albedo = _rgb(rng, 0.2, 0.8)
     scene = {"type": "scene",
              "ground": (floor(FLOOR_SIZE, diffuse(ground_albedo)) if ground_kind == "floor"
-                        else _backdrop(diffuse(ground_albedo)))}
+                        else backdrop(diffuse(ground_albedo)))}
     light_kind = str(rng.choice(LIGHTS))
-    emitters, light_record = _lighting(light_kind, rng, assets, front_only=ground_kind == "backdrop")
+    emitters, light_record = random_lighting(light_kind, rng, assets, front_only=ground_kind == "backdrop")
     scene.update(emitters)
 
     spread = 0.3 + 0.15 * count  # free objects stand within +-spread metres of the origin
@@ -231,7 +224,7 @@ def build_studio(seed: int, object_count: int | None = None, assets: Path = ASSE
         kind = str(rng.choice(KINDS))
         size = float(rng.uniform(0.3, 0.9))
         height, yaw = float(_height(kind, size, rng)), float(rng.uniform(0, 360))
-        bsdf, material = _material(rng, has_uv=kind not in MESHES)
+        bsdf, material = random_material(rng, has_uv=kind not in MESHES)
         placement = str(rng.choice(["free", "touching", "stacked"])) if placed else "free"
         flat = [p for p in placed if p[5] and p[2] * 2 >= size * 0.8]
         on_floor = [p for p in placed if p[3] == 0.0]
