@@ -8,6 +8,7 @@ import fcntl
 import json
 import os
 import socket
+import stat
 import time
 
 from neurender.base.errors import InputError
@@ -38,11 +39,20 @@ def folder_lock(folder: str, command: str):
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise InputError(f"{folder} exists and is not a directory")
     created = not os.path.exists(folder)
+    path = os.path.join(folder, LOCK)
     try:
         os.makedirs(folder, exist_ok=True)
-        handle = open(os.path.join(folder, LOCK), "a+")
+        # never through a link (it would truncate the link's target) and only a regular file
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o666)
     except OSError as exc:
+        if os.path.islink(path):
+            raise InputError(f"{path} is a symbolic link; remove it (the lock is never written through a "
+                             f"link)") from None
         raise InputError(f"cannot write into {folder}: {exc.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"{path} is not a regular file; remove it")
+    handle = os.fdopen(fd, "r+")
     try:
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -19,6 +19,7 @@ from neurender.inference.files import predict_files
 from neurender.inference.onnx import export_onnx
 from neurender.inference.predictor import Backend, Predictor
 from neurender.inference.sampling import SamplingOptions
+from neurender.models import gate
 from neurender.training import runs
 from neurender.training.config import TrainConfig
 from neurender.training.shipping import pack
@@ -129,8 +130,8 @@ class ExportCommand:
 def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None) -> None:
     """Pack run ``name`` into the shipped model folder ``out`` with its model card. Every input is
     checked first; the files are made in a temporary folder beside ``out`` and moved in at the end
-    (a calibration.json already in ``out`` is kept and described by the card), so a failure leaves
-    ``out`` as it was."""
+    (a calibration.json already in ``out`` is kept and described by the card; the run's trust gate
+    comes along, and a gate in ``out`` fitted for other weights goes), so a failure leaves ``out`` as it was."""
     check_notes(notes)
     for eval_dir in eval_dirs:
         load_summary(eval_dir)
@@ -141,10 +142,16 @@ def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None)
     with folder_lock(out, "neurender export"), tempfile.TemporaryDirectory(prefix=".tmp-export-", dir=parent) as tmp:
         if os.path.isfile(runs.path(out, runs.CALIBRATION)):
             shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
+        has_gate = os.path.isfile(runs.path(source.folder, gate.FILE))
+        if has_gate:
+            shutil.copy(runs.path(source.folder, gate.FILE), tmp)
         print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
         card = write_card(tmp, source.folder, eval_dirs, notes, name=os.path.basename(os.path.normpath(out)))
         for file in os.listdir(tmp):
             os.replace(os.path.join(tmp, file), os.path.join(out, file))
+        if not has_gate and os.path.isfile(runs.path(out, gate.FILE)):
+            os.remove(runs.path(out, gate.FILE))
+            print(f"removed {runs.path(out, gate.FILE)}: it was fitted for other weights")
         print(f"model card: {runs.path(out, os.path.basename(card))}")
 
 

@@ -6,7 +6,7 @@ radius, fog density): an EXR of a neurender dataset takes them from its manifest
 """
 from __future__ import annotations
 
-import glob
+import json
 import os
 import sys
 from dataclasses import fields, replace
@@ -16,21 +16,25 @@ import torch
 from tqdm import tqdm
 
 from neurender import effects
+from neurender.base.atomic import atomic_path
 from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
+from neurender.base.lock import folder_lock
 from neurender.data import view_parameters as view_parameters_of
 from neurender.effects import ViewParameters
 from neurender.inference.predictor import Predictor
 
 
 def _exr_files(path: str) -> list[tuple[str, str]]:
-    """(file, path relative to the input) of an EXR or of every EXR under a directory."""
+    """(file, path relative to the input) of an EXR or of every EXR under a directory; symbolic links
+    under the directory are not followed (a link to a folder above would loop)."""
     if os.path.isfile(path):
         return [(path, os.path.basename(path))]
     if os.path.isdir(path):
-        files = sorted(glob.glob(os.path.join(path, "**", "*.exr"), recursive=True))
-        files = [f for f in files if not os.path.basename(f).startswith(".tmp-")]
+        files = sorted(os.path.join(folder, name) for folder, _, names in os.walk(path) for name in names
+                       if name.endswith(".exr") and not name.startswith(".tmp-")
+                       and not os.path.islink(os.path.join(folder, name)))
         if not files:
             raise InputError(f"no EXR files under {path}")
         return [(f, os.path.relpath(f, path)) for f in files]
@@ -98,6 +102,27 @@ def view_parameters(paths: list[str], given: ViewParameters) -> dict[str, ViewPa
 
 UNSET = ViewParameters(background_distance=None)
 """No view parameter given."""
+RECORD = "prediction.json"
+"""The file of a prediction folder that names the model whose predictions it holds."""
+
+
+def _claim(out_dir: str, predictor: Predictor) -> None:
+    """Record in ``out_dir`` which model writes there; InputError when it holds another model's predictions."""
+    path = os.path.join(out_dir, RECORD)
+    mine = {"run": predictor.run.name, "folder": os.path.realpath(predictor.run.folder),
+            "effect": predictor.effect.name}
+    if os.path.lexists(path):
+        try:
+            with open(path) as handle:
+                theirs = json.load(handle)
+        except (OSError, ValueError):
+            theirs = {}
+        if os.path.islink(path) or theirs.get("folder") != mine["folder"]:
+            raise InputError(f"--out {out_dir} holds predictions of {theirs.get('run', 'another model')} ({RECORD}); "
+                             f"write those of {mine['run']} into another folder")
+        return
+    with atomic_path(path) as tmp, open(tmp, "w") as handle:
+        json.dump(mine, handle)
 
 
 def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True,
@@ -107,7 +132,8 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
     diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
-    uncertainty; 0 with one draw).
+    uncertainty; 0 with one draw). The folder is locked while it is written (:mod:`neurender.base.lock`)
+    and records the model in :data:`RECORD`: predictions of another model are refused there.
     """
     files = _exr_files(input_path)
     check_output(input_path, out_dir)
@@ -124,9 +150,14 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
               "(neurender calibrate)", file=sys.stderr)
     written = []
-    for path, relative in tqdm(files, unit="view", disable=None if progress else True):
-        target = os.path.join(out_dir, relative)
-        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        write_exr(target, predictor(read_exr(path, needed), views[path]))
-        written.append(target)
+    with folder_lock(out_dir, "neurender predict"):
+        _claim(out_dir, predictor)
+        for path, relative in tqdm(files, unit="view", disable=None if progress else True):
+            target = os.path.join(out_dir, relative)
+            folder = os.path.dirname(target)
+            os.makedirs(folder, exist_ok=True)
+            if os.path.realpath(folder) != os.path.join(os.path.realpath(out_dir), os.path.dirname(relative)).rstrip(os.sep):
+                raise InputError(f"{folder} leads out of --out {out_dir} through a symbolic link; remove the link")
+            write_exr(target, predictor(read_exr(path, needed), views[path]))
+            written.append(target)
     return written

@@ -23,8 +23,9 @@ from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
 from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.models.gate import load_gate
 from neurender.training import runs
-from neurender.training.inputs import channels, scaled_channels
+from neurender.training.inputs import channels, guess_index, scaled_channels
 from neurender.training.tasks import prediction_task
 
 Backend = Literal["auto", "torch", "onnxruntime"]
@@ -56,11 +57,13 @@ class Predictor:
     upsample with the G-buffer's depth and normals as guide (:mod:`neurender.inference.upsample`).
     ``device`` and ``precision`` (:mod:`neurender.device`): where the network, the value-space mapping
     and the upsampling run; results come back on the inputs' device.
+    ``gate``: when the run has a trust gate (:mod:`neurender.models.gate`), keep the network's
+    correction of its classic guess only where the gate trusts it (False: the network's own answer).
     """
 
     def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "auto",
                  tile: int | None = None, internal_res: int | None = None, device: str = "auto",
-                 precision: str = "auto"):
+                 precision: str = "auto", gate: bool = True):
         sampling.check()
         self.device = resolve_device(device)
         if backend == "onnxruntime" and self.device.type != "cpu":
@@ -102,6 +105,12 @@ class Predictor:
                              f"{backend} with {self.sampling.samples} sample(s)")
         self.tile, self.internal_res = tile, internal_res
         self.buffers: dict[str, torch.Tensor] = {}
+        self.gate = load_gate(self.run.folder) if gate else None
+        if self.gate is not None:
+            if self.gate.guess_index != guess_index(self.effect, self.config.inputs):
+                raise InputError(f"the gate of {run} reads its guess at channels {self.gate.guess_index}, the run "
+                                 f"holds it at {guess_index(self.effect, self.config.inputs)}")
+            self.gate.to(self.device)
 
     def _buffer(self, name: str, shape, like: torch.Tensor) -> torch.Tensor:
         """Work tensor ``name`` of ``shape`` with ``like``'s dtype and device, kept from one call to the next
@@ -139,7 +148,7 @@ class Predictor:
                 ) -> torch.Tensor:
         """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
         ``internal_res`` when asked, in the view's light (divided out and back when the run balances it),
-        with the off-mask value."""
+        through the trust gate when there is one, with the off-mask value."""
         source = inputs.device
         inputs, mask = inputs.to(self.device), mask.to(self.device)
         light = space.light_scale(inputs, self.effect) if self.config.balances_light else None
@@ -160,6 +169,8 @@ class Predictor:
         with self.precision.autocast():
             raw = self._network(x, sample)
         raw = raw.float()  # this call's own tensor: mapped to linear values in place
+        if self.gate is not None:
+            raw = torch.stack([self.gate(x.float(), draw) for draw in raw])
         draws = space.from_model_space(raw, self.effect, out=raw)
         if scale < 1:
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))

@@ -86,3 +86,21 @@ def test_commands_refuse_a_locked_output(tmp_path, dataset, command):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_lock_that_is_a_symbolic_link_is_refused_and_its_target_untouched(tmp_path):
+    """Issue 47, item 3: the lock was opened through a link and truncated the link's target."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / LOCK).symlink_to(target)
+    with pytest.raises(InputError, match=r"\.neurender\.lock is a symbolic link; remove it"):
+        with folder_lock(str(out), "evaluate"):
+            pass
+    assert target.read_text() == "keep me"
+    (out / LOCK).unlink()
+    os.mkfifo(out / LOCK)
+    with pytest.raises(InputError, match="is not a regular file"):
+        with folder_lock(str(out), "evaluate"):
+            pass

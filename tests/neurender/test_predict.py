@@ -171,3 +171,40 @@ def test_a_folder_with_one_bad_exr_writes_nothing(run, pair_dataset, tmp_path):
     result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out", *VIEW_OPTIONS)
     assert result.returncode == 2 and "2.exr lacks channels depth.Z" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
+
+
+def test_predict_walks_no_link_and_writes_through_none(run, pair_dataset, tmp_path):
+    """Issue 47, items 4 and 6: a folder linking to itself (it looped, then wrote 41 nested copies) is
+    predicted once per real file; a link inside --out that leaves it is refused and its target untouched."""
+    folder = tmp_path / "inputs"
+    (folder / "sub").mkdir(parents=True)
+    view = next(pair_dataset.rglob("000.exr"))
+    write_exr(str(folder / "sub" / "a.exr"), read_exr(str(view)))
+    (folder / "self").symlink_to(folder)
+    (folder / "sub" / "up").symlink_to(folder)
+    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "o1",
+                           *VIEW_OPTIONS, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.relative_to(tmp_path / "o1").as_posix() for p in (tmp_path / "o1").rglob("*.exr")) == ["sub/a.exr"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "o2").mkdir()
+    (tmp_path / "o2" / "sub").symlink_to(elsewhere)
+    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "o2", *VIEW_OPTIONS)
+    assert result.returncode == 2 and "through a symbolic link" in error_lines(result.stderr)[0], result.stderr
+    assert not list(elsewhere.iterdir())
+
+
+def test_a_second_model_into_one_prediction_folder_is_refused(run, fast_run, pair_dataset, tmp_path):
+    """Issue 47, item 7: two models into one --out both exited 0 and left their files mixed."""
+    view = next(pair_dataset.rglob("000.exr"))
+    out = tmp_path / "out"
+    first = run_neurender("predict", "--checkpoint", run, "--input", view, "--out", out)
+    assert first.returncode == 0, first.stderr
+    before = (out / "000.exr").read_bytes()
+    again = run_neurender("predict", "--checkpoint", run, "--input", view, "--out", out)
+    assert again.returncode == 0, again.stderr  # the same model resumes or refreshes its own folder
+    other = run_neurender("predict", "--checkpoint", fast_run, "--input", view, "--out", out)
+    lines = error_lines(other.stderr)
+    assert other.returncode == 2 and len(lines) == 1 and "holds predictions of" in lines[0], other.stderr
+    assert (out / "000.exr").read_bytes() == before

@@ -1,0 +1,40 @@
+"""Fit the trust gate of a run or shipped model on datasets it was not trained on (neurender.models.gate).
+
+Usage: python scripts/fit_gate.py RUN --data DIR... --out FOLDER [--steps 1500] [--seed 0]
+FOLDER receives a copy of the run's files (config, checkpoint, calibration, card) and gate.safetensors,
+so `neurender evaluate --method FOLDER` scores the gated model beside the ungated one; gate.json
+records the fit. Copy gate.safetensors into neurender/pretrained/NAME to ship it.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+
+from neurender.inference.gate import fit_gate
+from neurender.training import runs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run")
+    parser.add_argument("--data", nargs="+", required=True)
+    parser.add_argument("--out", required=True)
+    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed)
+    source = runs.resolve(args.run)
+    os.makedirs(args.out, exist_ok=True)
+    for name in os.listdir(source):
+        if os.path.isfile(os.path.join(source, name)) and name != "gate.safetensors":
+            shutil.copy2(os.path.join(source, name), os.path.join(args.out, name))
+    gate.save(args.out)
+    with open(os.path.join(args.out, "gate.json"), "w") as handle:
+        json.dump(record | {"run": args.run, "data": args.data, "seed": args.seed}, handle, indent=1)
+    print(json.dumps(record))
+
+
+if __name__ == "__main__":
+    main()

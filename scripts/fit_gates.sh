@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The trust gates of the shipped models (issue 46, neurender/models/gate.py): fitted on scenes of the
+# pybullet family (third-party meshes none of the shipped networks was trained on), chosen on the
+# out-of-distribution validation suite (scripts/ood_suite.sh), never on the report suite.
+# Usage: scripts/fit_gates.sh [OUT [NAME...]] (default gates_out; every shipped model that reads a guess).
+# Writes OUT/gate_a, OUT/gate_b (data: 24 scenes x 2 views each, 128 px, 128 spp, the second with a
+# smaller AO radius and denser fog) and OUT/runs/NAME (the shipped files + gate.safetensors + gate.json).
+# Needs the assets extra. Resumes: data and fitted gates are kept; STEPS steps per gate (default 1000).
+set -euo pipefail
+OUT=${1:-gates_out}
+shift || true
+NAMES=("$@"); [ ${#NAMES[@]} -eq 0 ] && NAMES=(ao ao-diffusion fog fog-diffusion fog-fast gi gi-diffusion gi-fast)
+NR=${NR:-.venv/bin/neurender}
+PY=${PY:-.venv/bin/python}
+STEPS=${STEPS:-1000}
+$NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 5000 --fov-deg 35:80 \
+    --distance-scale 0.7:1.4 --workers 2 --out "$OUT/gate_a"
+$NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 6000 --fov-deg 35:80 \
+    --distance-scale 0.7:1.4 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/gate_b"
+for name in "${NAMES[@]}"; do
+  [ -f "$OUT/runs/$name/gate.json" ] && continue
+  $PY scripts/fit_gate.py "pretrained:$name" --data "$OUT/gate_a" "$OUT/gate_b" --steps "$STEPS" --out "$OUT/runs/$name"
+done

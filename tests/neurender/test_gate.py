@@ -1,0 +1,89 @@
+"""The trust gate: g = 0 and inputs outside the fitted range give the classic guess exactly; a fit
+lowers the error on its views; a run folder's gate is used by the Predictor, saved and loaded intact."""
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+from nr_helpers import predict_item
+
+from neurender.models.gate import FILE, TrustGate, load_gate
+
+
+def _gate(channels=5, guess=(3, 4)):
+    torch.manual_seed(0)
+    gate = TrustGate(channels, list(guess), width=4)
+    for p in gate.net.parameters():
+        torch.nn.init.normal_(p, std=0.3)
+    return gate
+
+
+def test_closed_gate_and_out_of_range_pixels_give_the_guess_exactly():
+    gate = _gate()
+    x, prediction = torch.rand(2, 5, 12, 10) * 2 - 1, torch.rand(2, 2, 12, 10) * 2 - 1
+    with torch.no_grad():
+        g = gate.weight(x, prediction)
+        assert g.shape == (2, 2, 12, 10) and 0 < g.min() and g.max() < 1
+        gated = gate(x, prediction)
+        torch.testing.assert_close(gated, x[:, 3:5] + g * (prediction - x[:, 3:5]))
+        gate.net[-1].bias.fill_(-1e4)  # closed
+        assert torch.equal(gate(x, prediction), x[:, 3:5])
+        gate.net[-1].bias.fill_(1e4)  # open, but channel 0 of one pixel far outside the fitted range
+        gate.fit_range(x, torch.ones(2, 1, 12, 10), quantile=0.0)
+        x[1, 0, 4, 7] = 50.0
+        out = gate(x, prediction)
+    assert torch.equal(out[1, :, 4, 7], x[1, 3:5, 4, 7])
+    inside = torch.ones(2, 12, 10, dtype=torch.bool)
+    inside[1, 4, 7] = False
+    torch.testing.assert_close(out.permute(0, 2, 3, 1)[inside], prediction.permute(0, 2, 3, 1)[inside])
+
+
+def test_gate_survives_save_and_load(tmp_path):
+    gate = _gate()
+    gate.fit_range(torch.randn(3, 5, 8, 8), torch.ones(3, 1, 8, 8))
+    gate.save(str(tmp_path))
+    loaded = load_gate(str(tmp_path))
+    x, prediction = torch.randn(1, 5, 9, 9), torch.randn(1, 2, 9, 9)
+    with torch.no_grad():
+        assert torch.equal(loaded(x, prediction), gate(x, prediction))
+    assert load_gate(str(tmp_path / "none")) is None
+    (tmp_path / FILE).write_bytes(b"not safetensors")
+    from neurender.base.errors import InputError
+
+    with pytest.raises(InputError, match="is not a valid gate"):
+        load_gate(str(tmp_path))
+
+
+def test_a_run_with_a_closed_gate_predicts_its_classic_method(pair_dataset, tmp_path):
+    from neurender.baselines.methods import METHODS
+    from neurender.data import GBufferDataset
+    from neurender.inference.predictor import Predictor
+    from neurender.training import runs
+
+    folder = tmp_path / "ao"
+    shutil.copytree(runs.resolve("pretrained:ao"), folder)
+    ungated = Predictor(str(folder))
+    assert ungated.gate is None
+    gate = TrustGate(len(ungated.channels), [ungated.channels.index("guess.ao.Y")])
+    gate.net[-1].bias.data.fill_(-1e4)
+    gate.save(str(folder))
+    item = GBufferDataset(str(pair_dataset), "ao")[0]
+    closed = predict_item(Predictor(str(folder)), item)
+    classic = METHODS["gtao"](item["input"][None], item["mask"][None], item["parameters"], ungated.effect)
+    torch.testing.assert_close(closed, ungated.effect.apply_off_mask(classic.clamp(0, 1), item["mask"][None]),
+                               atol=1e-5, rtol=0)
+    assert not torch.allclose(predict_item(ungated, item), closed, atol=1e-3)  # the network's own answer differs
+    torch.testing.assert_close(predict_item(Predictor(str(folder), gate=False), item), predict_item(ungated, item))
+
+
+def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_dataset):
+    from neurender.base.errors import InputError
+    from neurender.inference.gate import fit_gate
+
+    gate, record = fit_gate("pretrained:fog", [str(pair_dataset)], steps=30, crop=16, batch=4)
+    assert record["views"] == 4 and record["l1_gated"] < record["l1_start"]
+    assert record["l1_gated"] <= min(record["l1_network"], record["l1_guess"]) + 0.02
+    assert torch.isfinite(gate.low).all() and (gate.low <= gate.high).all()
+    with pytest.raises(InputError, match="reads no classic guess"):
+        fit_gate("pretrained:ao-fast", [str(pair_dataset)], steps=1)
