@@ -25,6 +25,14 @@ GUESS = "guess."
 """Prefix of a first-guess channel: ``guess.ao.Y`` is the classic method's ``ao.Y``."""
 
 
+VIEW_RANGES = {"fov_x": (lambda v: 0 < v < 180, "in (0, 180) degrees"),
+               "ao_radius": (lambda v: 0 < v < math.inf, "finite and > 0"),
+               "sigma_t": (lambda v: 0 <= v < math.inf, "finite and >= 0"),
+               "background_distance": (lambda v: v > 0, "> 0 (inf allowed)")}
+"""View parameter -> (test of a set value, the rule in words): the one check of the CLI, the Python API
+and the manifest reader (every :class:`ViewParameters` is checked when made)."""
+
+
 @dataclass(frozen=True)
 class ViewParameters:
     """What a view's G-buffer does not say and the classic methods (and scaled networks) are told.
@@ -45,6 +53,14 @@ class ViewParameters:
     background_distance: float | None = math.inf
 
     OPTIONS = {"fov_x": "--fov-deg", "ao_radius": "--ao-radius", "sigma_t": "--sigma-t"}
+
+    def __post_init__(self) -> None:
+        """InputError for a set parameter out of its range (:data:`VIEW_RANGES`; NaN never passes)."""
+        for name, (valid, text) in VIEW_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not valid(float(value)):
+                option = self.OPTIONS.get(name, f"--{name.replace('_', '-')}")
+                raise InputError(f"view parameter {name} ({option}) is {value}: it must be {text}")
 
     def require(self, names, who: str) -> None:
         """InputError naming every parameter of ``names`` that is unset (or not positive where it

@@ -32,7 +32,8 @@ class Batch:
 
 def stack(channels: Mapping, names, who: str) -> Batch:
     """``channels[name]`` for each of ``names`` as one :class:`Batch`; InputError naming what is wrong
-    (missing channels and what ``who`` reads, mixed kinds or shapes, non-real dtypes, other ranks)."""
+    (missing channels and what ``who`` reads, mixed kinds or shapes, non-real dtypes, other ranks,
+    non-finite values with their count per channel)."""
     if not isinstance(channels, Mapping):
         raise InputError(f"{who} takes a dict of named channels (name -> array), not {type(channels).__name__}")
     missing = [n for n in names if n not in channels]
@@ -57,5 +58,8 @@ def stack(channels: Mapping, names, who: str) -> Batch:
         raise InputError(f"channels must be (H, W) or (B, H, W), got shape {shape}")
     tensors = [a.float() if is_torch else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
     tensor = torch.stack(tensors, dim=-3)
+    if not bool(torch.isfinite(tensor).all()):
+        bad = {n: int((~torch.isfinite(t)).sum()) for n, t in zip(names, tensors)}
+        raise InputError("non-finite values (NaN or Inf): " + ", ".join(f"{n} {c}" for n, c in bad.items() if c))
     device = tensors[0].device
     return Batch(tensor if len(shape) == 3 else tensor[None], not is_torch, len(shape) == 3, device)

@@ -220,13 +220,17 @@ class Predictor:
         density) come from ``view``, with keyword ``parameters`` (:class:`ViewParameters` fields:
         ``fov_x`` in degrees, ``ao_radius``, ``sigma_t``, ``background_distance``) in their place.
         Returns target name (``ao.Y``, ``fog.R``...) -> float32 array of the input's kind and shape; a
-        diffusion run adds ``std.<name>``, its calibrated uncertainty.
+        diffusion run adds ``std.<name>``, its calibrated uncertainty. Non-finite inputs, and a prediction
+        that would not be finite, are an InputError (never a result).
         """
         view = replace(view or ViewParameters(), **parameters)
         if self.config.inputs != "gbuffer":
             view.require(self.effect.parameters, self.run.label)
         batch = named.stack(gbuffer, self.effect.inputs + (effects.MASK,), self.run.label)
         prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)
+        if not bool(torch.isfinite(prediction).all()):
+            raise InputError(f"{self.run.label}: the prediction holds {int((~torch.isfinite(prediction)).sum())} "
+                             f"non-finite values from finite inputs: their values lie far outside a G-buffer's range")
         out = {name: prediction[:, i] for i, name in enumerate(self.effect.targets)}
         if self.task.stochastic:
             out |= {f"std.{name}": std[:, i].contiguous() for i, name in enumerate(self.effect.targets)}
