@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from neurender.base.atomic import write_json_atomic
-from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS
+from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, check_scene_id
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
@@ -161,6 +161,10 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
     recorded after it is in place."""
     if not paths:
         raise InputError("give at least one EXR to convert")
+    try:
+        check_scene_id(scene)
+    except ValueError as exc:
+        raise InputError(f"--scene: {exc}") from None
     if os.path.exists(os.path.join(out, MANIFEST)):
         raise InputError(f"{out} already holds a dataset ({MANIFEST}); choose another folder")
     if view.ao_radius is not None and not view.ao_radius > 0 or view.sigma_t is not None and view.sigma_t < 0:

@@ -1,5 +1,6 @@
 """The table of an out-of-distribution suite: each method's surface SSIM / PSNR / FLIP against its effect's
-classic method (the effect's first guess), bold where it beats it on all three.
+classic method (the effect's first guess), bold where it beats it on all three; the suite as a whole,
+then per kind of ground (open floor, backdrop, closed interior: their light differs most).
 
 Usage: python scripts/ood_table.py EVAL... (evaluation folders of `neurender evaluate`, one per effect)
 """
@@ -9,7 +10,11 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from neurender import effects
+
+METRICS = ("ssim", "psnr", "flip")
 
 
 def beats(mean: dict, classic: dict) -> bool:
@@ -17,24 +22,43 @@ def beats(mean: dict, classic: dict) -> bool:
     return mean["ssim"] > classic["ssim"] and mean["psnr"] > classic["psnr"] and mean["flip"] < classic["flip"]
 
 
+def groups(summary: dict) -> dict[str, list[str]]:
+    """'all' and each ground kind -> the scene ids evaluated (from the dataset's manifest)."""
+    manifest = json.loads((Path(summary["data_dir"]) / "dataset.json").read_text())
+    ground = {s["id"]: s.get("params", {}).get("ground", "?") for s in manifest["scenes"]}
+    scenes = sorted(summary["methods"][next(iter(summary["methods"]))]["per_scene"])
+    out = {"all": scenes}
+    for kind in sorted({ground[s] for s in scenes}):
+        out[kind] = [s for s in scenes if ground[s] == kind]
+    return out
+
+
+def mean_of(record: dict, scenes: list[str]) -> dict:
+    """The scene-averaged figures (each scene has the same number of views in the suites)."""
+    return {m: float(np.mean([record["per_scene"][s][m] for s in scenes])) for m in METRICS}
+
+
 def rows(folder: Path) -> list[str]:
     summary = json.loads((folder / "summary.json").read_text())
     classic_name = effects.get(summary["effect"]).first_guess
     methods = summary["methods"]
-    classic = methods[classic_name]["mean"]
+    parts = groups(summary)
     out = []
     for name, record in methods.items():
-        mean = record["mean"]
-        cell = f"{mean['ssim']:.3f} / {mean['psnr']:.2f} / {mean['flip']:.3f}"
-        if name != classic_name and beats(mean, classic):
-            cell = f"**{cell}**"
-        out.append(f"| {summary['effect']} | {name} | {cell} | {record['ms_per_frame']:.0f} |")
+        cells = []
+        for scenes in parts.values():
+            mean, classic = mean_of(record, scenes), mean_of(methods[classic_name], scenes)
+            cell = f"{mean['ssim']:.3f} / {mean['psnr']:.2f} / {mean['flip']:.3f}"
+            cells.append(f"**{cell}**" if name != classic_name and beats(mean, classic) else cell)
+        out.append(f"| {summary['effect']} | {name} | {' | '.join(cells)} | {record['ms_per_frame']:.0f} |")
     return out
 
 
 def main(folders: list[str]) -> None:
-    print(f"views: {', '.join(str(json.loads((Path(f) / 'summary.json').read_text())['views_masked']) for f in folders)}")
-    print("| effect | method | SSIM / PSNR / FLIP | ms |\n|---|---|---|---|")
+    first = json.loads((Path(folders[0]) / "summary.json").read_text())
+    parts = groups(first)
+    print("| effect | method | " + " | ".join(f"{k} ({len(v)} scenes)" for k, v in parts.items()) + " | ms |")
+    print("|---|---|" + "---|" * len(parts) + "---|")
     for folder in folders:
         print("\n".join(rows(Path(folder))))
 

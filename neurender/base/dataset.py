@@ -15,8 +15,22 @@ FORMAT_VERSION = 1
 MANIFEST, VIEWS = "dataset.json", "views.jsonl"
 
 
+def check_scene_id(scene_id: str) -> None:
+    """ValueError unless ``scene_id`` is one folder name inside a dataset: no separator, not '.' or '..'."""
+    if not scene_id or scene_id in (".", "..") or "/" in scene_id or os.sep in scene_id or "\0" in scene_id:
+        raise ValueError(f"scene id {scene_id!r} is not one folder name (no '/', not '.' or '..')")
+
+
+def check_view_file(file: str) -> None:
+    """ValueError unless ``file`` is a path inside the dataset: relative, without '..'."""
+    parts = file.replace(os.sep, "/").split("/")
+    if os.path.isabs(file) or not file or ".." in parts:
+        raise ValueError(f"file {file!r} leads out of the dataset (absolute, or with '..')")
+
+
 def parse_view_record(line: bytes) -> dict:
-    """One line of views.jsonl as a record (``scene``, ``view``, ``file`` checked); ValueError otherwise."""
+    """One line of views.jsonl as a record (``scene``, ``view``, ``file`` checked, the file inside the
+    dataset); ValueError otherwise."""
     try:
         record = json.loads(line.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
@@ -24,6 +38,8 @@ def parse_view_record(line: bytes) -> dict:
     if not (isinstance(record, dict) and isinstance(record.get("scene"), str) and isinstance(record.get("file"), str)
             and isinstance(record.get("view"), int) and not isinstance(record.get("view"), bool)):
         raise ValueError("not a view record (scene, view, file)")
+    check_scene_id(record["scene"])
+    check_view_file(record["file"])
     return record
 
 
@@ -77,4 +93,8 @@ def load_manifest(root: str) -> dict:
     for index, scene in enumerate(manifest["scenes"]):
         if not (isinstance(scene, dict) and isinstance(scene.get("id"), str) and scene["id"]):
             raise InputError(f"{path}: scene {index} has no id")
+        try:
+            check_scene_id(scene["id"])
+        except ValueError as exc:
+            raise InputError(f"{path}: {exc}") from None
     return manifest

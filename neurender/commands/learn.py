@@ -87,6 +87,8 @@ class PredictCommand:
     """Fog extinction coefficient, 1 / world unit (none: the dataset's; needed by scaled fog runs)."""
     background_distance: float | None = None
     """Camera ray length assumed where no surface is hit, world units (none: the dataset's, else infinite)."""
+    gate: bool = True
+    """Use the model's trust gate when it has one (--no-gate: the network's own correction everywhere)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
 
@@ -94,7 +96,7 @@ class PredictCommand:
 def run_predict(command: PredictCommand) -> int:
     predictor = Predictor(command.checkpoint, command.sampling, backend=command.backend, tile=command.tile,
                           internal_res=command.internal_res, device=command.devices.device,
-                          precision=command.devices.precision)
+                          precision=command.devices.precision, gate=command.gate)
     given = ViewParameters(fov_x=command.fov_deg, ao_radius=command.ao_radius, sigma_t=command.sigma_t,
                            background_distance=command.background_distance)
     written = predict_files(predictor, command.input, command.out, given=given)

@@ -1,0 +1,55 @@
+"""Nothing read or written outside a dataset (issue 47, items 1 and 5): a scene id must be one folder
+name and a view record's file must lie inside its dataset, for convert, the manifest and views.jsonl."""
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from nr_helpers import error_lines, run_neurender
+
+from neurender.base.dataset import check_scene_id, check_view_file, parse_view_record
+
+
+@pytest.mark.parametrize("scene_id", ["../../vd", "/abs/dir", "a/b", "..", ".", ""])
+def test_a_scene_id_must_be_one_folder_name(scene_id):
+    with pytest.raises(ValueError, match="is not one folder name"):
+        check_scene_id(scene_id)
+
+
+@pytest.mark.parametrize("file", ["../../other/000.exr", "/etc/passwd", "a/../../b.exr", ""])
+def test_a_view_file_must_lie_inside_the_dataset(file):
+    with pytest.raises(ValueError, match="leads out of the dataset"):
+        check_view_file(file)
+    with pytest.raises(ValueError):
+        parse_view_record(json.dumps({"scene": "s", "view": 0, "file": file}).encode())
+
+
+def test_convert_refuses_a_scene_outside_its_output(pair_dataset, tmp_path):
+    view = next(pair_dataset.rglob("000.exr"))
+    work = tmp_path / "cv"
+    work.mkdir()
+    for scene in ("../../vd", str(tmp_path / "abs")):
+        result = run_neurender("convert", view, "--out", work / "c3", "--fov-deg", "50", "--scene", scene)
+        lines = error_lines(result.stderr)
+        assert result.returncode == 2 and len(lines) == 1 and "--scene" in lines[0], result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cv"] and not list(work.iterdir())
+
+
+def test_train_and_evaluate_refuse_a_record_that_leads_out_of_the_dataset(pair_dataset, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(pair_dataset, data)
+    outside = tmp_path / "other"
+    outside.mkdir()
+    shutil.copy(next(pair_dataset.rglob("000.exr")), outside / "000.exr")
+    lines = (data / "views.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    lines[0] = json.dumps(record | {"file": "../other/000.exr"})
+    (data / "views.jsonl").write_text("\n".join(lines) + "\n")
+    for args in (["evaluate", "--data", data, "--effect", "ao", "--method", "gtao", "--no-path-tracer",
+                  "--out", tmp_path / "eval"],
+                 ["train", "--model", "acgan", "--data", data, "--effect", "ao", "--iters", "1", "--out", tmp_path / "run"]):
+        result = run_neurender(*args)
+        lines_out = error_lines(result.stderr)
+        assert result.returncode == 2 and len(lines_out) == 1 and "leads out of the dataset" in lines_out[0], \
+            result.stderr
