@@ -158,6 +158,10 @@ def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None)
 
 
 def run_export(command: ExportCommand) -> int:
+    source, out = os.path.realpath(runs.resolve(command.checkpoint)), os.path.realpath(command.out)
+    if out == source or out.startswith(source + os.sep):
+        raise InputError(f"--out {command.out} is or lies inside the run {command.checkpoint} it exports; write "
+                         "the export elsewhere")
     if command.format == "shipped":
         export_shipped(command.checkpoint, command.out, list(command.eval), command.notes)
         return 0

@@ -159,6 +159,19 @@ def test_a_shipped_export_with_a_bad_input_leaves_nothing(run, tmp_path):
         assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
 
 
+def test_export_never_writes_into_the_run_it_exports(run, tmp_path):
+    """Issue 47, item 2: export --out RUN/checkpoint.safetensors replaced the checkpoint with ONNX."""
+    from pathlib import Path
+
+    before = (Path(run) / "checkpoint.safetensors").read_bytes()
+    for extra in (["--out", Path(run) / "checkpoint.safetensors", "--size", "32"],
+                  ["--out", run, "--format", "shipped"]):
+        result = run_neurender("export", "--checkpoint", run, *extra)
+        lines = error_lines(result.stderr)
+        assert result.returncode == 2 and len(lines) == 1 and "inside the run" in lines[0], result.stderr
+    assert (Path(run) / "checkpoint.safetensors").read_bytes() == before
+
+
 def test_a_folder_with_one_bad_exr_writes_nothing(run, pair_dataset, tmp_path):
     views = sorted(pair_dataset.rglob("*.exr"))
     folder = tmp_path / "inputs"
