@@ -1,6 +1,6 @@
 """Fit the trust gate of a run or shipped model on datasets it was not trained on (neurender.models.gate).
 
-Usage: python scripts/fit_gate.py RUN --data DIR... --out FOLDER [--steps 1500] [--seed 0]
+Usage: python scripts/fit_gate.py RUN --data DIR... --out FOLDER [--steps 1000] [--seed 0] [--shift NAME=FACTOR...]
 FOLDER receives a copy of the run's files (config, checkpoint, calibration, card) and gate.safetensors,
 so `neurender evaluate --method FOLDER` scores the gated model beside the ungated one; gate.json
 records the fit. Copy gate.safetensors into neurender/pretrained/NAME to ship it.
@@ -21,10 +21,14 @@ def main() -> None:
     parser.add_argument("run")
     parser.add_argument("--data", nargs="+", required=True)
     parser.add_argument("--out", required=True)
-    parser.add_argument("--steps", type=int, default=1500)
+    parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--shift", nargs="*", default=[], metavar="NAME=FACTOR",
+                        help="also predict every view with this view parameter scaled (one the target does not "
+                             "depend on: GI's ao_radius)")
     args = parser.parse_args()
-    gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed)
+    shifts = tuple({name: float(factor)} for name, factor in (item.split("=") for item in args.shift))
+    gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed, shifts=shifts)
     source = runs.resolve(args.run)
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(source):
@@ -32,7 +36,8 @@ def main() -> None:
             shutil.copy2(os.path.join(source, name), os.path.join(args.out, name))
     gate.save(args.out)
     with open(os.path.join(args.out, "gate.json"), "w") as handle:
-        json.dump(record | {"run": args.run, "data": args.data, "seed": args.seed}, handle, indent=1)
+        json.dump(record | {"run": args.run, "data": args.data, "seed": args.seed, "shift": args.shift}, handle,
+                  indent=1)
     print(json.dumps(record))
 
 

@@ -6,6 +6,8 @@
 # Writes OUT/gate_a, OUT/gate_b (data: 24 scenes x 2 views each, 128 px, 128 spp, the second with a
 # smaller AO radius and denser fog) and OUT/runs/NAME (the shipped files + gate.safetensors + gate.json).
 # Needs the assets extra. Resumes: data and fitted gates are kept; STEPS steps per gate (default 1000).
+# GI's target does not depend on the AO radius its inputs read, so its gates also see every view with the
+# radius at 1/8 and 8 times its value (--shift): where the network's input leaves its range, the target stays.
 set -euo pipefail
 OUT=${1:-gates_out}
 shift || true
@@ -13,11 +15,14 @@ NAMES=("$@"); [ ${#NAMES[@]} -eq 0 ] && NAMES=(ao ao-diffusion fog fog-diffusion
 NR=${NR:-.venv/bin/neurender}
 PY=${PY:-.venv/bin/python}
 STEPS=${STEPS:-1000}
+declare -A SHIFT=([gi]="ao_radius=0.125 ao_radius=8")
 $NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 5000 --fov-deg 35:80 \
     --distance-scale 0.7:1.4 --workers 2 --out "$OUT/gate_a"
 $NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 6000 --fov-deg 35:80 \
     --distance-scale 0.7:1.4 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/gate_b"
 for name in "${NAMES[@]}"; do
   [ -f "$OUT/runs/$name/gate.json" ] && continue
-  $PY scripts/fit_gate.py "pretrained:$name" --data "$OUT/gate_a" "$OUT/gate_b" --steps "$STEPS" --out "$OUT/runs/$name"
+  read -r -a shift <<< "${SHIFT[${name%%-*}]:-}"
+  $PY scripts/fit_gate.py "pretrained:$name" --data "$OUT/gate_a" "$OUT/gate_b" --steps "$STEPS" --out "$OUT/runs/$name" \
+      ${shift[@]+--shift "${shift[@]}"}
 done

@@ -2,7 +2,8 @@
 classic method (the effect's first guess), bold where it beats it on all three; the suite as a whole,
 then per kind of ground (open floor, backdrop, closed interior: their light differs most).
 
-Usage: python scripts/ood_table.py EVAL... (evaluation folders of `neurender evaluate`, one per effect)
+Usage: python scripts/ood_table.py EVAL... (evaluation folders of `neurender evaluate` on one suite; those
+of one effect are put together, so methods evaluated apart share a table)
 """
 from __future__ import annotations
 
@@ -38,11 +39,11 @@ def mean_of(record: dict, scenes: list[str]) -> dict:
     return {m: float(np.mean([record["per_scene"][s][m] for s in scenes])) for m in METRICS}
 
 
-def rows(folder: Path) -> list[str]:
-    summary = json.loads((folder / "summary.json").read_text())
-    classic_name = effects.get(summary["effect"]).first_guess
-    methods = summary["methods"]
-    parts = groups(summary)
+def rows(summaries: list[dict]) -> list[str]:
+    """The rows of one effect's evaluations of the same views (their methods together)."""
+    classic_name = effects.get(summaries[0]["effect"]).first_guess
+    methods = {name: record for summary in summaries for name, record in summary["methods"].items()}
+    parts = groups(summaries[0])
     out = []
     for name, record in methods.items():
         cells = []
@@ -50,17 +51,17 @@ def rows(folder: Path) -> list[str]:
             mean, classic = mean_of(record, scenes), mean_of(methods[classic_name], scenes)
             cell = f"{mean['ssim']:.3f} / {mean['psnr']:.2f} / {mean['flip']:.3f}"
             cells.append(f"**{cell}**" if name != classic_name and beats(mean, classic) else cell)
-        out.append(f"| {summary['effect']} | {name} | {' | '.join(cells)} | {record['ms_per_frame']:.0f} |")
+        out.append(f"| {summaries[0]['effect']} | {name} | {' | '.join(cells)} | {record['ms_per_frame']:.0f} |")
     return out
 
 
 def main(folders: list[str]) -> None:
-    first = json.loads((Path(folders[0]) / "summary.json").read_text())
-    parts = groups(first)
+    summaries = [json.loads((Path(f) / "summary.json").read_text()) for f in folders]
+    parts = groups(summaries[0])
     print("| effect | method | " + " | ".join(f"{k} ({len(v)} scenes)" for k, v in parts.items()) + " | ms |")
     print("|---|---|" + "---|" * len(parts) + "---|")
-    for folder in folders:
-        print("\n".join(rows(Path(folder))))
+    for effect in dict.fromkeys(s["effect"] for s in summaries):
+        print("\n".join(rows([s for s in summaries if s["effect"] == effect])))
 
 
 if __name__ == "__main__":

@@ -2,11 +2,14 @@
 
 The run predicts every view through :class:`neurender.inference.predictor.Predictor` (the same
 path as inference, gate off); its network input x and model-space prediction are kept with the
-path-traced target in model space. The gate's input range is fitted on the surface pixels of all
-views; its network then learns, on random crops, the per-pixel weight that brings ``guess + g * d``
-closest to the target (L1 on the surfaces).
+path-traced target in model space and the view's light. The gate's input range is fitted on the
+surface pixels of all views; its network then learns, on random crops, the per-pixel weight that
+brings ``guess + g * d`` closest to the target where the metrics compare them: L1 of the display
+values (:func:`displayed`) on the surfaces.
 """
 from __future__ import annotations
+
+from dataclasses import replace
 
 import torch
 from tqdm import tqdm
@@ -30,48 +33,73 @@ class _Capture:
         return prediction
 
 
-def collect(predictor: Predictor, datasets: list[str]) -> dict[str, torch.Tensor]:
-    """x (N, C_in, H, W), prediction and target (N, C_out, H, W) in model space and mask (N, 1, H, W) of
-    every view of ``datasets`` (all the same size)."""
+def collect(predictor: Predictor, datasets: list[str], shifts: tuple[dict, ...] = ()) -> dict[str, torch.Tensor]:
+    """x (N, C_in, H, W), prediction and target (N, C_out, H, W) in model space, mask (N, 1, H, W) and
+    light (N, C_out or 1, 1, 1) of every view of ``datasets`` (all the same size), and again of every
+    view with each of ``shifts`` (view parameter -> factor) applied: parameters the target does not
+    depend on (GI's AO radius), so the gate learns what the network does when they leave their range."""
     capture = _Capture()
     predictor.gate = capture
-    targets, masks = [], []
+    targets, masks, lights = [], [], []
     items = [(d, i) for d in (GBufferDataset(root, predictor.effect.name) for root in datasets) for i in range(len(d))]
     for dataset, index in tqdm(items, desc="predict", unit="view"):
         item = dataset[index]
         inputs, target, mask = item["input"][None], item["target"][None], item["mask"][None]
-        predictor.predict(inputs, mask, item["parameters"])
+        light = torch.ones(1, 1, 1, 1)
         if predictor.config.balances_light:
-            target = target / space.light_scale(inputs, predictor.effect)[:, :target.shape[1]]
-        targets.append(space.target_to_model_space(target, predictor.effect))
-        masks.append(mask)
+            light = space.light_scale(inputs, predictor.effect)[:, :target.shape[1]]
+        view = item["parameters"]
+        for shift in ({},) + tuple(shifts):
+            predictor.predict(inputs, mask, replace(view, **{k: getattr(view, k) * f for k, f in shift.items()}))
+            targets.append(space.target_to_model_space(target / light, predictor.effect))
+            masks.append(mask)
+            lights.append(light)
     sizes = {t.shape[-2:] for t in targets}
     if len(sizes) > 1:
         raise InputError(f"the gate's views must share one size; {', '.join(datasets)} hold {sorted(sizes)}")
-    if len(capture.kept) != len(items):
-        raise InputError(f"{predictor.run.label} draws {len(capture.kept) // len(items)} samples a view; fit its gate "
-                         f"on one deterministic prediction (the mean sampler, one sample)")
+    if len(capture.kept) != len(targets):
+        raise InputError(f"{predictor.run.label} draws {len(capture.kept) // len(targets)} samples a view; fit its "
+                         f"gate on one deterministic prediction (the mean sampler, one sample)")
     x = torch.cat([k[0] for k in capture.kept])
     prediction = torch.cat([k[1] for k in capture.kept])
-    return {"x": x, "prediction": prediction, "target": torch.cat(targets), "mask": torch.cat(masks)}
+    return {"x": x, "prediction": prediction, "target": torch.cat(targets), "mask": torch.cat(masks),
+            "light": torch.cat(lights)}
 
 
-def fit_gate(run: str, datasets: list[str], steps: int = 1500, crop: int = 64, batch: int = 16, lr: float = 2e-3,
-             seed: int = 0, width: int = 16) -> tuple[TrustGate, dict]:
+def displayed(y: torch.Tensor, light: torch.Tensor, hdr: bool) -> torch.Tensor:
+    """Model-space values (B, C, H, W) -> the display values the metrics compare (differentiable):
+    radiance through the inverse of the model's Reinhard, times the view's ``light`` (B, C or 1, 1, 1),
+    then Reinhard and the sRGB curve (:func:`neurender.space.display`); AO as it is, in [0, 1]."""
+    u = ((y + 1) / 2).clamp(0, 1)
+    if not hdr:
+        return u
+    u = u.clamp(max=0.999)
+    radiance = u / (1 - u) * light
+    r = radiance / (1 + radiance)
+    return torch.where(r <= 0.0031308, 12.92 * r, 1.055 * r.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+
+
+def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, batch: int = 16, lr: float = 2e-3,
+             seed: int = 0, width: int = 16, shifts: tuple[dict, ...] = ()) -> tuple[TrustGate, dict]:
     """A fitted gate for ``run`` and a record of the fit (views, first and last crop loss, the surface L1
-    in model space of the guess, the network, the gate before fitting and the fitted gate on the views)."""
+    of the display values of the guess, the network, the gate before fitting and the fitted gate on
+    the views); ``shifts`` as for :func:`collect`."""
     predictor = Predictor(run, backend="torch", device="cpu", gate=False)
     index = guess_index(predictor.effect, predictor.config.inputs)
     if index is None:
         raise InputError(f"{run} reads no classic guess ({predictor.config.inputs} inputs): a gate has nothing to "
                          f"fall back to")
-    data = collect(predictor, datasets)
+    data = collect(predictor, datasets, shifts)
     torch.manual_seed(seed)
     gate = TrustGate(data["x"].shape[1], index, width)
     gate.fit_range(data["x"], data["mask"])
 
+    hdr = predictor.effect.hdr
+    shown = displayed(data["target"], data["light"], hdr)
+
     def l1(values):
-        return float(((values - data["target"]).abs() * data["mask"]).sum() / data["mask"].sum().clamp_min(1))
+        error = (displayed(values, data["light"], hdr) - shown).abs() * data["mask"]
+        return float(error.sum() / data["mask"].sum().clamp_min(1) / shown.shape[1])
 
     def gated():
         with torch.no_grad():
@@ -87,9 +115,11 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1500, crop: int = 64, b
         views = torch.randint(n, (batch,), generator=generator)
         top = int(torch.randint(height - crop + 1, (1,), generator=generator))
         left = int(torch.randint(width_px - crop + 1, (1,), generator=generator))
-        crop_of = {k: v[views, :, top:top + crop, left:left + crop] for k, v in data.items()}
-        out = gate(crop_of["x"], crop_of["prediction"])
-        loss = ((out - crop_of["target"]).abs() * crop_of["mask"]).sum() / crop_of["mask"].sum().clamp_min(1)
+        crop_of = {k: v[views, :, top:top + crop, left:left + crop] for k, v in data.items() if k != "light"}
+        light = data["light"][views]
+        out = displayed(gate(crop_of["x"], crop_of["prediction"]), light, hdr)
+        target = displayed(crop_of["target"], light, hdr)
+        loss = ((out - target).abs() * crop_of["mask"]).sum() / crop_of["mask"].sum().clamp_min(1)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
