@@ -41,6 +41,26 @@ def test_closed_gate_and_out_of_range_pixels_give_the_guess_exactly():
     torch.testing.assert_close(out.permute(0, 2, 3, 1)[inside], prediction.permute(0, 2, 3, 1)[inside])
 
 
+def test_on_large_images_the_network_reads_block_means_and_the_guard_stays_per_pixel():
+    from neurender.models.gate import WORK_SIDE
+
+    gate = _gate()
+    x, prediction = torch.rand(1, 5, 2 * WORK_SIDE + 3, 2 * WORK_SIDE + 40) * 2 - 1, torch.rand(1, 2, 259, 296)
+    with torch.no_grad():
+        g = gate.weight(x, prediction)
+        assert g.shape == (1, 2, 259, 296) and 0 < g.min() and g.max() < 1
+        # a uniform image reads the same at any size: block means change nothing
+        uniform_x, uniform_p = x[:, :, :1, :1].expand_as(x), prediction[:, :, :1, :1].expand_as(prediction)
+        big, little = gate.weight(uniform_x, uniform_p), gate.weight(uniform_x[..., :64, :64], uniform_p[..., :64, :64])
+        torch.testing.assert_close(big[..., 120:130, 140:150], little[..., 32:33, 32:33].expand(1, 2, 10, 10))
+        gate.net[-1].bias.fill_(1e4)
+        gate.fit_range(x, torch.ones(1, 1, 259, 296), quantile=0.0)
+        x[0, 1, 100, 200] = -9.0
+        out = gate(x, prediction)
+    assert torch.equal(out[0, :, 100, 200], x[0, 3:5, 100, 200])
+    assert torch.equal(out[0, :, 100, 201], prediction[0, :, 100, 201])
+
+
 def test_gate_survives_save_and_load(tmp_path):
     gate = _gate()
     gate.fit_range(torch.randn(3, 5, 8, 8), torch.ones(3, 1, 8, 8))
