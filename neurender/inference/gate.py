@@ -19,7 +19,6 @@ from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
 from neurender.inference.predictor import Predictor
 from neurender.models.gate import TrustGate
-from neurender.training.inputs import guess_index
 
 
 class _Capture:
@@ -85,7 +84,8 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, b
     of the display values of the guess, the network, the gate before fitting and the fitted gate on
     the views); ``shifts`` as for :func:`collect`."""
     predictor = Predictor(run, backend="torch", device="cpu", gate=False)
-    index = guess_index(predictor.effect, predictor.config.inputs)
+    guess = predictor.effect.guess_channels
+    index = [predictor.channels.index(name) for name in guess] if set(guess) <= set(predictor.channels) else None
     if index is None:
         raise InputError(f"{run} reads no classic guess ({predictor.config.inputs} inputs): a gate has nothing to "
                          f"fall back to")
