@@ -176,3 +176,26 @@ def synthetic_view():
 def predict_item(predictor, item: dict):
     """``predictor``'s prediction (1, C, H, W) of a dataset item, with the item's view parameters."""
     return predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
+
+
+def render_ref(ref, res: int = 16, spp_ao: int = 2):
+    """(loaded scene, channels) of view 0 of scene ref ``ref`` at ``res`` px, 2 spp (test renders)."""
+    import scenes
+    from data_gen.options import RenderOptions
+    from data_gen.passes import ViewRenderer
+
+    loaded = scenes.load(ref, res)
+    renderer = ViewRenderer(loaded, RenderOptions(res=res, spp=2, spp_direct=1, spp_ao=spp_ao, spp_gbuffer=1))
+    channels, _ = renderer.render(loaded.camera, 7)
+    return loaded, channels
+
+
+def assert_same_scene_twice(ref, build) -> None:
+    """``build(seed)`` records the same draws twice, and a fresh ref of the same seed renders the same G-buffer."""
+    import scenes
+
+    assert build(ref.seed).params == build(ref.seed).params
+    _, a = render_ref(ref)
+    _, b = render_ref(scenes.SceneRef(ref.scene_id, ref.source, ref.seed))
+    for name in ("mask.Y", "depth.Z", "normal.X", "albedo.G"):
+        np.testing.assert_array_equal(a[name], b[name])

@@ -12,7 +12,6 @@ import sys
 from dataclasses import fields, replace
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from neurender import effects

@@ -6,17 +6,7 @@ import struct
 
 import numpy as np
 import pytest
-
-
-def _render(ref, res=24):
-    import scenes
-    from data_gen.options import RenderOptions
-    from data_gen.passes import ViewRenderer
-
-    loaded = scenes.load(ref, res)
-    renderer = ViewRenderer(loaded, RenderOptions(res=res, spp=2, spp_direct=1, spp_ao=4, spp_gbuffer=1))
-    channels, _ = renderer.render(loaded.camera, 7)
-    return loaded, channels
+from nr_helpers import assert_same_scene_twice, render_ref
 
 
 @pytest.mark.parametrize("family", ["pybullet", "dmcontrol"])
@@ -24,7 +14,7 @@ def test_seeds_render_finite_channels_with_occlusion(mitsuba, family):
     import scenes
 
     for ref in scenes.resolve([family], 3, 0):
-        loaded, channels = _render(ref)
+        loaded, channels = render_ref(ref, 24, spp_ao=4)
         for name, values in channels.items():
             assert np.isfinite(values).all(), f"{ref.scene_id}: {name} is not finite"
         assert channels["mask.Y"].sum() > 0, ref.scene_id
@@ -37,11 +27,7 @@ def test_same_seed_same_scene_and_pixels(mitsuba):
     from scenes.clutter import build_pybullet
 
     (ref,) = scenes.resolve(["pybullet"], 1, 3)
-    assert build_pybullet(ref.seed).params == build_pybullet(ref.seed).params
-    _, a = _render(ref)
-    _, b = _render(scenes.SceneRef(ref.scene_id, ref.source, ref.seed))
-    for name in ("mask.Y", "depth.Z", "normal.X", "albedo.G"):
-        np.testing.assert_array_equal(a[name], b[name])
+    assert_same_scene_twice(ref, build_pybullet)
 
 
 def test_draws_vary_are_recorded_and_thin_structures_are_common(mitsuba):

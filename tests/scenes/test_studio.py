@@ -7,7 +7,7 @@ import shutil
 
 import numpy as np
 import pytest
-from nr_helpers import REPO
+from nr_helpers import REPO, assert_same_scene_twice, render_ref
 
 ASSETS = REPO / "scenes/third_party/mitsuba-data"
 
@@ -20,14 +20,7 @@ def studio_refs(mitsuba):
 
 
 def _render(ref, res=16):
-    import scenes
-    from data_gen.options import RenderOptions
-    from data_gen.passes import ViewRenderer
-
-    loaded = scenes.load(ref, res)
-    renderer = ViewRenderer(loaded, RenderOptions(res=res, spp=2, spp_direct=1, spp_ao=2, spp_gbuffer=1))
-    channels, _ = renderer.render(loaded.camera, 7)
-    return loaded, channels
+    return render_ref(ref, res)
 
 
 def test_five_seeds_render_finite_channels_with_a_mask(studio_refs):
@@ -43,15 +36,9 @@ def test_five_seeds_render_finite_channels_with_a_mask(studio_refs):
 
 
 def test_same_seed_same_scene_and_pixels(studio_refs):
-    import scenes
     from scenes.studio import build_studio
 
-    ref = studio_refs[1]
-    assert build_studio(ref.seed).params == build_studio(ref.seed).params
-    _, a = _render(ref)
-    _, b = _render(scenes.SceneRef(ref.scene_id, ref.source, ref.seed))
-    for name in ("mask.Y", "depth.Z", "normal.X", "albedo.G"):
-        np.testing.assert_array_equal(a[name], b[name])
+    assert_same_scene_twice(studio_refs[1], build_studio)
 
 
 def test_draws_vary_and_are_recorded(mitsuba):
