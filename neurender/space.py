@@ -27,9 +27,9 @@ def is_radiance(name: str) -> bool:
 
 
 def reinhard(x: torch.Tensor) -> torch.Tensor:
-    """x / (1 + x) of x clamped at 0 (a new tensor; no gradient)."""
+    """x / (1 + x) of x clamped at 0 (a new tensor; differentiable)."""
     x = x.clamp_min(0)
-    return x.div_(x + 1)
+    return x / (x + 1)
 
 
 def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:

@@ -67,15 +67,13 @@ def collect(predictor: Predictor, datasets: list[str], shifts: tuple[dict, ...] 
 
 def displayed(y: torch.Tensor, light: torch.Tensor, hdr: bool) -> torch.Tensor:
     """Model-space values (B, C, H, W) -> the display values the metrics compare (differentiable):
-    radiance through the inverse of the model's Reinhard, times the view's ``light`` (B, C or 1, 1, 1),
-    then Reinhard and the sRGB curve (:func:`neurender.space.display`); AO as it is, in [0, 1]."""
+    radiance through the inverse of the model's Reinhard times the view's ``light`` (B, C or 1, 1, 1),
+    then :func:`neurender.space.display`; AO as it is, in [0, 1]."""
     u = ((y + 1) / 2).clamp(0, 1)
     if not hdr:
         return u
     u = u.clamp(max=0.999)
-    radiance = u / (1 - u) * light
-    r = radiance / (1 + radiance)
-    return torch.where(r <= 0.0031308, 12.92 * r, 1.055 * r.clamp_min(1e-12) ** (1 / 2.4) - 0.055)
+    return space.display(u / (1 - u) * light, hdr=True)
 
 
 def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, batch: int = 16, lr: float = 2e-3,

@@ -28,8 +28,7 @@ RANGE_MARGIN = 0.1
 """The input-range guard widens each channel's fitted range by this share of its span on both sides."""
 WORK_SIDE = 128
 """Largest short side the gate's network reads (the fitting views' size): larger images are averaged
-down to it (at 1080p the network alone would cost about 1.6 s on 2 cores, 9 ms at 120 x 214; the whole
-gate then about 0.1 s, most of it the per-pixel guard and the blend)."""
+down to it, so its cost stays that of a small image (what the gate adds at 1080p: docs/models.md)."""
 
 
 class TrustGate(nn.Module):
