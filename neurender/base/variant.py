@@ -78,6 +78,14 @@ def find_libllvm() -> str | None:
     return max(found)[1] if found else None
 
 
+def point_drjit_at_libllvm() -> str | None:
+    """Hand drjit the newest libLLVM 16+ (``DRJIT_LIBLLVM_PATH``, unless already set) and return its path,
+    None when there is none. drjit reads it when it is imported: call this first."""
+    if "DRJIT_LIBLLVM_PATH" not in os.environ and (found := find_libllvm()):
+        os.environ["DRJIT_LIBLLVM_PATH"] = found
+    return os.environ.get("DRJIT_LIBLLVM_PATH")
+
+
 _choice: VariantChoice | None = None
 
 
@@ -90,11 +98,7 @@ def init_mitsuba() -> VariantChoice:
     if _choice is not None:
         return _choice
     forced = os.environ.get("NEURENDER_VARIANT")
-    libllvm = os.environ.get("DRJIT_LIBLLVM_PATH")
-    if not forced and not libllvm:
-        libllvm = find_libllvm()
-        if libllvm:
-            os.environ["DRJIT_LIBLLVM_PATH"] = libllvm
+    libllvm = os.environ.get("DRJIT_LIBLLVM_PATH") if forced else point_drjit_at_libllvm()
     import mitsuba as mi
 
     if forced:

@@ -6,8 +6,6 @@ on the device and in the dtype of its inputs. They import the effect registry an
 """
 from neurender.baselines.camera import view_positions
 from neurender.baselines.fog import fog
-from neurender.baselines.gtao import gtao
-from neurender.baselines.hbao import hbao
-from neurender.baselines.ssao import ssao
+from neurender.baselines.kernels import gtao, hbao, ssao
 
 __all__ = ["fog", "gtao", "hbao", "ssao", "view_positions"]

@@ -14,6 +14,14 @@ def _arc(h: torch.Tensor, gamma: torch.Tensor) -> torch.Tensor:
     return 0.25 * (-torch.cos(2.0 * h - gamma) + torch.cos(gamma) + 2.0 * h * torch.sin(gamma))
 
 
+def check_options(slices: int, steps: int, falloff: float) -> None:
+    """Raise ValueError unless ``slices, steps >= 1`` and ``falloff`` is in [0, 1]."""
+    if slices < 1 or steps < 1:
+        raise ValueError(f"slices and steps must be >= 1, got {slices} and {steps}")
+    if not 0.0 <= falloff <= 1.0:
+        raise ValueError(f"falloff must be in [0, 1], got {falloff}")
+
+
 def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
          *, slices: int = 4, steps: int = 8, falloff: float = 0.0, seed: int = 0) -> torch.Tensor:
     """Ground-truth ambient occlusion (GTAO) from a G-buffer.
@@ -51,10 +59,7 @@ def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         (B, 1, H, W) ambient occlusion (visibility) in [0, 1], 1 off the mask.
     """
     check_gbuffer(depth, normal, mask, fov_x_deg, radius)
-    if slices < 1 or steps < 1:
-        raise ValueError(f"slices and steps must be >= 1, got {slices} and {steps}")
-    if not 0.0 <= falloff <= 1.0:
-        raise ValueError(f"falloff must be in [0, 1], got {falloff}")
+    check_options(slices, steps, falloff)
     positions, inv_depth, px, py, noise, radius_px = screen_march(depth, mask, fov_x_deg, radius, seed)
     fade = max(falloff, 1e-6) * radius
 

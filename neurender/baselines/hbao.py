@@ -9,6 +9,12 @@ import torch
 from neurender.baselines.camera import check_gbuffer, positions_at, screen_march, slice_frame
 
 
+def check_options(directions: int, steps: int) -> None:
+    """Raise ValueError unless ``directions, steps >= 1``."""
+    if directions < 1 or steps < 1:
+        raise ValueError(f"directions and steps must be >= 1, got {directions} and {steps}")
+
+
 def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
          *, directions: int = 8, steps: int = 8, seed: int = 0) -> torch.Tensor:
     """Horizon-based ambient occlusion from a G-buffer.
@@ -40,8 +46,7 @@ def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         (B, 1, H, W) ambient occlusion (visibility) in [0, 1], 1 off the mask.
     """
     check_gbuffer(depth, normal, mask, fov_x_deg, radius)
-    if directions < 1 or steps < 1:
-        raise ValueError(f"directions and steps must be >= 1, got {directions} and {steps}")
+    check_options(directions, steps)
     positions, inv_depth, px, py, noise, radius_px = screen_march(depth, mask, fov_x_deg, radius, seed)
 
     occlusion = torch.zeros_like(depth)

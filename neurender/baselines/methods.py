@@ -3,7 +3,8 @@ G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the vi
 :class:`neurender.effects.ViewParameters` and the effect to a linear prediction (B, C_target, H, W).
 An effect lists the ones that predict it in its ``baselines`` field.
 
-AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters. ``fog-analytic`` uses
+AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
+resolution with 2 slices x 4 steps (:func:`half_resolution`), a cheap AO guess. ``fog-analytic`` uses
 ``sigma_t``, the airlight of :func:`neurender.baselines.fog.background_airlight` and, for
 background rays, ``background_distance``. ``gi-ambient`` is :func:`neurender.baselines.gi.gi_ambient`
 with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
@@ -11,13 +12,14 @@ ambient term, a few operations per pixel). Each raises InputError when a paramet
 """
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from neurender.baselines.fog import background_airlight, fog
 from neurender.baselines.gi import gi_ambient
-from neurender.baselines.gtao import gtao
-from neurender.baselines.hbao import hbao
-from neurender.baselines.ssao import ssao
+from neurender.baselines.kernels import gtao, hbao, joint_bilateral_upsample, ssao
+from neurender.baselines.upsample import nearest_downsample
 from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, RGB, ViewParameters
 
 
@@ -26,6 +28,21 @@ def _screen_ao(name: str, function):
         view.require(("fov_x", "ao_radius"), name)
         return function(effect.pick(inputs, DEPTH), effect.pick(inputs, NORMAL), mask, view.fov_x, view.ao_radius)
     return method
+
+
+def half_resolution(method):
+    """``method`` run on every second pixel of each row and column (point-sampled G-buffer: a quarter of the
+    pixels), its answer upsampled to the full size guided by depth and normals
+    (:func:`~neurender.baselines.kernels.joint_bilateral_upsample`), as games run XeGTAO; the effect's
+    off-mask value off the mask."""
+    def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
+        size = tuple(max(1, (n + 1) // 2) for n in mask.shape[-2:])
+        low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
+        low, full = ((effect.pick(x, DEPTH + NORMAL) * (m > 0.5)) for x, m in ((low_inputs, low_mask), (inputs, mask)))
+        up = joint_bilateral_upsample(method(low_inputs, low_mask, view, effect), low[:, :1], low[:, 1:],
+                                      full[:, :1], full[:, 1:])
+        return effect.apply_off_mask(up, mask, in_place=True)
+    return run
 
 
 def fog_analytic(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
@@ -45,4 +62,5 @@ def gi_flat(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effe
 
 
 METHODS = {"ssao": _screen_ao("ssao", ssao), "hbao": _screen_ao("hbao", hbao), "gtao": _screen_ao("gtao", gtao),
+           "gtao-half": half_resolution(_screen_ao("gtao-half", functools.partial(gtao, slices=2, steps=4))),
            "fog-analytic": fog_analytic, "gi-ambient": gi_ambient_gtao, "gi-flat": gi_flat}

@@ -10,7 +10,7 @@ from neurender.baselines.camera import (check_gbuffer, inverse_depth, pixel_nois
                                         view_positions)
 
 
-def _hemisphere_kernel(samples: int, seed: int) -> torch.Tensor:
+def hemisphere_kernel(samples: int, seed: int) -> torch.Tensor:
     """(samples, 3) points in the unit hemisphere z > 0: cosine-distributed directions, lengths
     growing from 0.1 to 1 quadratically so samples cluster near the centre."""
     generator = torch.Generator().manual_seed(seed)
@@ -31,6 +31,14 @@ def _tangent_frame(normal: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     tangent = torch.stack([1.0 + sign * nx * nx * a, sign * b, -sign * nx], dim=1)
     bitangent = torch.stack([b, sign + ny * ny * a, -ny], dim=1)
     return tangent, bitangent
+
+
+def check_options(samples: int, bias: float) -> None:
+    """Raise ValueError unless ``samples >= 1`` and ``bias >= 0``."""
+    if samples < 1:
+        raise ValueError(f"samples must be >= 1, got {samples}")
+    if bias < 0:
+        raise ValueError(f"bias must be >= 0, got {bias}")
 
 
 def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
@@ -61,15 +69,12 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         (B, 1, H, W) ambient occlusion (visibility) in [0, 1], 1 off the mask.
     """
     check_gbuffer(depth, normal, mask, fov_x_deg, radius)
-    if samples < 1:
-        raise ValueError(f"samples must be >= 1, got {samples}")
-    if bias < 0:
-        raise ValueError(f"bias must be >= 0, got {bias}")
+    check_options(samples, bias)
     height, width = depth.shape[-2:]
     device, dtype = depth.device, depth.dtype
     positions = view_positions(depth, fov_x_deg)
     inv_depth = inverse_depth(depth, mask)
-    kernel = _hemisphere_kernel(samples, seed).to(device, dtype)
+    kernel = hemisphere_kernel(samples, seed).to(device, dtype)
     angle = 2.0 * math.pi * pixel_noise(1, height, width, seed, device=device, dtype=dtype)
     tangent, bitangent = _tangent_frame(normal)
     tangent, bitangent = (torch.cos(angle) * tangent + torch.sin(angle) * bitangent,

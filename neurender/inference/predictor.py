@@ -3,7 +3,7 @@
 Any image size is predicted: the network input is padded (replicating the border) to the
 network's stride and the output cropped back. Large images are predicted in overlapping tiles
 (:mod:`neurender.inference.tiling`); with ``internal_res`` the network runs at a fixed internal size and
-its output is upsampled guided by the full-resolution depth and normals (:mod:`neurender.inference.upsample`).
+its output is upsampled guided by the full-resolution depth and normals (:mod:`neurender.baselines.upsample`).
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
-from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
 from neurender.models.gate import load_gate
 from neurender.training import runs
 from neurender.training.inputs import channels, guess_index, scaled_channels
@@ -54,7 +54,7 @@ class Predictor:
     ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.inference.tiling`,
     context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
     ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
-    upsample with the G-buffer's depth and normals as guide (:mod:`neurender.inference.upsample`).
+    upsample with the G-buffer's depth and normals as guide (:mod:`neurender.baselines.upsample`).
     ``device`` and ``precision`` (:mod:`neurender.device`): where the network, the value-space mapping
     and the upsampling run; results come back on the inputs' device.
     ``gate``: when the run has a trust gate (:mod:`neurender.models.gate`), keep the network's

@@ -1,6 +1,6 @@
 import torch
 
-from neurender.inference.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
 
 
 def _step_scene(size: int, edge: int):

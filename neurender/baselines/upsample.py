@@ -31,6 +31,18 @@ def _neighbours(n_out: int, n_in: int, offset: int, device) -> tuple[torch.Tenso
     return index.long(), index - centre
 
 
+def check_guides(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor, depth: torch.Tensor,
+                 normal: torch.Tensor) -> None:
+    """Raise ValueError unless the guides' shapes fit ``low`` (B, C, h, w), as :func:`joint_bilateral_upsample` takes them."""
+    b, _, h, w = low.shape
+    big_h, big_w = depth.shape[-2:]
+    if low_depth.shape != (b, 1, h, w) or low_normal.shape != (b, 3, h, w):
+        raise ValueError(f"low guides {tuple(low_depth.shape)}, {tuple(low_normal.shape)} do not match "
+                         f"low {tuple(low.shape)}")
+    if depth.shape != (b, 1, big_h, big_w) or normal.shape != (b, 3, big_h, big_w):
+        raise ValueError(f"guides {tuple(depth.shape)}, {tuple(normal.shape)} must be (B, 1, H, W), (B, 3, H, W)")
+
+
 def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
                              depth: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
     """Upsample ``low`` (B, C, h, w) to the guide's (H, W).
@@ -44,13 +56,9 @@ def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_nor
 
     Returns: (B, C, H, W), a weighted mean of the 3x3 low-resolution pixels nearest each output pixel.
     """
+    check_guides(low, low_depth, low_normal, depth, normal)
     b, c, h, w = low.shape
     big_h, big_w = depth.shape[-2:]
-    if low_depth.shape != (b, 1, h, w) or low_normal.shape != (b, 3, h, w):
-        raise ValueError(f"low guides {tuple(low_depth.shape)}, {tuple(low_normal.shape)} do not match "
-                         f"low {tuple(low.shape)}")
-    if depth.shape != (b, 1, big_h, big_w) or normal.shape != (b, 3, big_h, big_w):
-        raise ValueError(f"guides {tuple(depth.shape)}, {tuple(normal.shape)} must be (B, 1, H, W), (B, 3, H, W)")
     total = torch.zeros(b, c, big_h, big_w, dtype=low.dtype, device=low.device)
     weights = torch.zeros(b, 1, big_h, big_w, dtype=low.dtype, device=low.device)
     for dy in (-1, 0, 1):

@@ -1,0 +1,342 @@
+"""The screen-space methods as compiled Dr.Jit kernels: one pass per pixel that marches its samples in
+registers, with no full-image temporaries.
+
+:func:`gtao`, :func:`hbao`, :func:`ssao` and :func:`joint_bilateral_upsample` take the arguments and give
+the results of their torch references (:func:`neurender.baselines.gtao.gtao`,
+:func:`neurender.baselines.hbao.hbao`, :func:`neurender.baselines.ssao.ssao`,
+:func:`neurender.baselines.upsample.joint_bilateral_upsample`; the tests hold them within 1e-3 mean absolute
+difference on the same samples). Dr.Jit traces a method once per option set into one kernel (LLVM on the
+CPU, CUDA on a GPU: the same source), compiles it on first use (seconds, then cached on disk by Dr.Jit) and
+launches it once per image, in float32. Where Dr.Jit has no backend for the tensors' device (no libLLVM
+16+), the torch reference runs instead. Results are torch tensors on the inputs' device, in their dtype.
+
+Lanes run over the image in tiles of :data:`TILE` x :data:`TILE` pixels, so the samples of neighbouring
+lanes share cache lines; camera and sampling conventions are :mod:`neurender.baselines.camera`'s.
+"""
+from __future__ import annotations
+
+import functools
+import math
+from types import ModuleType
+
+import torch
+
+from neurender.base.variant import point_drjit_at_libllvm
+from neurender.baselines import upsample as reference_upsample
+from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
+from neurender.baselines.gtao import check_options as check_gtao, gtao as reference_gtao
+from neurender.baselines.hbao import check_options as check_hbao, hbao as reference_hbao
+from neurender.baselines.ssao import check_options as check_ssao, hemisphere_kernel, ssao as reference_ssao
+
+point_drjit_at_libllvm()  # drjit reads the path when it is imported
+import drjit as dr  # noqa: E402
+
+TILE = 32
+"""Lanes run in tiles of TILE x TILE pixels (a power of two)."""
+
+
+@functools.cache
+def backend(device_type: str) -> ModuleType | None:
+    """The Dr.Jit array module (``drjit.llvm`` or ``drjit.cuda``) for tensors on ``device_type``
+    ("cpu" or "cuda"); None when Dr.Jit cannot run there."""
+    name = {"cpu": "llvm", "cuda": "cuda"}.get(device_type)
+    if name is None or not dr.has_backend(getattr(dr.JitBackend, name.upper())):
+        return None
+    return __import__(f"drjit.{name}", fromlist=["Float"])
+
+
+def _array(jit: ModuleType, t: torch.Tensor):
+    """A flat Float of ``t``'s values: shared when its memory is 64-byte aligned, else copied to aligned
+    memory (Dr.Jit compiles aligned and unaligned loads into different kernels)."""
+    t = t.to(torch.float32).contiguous().reshape(-1)
+    if t.data_ptr() % 64 == 0:
+        return jit.Float(t)
+    aligned = dr.empty(jit.Float, t.numel())
+    aligned.torch().copy_(t)
+    return aligned
+
+
+def _divmod(a, b):
+    """Quotient and remainder of Int32 ``a`` in [0, 2^24) by ``b`` > 0 without an integer division (x86 has
+    no vector one): through float32, corrected by one either way."""
+    q = type(a)(dr.floor((dr.float32_array_t(type(a))(a) + 0.5) / b))
+    r = a - q * b
+    q, r = dr.select(r < 0, q - 1, q), dr.select(r < 0, r + b, r)
+    return dr.select(r >= b, q + 1, q), dr.select(r >= b, r - b, r)
+
+
+def _packets(channels: list[torch.Tensor]) -> torch.Tensor:
+    """(h, w, 4) float32 of up to 4 (h, w) images, zeros after them: one 16-byte packet per pixel."""
+    packed = channels[0].new_zeros((*channels[0].shape, 4), dtype=torch.float32)
+    for c, channel in enumerate(channels):
+        packed[..., c] = channel
+    return packed
+
+
+def _dot(a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+class _Lanes:
+    """The lanes of an H x W image in :data:`TILE` x :data:`TILE` tiles: ``i, j`` (Int32) the lane's pixel,
+    ``active`` whether it lies in the image, ``pixel`` its index ``i W + j`` (0 when inactive)."""
+
+    def __init__(self, jit: ModuleType, height: int, width: int):
+        self.jit, self.shape = jit, (height, width)
+        self.height, self.width = dr.opaque(jit.Int32, height), dr.opaque(jit.Int32, width)
+        tiles_x = -(-width // TILE)
+        tile, within = _divmod(dr.arange(jit.Int32, -(-height // TILE) * tiles_x * TILE * TILE), TILE * TILE)
+        tile_i, tile_j = _divmod(tile, dr.opaque(jit.Int32, tiles_x))
+        self.i, self.j = tile_i * TILE + within // TILE, tile_j * TILE + within % TILE
+        self.active = (self.i < self.height) & (self.j < self.width)
+        self.pixel = jit.UInt32(dr.select(self.active, self.i * self.width + self.j, 0))
+
+    def read(self, image: torch.Tensor):
+        """The lanes' values (a Float) of an (H, W) image."""
+        return dr.gather(self.jit.Float, _array(self.jit, image), self.pixel)
+
+    def write(self, channels: list) -> torch.Tensor:
+        """(1, C, H, W) tensor of C Floats of lane values."""
+        out = dr.empty(self.jit.Float, len(channels) * self.shape[0] * self.shape[1])
+        for c, values in enumerate(channels):
+            dr.scatter(out, values, self.pixel + dr.opaque(self.jit.UInt32, c * self.shape[0] * self.shape[1]),
+                       self.active)
+        return out.torch().reshape(1, len(channels), *self.shape)
+
+
+class _GBuffer(_Lanes):
+    """One G-buffer image on the lanes, and the screen geometry the AO methods read: ``px, py`` the pixel
+    centre (Float), ``p`` its view-space position, ``n`` its normal, ``v`` the unit view vector (3 Floats
+    each), ``inv`` its inverse depth (0 off the mask), ``on`` the mask, ``noise`` two uniform Floats."""
+
+    def __init__(self, jit: ModuleType, depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor,
+                 noise: torch.Tensor, fov_x_deg: float, radius: float):
+        super().__init__(jit, *depth.shape)
+        Float = jit.Float
+        self.radius_world = radius
+        self.tan = dr.opaque(Float, tan_half_fov(fov_x_deg))
+        self.radius = dr.opaque(Float, radius)
+        self.focal = dr.opaque(Float, focal_pixels(depth.shape[-1], fov_x_deg))
+        inv = inverse_depth(depth[None, None], mask[None, None])[0, 0]
+        self.valid_inv = dr.opaque(Float, 1e-6 * max(float(inv.max()), 1e-30))
+        # each pixel of the zero-bordered inverse depth with its right, lower and lower-right neighbours
+        padded = torch.nn.functional.pad(inv, (1, 2, 1, 2))
+        self.quads = _array(jit, _packets([padded[:-1, :-1], padded[:-1, 1:], padded[1:, :-1], padded[1:, 1:]]))
+        self.on = self.read(mask) > 0.5
+        self.inv = self.read(inv)
+        self.px, self.py = Float(self.j) + 0.5, Float(self.i) + 0.5
+        z = self.read(depth)
+        rx, ry = self.ray(self.px, self.py)
+        self.p = (z * rx, z * ry, z)
+        self.n = tuple(self.read(normal[c]) for c in range(3))
+        length = dr.rsqrt(dr.maximum(_dot(self.p, self.p), 1e-24))
+        self.v = tuple(-c * length for c in self.p)
+        self.noise = (self.read(noise[0]), self.read(noise[1]))
+
+    def ray(self, px, py):
+        """x and y of the ray with z = 1 through continuous pixel coordinates."""
+        width, height = self.jit.Float(self.width), self.jit.Float(self.height)
+        return (2.0 * px / width - 1.0) * self.tan, (1.0 - 2.0 * py / height) * self.tan * height / width
+
+    def inverse_depth_at(self, x, y):
+        """Bilinear inverse depth at continuous pixel coordinates, 0 outside the image (``grid_sample``'s
+        bilinear, zero padding, ``align_corners=False``): one packet of four pixels."""
+        u, v = x - 0.5, y - 0.5
+        fu, fv = dr.floor(u), dr.floor(v)
+        x0, y0 = self.jit.Int32(fu), self.jit.Int32(fv)
+        inside = (x0 >= -1) & (x0 < self.width) & (y0 >= -1) & (y0 < self.height)
+        quad = dr.gather(self.jit.Array4f, self.quads, self.jit.UInt32((y0 + 1) * (self.width + 2) + x0 + 1), inside)
+        return dr.lerp(dr.lerp(quad.x, quad.y, u - fu), dr.lerp(quad.z, quad.w, u - fu), v - fv)
+
+    def z_at(self, x, y):
+        """z-depth seen at continuous pixel coordinates (from bilinear inverse depth, as
+        :func:`~neurender.baselines.camera.positions_at`; 0 where nothing is) and whether anything is."""
+        inv = self.inverse_depth_at(x, y)
+        valid = inv > self.valid_inv
+        return dr.select(valid, dr.rcp(dr.select(valid, inv, 1.0)), 0.0), valid
+
+    def vector_to(self, x, y):
+        """The vector from the lane's point to the surface seen at continuous pixel coordinates, its length,
+        and whether anything is seen there."""
+        z, valid = self.z_at(x, y)
+        rx, ry = self.ray(x, y)
+        vector = (z * rx - self.p[0], z * ry - self.p[1], z - self.p[2])
+        return vector, dr.sqrt(_dot(vector, vector)), valid
+
+    def slice_frame(self, cos_phi, sin_phi):
+        """The length of the normal projected into the slice of screen direction phi, and its signed angle
+        gamma from the view vector (:func:`~neurender.baselines.camera.slice_frame`)."""
+        v, n = self.v, self.n
+        along = cos_phi * v[0] - sin_phi * v[1]
+        ortho = (cos_phi - along * v[0], -sin_phi - along * v[1], -along * v[2])
+        ortho = tuple(c * dr.rsqrt(dr.maximum(_dot(ortho, ortho), 1e-24)) for c in ortho)
+        axis = (v[1] * ortho[2] - v[2] * ortho[1], v[2] * ortho[0] - v[0] * ortho[2], v[0] * ortho[1] - v[1] * ortho[0])
+        across = _dot(n, axis)
+        projected = tuple(n[c] - across * axis[c] for c in range(3))
+        length = dr.sqrt(_dot(projected, projected))
+        gamma = dr.acos(dr.clip(_dot(projected, v) / dr.maximum(length, 1e-12), -1.0, 1.0))
+        return length, dr.select(_dot(projected, ortho) < 0, -gamma, gamma)
+
+    def radius_px(self):
+        """The occlusion radius in pixels at the lane's depth."""
+        return self.radius * self.focal * self.inv
+
+
+def _gtao(image: _GBuffer, slices: int, steps: int, falloff: float):
+    inv_fade = dr.opaque(image.jit.Float, 1.0 / (max(falloff, 1e-6) * image.radius_world))
+    radius_px = image.radius_px()
+    visibility = 0.0
+    for k in range(slices):
+        sin_phi, cos_phi = dr.sincos(math.pi * (k + image.noise[0]) / slices)
+        length, gamma = image.slice_frame(cos_phi, sin_phi)
+        lowest = {1: -dr.sin(gamma), -1: dr.sin(gamma)}  # cos(gamma +- pi/2)
+        horizon = dict(lowest)
+        for s in range(steps):
+            offset = radius_px * (s + 1.0 - image.noise[1]) / steps
+            for side in (1, -1):
+                vector, distance, valid = image.vector_to(image.px + side * cos_phi * offset,
+                                                          image.py + side * sin_phi * offset)
+                cos_sample = _dot(vector, image.v) / dr.maximum(distance, 1e-12)
+                weight = dr.clip((image.radius - distance) * inv_fade, 0.0, 1.0)
+                weight = dr.select(valid & (distance > 1e-6 * image.radius), weight, 0.0)
+                horizon[side] = dr.maximum(horizon[side], dr.fma(weight, cos_sample - lowest[side], lowest[side]))
+        h2 = gamma + dr.minimum(dr.acos(dr.clip(horizon[1], -1.0, 1.0)) - gamma, math.pi / 2)
+        h1 = gamma + dr.maximum(-dr.acos(dr.clip(horizon[-1], -1.0, 1.0)) - gamma, -math.pi / 2)
+        sin_gamma, cos_gamma = dr.sincos(gamma)
+        visibility += length * 0.25 * (-dr.cos(2.0 * h1 - gamma) - dr.cos(2.0 * h2 - gamma) + 2.0 * cos_gamma
+                                       + 2.0 * (h1 + h2) * sin_gamma)
+    return dr.clip(visibility / slices, 0.0, 1.0)
+
+
+def _hbao(image: _GBuffer, directions: int, steps: int):
+    radius_px = image.radius_px()
+    occlusion = 0.0
+    for k in range(directions):
+        sin_phi, cos_phi = dr.sincos(2.0 * math.pi * (k + image.noise[0]) / directions)
+        _, gamma = image.slice_frame(cos_phi, sin_phi)
+        sin_horizon = -dr.sin(gamma)
+        for s in range(steps):
+            offset = radius_px * (s + 1.0 - image.noise[1]) / steps
+            vector, distance, valid = image.vector_to(image.px + cos_phi * offset, image.py + sin_phi * offset)
+            sin_elevation = _dot(vector, image.v) / dr.maximum(distance, 1e-12)
+            rises = (valid & (distance < image.radius) & (distance > 1e-6 * image.radius)
+                     & (sin_elevation > sin_horizon))
+            falloff = 1.0 - dr.square(distance / image.radius)
+            occlusion += dr.select(rises, falloff * (sin_elevation - sin_horizon), 0.0)
+            sin_horizon = dr.select(rises, sin_elevation, sin_horizon)
+    return dr.clip(1.0 - occlusion / directions, 0.0, 1.0)
+
+
+def _ssao(image: _GBuffer, kernel: torch.Tensor, bias: float):
+    n = image.n
+    sign = dr.select(n[2] < 0, -1.0, 1.0)  # Duff et al.'s frame, as the reference's
+    a = -1.0 / (sign + n[2])
+    b = n[0] * n[1] * a
+    tangent = (1.0 + sign * n[0] * n[0] * a, sign * b, -sign * n[0])
+    bitangent = (b, sign + n[1] * n[1] * a, -n[1])
+    sin_angle, cos_angle = dr.sincos(2.0 * math.pi * image.noise[0])
+    tangent, bitangent = (tuple(cos_angle * t + sin_angle * u for t, u in zip(tangent, bitangent)),
+                          tuple(-sin_angle * t + cos_angle * u for t, u in zip(tangent, bitangent)))
+    width, height = image.jit.Float(image.width), image.jit.Float(image.height)
+    occlusion = 0.0
+    for kx, ky, kz in kernel.tolist():
+        point = tuple(image.p[c] + image.radius * (kx * tangent[c] + ky * bitangent[c] + kz * n[c]) for c in range(3))
+        z = dr.maximum(point[2], 1e-12)
+        scene_z, valid = image.z_at((point[0] / (z * image.tan) + 1.0) * width / 2.0,
+                                    (1.0 - point[1] / (z * image.tan * height / width)) * height / 2.0)
+        occluded = valid & (point[2] > 0) & (scene_z < point[2] - bias * image.radius)
+        x = dr.clip(image.radius / dr.maximum(dr.abs(image.p[2] - scene_z), 1e-12), 0.0, 1.0)
+        occlusion += dr.select(occluded, x * x * (3.0 - 2.0 * x), 0.0)
+    return 1.0 - occlusion / len(kernel)
+
+
+def _march(method, reference, depth, normal, mask, fov_x_deg, radius, seed, **options) -> torch.Tensor:
+    """AO by ``method(image)`` on every image of the batch with Dr.Jit, or by ``reference`` where it cannot run."""
+    check_gbuffer(depth, normal, mask, fov_x_deg, radius)
+    jit = backend(depth.device.type)
+    if jit is None:
+        return reference(depth, normal, mask, fov_x_deg, radius, seed=seed, **options)
+    noise = _noise(*depth.shape[-2:], seed, depth.device)
+    out = []
+    for b in range(depth.shape[0]):
+        image = _GBuffer(jit, depth[b, 0], normal[b], mask[b, 0], noise, fov_x_deg, radius)
+        out.append(image.write([dr.select(image.on, method(image), 1.0)]))
+    return torch.cat(out).to(depth.dtype)
+
+
+@functools.lru_cache(maxsize=4)
+def _noise(height: int, width: int, seed: int, device: torch.device) -> torch.Tensor:
+    """:func:`~neurender.baselines.camera.pixel_noise` (2, H, W), float32, kept for the next frame of this size."""
+    return pixel_noise(2, height, width, seed, device=device, dtype=torch.float32)
+
+
+def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
+         *, slices: int = 4, steps: int = 8, falloff: float = 0.0, seed: int = 0) -> torch.Tensor:
+    """:func:`neurender.baselines.gtao.gtao` as a kernel: the same arguments, shapes and result."""
+    check_gtao(slices, steps, falloff)
+    return _march(lambda image: _gtao(image, slices, steps, falloff), reference_gtao,
+                  depth, normal, mask, fov_x_deg, radius, seed, slices=slices, steps=steps, falloff=falloff)
+
+
+def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
+         *, directions: int = 8, steps: int = 8, seed: int = 0) -> torch.Tensor:
+    """:func:`neurender.baselines.hbao.hbao` as a kernel: the same arguments, shapes and result."""
+    check_hbao(directions, steps)
+    return _march(lambda image: _hbao(image, directions, steps), reference_hbao,
+                  depth, normal, mask, fov_x_deg, radius, seed, directions=directions, steps=steps)
+
+
+def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
+         *, samples: int = 16, bias: float = 0.02, seed: int = 0) -> torch.Tensor:
+    """:func:`neurender.baselines.ssao.ssao` as a kernel: the same arguments, shapes and result."""
+    check_ssao(samples, bias)
+    kernel = hemisphere_kernel(samples, seed)
+    return _march(lambda image: _ssao(image, kernel, bias), reference_ssao,
+                  depth, normal, mask, fov_x_deg, radius, seed, samples=samples, bias=bias)
+
+
+def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
+              depth: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+    """One image of :func:`joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
+    (1 and 3, H, W) -> (1, C, H, W)."""
+    h, w = low.shape[-2:]
+    lanes = _Lanes(jit, *depth.shape[-2:])
+    Float, Int32 = jit.Float, jit.Int32
+    values = _array(jit, _packets(list(low)))
+    guides = _array(jit, _packets([low_depth[0], *low_normal]))
+    d = lanes.read(depth[0])
+    n = tuple(lanes.read(normal[c]) for c in range(3))
+    low_h, low_w = dr.opaque(Int32, h), dr.opaque(Int32, w)
+    centre_y = (Float(lanes.i) + 0.5) * Float(low_h) / Float(lanes.height) - 0.5
+    centre_x = (Float(lanes.j) + 0.5) * Float(low_w) / Float(lanes.width) - 0.5
+    rows, columns = [], []  # (index, spatial weight) of the 3 nearest low-resolution rows and columns
+    for offsets, centre, size, out in ((rows, centre_y, low_h, rows), (columns, centre_x, low_w, columns)):
+        for offset in (-1, 0, 1):
+            index = dr.clip(Int32(dr.round(centre)) + offset, 0, size - 1)
+            out.append((index, dr.exp(-dr.square(Float(index) - centre) / (2 * reference_upsample.SPATIAL_SIGMA ** 2))))
+    total, weights = [0.0] * low.shape[0], 0.0
+    for row, row_weight in rows:
+        for column, column_weight in columns:
+            index = jit.UInt32(row * low_w + column)
+            guide, value = dr.gather(jit.Array4f, guides, index), dr.gather(jit.Array4f, values, index)
+            relative = dr.abs(d - guide.x) / dr.maximum(dr.maximum(d, guide.x), 1e-12)
+            similar = dr.exp(-0.5 * dr.square(relative / reference_upsample.DEPTH_SIGMA))
+            aligned = dr.power(dr.maximum(n[0] * guide.y + n[1] * guide.z + n[2] * guide.w, 0.0),
+                               int(reference_upsample.NORMAL_POWER))
+            both_off = dr.select((d == 0) & (guide.x == 0), 1.0, 0.0)
+            weight = row_weight * column_weight * (similar * (aligned + both_off) + reference_upsample.FLOOR)
+            total = [t + weight * value[c] for c, t in enumerate(total)]
+            weights += weight
+    return lanes.write([t / weights for t in total])
+
+
+def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
+                             depth: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+    """:func:`neurender.baselines.upsample.joint_bilateral_upsample` as a kernel (up to 4 channels; the
+    reference runs for more): the same arguments, shapes and result."""
+    reference_upsample.check_guides(low, low_depth, low_normal, depth, normal)
+    jit = backend(low.device.type)
+    if jit is None or low.shape[1] > 4:
+        return reference_upsample.joint_bilateral_upsample(low, low_depth, low_normal, depth, normal)
+    return torch.cat([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)))
+                      for b in range(low.shape[0])]).to(low.dtype)

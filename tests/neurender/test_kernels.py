@@ -1,0 +1,100 @@
+"""The compiled screen-space kernels (neurender.baselines.kernels) against their torch references, on
+rendered G-buffers: the same answer within 1e-3 mean absolute difference, at any size, batch and option."""
+import pytest
+import torch
+
+from neurender import effects
+from neurender.baselines import kernels
+from neurender.baselines.gtao import gtao as reference_gtao
+from neurender.baselines.hbao import hbao as reference_hbao
+from neurender.baselines.methods import METHODS
+from neurender.baselines.ssao import ssao as reference_ssao
+from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.data import GBufferDataset
+
+AO = effects.get("ao")
+PAIRS = [  # (kernel, reference, options)
+    (kernels.gtao, reference_gtao, {}),
+    (kernels.gtao, reference_gtao, {"slices": 2, "steps": 3, "falloff": 0.5, "seed": 7}),
+    (kernels.hbao, reference_hbao, {}),
+    (kernels.hbao, reference_hbao, {"directions": 3, "steps": 5, "seed": 2}),
+    (kernels.ssao, reference_ssao, {}),
+    (kernels.ssao, reference_ssao, {"samples": 5, "bias": 0.1, "seed": 3}),
+]
+
+
+@pytest.fixture(scope="module")
+def views(pair_dataset):
+    """Every view of the pair dataset as a batch: depth, normal, mask, and one view's fov and AO radius."""
+    data = GBufferDataset(str(pair_dataset), "ao")
+    items = [data[i] for i in range(len(data))]
+    x = torch.stack([item["input"] for item in items])
+    view = items[0]["parameters"]
+    return (AO.pick(x, effects.DEPTH), AO.pick(x, effects.NORMAL), torch.stack([item["mask"] for item in items]),
+            view.fov_x, view.ao_radius)
+
+
+@pytest.mark.parametrize("kernel, reference, options", PAIRS)
+def test_kernels_match_their_references(views, kernel, reference, options):
+    depth, normal, mask, fov, radius = views
+    for crop in (slice(None), slice(3, 30)):  # whole views and an odd, non-square crop (a partial tile)
+        args = (depth[..., crop, 1:], normal[..., crop, 1:], mask[..., crop, 1:], fov, radius)
+        expected, got = reference(*args, **options), kernel(*args, **options)
+        assert got.shape == expected.shape and got.dtype == expected.dtype
+        assert (got - expected).abs().mean() < 1e-3
+        assert 0.01 < (1 - expected[mask[..., crop, 1:] > 0.5]).mean() < 0.95  # the views hold occlusion
+        assert torch.equal(got[mask[..., crop, 1:] <= 0.5], torch.ones_like(got[mask[..., crop, 1:] <= 0.5]))
+
+
+def test_one_image_is_the_same_alone_and_in_a_batch(views):
+    depth, normal, mask, fov, radius = views
+    batched = kernels.gtao(depth, normal, mask, fov, radius)
+    assert torch.equal(kernels.gtao(depth[1:2], normal[1:2], mask[1:2], fov, radius), batched[1:2])
+
+
+def test_float64_in_float64_out(views):
+    depth, normal, mask, fov, radius = (t.double() if isinstance(t, torch.Tensor) else t for t in views)
+    out = kernels.hbao(depth, normal, mask, fov, radius)
+    assert out.dtype == torch.float64
+    assert (out - reference_hbao(depth, normal, mask, fov, radius)).abs().mean() < 1e-3
+
+
+def test_without_a_backend_the_reference_runs(views, monkeypatch):
+    depth, normal, mask, fov, radius = views
+    monkeypatch.setattr(kernels, "backend", lambda device_type: None)
+    assert torch.equal(kernels.gtao(depth, normal, mask, fov, radius), reference_gtao(depth, normal, mask, fov, radius))
+
+
+def test_kernels_check_their_options(views):
+    depth, normal, mask, fov, radius = views
+    with pytest.raises(ValueError, match="slices"):
+        kernels.gtao(depth, normal, mask, fov, radius, slices=0)
+    with pytest.raises(ValueError, match="bias"):
+        kernels.ssao(depth, normal, mask, fov, radius, bias=-1)
+    with pytest.raises(ValueError, match="fov_x_deg"):
+        kernels.hbao(depth, normal, mask, 180.0, radius)
+
+
+def test_upsample_kernel_matches_its_reference(views):
+    depth, normal, mask, _, _ = views
+    full = torch.cat([depth, normal], 1) * mask
+    for size in ((16, 16), (11, 7)):
+        low = nearest_downsample(full, size)
+        values = torch.rand(depth.shape[0], 3, *size, generator=torch.Generator().manual_seed(0))
+        args = (values, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
+        assert (kernels.joint_bilateral_upsample(*args) - joint_bilateral_upsample(*args)).abs().mean() < 1e-3
+    many = torch.rand(depth.shape[0], 5, *size)  # more channels than a packet holds: the reference runs
+    args = (many, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
+    assert torch.equal(kernels.joint_bilateral_upsample(*args), joint_bilateral_upsample(*args))
+
+
+def test_half_resolution_gtao_is_close_to_full_resolution(pair_dataset):
+    data = GBufferDataset(str(pair_dataset), "ao")
+    item = data[0]
+    x, mask = item["input"][None], item["mask"][None]
+    full, half = (METHODS[name](x, mask, item["parameters"], AO) for name in ("gtao", "gtao-half"))
+    assert half.shape == full.shape
+    assert torch.equal(half[mask <= 0.5], torch.ones_like(half[mask <= 0.5]))
+    on = mask > 0.5
+    assert (half - full)[on].abs().mean() < 0.1
+    assert (half - full)[on].abs().mean() < (full[on] - full[on].mean()).abs().mean()  # better than a constant
