@@ -22,7 +22,8 @@ from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
-from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
+from neurender.baselines.kernels import joint_bilateral_upsample
+from neurender.baselines.upsample import nearest_downsample
 from neurender.models.gate import load_gate
 from neurender.training import runs
 from neurender.training.inputs import channels, guess_index, scaled_channels
