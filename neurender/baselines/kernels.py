@@ -15,6 +15,7 @@ lanes share cache lines; camera and sampling conventions are :mod:`neurender.bas
 """
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 from types import ModuleType
@@ -35,10 +36,28 @@ TILE = 32
 """Lanes run in tiles of TILE x TILE pixels (a power of two)."""
 
 
-@functools.cache
+_kernels_on = True
+
+
+@contextlib.contextmanager
+def torch_references():
+    """Inside this block every function here runs its torch reference (benchmarks compare the two)."""
+    global _kernels_on
+    previous, _kernels_on = _kernels_on, False
+    try:
+        yield
+    finally:
+        _kernels_on = previous
+
+
 def backend(device_type: str) -> ModuleType | None:
-    """The Dr.Jit array module (``drjit.llvm`` or ``drjit.cuda``) for tensors on ``device_type``
-    ("cpu" or "cuda"); None when Dr.Jit cannot run there."""
+    """The Dr.Jit array module (``drjit.llvm`` or ``drjit.cuda``) that runs the kernels for tensors on
+    ``device_type`` ("cpu" or "cuda"); None when Dr.Jit cannot run there or inside :func:`torch_references`."""
+    return _backend(device_type) if _kernels_on else None
+
+
+@functools.cache
+def _backend(device_type: str) -> ModuleType | None:
     name = {"cpu": "llvm", "cuda": "cuda"}.get(device_type)
     if name is None or not dr.has_backend(getattr(dr.JitBackend, name.upper())):
         return None

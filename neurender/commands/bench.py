@@ -23,6 +23,7 @@ from neurender import effects
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
 from neurender.base.variant import RenderVariant
+from neurender.baselines.kernels import torch_references
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions, device_label, resolve_device
@@ -90,27 +91,34 @@ def bench_generate_long(scene: str = "objects", count: int = 5, views: int = 100
     return rows
 
 
-def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
-    """ms/frame of every baseline at ``sizes``, and each one's scores (on the surfaces) on the dataset
-    ``data``; then path tracing + OIDN at each spp level (ms: render + denoise at the dataset's
-    resolution, mean over its views)."""
+def bench_baselines(data: str, sizes=("256", "512"), repeats: int = 5) -> dict:
+    """ms/frame of every baseline at ``sizes`` (tokens of :func:`parse_size`) as it runs (the compiled
+    kernels of :mod:`neurender.baselines.kernels`) and with the kernels' torch references, and each one's
+    scores (on the surfaces) on the dataset ``data``; then path tracing + OIDN at each spp level (ms: render
+    + denoise at the dataset's resolution, mean over its views)."""
     figures = {}
-    print(f"bench baselines on {data} (CPU, {torch.get_num_threads()} threads; median of {repeats})")
-    print(f"  {'method':14s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes) + f"{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>8s}")
+    shapes = {token: parse_size(str(token)) for token in sizes}
+    print(f"bench baselines on {data} (CPU, {torch.get_num_threads()} torch threads; median of {repeats}; "
+          f"torch: the kernels' torch references)")
+    print(f"  {'method':14s}" + "".join(f"{f'ms@{s}':>10s}" for s in sizes) + "".join(f"{f'torch@{s}':>12s}" for s in sizes)
+          + f"{'SSIM':>8s}{'PSNR':>8s}{'FLIP':>8s}")
     for effect, record in effects.EFFECTS.items():
         if not record.baselines:
             continue
         methods = Methods(effect, record.baselines)
         dataset = GBufferDataset(data, effect)
-        items = {size: resized_item(dataset, 0, size, size) for size in sizes}
+        items = {token: resized_item(dataset, 0, *shape) for token, shape in shapes.items()}
         with tempfile.TemporaryDirectory() as out:
             summary = evaluate(data, effect, list(record.baselines), out, path_tracer_curve=True)
         for name in methods.names:
             with torch.no_grad():
-                ms = {size: time_ms(lambda: methods.run(name, items[size]), repeats) for size in sizes}
+                ms = {s: time_ms(lambda: methods.run(name, items[s]), repeats) for s in sizes}
+                with torch_references():
+                    reference_ms = {s: time_ms(lambda: methods.run(name, items[s]), repeats) for s in sizes}
             scores = summary["methods"][name]["mean"]
-            figures[name] = {"effect": effect, "ms": ms, **scores}
+            figures[name] = {"effect": effect, "ms": ms, "torch_ms": reference_ms, **scores}
             print(f"  {name:14s}" + "".join(f"{ms[s]:10.1f}" for s in sizes)
+                  + "".join(f"{reference_ms[s]:12.1f}" for s in sizes)
                   + f"{scores['ssim']:8.3f}{scores['psnr']:8.2f}{scores['flip']:8.3f}")
         native = dataset[0]["mask"].shape[-1]
         for point in summary["pt_oidn"]["curve"]:
@@ -118,7 +126,7 @@ def bench_baselines(data: str, sizes=(256, 512), repeats: int = 5) -> dict:
             figures[f"{effect} {label}"] = {"effect": effect, "ms": {native: point["ms"]},
                                             **{key: point[key] for key in ("psnr", "ssim", "flip", "mae")}}
             timing = f"{point['ms']:.1f} @{native}px"
-            print(f"  {label:14s}{timing:>{10 * len(sizes)}s}"
+            print(f"  {label:14s}{timing:>{22 * len(sizes)}s}"
                   + f"{point['ssim']:8.3f}{point['psnr']:8.2f}{point['flip']:8.3f}  ({effect})")
     return figures
 
@@ -304,10 +312,13 @@ class BenchGenerateLong(BenchGenerate):
 
 @dataclass(kw_only=True)
 class BenchBaselines:
-    """ms/frame of each baseline at 256 and 512 px, and their scores; PT + OIDN per spp level."""
+    """ms/frame of each baseline (compiled kernels and their torch references) per size, and their scores;
+    PT + OIDN per spp level."""
 
     data: str
     """Dataset to score on (e.g. demo_out/dataset)."""
+    sizes: tuple[str, ...] = field(default=("256", "512"), metadata=SIZE)
+    """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
 
 
 @dataclass(kw_only=True)
@@ -339,7 +350,7 @@ COMMANDS = {
         lambda o: bench_generate(o.scene, views=o.views, res=o.res, spp=o.spp))),
     "bench generate-long": (BenchGenerateLong, _figures_printed(
         lambda o: bench_generate_long(o.scene, o.count, o.views, o.res, o.spp, o.workers))),
-    "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data))),
+    "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data, o.sizes))),
     "bench compare": (BenchCompare, _figures_printed(
         lambda o: bench_compare(list(o.eval), o.sizes, list(o.method), devices=o.devices))),
     "bench predict": (BenchPredict, _figures_printed(

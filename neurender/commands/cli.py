@@ -31,7 +31,7 @@ COMMANDS = {
     "demo": ("demo", "the whole flow on the built-in scenes: data, training, evaluation, report"),
     "bench generate": ("bench", "views/min, pipeline overhead, 2-worker speed-up"),
     "bench generate-long": ("bench", "peak RSS of each recycled worker over 500 small views"),
-    "bench baselines": ("bench", "ms/frame of each baseline at 256 and 512 px, and their scores"),
+    "bench baselines": ("bench", "ms/frame of each baseline (kernels and torch references) per size, and their scores"),
     "bench compare": ("bench", "methods against PT and PT + OIDN at equal quality, timed at 256 px to 1080p"),
     "bench predict": ("bench", "ms/frame, ms per megapixel and peak RSS of runs and GTAO per size; SSIM"),
 }
