@@ -57,6 +57,6 @@ for effect in "${EFFECTS[@]}"; do
         --out "$OUT/eval/$name-$data"
   done
   notes=(); [ -f "$SHIP/$name/NOTES.md" ] && notes=(--notes "$SHIP/$name/NOTES.md")
-  $NR export --checkpoint "$run" --format shipped --out "$SHIP/$name" \
+  $NR export --checkpoint "$run" --format shipped --out "$SHIP/$name" --card-sizes 256 512 1080p \
       --eval "$OUT/eval/$name-test" "$OUT/eval/$name-cbox" "${notes[@]}"
 done

@@ -46,11 +46,11 @@ $NR train --model diffusion --effect "$EFFECT" --inputs scaled --first-guess "$F
 
 shipped="$SHIP/$name"
 notes=(); [ -f "$shipped/NOTES.md" ] && notes=(--notes "$shipped/NOTES.md")
-$NR export --checkpoint "$run" --format shipped --out "$shipped"
+$NR export --checkpoint "$run" --format shipped --out "$shipped" --card-sizes 256 512 1080p
 $NR calibrate --checkpoint "$shipped" --data "$OUT/val" --samples 8
 for data in test cbox; do
   $NR evaluate --data "$OUT/$data" --effect "$EFFECT" --method "${BASELINE[$EFFECT]}" "$FIRST" "$shipped" --samples 8 \
       --out "$OUT/eval/$name-$data"
 done
-$NR export --checkpoint "$run" --format shipped --out "$shipped" \
+$NR export --checkpoint "$run" --format shipped --out "$shipped" --card-sizes 256 512 1080p \
     --eval "$OUT/eval/$name-test" "$OUT/eval/$name-cbox" "${notes[@]}"

@@ -37,6 +37,8 @@ COMMANDS = {
 }
 """Command name -> (module of :mod:`neurender.commands` whose ``COMMANDS`` maps the name to its
 options dataclass and the function that runs it, one line of help)."""
+RESUMING = ("generate", "train", "evaluate", "demo")
+"""Commands that, run again after an interruption, go on from where they stopped (the others start over)."""
 
 
 def _usage(prefix: str = "") -> str:
@@ -92,12 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Terminated:
-        print("terminated: run the same command again to resume", file=sys.stderr)
-        return 143
-    except KeyboardInterrupt:
-        print("interrupted: run the same command again to resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
+        again = "run the same command again" + (" to resume" if argv and argv[0] in RESUMING else "")
+        print(f"{'terminated' if isinstance(stop, Terminated) else 'interrupted'}: {again}", file=sys.stderr)
+        return 143 if isinstance(stop, Terminated) else 130
     except Exception as exc:  # a failure of ours: one line, the traceback with NEURENDER_DEBUG=1
         if os.environ.get("NEURENDER_DEBUG"):
             raise

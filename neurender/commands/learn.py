@@ -127,34 +127,49 @@ class ExportCommand:
     """Evaluations whose tables go into the model card (shipped)."""
     notes: str | None = None
     """A Markdown file of remarks put into the model card (shipped)."""
+    card_sizes: tuple[str, ...] = field(default=("256",), metadata=SIZE)
+    """Frame sizes the model card times on this CPU (shipped): N, WxH or 720p/1080p/1440p/2160p."""
 
 
-def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None) -> None:
-    """Pack run ``name`` into the shipped model folder ``out`` with its model card. Every input is
-    checked first; the files are made in a temporary folder beside ``out`` and moved in at the end
-    (a calibration.json already in ``out`` is kept and described by the card; the run's trust gate
-    comes along, and a gate in ``out`` fitted for other weights goes), so a failure leaves ``out`` as it was."""
+def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None, card_sizes=("256",)) -> None:
+    """Pack run ``name`` into the shipped model folder ``out`` with its model card (timed at ``card_sizes``).
+    Every input is checked first; the files are made in a temporary folder beside ``out`` and moved in at
+    the end (a calibration.json already in ``out`` is kept and described by the card; the run's trust gate
+    comes along, and a gate in ``out`` fitted for other weights goes), so a failure leaves ``out`` as it was,
+    and the temporary folder of an export killed before is removed by the next."""
     check_notes(notes)
     for eval_dir in eval_dirs:
         load_summary(eval_dir)
+    sizes = [parse_size(token) for token in card_sizes]
     source = runs.open_run(name)
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise InputError(f"cannot write {out}: {parent} does not exist")
-    with folder_lock(out, "neurender export"), tempfile.TemporaryDirectory(prefix=".tmp-export-", dir=parent) as tmp:
-        if os.path.isfile(runs.path(out, runs.CALIBRATION)):
-            shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
-        has_gate = os.path.isfile(runs.path(source.folder, gate.FILE))
-        if has_gate:
-            shutil.copy(runs.path(source.folder, gate.FILE), tmp)
-        print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
-        card = write_card(tmp, source.folder, eval_dirs, notes, name=os.path.basename(os.path.normpath(out)))
-        for file in os.listdir(tmp):
-            os.replace(os.path.join(tmp, file), os.path.join(out, file))
-        if not has_gate and os.path.isfile(runs.path(out, gate.FILE)):
-            os.remove(runs.path(out, gate.FILE))
-            print(f"removed {runs.path(out, gate.FILE)}: it was fitted for other weights")
-        print(f"model card: {runs.path(out, os.path.basename(card))}")
+    prefix = f".tmp-export-{os.path.basename(os.path.abspath(out))}-"
+    with folder_lock(out, "neurender export"):
+        for stale in os.listdir(parent):  # the lock is ours: no export into ``out`` is running
+            if stale.startswith(prefix) and os.path.isdir(os.path.join(parent, stale)):
+                shutil.rmtree(os.path.join(parent, stale))
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
+            _pack_into(name, source, out, tmp, eval_dirs, notes, sizes)
+
+
+def _pack_into(name: str, source, out: str, tmp: str, eval_dirs: list[str], notes: str | None, sizes) -> None:
+    """Export's files made in ``tmp``, then moved into ``out``."""
+    if os.path.isfile(runs.path(out, runs.CALIBRATION)):
+        shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
+    has_gate = os.path.isfile(runs.path(source.folder, gate.FILE))
+    if has_gate:
+        shutil.copy(runs.path(source.folder, gate.FILE), tmp)
+    print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
+    print(f"timing {', '.join(f'{w}x{h}' for h, w in sizes)} frames for the model card")
+    card = write_card(tmp, source.folder, eval_dirs, notes, sizes=sizes, name=os.path.basename(os.path.normpath(out)))
+    for file in os.listdir(tmp):
+        os.replace(os.path.join(tmp, file), os.path.join(out, file))
+    if not has_gate and os.path.isfile(runs.path(out, gate.FILE)):
+        os.remove(runs.path(out, gate.FILE))
+        print(f"removed {runs.path(out, gate.FILE)}: it was fitted for other weights")
+    print(f"model card: {runs.path(out, os.path.basename(card))}")
 
 
 def run_export(command: ExportCommand) -> int:
@@ -163,7 +178,7 @@ def run_export(command: ExportCommand) -> int:
         raise InputError(f"--out {command.out} is or lies inside the run {command.checkpoint} it exports; write "
                          "the export elsewhere")
     if command.format == "shipped":
-        export_shipped(command.checkpoint, command.out, list(command.eval), command.notes)
+        export_shipped(command.checkpoint, command.out, list(command.eval), command.notes, command.card_sizes)
         return 0
     parent = os.path.dirname(os.path.abspath(command.out))
     if os.path.isdir(command.out):

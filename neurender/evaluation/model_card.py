@@ -20,7 +20,7 @@ from neurender.training import runs
 
 RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh",
            "fast": "scripts/pretrain.sh (MODEL=fast INPUTS=derived SUFFIX=-fast)"}  # per model family
-CARD_SIZES = ((256, 256), (512, 512), (1080, 1920))
+CARD_SIZES = ((256, 256),)
 
 
 def _commit() -> str:
