@@ -37,6 +37,9 @@ import torch
 
 from neurender import metrics, space
 from neurender.base.atomic import atomic_path, write_json_atomic
+from neurender.base.dataset import MANIFEST
+from neurender.base.errors import InputError
+from neurender.base.paths import check_apart
 from neurender.base.lock import folder_lock
 from neurender.device import DeviceOptions, resolve_device
 from neurender.data import GBufferDataset
@@ -47,6 +50,7 @@ from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_dis
 from neurender.evaluation.temporal import Sequence
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.temporal import DEPTH_TOLERANCE
+from neurender.training import runs
 
 
 def _batch(item: dict) -> dict:
@@ -138,6 +142,9 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     """
     resolve_device(devices.device)  # a bad device is refused even when only baselines run
     methods = Methods(effect, methods, sampling, devices, temporal_blends)
+    check_apart(out_dir, [data_dir] + [runs.resolve(name) for name in methods.names if runs.is_run(name)])
+    if os.path.isfile(os.path.join(out_dir, MANIFEST)) or runs.is_run(out_dir):
+        raise InputError(f"--out {out_dir} is a dataset or a run folder; write the evaluation elsewhere")
     dataset = GBufferDataset(data_dir, effect, split)
     record = dataset.effect
     with folder_lock(out_dir, "neurender evaluate"):

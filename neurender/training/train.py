@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
+from neurender.base.paths import check_apart
 from neurender.base.lock import folder_lock
 from neurender.device import Precision, resolve_device
 from neurender import effects, metrics, space
@@ -191,6 +192,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     locked for the whole run (a second trainer on it is refused). ``tensorboard``: TensorBoard events
     beside log.jsonl (:mod:`neurender.training.monitor`)."""
     config.check()
+    check_apart(run, config.data)
     config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
     rank, world, where = _distributed(resolve_device(device))
     mixed = Precision(precision, where)

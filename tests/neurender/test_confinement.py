@@ -55,3 +55,29 @@ def test_train_and_evaluate_refuse_a_record_that_leads_out_of_the_dataset(pair_d
 
     with pytest.raises(InputError, match="leads out of the dataset"):  # what train reads its views with
         GBufferDataset(str(data), "ao")
+
+
+def test_outputs_are_kept_apart_from_their_inputs(pair_dataset, tmp_path):
+    """Issue 47, item 13: train --data D --out D wrote a run into the dataset; evaluate wrote into a dataset
+    or a run folder; convert into the folder of its inputs."""
+    from data_gen.convert import PRESETS, ConvertedView, convert
+    from neurender.base.errors import InputError
+    from neurender.evaluation.evaluate import evaluate
+    from neurender.training.config import TrainConfig
+    from neurender.training.train import train
+    from nr_helpers import snapshot
+
+    data = tmp_path / "data"
+    shutil.copytree(pair_dataset, data)
+    before = snapshot(data)
+    for out in (data, data / "runs" / "r"):
+        with pytest.raises(InputError, match="is, lies inside or holds the input"):
+            train(TrainConfig(model="fast", effect="ao", data=(str(data),), iters=1), str(out))
+        with pytest.raises(InputError, match="is, lies inside or holds the input"):
+            evaluate(str(data), "ao", ["gtao"], str(out))
+    with pytest.raises(InputError, match="is a dataset or a run folder"):
+        evaluate(str(data), "ao", ["gtao"], str(pair_dataset))
+    view = next(data.rglob("000.exr"))
+    with pytest.raises(InputError, match="is, lies inside or holds the input"):
+        convert([str(view)], str(view.parent), PRESETS["contract"], ConvertedView(fov_x=50.0))
+    assert snapshot(data) == before
