@@ -5,10 +5,23 @@ the events after its checkpoint's step, as log.jsonl is cut there.
 """
 from __future__ import annotations
 
+import os
+import time
+
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
 from neurender.training import runs
+
+
+def _after_last_events(folder: str) -> None:
+    """Wait until the clock is past the second of the newest event file in ``folder``: TensorBoard reads the
+    files in name order, and names of one second and process differ only by a counter (".10" before ".9")."""
+    names = os.listdir(folder) if os.path.isdir(folder) else []
+    seconds = [int(name.split(".")[3]) for name in names if name.startswith("events.out.tfevents.")]
+    wait = max(seconds, default=0) + 1 - time.time()
+    if wait > 0:
+        time.sleep(wait)
 
 
 class Monitor:
@@ -16,7 +29,10 @@ class Monitor:
     events already there are dropped); does nothing when not ``enabled``."""
 
     def __init__(self, run: str, step: int, enabled: bool):
-        self.writer = SummaryWriter(runs.path(run, runs.TENSORBOARD), purge_step=step + 1) if enabled else None
+        folder = runs.path(run, runs.TENSORBOARD)
+        if enabled:
+            _after_last_events(folder)
+        self.writer = SummaryWriter(folder, purge_step=step + 1) if enabled else None
 
     def losses(self, step: int, losses: dict[str, float]) -> None:
         if self.writer:

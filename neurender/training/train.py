@@ -131,6 +131,53 @@ class Batches:
 
 # --- the loop ---------------------------------------------------------------------------------
 
+TRAINING_FACTOR = 4
+"""Bytes a training step holds per byte of activations of a prediction (their gradients, the adversary's
+pass, temporaries): a coarse guard against a batch that cannot fit, not a budget."""
+
+
+def _available_bytes(device: torch.device) -> int | None:
+    """Free memory of ``device`` in bytes (the CPU's MemAvailable; None where /proc/meminfo is missing)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    try:
+        with open("/proc/meminfo") as meminfo:
+            return next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError):
+        return None
+
+
+def _check_memory(task, batches: Batches, config: TrainConfig, device: torch.device) -> None:
+    """InputError, with the figures, when a step of ``config.batch`` crops would not fit in the free memory:
+    the activations of one prediction of one crop (counted at the leaf modules), times
+    :data:`TRAINING_FACTOR`, times the batch."""
+    available = _available_bytes(device)
+    if available is None:
+        return
+    x, _ = crop_to_model_space(batches.items[0], 0, 0, config.crop, config.crop, batches.effect)
+    floats = 0
+
+    def count(module, inputs, output):
+        nonlocal floats
+        floats += sum(t.numel() for t in (output if isinstance(output, (tuple, list)) else (output,))
+                      if isinstance(t, torch.Tensor))
+
+    networks = [*task.networks.values(), *([task.ema.module] if task.ema else [])]  # a prediction runs the EMA copy
+    leaves = [m for net in networks for m in net.modules() if not next(m.children(), None)]
+    hooks = [m.register_forward_hook(count) for m in leaves]
+    try:
+        with torch.no_grad():
+            task.sample(x.to(device), steps=1)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    need = 4 * floats * TRAINING_FACTOR * config.batch
+    if need > available:
+        fits = max(1, int(config.batch * available / need))
+        raise InputError(f"--batch {config.batch} of {config.crop} px crops needs about {need / 1e9:.1f} GB a step, "
+                         f"more than the {available / 1e9:.1f} GB free on {device}; use --batch {fits} or less, "
+                         "or a smaller --crop")
+
 def _distributed(device: torch.device) -> tuple[int, int, torch.device]:
     """(rank, world size, this process's device); under torchrun it initialises the process group:
     NCCL with one GPU per process (``cuda:LOCAL_RANK``) when ``device`` is a GPU, else gloo."""
@@ -221,6 +268,7 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
     min_size = getattr(task.networks.get("discriminator"), "min_size", 1)
     if config.crop < min_size:
         raise InputError(f"--crop {config.crop} is below the discriminator's minimum {min_size}")
+    _check_memory(task, batches, config, device)
     step = 0
     if resume:
         tensors, metadata = read_checkpoint(checkpoint)

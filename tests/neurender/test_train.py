@@ -291,3 +291,15 @@ def test_tensorboard_holds_the_logged_losses_and_the_sample_grid_and_resumes_wit
     quiet = tmp_path / "quiet"
     train(dataclasses.replace(config, iters=1), str(quiet), progress=False, tensorboard=False)
     assert not (quiet / "tensorboard").exists()
+
+
+@pytest.mark.parametrize("model", ["acgan", "diffusion", "fast"])
+def test_a_batch_that_cannot_fit_is_refused_with_the_figures(train_data, tmp_path, model):
+    """Issue 47, item 9: train --batch 100000 on two views grew to 23 GB and was killed by the kernel."""
+    from neurender.base.errors import InputError
+
+    with pytest.raises(InputError, match=r"--batch 10000000 of 16 px crops needs about [\d.]+ GB a step, more than "
+                                         r"the [\d.]+ GB free on cpu; use --batch \d+ or less"):
+        train(tiny_config(train_data, model, batch=10_000_000), str(tmp_path / "run"))
+    assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
+    train(tiny_config(train_data, model, iters=1), str(tmp_path / "fits"))  # a batch that fits still trains
