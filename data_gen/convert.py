@@ -25,6 +25,7 @@ from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
+from neurender.effects import ViewParameters
 
 CONTRACT = ("R", "G", "B", "direct.R", "direct.G", "direct.B", "env.R", "env.G", "env.B", "fog.R", "fog.G", "fog.B",
             "ao.Y", "albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y")
@@ -169,8 +170,7 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
     if os.path.exists(os.path.join(out, MANIFEST)):
         raise InputError(f"{out} already holds a dataset ({MANIFEST}); choose another folder")
     check_apart(out, paths)
-    if view.ao_radius is not None and not view.ao_radius > 0 or view.sigma_t is not None and view.sigma_t < 0:
-        raise InputError(f"the AO radius must be positive and sigma_t not negative, got {view.ao_radius}, {view.sigma_t}")
+    ViewParameters(fov_x=view.fov_x, ao_radius=view.ao_radius, sigma_t=view.sigma_t)  # InputError out of range
     converted = [to_contract(read_exr(p), convention, view.fov_x, view.to_world) for p in paths]
     shapes = {c["mask.Y"].shape for c in converted}
     if len(shapes) > 1:

@@ -91,6 +91,8 @@ def output_paths(out: str) -> tuple[str, str]:
     """(PNG, JSON) paths for ``--out``: a .png file (JSON beside it) or a directory (stats.png, stats.json)."""
     if out.lower().endswith(".png"):
         return out, out[:-4] + ".json"
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise InputError(f"--out {out} is a file: give a folder or a .png path")
     return os.path.join(out, "stats.png"), os.path.join(out, "stats.json")
 
 

@@ -86,7 +86,7 @@ def load_manifest(root: str) -> dict:
     try:
         with open(path) as handle:
             manifest = json.load(handle)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, ValueError) as exc:  # ValueError: bad JSON, bad UTF-8, an integer of over 4300 digits
         raise InputError(f"{path} is not a readable manifest: {exc}") from None
     if not isinstance(manifest, dict) or not isinstance(manifest.get("scenes"), list):
         raise InputError(f"{path} has no scenes list")

@@ -1,5 +1,6 @@
 """The one exception type for bad user input: the CLI prints it as `error: ...` and exits 2."""
 
 
-class InputError(Exception):
-    """Bad input from the user (scene, options, files). The message is one line."""
+class InputError(ValueError):
+    """Bad input from the user (scene, options, files, arrays). The message is one line; a ValueError, so
+    Python callers may catch either."""

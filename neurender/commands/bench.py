@@ -240,8 +240,8 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
             height, width = parse_size(token)
             for label, method in names.items():
                 mean = summary["methods"][label]["mean"]
-                row = {"method_ms": _measure_in_child(method, summary["data_dir"], height, width, repeats,
-                                                      str(device)).get("ms")}
+                measured = _measure_in_child(method, summary["data_dir"], height, width, repeats, str(device))
+                row = {"method_ms": measured.get("ms")} | ({"error": measured["error"]} if "error" in measured else {})
                 for key in ("path_tracer", "pt_oidn"):
                     spp = equal_quality_spp(summary[key]["curve"], mean)
                     if spp is not None and (token, spp) not in cache:
@@ -337,11 +337,20 @@ class BenchPredict:
     """Where the runs predict."""
 
 
+def _failed_rows(figures) -> list[str]:
+    """The ``error`` of every row, at any depth, of a bench function's figures."""
+    if not isinstance(figures, dict):
+        return []
+    return ([figures["error"]] if "error" in figures else []) + [e for v in figures.values() for e in _failed_rows(v)]
+
+
 def _figures_printed(function):
-    """A bench function as a command: it prints its figures; exit status 0."""
+    """A bench function as a command: it prints its figures; exit status 1 (and one line) when a row failed."""
     def command(options) -> int:
-        function(options)
-        return 0
+        failed = _failed_rows(function(options))
+        if failed:
+            print(f"error: {len(failed)} row(s) failed, the first: {failed[0]}", file=sys.stderr)
+        return 1 if failed else 0
     return command
 
 

@@ -56,6 +56,8 @@ def stack(channels: Mapping, names, who: str) -> Batch:
     shape = shapes.pop()
     if len(shape) not in (2, 3):
         raise InputError(f"channels must be (H, W) or (B, H, W), got shape {shape}")
+    if 0 in shape:
+        raise InputError(f"channels are empty: shape {shape}")
     tensors = [a.float() if is_torch else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
     tensor = torch.stack(tensors, dim=-3)
     if not bool(torch.isfinite(tensor).all()):

@@ -6,6 +6,8 @@ derives ``neurender train``'s flags from it (:mod:`neurender.commands.arguments`
 from __future__ import annotations
 
 import dataclasses
+import math
+import types
 import typing
 from dataclasses import asdict, dataclass, field
 from typing import Literal
@@ -102,6 +104,10 @@ class TrainConfig:
     def check(self) -> None:
         if not self.data:
             raise InputError("give at least one dataset directory (--data)")
+        try:
+            from_json(TrainConfig, self.to_json())  # every value of its field's type, every number finite
+        except TypeError as exc:
+            raise InputError(f"bad option: {exc}") from None
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
         effects.get(self.effect)
@@ -136,12 +142,17 @@ class TrainConfig:
     def from_json(cls, data: dict) -> "TrainConfig":
         """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name;
         one written before ``inputs`` existed reads the G-buffer only, one before ``balance`` does not balance)."""
+        if not isinstance(data, dict):
+            raise TypeError(f"a run config is a JSON object, not {type(data).__name__}")
         return from_json(cls, {"inputs": "gbuffer", "balance": False} | {RENAMED.get(key, key): value for key, value in data.items()})
 
 
 def from_json(cls, data: dict):
     """An instance of dataclass ``cls`` from its :func:`dataclasses.asdict` form (lists back to tuples,
-    nested dataclasses rebuilt); fields missing from ``data`` keep their defaults."""
+    nested dataclasses rebuilt); fields missing from ``data`` keep their defaults. TypeError for a value
+    that is not of its field's type (a number: finite; an int: not a float)."""
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} is a JSON object, not {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for f in dataclasses.fields(cls):
@@ -149,5 +160,29 @@ def from_json(cls, data: dict):
             value = data[f.name]
             if dataclasses.is_dataclass(hints[f.name]):
                 value = from_json(hints[f.name], value)
+            else:
+                _check_type(f"{cls.__name__}.{f.name}", value, hints[f.name])
             kwargs[f.name] = tuple(value) if isinstance(value, list) else value
     return cls(**kwargs)
+
+
+def _check_type(name: str, value, hint) -> None:
+    """TypeError unless ``value`` (from JSON) fits ``hint``: int, float (finite), bool, str, a Literal, an
+    optional one, or a tuple of them."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin is typing.Literal:
+        if value not in args:
+            raise TypeError(f"{name} is {value!r}, not one of {', '.join(map(repr, args))}")
+    elif origin is tuple:
+        if not isinstance(value, (list, tuple)):
+            raise TypeError(f"{name} is {value!r}, not a list")
+        for item in value:
+            _check_type(name, item, args[0])
+    elif origin in (typing.Union, types.UnionType):
+        if value is not None:
+            _check_type(name, value, next(a for a in args if a is not type(None)))
+    elif hint is float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise TypeError(f"{name} is {value!r}, not a finite number")
+    elif hint in (int, bool, str) and (not isinstance(value, hint) or hint is int and isinstance(value, bool)):
+        raise TypeError(f"{name} is {value!r}, not {'an' if hint is int else 'a'} {hint.__name__}")

@@ -76,7 +76,7 @@ def load_config(folder: str) -> TrainConfig:
     try:
         with open(file) as handle:
             return TrainConfig.from_json(json.load(handle))
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         raise InputError(f"{folder} is not a training run ({CONFIG} missing)") from None
     except (ValueError, TypeError) as exc:
         raise InputError(f"{file} is not a valid run config: {exc}") from None

@@ -161,3 +161,66 @@ def test_xml_scene_without_a_finite_extent(tmp_path, body):
     path.write_text(f'<scene version="3.0.0">{body}</scene>')
     _assert_input_error(run_neurender("generate", path, "--out", tmp_path / "out"), "finite, non-zero extent")
     assert not (tmp_path / "out").exists()
+
+
+def _main(capsys, *argv) -> tuple[int, list[str]]:
+    """Exit status and error lines of the command line run in this process."""
+    from neurender.commands.cli import main
+
+    status = main([str(a) for a in argv])
+    return status, error_lines(capsys.readouterr().err)
+
+
+def test_what_exited_1_is_one_error_line_and_exit_2(pair_dataset, tmp_path, capsys):
+    """Issue 47, item 11: these gave a traceback's last line and exit 1 ("internal failure")."""
+    import json
+    import shutil
+
+    view = next(pair_dataset.rglob("000.exr"))
+    shipped = tmp_path / "shipped"
+    shutil.copytree("neurender/pretrained/ao-fast", shipped)
+    config = json.loads((shipped / "config.json").read_text())
+    big = tmp_path / "big"
+    shutil.copytree(pair_dataset, big)
+    manifest = (big / "dataset.json").read_text()
+    (big / "dataset.json").write_text(manifest.replace('"ao_radius": ', '"ao_radius": ' + "9" * 5001 + ", \"was\": ", 1))
+    (tmp_path / "a_file").write_text("")
+    cases = [
+        (["predict", "--checkpoint", view, "--input", view, "--out", tmp_path / "p"], "is not a training run"),
+        (["predict", "--checkpoint", shipped, "--input", view, "--out", tmp_path / "p"], "not a valid run config"),
+        (["predict", "--checkpoint", shipped, "--input", view, "--out", tmp_path / "p"], "not an int"),
+        (["stats", pair_dataset, "--out", tmp_path / "a_file"], "is a file"),
+        (["convert", view, "--out", tmp_path / "c", "--fov-deg", "50", "--ao-radius", "inf"], "finite and > 0"),
+        (["train", "--model", "fast", "--effect", "ao", "--data", pair_dataset, "--out", tmp_path / "r", "--lr", "inf"],
+         "not a finite number"),
+        (["predict", "--checkpoint", "pretrained:ao-fast", "--input", big, "--out", tmp_path / "p"], "4300 digits"),
+    ]
+    configs = [[1, 2], config | {"fast": config["fast"] | {"channels": 1e308}}]
+    for argv, words in cases:
+        if argv[2] == shipped:
+            (shipped / "config.json").write_text(json.dumps(configs.pop(0)))
+        status, lines = _main(capsys, *argv)
+        assert status == 2 and len(lines) == 1 and words in lines[0], (argv, lines)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "big", "shipped"]
+
+
+def test_a_bench_row_that_fails_fails_the_bench(pair_dataset, capsys):
+    """Issue 47, item 11: bench printed an allocation error in every row and exited 0."""
+    status, lines = _main(capsys, "bench", "predict", "--checkpoint", "pretrained:ao-fast", "--data", pair_dataset,
+                          "--sizes", "99999999x99999999")
+    assert status == 1 and len(lines) == 1 and "row(s) failed" in lines[0], lines
+
+
+def test_from_python_bad_input_is_an_input_error_and_a_value_error():
+    import numpy as np
+
+    from neurender import Predictor, ViewParameters
+    from neurender.base.errors import InputError
+
+    assert issubclass(InputError, ValueError)
+    with pytest.raises(InputError, match="fov_x"):
+        ViewParameters(fov_x=500.0)
+    predictor = Predictor("pretrained:ao-fast")
+    empty = {name: np.zeros((0, 0), np.float32) for name in predictor.effect.inputs + ("mask.Y",)}
+    with pytest.raises(InputError, match="empty"):
+        predictor(empty, ViewParameters(fov_x=50.0, ao_radius=0.5))

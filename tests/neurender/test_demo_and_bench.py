@@ -8,6 +8,8 @@ import pytest
 
 from nr_helpers import run_neurender
 
+from neurender.effects import EFFECTS
+
 
 def test_demo_runs_the_whole_flow(tmp_path):
     out = tmp_path / "demo"
@@ -18,7 +20,7 @@ def test_demo_runs_the_whole_flow(tmp_path):
     for run in ("acgan_fog", "acgan_ao", "diffusion_ao"):
         assert (out / "runs" / run / "checkpoint.safetensors").is_file()
     ao = json.loads((out / "eval" / "ao" / "summary.json").read_text())
-    assert set(ao["methods"]) == {"ssao", "hbao", "gtao", "pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast",
+    assert set(ao["methods"]) == {*EFFECTS["ao"].baselines, "pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast",
                                 "pretrained:ao-gbuffer", "acgan_ao", "diffusion_ao"}
     # evaluated on the held-out scene rendered again at 64 x the training spp on half its views, with its floor
     test_manifest = json.loads((out / "test_dataset" / "dataset.json").read_text())
