@@ -1,14 +1,15 @@
 """Check a dataset directory against the contract; list every problem with its file."""
 from __future__ import annotations
 
-import json
 import os
 
 import numpy as np
 
-from neurender.base.dataset import MANIFEST, VIEWS, parse_view_record, view_lines
+from neurender.base.dataset import MANIFEST, VIEWS, load_manifest, parse_view_record, view_lines
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
+from neurender.data import view_parameters
+from neurender.effects import ViewParameters
 
 NORMAL_TOLERANCE = 1e-3
 
@@ -39,21 +40,58 @@ def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple
     return problems
 
 
+def _check_scene(scene: dict) -> list[str]:
+    """What is wrong with a manifest scene entry: its channel list, its view parameters (the ranges every
+    reader enforces, :func:`neurender.data.view_parameters`)."""
+    channels = scene.get("channels")
+    problems = [] if isinstance(channels, list) and all(isinstance(c, str) for c in channels) else \
+        [f"channels is {channels!r}, not a list of channel names"]
+    return problems + _parameter_problems(scene, {})
+
+
+def _check_camera(record: dict, channels: dict[str, np.ndarray]) -> list[str]:
+    """A view record's camera against its EXR's size, and its view parameters."""
+    camera, problems = record.get("camera") or {}, []
+    size = next(iter(channels.values())).shape if channels else None
+    if size and ("width" in camera or "height" in camera) and (camera.get("height"), camera.get("width")) != size:
+        problems.append(f"camera says {camera.get('width')}x{camera.get('height')}, the EXR is {size[1]}x{size[0]}")
+    return problems + _parameter_problems({}, record)
+
+
+def _parameter_problems(scene: dict, record: dict) -> list[str]:
+    """The view parameters of a scene entry or a view record out of their ranges (a field of view of 0 too,
+    which readers take for none)."""
+    camera = record.get("camera") or scene.get("camera") or {}
+    try:
+        if "fov_x" in camera:
+            ViewParameters(fov_x=float(camera["fov_x"]))
+        view_parameters(scene, record)
+    except (ValueError, TypeError) as exc:  # InputError is a ValueError
+        return [f"view parameters: {exc}"]
+    return []
+
+
 def validate(directory: str) -> list[tuple[str, str]]:
     """Problems found as (file, message); empty when the dataset follows the contract."""
     manifest_path = os.path.join(directory, MANIFEST)
     if not os.path.isfile(manifest_path):
         return [(manifest_path, "manifest missing")]
     try:
-        with open(manifest_path) as handle:
-            manifest = json.load(handle)
+        manifest = load_manifest(directory)
         scenes = {s["id"]: s for s in manifest["scenes"]}
-        views = int(manifest["views_per_scene"])
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+        views = manifest["views_per_scene"]
+        if isinstance(views, bool) or not isinstance(views, int) or views < 1:
+            raise ValueError(f"views_per_scene is {views!r}, not a positive integer")
+    except (InputError, KeyError, ValueError) as exc:
         return [(manifest_path, f"manifest unreadable or incomplete: {exc}")]
     res = manifest.get("generation", {}).get("render", {}).get("res")
+    problems, recorded, records = [], {}, {}
+    if res is not None and (isinstance(res, bool) or not isinstance(res, int) or res < 1):
+        problems.append((manifest_path, f"generation.render.res is {res!r}, not a positive integer"))
+        res = None
     shape = (res, res) if res else None
-    problems, recorded = [], {}
+    for scene_id, scene in scenes.items():
+        problems += [(manifest_path, f"scene {scene_id}: {message}") for message in _check_scene(scene)]
     views_path = os.path.join(directory, VIEWS)
     for number, line, torn in view_lines(directory):
         try:
@@ -66,7 +104,7 @@ def validate(directory: str) -> list[tuple[str, str]]:
             problems.append((views_path, f"line {number}: view {key[1]} of {key[0]} recorded twice"))
         if not 0 <= key[1] < views:
             problems.append((views_path, f"line {number}: view {key[1]} is outside the dataset's {views} views"))
-        recorded[key] = record["file"]
+        recorded[key], records[key] = record["file"], record
     for scene_id, scene in scenes.items():
         for view in range(views):
             if (scene_id, view) not in recorded:
@@ -81,7 +119,10 @@ def validate(directory: str) -> list[tuple[str, str]]:
         except InputError as exc:
             problems.append((path, str(exc)))
             continue
-        problems += [(path, message) for message in _check_view(channels, scenes[scene_id]["channels"], shape)]
+        listed_channels = scenes[scene_id].get("channels")
+        expected = listed_channels if isinstance(listed_channels, list) else []
+        problems += [(path, message) for message in _check_view(channels, expected, shape)
+                     + _check_camera(records[scene_id, view], channels)]
     listed = {os.path.normpath(f) for f in recorded.values()}
     for scene_id in scenes:
         folder = os.path.join(directory, scene_id)

@@ -22,6 +22,7 @@ from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
 from neurender.data import view_parameters as view_parameters_of
 from neurender.effects import ViewParameters
+from neurender.inference import named
 from neurender.inference.predictor import Predictor
 
 
@@ -139,7 +140,11 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     effect, sampling = predictor.effect, predictor.sampling
     needed = list(effect.inputs) + [effects.MASK]
     for path, _ in files:  # every input checked before anything is written
-        read_exr(path, needed)
+        channels = read_exr(path, needed)
+        try:
+            named.check_contract(channels)
+        except InputError as exc:
+            raise InputError(f"{path}: {exc}") from None
     views = view_parameters([path for path, _ in files], given)
     if predictor.config.inputs != "gbuffer":
         for path, view in views.items():

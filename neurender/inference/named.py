@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from neurender import effects
 from neurender.base.errors import InputError
 
 
@@ -28,6 +29,23 @@ class Batch:
         """One result channel (B, H, W) -> the input's kind and shape, float32."""
         channel = channel if self.batched else channel[0]
         return channel.float().cpu().numpy() if self.numpy else channel.float().to(self.device)
+
+
+def check_contract(channels: Mapping) -> None:
+    """InputError, with the count, for a mask value outside [0, 1] or a surface pixel (mask > 0.5) whose
+    depth is not positive: the dataset contract (docs/dataset.md) that the classic methods rely on.
+    ``channels``: name -> numpy array or tensor."""
+    if effects.MASK not in channels:
+        return
+    mask = torch.as_tensor(channels[effects.MASK])
+    outside = int(((mask < 0) | (mask > 1)).sum())
+    if outside:
+        raise InputError(f"{effects.MASK} has {outside} value(s) outside [0, 1]: give 1 on surfaces, 0 elsewhere")
+    depth = channels.get(effects.DEPTH[0])
+    behind = 0 if depth is None else int(((mask > 0.5) & (torch.as_tensor(depth) <= 0)).sum())
+    if behind:
+        raise InputError(f"{behind} surface pixel(s) ({effects.MASK} > 0.5) have {effects.DEPTH[0]} <= 0: depth is the "
+                         "camera-space z of the surface, positive")
 
 
 def stack(channels: Mapping, names, who: str) -> Batch:
@@ -63,5 +81,6 @@ def stack(channels: Mapping, names, who: str) -> Batch:
     if not bool(torch.isfinite(tensor).all()):
         bad = {n: int((~torch.isfinite(t)).sum()) for n, t in zip(names, tensors)}
         raise InputError("non-finite values (NaN or Inf): " + ", ".join(f"{n} {c}" for n, c in bad.items() if c))
+    check_contract(dict(zip(names, tensors)))
     device = tensors[0].device
     return Batch(tensor if len(shape) == 3 else tensor[None], not is_torch, len(shape) == 3, device)

@@ -200,3 +200,46 @@ def test_readers_warn_about_missing_views_and_refuse_a_scene_without_id(damaged,
     proc = run_neurender("stats", directory, "--out", tmp_path / "stats")
     assert proc.returncode == 2 and error_lines(proc.stderr) == [
         f"error: {directory / 'dataset.json'}: scene 0 has no id"], proc.stderr
+
+
+def test_what_predict_would_trust_is_a_problem(damaged):
+    """Issue 47, item 12: validate accepted fov "fifty" or 0, ao_radius -1 or Infinity, channels null, a camera
+    size unlike the EXR's, and a res of "32" (42 nonsense problems)."""
+    from data_gen.validate import validate
+
+    directory, _ = damaged
+    manifest_path = directory / "dataset.json"
+    pristine = manifest_path.read_text()
+    cases = [(lambda m: m["scenes"][0]["camera"].update(fov_x="fifty"), "could not convert string to float"),
+             (lambda m: m["scenes"][0]["camera"].update(fov_x=0), "fov_x (--fov-deg) is 0.0"),
+             (lambda m: m["scenes"][0].update(ao_radius=-1), "ao_radius (--ao-radius) is -1"),
+             (lambda m: m["scenes"][0].update(ao_radius=float("inf")), "ao_radius (--ao-radius) is inf"),
+             (lambda m: m["scenes"][0].update(channels=None), "channels is None"),
+             (lambda m: m["generation"]["render"].update(res="32"), "res is '32'")]
+    for change, words in cases:
+        manifest = json.loads(pristine)
+        change(manifest)
+        manifest_path.write_text(json.dumps(manifest))
+        problems = validate(str(directory))
+        assert len(problems) == 1 and words in problems[0][1], (words, problems)
+    manifest_path.write_text(pristine)
+    views = (directory / "views.jsonl").read_text().splitlines()
+    record = json.loads(views[0])
+    record["camera"]["width"] += 1
+    (directory / "views.jsonl").write_text("\n".join([json.dumps(record)] + views[1:]) + "\n")
+    problems = validate(str(directory))
+    assert len(problems) == 1 and "camera says" in problems[0][1] and record["file"] in problems[0][0], problems
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda c: c.update({"mask.Y": c["mask.Y"] * 7}), "outside [0, 1]"),
+    (lambda c: c.update({"depth.Z": -c["depth.Z"]}), "depth.Z <= 0"),
+], ids=["mask-7", "negative-depth"])
+def test_predict_refuses_an_exr_out_of_contract(damaged, tmp_path, change, words):
+    """Issue 47, item 12: an EXR with mask.Y = 7 or negative depth was predicted silently."""
+    _, path = damaged
+    _rewrite(path, change)
+    proc = run_neurender("predict", "--checkpoint", "pretrained:ao-fast", "--input", path, "--out", tmp_path / "p")
+    lines = error_lines(proc.stderr)
+    assert proc.returncode == 2 and len(lines) == 1 and words in lines[0] and str(path) in lines[0], proc.stderr
+    assert not (tmp_path / "p").exists()
