@@ -25,7 +25,7 @@ from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 
 CONTRACT = ("R", "G", "B", "direct.R", "direct.G", "direct.B", "env.R", "env.G", "env.B", "fog.R", "fog.G", "fog.B",
             "ao.Y", "albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y")

@@ -8,11 +8,9 @@ import numpy as np
 from neurender.base.dataset import MANIFEST, VIEWS, load_manifest, parse_view_record, view_lines
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
-from neurender.data import view_parameters
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters, view_parameters
 
 NORMAL_TOLERANCE = 1e-3
-
 
 def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple[int, int] | None) -> list[str]:
     problems = [f"missing channel {name}" for name in expected if name not in channels]
@@ -39,15 +37,13 @@ def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple
         problems.append("ao.Y has values outside [0, 1]")
     return problems
 
-
 def _check_scene(scene: dict) -> list[str]:
     """What is wrong with a manifest scene entry: its channel list, its view parameters (the ranges every
-    reader enforces, :func:`neurender.data.view_parameters`)."""
+    reader enforces, :func:`neurender.base.view.view_parameters`)."""
     channels = scene.get("channels")
     problems = [] if isinstance(channels, list) and all(isinstance(c, str) for c in channels) else \
         [f"channels is {channels!r}, not a list of channel names"]
     return problems + _parameter_problems(scene, {})
-
 
 def _check_camera(record: dict, channels: dict[str, np.ndarray]) -> list[str]:
     """A view record's camera against its EXR's size, and its view parameters."""
@@ -56,7 +52,6 @@ def _check_camera(record: dict, channels: dict[str, np.ndarray]) -> list[str]:
     if size and ("width" in camera or "height" in camera) and (camera.get("height"), camera.get("width")) != size:
         problems.append(f"camera says {camera.get('width')}x{camera.get('height')}, the EXR is {size[1]}x{size[0]}")
     return problems + _parameter_problems({}, record)
-
 
 def _parameter_problems(scene: dict, record: dict) -> list[str]:
     """The view parameters of a scene entry or a view record out of their ranges (a field of view of 0 too,
@@ -69,7 +64,6 @@ def _parameter_problems(scene: dict, record: dict) -> list[str]:
     except (ValueError, TypeError) as exc:  # InputError is a ValueError
         return [f"view parameters: {exc}"]
     return []
-
 
 def validate(directory: str) -> list[tuple[str, str]]:
     """Problems found as (file, message); empty when the dataset follows the contract."""

@@ -17,7 +17,7 @@ API = {
     "Predictor": "neurender.inference.predictor",
     "SamplingOptions": "neurender.inference.sampling",
     "TemporalBlend": "neurender.inference.temporal",
-    "ViewParameters": "neurender.effects",
+    "ViewParameters": "neurender.base.view",
     "load_gbuffer": "neurender.inference.files",
     "load_view": "neurender.inference.files",
     "evaluate": "neurender.evaluation.evaluate",

@@ -12,7 +12,6 @@ the networks' normalised space and back with :mod:`neurender.space` (Reinhard fo
 """
 from __future__ import annotations
 
-import math
 import os
 import random
 import sys
@@ -24,7 +23,7 @@ from neurender.base.dataset import load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender import effects
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters, view_parameters
 
 
 def held_out_split(root: str) -> str:
@@ -48,27 +47,6 @@ def split_scenes(scene_ids: list[str], split: str, test_fraction: float = 0.2, s
     return sorted(i for i in ids if (i in test) == (split == "test"))
 
 
-def _background_distance(scene: dict, camera: dict) -> float:
-    try:
-        origin = np.array(camera["to_world"], dtype=float)[:3, 3]
-        reach = float(np.linalg.norm(origin - np.array(scene["pivot"], dtype=float)))
-        return reach + 1.5 * max(float(scene["size"]) / 2.0, reach)
-    except (KeyError, TypeError, ValueError, IndexError):
-        return math.inf
-
-
-def view_parameters(scene: dict, record: dict) -> ViewParameters:
-    """The parameters of a view from its scene's manifest entry and its views.jsonl ``record``: the
-    camera's fov_x, the scene's AO ray length and absolute sigma_t, and an estimate of the camera ray
-    length to the fog volume's boundary, |origin - pivot| + 1.5 max(size / 2, |origin - pivot|)
-    (infinite when the manifest lacks the scene's pivot or size)."""
-    camera = record.get("camera") or scene.get("camera", {})
-    return ViewParameters(fov_x=float(camera.get("fov_x", 0.0)) or None,
-                          ao_radius=float(scene.get("ao_radius", 0.0)) or None,
-                          sigma_t=float(scene.get("fog", {}).get("sigma_t", 0.0)),
-                          background_distance=_background_distance(scene, camera))
-
-
 class GBufferDataset(torch.utils.data.Dataset):
     """Views of a dataset as items for one effect.
 
@@ -77,7 +55,7 @@ class GBufferDataset(torch.utils.data.Dataset):
         target   (C_out, H, W) float32, the effect's ``targets`` channels (linear)
         mask     (1, H, W) float32, ``mask.Y``
         scene    scene id (str);  view: view index (int)
-        parameters  the view's :class:`neurender.effects.ViewParameters` (:meth:`view_parameters`)
+        parameters  the view's :class:`neurender.base.view.ViewParameters` (:meth:`view_parameters`)
 
     Raises InputError for an unknown effect or split, an empty split, a dataset whose
     manifest says a scene lacks a needed channel, and (when the item is read) an EXR file

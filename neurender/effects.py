@@ -8,7 +8,6 @@ Adding an effect is one :func:`register` call (plus its baselines, if any, in
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
@@ -23,57 +22,6 @@ DIRECT = ("direct.R", "direct.G", "direct.B")
 MASK = "mask.Y"
 GUESS = "guess."
 """Prefix of a first-guess channel: ``guess.ao.Y`` is the classic method's ``ao.Y``."""
-
-
-VIEW_RANGES = {"fov_x": (lambda v: 0 < v < 180, "in (0, 180) degrees"),
-               "ao_radius": (lambda v: 0 < v < math.inf, "finite and > 0"),
-               "sigma_t": (lambda v: 0 <= v < math.inf, "finite and >= 0"),
-               "background_distance": (lambda v: v > 0, "> 0 (inf allowed)")}
-"""View parameter -> (test of a set value, the rule in words): the one check of the CLI, the Python API
-and the manifest reader (every :class:`ViewParameters` is checked when made)."""
-
-
-@dataclass(frozen=True)
-class ViewParameters:
-    """What a view's G-buffer does not say and the classic methods (and scaled networks) are told.
-
-    fov_x:      horizontal field of view, degrees.
-    ao_radius:  AO ray length, world units.
-    sigma_t:    fog extinction coefficient, 1 / world unit.
-    background_distance: camera ray length assumed off the mask (the fog volume's reach), world
-                units; infinity makes the background pure airlight.
-
-    A dataset's manifest holds all four (:meth:`neurender.data.GBufferDataset.view_parameters`);
-    for a G-buffer from elsewhere ``neurender predict`` takes them as options.
-    """
-
-    fov_x: float | None = None
-    ao_radius: float | None = None
-    sigma_t: float | None = None
-    background_distance: float | None = math.inf
-
-    OPTIONS = {"fov_x": "--fov-deg", "ao_radius": "--ao-radius", "sigma_t": "--sigma-t"}
-
-    def __post_init__(self) -> None:
-        """InputError for a set parameter out of its range (:data:`VIEW_RANGES`; NaN never passes)."""
-        for name, (valid, text) in VIEW_RANGES.items():
-            value = getattr(self, name)
-            if value is not None and not valid(float(value)):
-                option = self.OPTIONS.get(name, f"--{name.replace('_', '-')}")
-                raise InputError(f"view parameter {name} ({option}) is {value}: it must be {text}")
-
-    def require(self, names, who: str) -> None:
-        """InputError naming every parameter of ``names`` that is unset (or not positive where it
-        must be), and its ``neurender predict`` option."""
-        missing = [n for n in names if getattr(self, n) is None or (n != "sigma_t" and not getattr(self, n) > 0)
-                   or (n == "sigma_t" and getattr(self, n) < 0)]
-        if missing:
-            raise InputError(f"{who} needs {', '.join(f'{n} ({self.OPTIONS[n]})' for n in missing)}: a dataset's "
-                             "manifest has them; for a G-buffer from elsewhere give them")
-
-
-SYNTHETIC_VIEW = ViewParameters(fov_x=60.0, ao_radius=0.05, sigma_t=1.0)
-"""The parameters used with synthetic frames (depths about 1) in timings."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +48,7 @@ class Effect:
                  inputs (the fast tier's) read and predict a residual over; None when there is none.
     derived:     the physically scaled channels scaled runs read (keys of
                  :data:`neurender.training.inputs.DERIVED`).
-    parameters:  the :class:`ViewParameters` fields the first guess and derived channels need.
+    parameters:  the :class:`~neurender.base.view.ViewParameters` fields the first guess and derived channels need.
     balance_from: the three radiance inputs whose frame mean is the view's light, divided out by runs
                  with ``balance`` (:func:`neurender.space.light_scale`); () for effects without light.
     """

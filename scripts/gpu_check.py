@@ -20,7 +20,7 @@ import torch
 
 from neurender.commands.arguments import parse_size
 from neurender.device import device_label, resolve_device
-from neurender.effects import SYNTHETIC_VIEW
+from neurender.base.view import SYNTHETIC_VIEW
 from neurender.evaluation.timing import time_ms
 from neurender.inference.predictor import Predictor
 from neurender.training import runs

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 from neurender.inference.predictor import Predictor
 
 torch.set_num_threads(2)

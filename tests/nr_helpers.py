@@ -167,8 +167,8 @@ VIEW_OPTIONS = ["--fov-deg", "45", "--ao-radius", "0.3", "--sigma-t", "0.5"]
 
 
 def synthetic_view():
-    """The :class:`neurender.effects.ViewParameters` of :data:`VIEW_OPTIONS` (for synthetic G-buffers)."""
-    from neurender.effects import ViewParameters
+    """The :class:`neurender.base.view.ViewParameters` of :data:`VIEW_OPTIONS` (for synthetic G-buffers)."""
+    from neurender.base.view import ViewParameters
 
     return ViewParameters(fov_x=45.0, ao_radius=0.3, sigma_t=0.5)
 

@@ -1,6 +1,6 @@
 """The classic methods as evaluation methods and first guesses (:data:`METHODS`): each maps linear
 G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the view's
-:class:`neurender.effects.ViewParameters` and the effect to a linear prediction (B, C_target, H, W).
+:class:`neurender.base.view.ViewParameters` and the effect to a linear prediction (B, C_target, H, W).
 An effect lists the ones that predict it in its ``baselines`` field.
 
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
@@ -20,7 +20,8 @@ from neurender.baselines.fog import background_airlight, fog
 from neurender.baselines.gi import gi_ambient
 from neurender.baselines.kernels import gtao, hbao, joint_bilateral_upsample, ssao
 from neurender.baselines.upsample import nearest_downsample
-from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, RGB, ViewParameters
+from neurender.base.view import ViewParameters
+from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, RGB
 
 
 def _screen_ao(name: str, function):

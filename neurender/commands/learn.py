@@ -11,7 +11,7 @@ from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate

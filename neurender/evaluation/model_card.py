@@ -13,7 +13,7 @@ from neurender import effects
 from neurender.base.atomic import atomic_path
 from neurender.base.dataset import load_manifest, read_views
 from neurender.base.errors import InputError
-from neurender.effects import SYNTHETIC_VIEW
+from neurender.base.view import SYNTHETIC_VIEW
 from neurender.evaluation.report import report
 from neurender.inference.predictor import Predictor
 from neurender.training import runs

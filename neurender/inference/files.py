@@ -2,7 +2,7 @@
 
 A scaled run (:mod:`neurender.training.inputs`) also needs the view's parameters (field of view, AO
 radius, fog density): an EXR of a neurender dataset takes them from its manifest; options given
-(:class:`neurender.effects.ViewParameters` fields that are set) replace those.
+(:class:`neurender.base.view.ViewParameters` fields that are set) replace those.
 """
 from __future__ import annotations
 
@@ -20,8 +20,8 @@ from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
-from neurender.data import view_parameters as view_parameters_of
-from neurender.effects import ViewParameters
+from neurender.base.view import view_parameters as view_parameters_of
+from neurender.base.view import ViewParameters
 from neurender.inference import named
 from neurender.inference.predictor import Predictor
 

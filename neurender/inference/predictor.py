@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from neurender import effects, space
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 from neurender.base.errors import InputError
 from neurender.device import Precision, resolve_device
 from neurender.inference import named

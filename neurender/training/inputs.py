@@ -14,7 +14,7 @@ A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says w
   ``gi-flat`` is GI's first guess without GTAO).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
-:class:`~neurender.effects.ViewParameters`, with z the z-depth, d the camera ray length
+:class:`~neurender.base.view.ViewParameters`, with z the z-depth, d the camera ray length
 (world units), f = (W / 2) / tan(fov_x / 2) the focal length in pixels and R the AO radius:
 
     radius_px      log2(max(R f / z, 1/16)) / 4: how many pixels the AO radius spans (0 off the mask)
@@ -28,7 +28,8 @@ import torch
 from neurender import space
 from neurender.baselines.camera import focal_pixels, ray_lengths
 from neurender.baselines.methods import METHODS
-from neurender.effects import DEPTH, Effect, ViewParameters
+from neurender.base.view import ViewParameters
+from neurender.effects import DEPTH, Effect
 
 
 def _depth(inputs: torch.Tensor, effect: Effect) -> torch.Tensor:

@@ -9,7 +9,7 @@ import torch
 from nr_helpers import error_lines, run_neurender
 from neurender.base.exr import read_exr
 from neurender import metrics
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 from neurender.training.config import TrainConfig
 from neurender.evaluation.evaluate import evaluate
 from neurender.models.acgan import ACGANConfig

@@ -13,7 +13,7 @@ from neurender import effects, space
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
 from neurender.baselines.methods import METHODS
-from neurender.effects import ViewParameters
+from neurender.base.view import ViewParameters
 from neurender.inference.predictor import Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig
