@@ -122,8 +122,8 @@ class TrainConfig:
                 raise InputError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
         if not self.downscale or any(k < 1 for k in self.downscale):
             raise InputError(f"--downscale takes factors of at least 1, got {self.downscale}")
-        if not (self.lr > 0 and 0 <= self.ema < 1):
-            raise InputError(f"need lr > 0 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
+        if not (0 < self.lr <= 1 and 0 <= self.ema < 1):
+            raise InputError(f"need 0 < lr <= 1 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
 
     @property
     def balances_light(self) -> bool:

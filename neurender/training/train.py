@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import random
 import sys
@@ -290,6 +291,9 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
             x, y = (t.to(device, non_blocking=True) for t in batches.next())
             losses = task.step(x, y, generator, wrapped, precision)
             step += 1
+            if not all(math.isfinite(value) for value in losses.values()):
+                raise InputError(f"training diverged at step {step} ({', '.join(f'{k} {v}' for k, v in losses.items())}); "
+                                 f"nothing of this step is written: lower --lr (now {config.lr})")
             if task.ema:
                 task.ema.update(task.networks[task.main], step)
             bar.update(1)
