@@ -6,6 +6,7 @@ command imports only what it runs.
 """
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import signal
@@ -37,6 +38,8 @@ COMMANDS = {
 }
 """Command name -> (module of :mod:`neurender.commands` whose ``COMMANDS`` maps the name to its
 options dataclass and the function that runs it, one line of help)."""
+FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
+"""OS errors that are the machine's state, not a failure of ours: exit 2 with one line."""
 RESUMING = ("generate", "train", "evaluate", "demo")
 """Commands that, run again after an interruption, go on from where they stopped (the others start over)."""
 
@@ -99,6 +102,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'terminated' if isinstance(stop, Terminated) else 'interrupted'}: {again}", file=sys.stderr)
         return 143 if isinstance(stop, Terminated) else 130
     except Exception as exc:  # a failure of ours: one line, the traceback with NEURENDER_DEBUG=1
+        if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+            print(f"error: {exc.strerror}{f': {exc.filename}' if exc.filename else ''} (free some space, then run "
+                  "the same command again)", file=sys.stderr)
+            return 2
         if os.environ.get("NEURENDER_DEBUG"):
             raise
         print(f"error: internal failure: {type(exc).__name__}: {exc} (NEURENDER_DEBUG=1 shows the traceback)",

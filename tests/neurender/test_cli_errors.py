@@ -224,3 +224,18 @@ def test_from_python_bad_input_is_an_input_error_and_a_value_error():
     empty = {name: np.zeros((0, 0), np.float32) for name in predictor.effect.inputs + ("mask.Y",)}
     with pytest.raises(InputError, match="empty"):
         predictor(empty, ViewParameters(fov_x=50.0, ao_radius=0.5))
+
+
+def test_a_full_disk_is_one_error_line_and_exit_2(pair_dataset, tmp_path, capsys, monkeypatch):
+    """Issue 47, item 11: a full disk gave a traceback's last line and exit 1."""
+    import errno
+
+    from neurender.commands import data
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "stats" / "stats.png"))
+
+    monkeypatch.setattr(data, "write_stats", full)
+    status, lines = _main(capsys, "stats", pair_dataset, "--out", tmp_path / "stats")
+    assert status == 2 and lines == [f"error: No space left on device: {tmp_path / 'stats' / 'stats.png'} (free some "
+                                     "space, then run the same command again)"], lines
