@@ -127,7 +127,7 @@ register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "
                 balance_from=RGB))
 register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
                 sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao", "gtao-half"), first_guess="gtao",
-                derived=("radius_px",), parameters=("fov_x", "ao_radius")))
+                cheap_guess="gtao-half", derived=("radius_px",), parameters=("fov_x", "ao_radius")))
 register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",
                 sees_mask=True, baselines=("gi-ambient", "gi-flat"), residual_over=DIRECT,
                 composite="direct-env-ao", first_guess="gi-ambient", cheap_guess="gi-flat", derived=("radius_px",),

@@ -6,7 +6,8 @@
 # Budget knobs (environment): ITERS steps per model, WIDTH network width, TEST_SPP the spp of the
 # held-out references; SHIP the folder the models are packed into (default neurender/pretrained).
 # The fast tier (pretrained:NAME-fast, docs/models.md "Fast tier"): MODEL=fast INPUTS=derived SUFFIX=-fast
-# EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name);
+# EXTRA="--lr 1e-3" scripts/pretrain.sh OUT ao (EXTRA: more train flags; SUFFIX: of the run and shipped name;
+# ao-fast: ITERS=6000 DATASETS="train_a train_b train_c train_p" EXTRA="--lr 1e-3 --betas 0.9 0.999");
 # fog-fast and gi-fast: the same with ITERS=12000 and EXTRA="--lr 1e-3 --betas 0.9 0.999 --fast.context-blocks 4"
 # (fog: and --fast.attention-pool 4), recipes in their NOTES.md.
 # The shipped fog and GI GANs: ITERS=4000 OMP_NUM_THREADS=1 scripts/pretrain.sh OUT fog (and gi), side by side.
@@ -32,13 +33,24 @@ NR=${NR:-.venv/bin/neurender}
 CBOX=scenes/third_party/cbox/cbox-rgb.xml
 FAMILIES="forest objects room studio"
 
-# training data: three datasets that differ in AO radius, fog density, resolution and framing
-$NR generate $FAMILIES --count 5 --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 --fov-deg 35:80 \
-    --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_a"
-$NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 96 --spp 64 --seed 100 --fov-deg 30:70 \
-    --distance-scale 0.6:1.2 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/train_b"
-$NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 160 --spp 64 --seed 200 --fov-deg 40:90 \
-    --distance-scale 0.8:1.6 --ao-radius 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c"
+# training data (DATASETS, default train_a train_b train_c): datasets that differ in AO radius, fog density,
+# resolution and framing; train_p holds third-party meshes (the pybullet family, the `assets` extra)
+DATASETS=${DATASETS:-train_a train_b train_c}
+render() {
+  case $1 in
+    train_a) $NR generate $FAMILIES --count 5 --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 --fov-deg 35:80 \
+        --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_a" ;;
+    train_b) $NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 96 --spp 64 --seed 100 --fov-deg 30:70 \
+        --distance-scale 0.6:1.2 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/train_b" ;;
+    train_c) $NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 160 --spp 64 --seed 200 --fov-deg 40:90 \
+        --distance-scale 0.8:1.6 --ao-radius 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c" ;;
+    train_p) $NR generate pybullet --count 32 --views 4 --step-deg 90 --res 128 --spp 64 --seed 3000 --fov-deg 35:80 \
+        --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_p" ;;
+    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p)" >&2; exit 2 ;;
+  esac
+}
+DATA=()
+for dataset in $DATASETS; do render "$dataset"; DATA+=("$OUT/$dataset"); done
 # held-out test data: other seeds (1000) of every built-in family, and the Cornell box, at TEST_SPP
 $NR generate $FAMILIES --count 2 --views 2 --step-deg 180 --res 128 --spp "$TEST_SPP" --seed 1000 --workers 2 \
     --out "$OUT/test"
@@ -49,7 +61,7 @@ for effect in "${EFFECTS[@]}"; do
   name="$effect$SUFFIX"
   run="$OUT/runs/$name"
   resume=(); [ -f "$run/checkpoint.safetensors" ] && resume=(--resume)
-  $NR train --model "$MODEL" --effect "$effect" --inputs "$INPUTS" --data "$OUT/train_a" "$OUT/train_b" "$OUT/train_c" \
+  $NR train --model "$MODEL" --effect "$effect" --inputs "$INPUTS" --data "${DATA[@]}" \
       --out "$run" --iters "$ITERS" --crop 64 --batch 8 --downscale 1 2 --width "$WIDTH" --ema 0.999 \
       --test-fraction 0.05 --sample-every 500 --checkpoint-every 250 "${EXTRA[@]}" "${resume[@]}"
   for data in test cbox; do

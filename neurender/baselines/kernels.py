@@ -315,21 +315,22 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 
 
 def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
-              depth: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+              depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """One image of :func:`joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
-    (1 and 3, H, W) -> (1, C, H, W)."""
+    (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
     lanes = _Lanes(jit, *depth.shape[-2:])
     Float, Int32 = jit.Float, jit.Int32
     values = _array(jit, _packets(list(low)))
     guides = _array(jit, _packets([low_depth[0], *low_normal]))
-    d = lanes.read(depth[0])
-    n = tuple(lanes.read(normal[c]) for c in range(3))
+    on = True if mask is None else lanes.read(mask[0]) > 0.5
+    d = dr.select(on, lanes.read(depth[0]), 0.0)
+    n = tuple(dr.select(on, lanes.read(normal[c]), 0.0) for c in range(3))
     low_h, low_w = dr.opaque(Int32, h), dr.opaque(Int32, w)
     centre_y = (Float(lanes.i) + 0.5) * Float(low_h) / Float(lanes.height) - 0.5
     centre_x = (Float(lanes.j) + 0.5) * Float(low_w) / Float(lanes.width) - 0.5
     rows, columns = [], []  # (index, spatial weight) of the 3 nearest low-resolution rows and columns
-    for offsets, centre, size, out in ((rows, centre_y, low_h, rows), (columns, centre_x, low_w, columns)):
+    for centre, size, out in ((centre_y, low_h, rows), (centre_x, low_w, columns)):
         for offset in (-1, 0, 1):
             index = dr.clip(Int32(dr.round(centre)) + offset, 0, size - 1)
             out.append((index, dr.exp(-dr.square(Float(index) - centre) / (2 * reference_upsample.SPATIAL_SIGMA ** 2))))
@@ -350,12 +351,15 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
 
 
 def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
-                             depth: torch.Tensor, normal: torch.Tensor) -> torch.Tensor:
+                             depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
     """:func:`neurender.baselines.upsample.joint_bilateral_upsample` as a kernel (up to 4 channels; the
-    reference runs for more): the same arguments, shapes and result."""
+    reference runs for more): the same arguments, shapes and result. With ``mask`` (B, 1, H, W) the
+    full-resolution guides count as 0 where it is <= 0.5 (the reference's contract, without making them)."""
     reference_upsample.check_guides(low, low_depth, low_normal, depth, normal)
     jit = backend(low.device.type)
     if jit is None or low.shape[1] > 4:
+        if mask is not None:
+            depth, normal = depth * (mask > 0.5), normal * (mask > 0.5)
         return reference_upsample.joint_bilateral_upsample(low, low_depth, low_normal, depth, normal)
-    return torch.cat([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)))
-                      for b in range(low.shape[0])]).to(low.dtype)
+    return torch.cat([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
+                                None if mask is None else mask[b]) for b in range(low.shape[0])]).to(low.dtype)

@@ -39,9 +39,9 @@ def half_resolution(method):
     def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
         size = tuple(max(1, (n + 1) // 2) for n in mask.shape[-2:])
         low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        low, full = ((effect.pick(x, DEPTH + NORMAL) * (m > 0.5)) for x, m in ((low_inputs, low_mask), (inputs, mask)))
+        low = effect.pick(low_inputs, DEPTH + NORMAL) * (low_mask > 0.5)
         up = joint_bilateral_upsample(method(low_inputs, low_mask, view, effect), low[:, :1], low[:, 1:],
-                                      full[:, :1], full[:, 1:])
+                                      effect.pick(inputs, DEPTH), effect.pick(inputs, NORMAL), mask)
         return effect.apply_off_mask(up, mask, in_place=True)
     return run
 

@@ -74,13 +74,14 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     source = runs.load_config(source_run)
     manifests = [load_manifest(data) for data in source.data]
     scenes = [scene for manifest in manifests for scene in manifest["scenes"]]
-    render = manifests[0]["generation"]["render"]
+    views = sum(len(m["scenes"]) * m["views_per_scene"] for m in manifests)
+    sizes_px = sorted({m["generation"]["render"]["res"] for m in manifests})
     families = sorted({s["source"] for s in scenes})
     lines = [f"# pretrained:{name or os.path.basename(os.path.normpath(out_dir))}", "",
              f"- effect `{config.effect}`, model `{config.model}`, {metadata['step']} steps, commit {_commit()}",
              f"- recipe: `{RECIPES[config.model]}` (the exact training config is config.json)",
              f"- data: {len(scenes)} scenes of {', '.join(families)} in {len(manifests)} dataset(s), "
-             f"{manifests[0]['views_per_scene']} views each, {render['res']} px, targets at "
+             f"{views} views, {'-'.join(map(str, sizes_px[::max(1, len(sizes_px) - 1)]))} px, targets at "
              f"{read_views(source.data[0])[0]['spp'][effect.reference_pass]} spp; "
              f"random {source.crop} px crops, batch {source.batch}",
              f"- weights: the EMA {network} in fp16 ({_size(os.path.getsize(shipped.checkpoint_path))})",

@@ -9,9 +9,9 @@ A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says w
 * ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
   ``first_guess`` (the classic method, in the target's model space). The generator predicts a
   residual over the first guess (:class:`neurender.models.acgan.ResidualGenerator`);
-* ``derived``: the G-buffer, the derived channels and the effect's ``cheap_guess``, if it has one
-  (the fast tier's: AO's first guess, GTAO, costs more than a fast network; GI's cheap guess
-  ``gi-flat`` is GI's first guess without GTAO).
+* ``derived``: the G-buffer, the derived channels and the effect's ``cheap_guess`` (the fast tier's:
+  AO's is ``gtao-half``, GTAO at half resolution with 2 x 4 samples; fog's the analytic fog; GI's
+  ``gi-flat``, GI's first guess without GTAO).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
 :class:`~neurender.base.view.ViewParameters`, with z the z-depth, d the camera ray length

@@ -108,7 +108,7 @@ def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_
     assert record["l1_gated"] <= min(record["l1_network"], record["l1_guess"]) + 0.02
     assert torch.isfinite(gate.low).all() and (gate.low <= gate.high).all()
     with pytest.raises(InputError, match="reads no classic guess"):
-        fit_gate("pretrained:ao-fast", [str(pair_dataset)], steps=1)
+        fit_gate("pretrained:ao-gbuffer", [str(pair_dataset)], steps=1)
 
 
 HARM = 1.03

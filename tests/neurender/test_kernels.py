@@ -85,6 +85,9 @@ def test_upsample_kernel_matches_its_reference(views):
         values = torch.rand(depth.shape[0], 3, *size, generator=torch.Generator().manual_seed(0))
         args = (values, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
         assert (kernels.joint_bilateral_upsample(*args) - joint_bilateral_upsample(*args)).abs().mean() < 1e-3
+        raw = torch.cat([depth, normal], 1) + 5 * (mask <= 0.5)  # guides off the mask: ignored with the mask
+        masked = kernels.joint_bilateral_upsample(*args[:3], raw[:, :1], raw[:, 1:], mask)
+        assert (masked - joint_bilateral_upsample(*args)).abs().mean() < 1e-3
     many = torch.rand(depth.shape[0], 5, *size)  # more channels than a packet holds: the reference runs
     args = (many, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
     assert torch.equal(kernels.joint_bilateral_upsample(*args), joint_bilateral_upsample(*args))

@@ -45,7 +45,7 @@ def test_a_packed_run_predicts_what_the_run_predicts(gan_run, pair_dataset, tmp_
     assert not torch.equal(expected, torch.ones_like(expected)), "a real prediction, not the off-mask value"
     card = write_card(shipped, gan_run, [], sizes=((32, 48),))  # the shipped cards' sizes cost 30 s here
     text = open(card).read()
-    assert "3 steps" in text and "pretrained:shipped" in text and "48x32" in text
+    assert "3 steps" in text and "pretrained:shipped" in text and "48x32" in text and "4 views, 32 px" in text
 
 
 def test_unknown_pretrained_name_is_an_input_error():
