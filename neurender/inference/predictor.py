@@ -209,8 +209,8 @@ class Predictor:
     @classmethod
     def from_pretrained(cls, name: str, **options) -> "Predictor":
         """The shipped model ``name`` (``"ao"``, ``"fog"``, ``"gi"``, ``"ao-diffusion"``...: the folders of
-        ``neurender/pretrained``); ``options`` as for the constructor."""
-        return cls(runs.PREFIX + name, **options)
+        ``neurender/pretrained``; ``"pretrained:ao"`` too); ``options`` as for the constructor."""
+        return cls(name if name.startswith(runs.PREFIX) else runs.PREFIX + name, **options)
 
     def __call__(self, gbuffer: Mapping, view: ViewParameters | None = None, **parameters) -> dict:
         """Named G-buffer channels in, named effect channels out (:mod:`neurender.inference.named`).

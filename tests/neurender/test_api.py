@@ -36,6 +36,7 @@ def test_named_channels_of_any_kind_dtype_and_batch(pair_dataset):
     predictor = Predictor.from_pretrained("ao")
     ao = predictor(gbuffer, view)
     assert list(ao) == ["ao.Y"] and isinstance(ao["ao.Y"], np.ndarray)
+    assert np.array_equal(Predictor.from_pretrained("pretrained:ao")(gbuffer, view)["ao.Y"], ao["ao.Y"])  # issue 50
     assert ao["ao.Y"].shape == gbuffer["depth.Z"].shape and ao["ao.Y"].dtype == np.float32
     inputs = torch.from_numpy(np.stack([gbuffer[c] for c in AO.inputs]))[None]
     mask = torch.from_numpy(gbuffer["mask.Y"])[None, None]
