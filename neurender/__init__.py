@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 
 API = {
     "Predictor": "neurender.inference.predictor",
+    "list_pretrained": "neurender.inference.predictor",
     "SamplingOptions": "neurender.inference.sampling",
     "TemporalBlend": "neurender.inference.temporal",
     "ViewParameters": "neurender.base.view",

@@ -7,21 +7,23 @@ import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
+from neurender import effects
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
 from neurender.base.view import ViewParameters
-from neurender.evaluation.model_card import check_notes, write_card
+from neurender.evaluation.model_card import check_notes, size_text, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate
 from neurender.inference.files import predict_files
 from neurender.inference.onnx import export_onnx
-from neurender.inference.predictor import Backend, Predictor
+from neurender.inference.predictor import Backend, Predictor, list_pretrained
 from neurender.inference.sampling import SamplingOptions
 from neurender.models import gate
 from neurender.training import runs
 from neurender.training.config import TrainConfig
+from neurender.training.inputs import guess_method
 from neurender.training.shipping import pack
 from neurender.training.train import train
 
@@ -220,5 +222,30 @@ def run_calibrate(command: CalibrateCommand) -> int:
     return 0
 
 
+@dataclass(kw_only=True)
+class ModelsCommand:
+    """The shipped models: what each predicts, its family, the classic answer it reads, its trust gate."""
+
+    effect: str | None = None
+    """Only the models of this effect (ao, fog, gi)."""
+
+
+def run_models(command: ModelsCommand) -> int:
+    rows = [("model", "effect", "family", "reads", "gate", "weights")]
+    for name in list_pretrained(command.effect):
+        run = runs.open_run(name)
+        config, effect = run.config, effects.get(run.config.effect)
+        reads = config.first_guess or guess_method(effect, config.inputs) or "the G-buffer only"
+        rows.append((name, config.effect, config.model, reads,
+                     "yes" if os.path.isfile(runs.path(run.folder, gate.FILE)) else "-",
+                     size_text(os.path.getsize(run.checkpoint_path))))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    print("figures and speed: each model's MODEL_CARD.md (neurender/pretrained/NAME), docs/models.md")
+    return 0
+
+
 COMMANDS = {"train": (TrainCommand, run_train), "predict": (PredictCommand, run_predict),
-            "export": (ExportCommand, run_export), "calibrate": (CalibrateCommand, run_calibrate)}
+            "export": (ExportCommand, run_export), "calibrate": (CalibrateCommand, run_calibrate),
+            "models": (ModelsCommand, run_models)}

@@ -47,7 +47,7 @@ def _ms_per_frame(folder: str, sizes) -> dict[str, float]:
     return figures
 
 
-def _size(size: int) -> str:
+def size_text(size: int) -> str:
     """A file size in bytes, as MB (kB under 0.1 MB)."""
     return f"{size / 1e6:.1f} MB" if size >= 1e5 else f"{size / 1e3:.0f} kB"
 
@@ -84,7 +84,7 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
              f"{views} views, {'-'.join(map(str, sizes_px[::max(1, len(sizes_px) - 1)]))} px, targets at "
              f"{read_views(source.data[0])[0]['spp'][effect.reference_pass]} spp; "
              f"random {source.crop} px crops, batch {source.batch}",
-             f"- weights: the EMA {network} in fp16 ({_size(os.path.getsize(shipped.checkpoint_path))})",
+             f"- weights: the EMA {network} in fp16 ({size_text(os.path.getsize(shipped.checkpoint_path))})",
              *([f"- refines the prediction of `{config.first_guess}` (its first guess)"] if config.first_guess else []),
              *([f"- predicts with the `{config.sampler}` sampler; draws take {config.sample_steps} DDIM step(s)"]
                if config.model == "diffusion" else []),

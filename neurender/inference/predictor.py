@@ -39,6 +39,15 @@ AUTO_TILE_PIXELS = 3840 * 2160
 """Larger images are tiled automatically (measured: see docs/models.md, "Prediction at any size")."""
 
 
+def list_pretrained(effect: str | None = None) -> list[str]:
+    """The shipped models as ``pretrained:NAME`` (those of ``effect`` only, when given): what
+    :class:`Predictor` and every ``--checkpoint`` take. ``neurender models`` prints them with what they read."""
+    if effect is not None:
+        effects.get(effect)  # InputError for an unknown effect
+        return runs.shipped(effect)
+    return [runs.PREFIX + name for name in runs.shipped()]
+
+
 class Predictor:
     """A trained run as a function: linear G-buffer inputs -> linear effect.
 

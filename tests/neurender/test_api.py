@@ -125,3 +125,21 @@ def test_convert_cli_renames_and_refuses_bad_options(pair_dataset, tmp_path):
         proc = run_neurender("convert", tmp_path / "engine.exr", "--out", tmp_path / "other", "--fov-deg", 45, *args)
         lines = error_lines(proc.stderr)
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
+
+
+def test_the_shipped_models_can_be_listed(capsys):
+    """Issue 50, item 2: the shipped models appeared only inside an error message."""
+    from neurender import list_pretrained
+    from neurender.base.errors import InputError
+    from neurender.commands.cli import main
+
+    every = list_pretrained()
+    assert "pretrained:ao-fast" in every and every == sorted(every)
+    assert list_pretrained("gi") == [name for name in every if name.startswith("pretrained:gi")]
+    with pytest.raises(InputError, match="unknown effect"):
+        list_pretrained("sound")
+    assert main(["models", "--effect", "ao"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["model", "effect", "family", "reads", "gate", "weights"]
+    assert [line.split()[0] for line in lines[1:-1]] == list_pretrained("ao")
+    assert "gtao-half" in next(line for line in lines if line.startswith("pretrained:ao-fast"))
