@@ -76,6 +76,9 @@ def stack(channels: Mapping, names, who: str) -> Batch:
         raise InputError(f"channels must be (H, W) or (B, H, W), got shape {shape}")
     if 0 in shape:
         raise InputError(f"channels are empty: shape {shape}")
+    if len(shape) == 3 and shape[-1] == 1:
+        raise InputError(f"channels of shape {shape} read as {shape[0]} images of {shape[1]}x1: give (H, W) arrays "
+                         "(drop the last axis) or (B, H, W) batches")
     tensors = [a.float() if is_torch else torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)) for a in arrays]
     tensor = torch.stack(tensors, dim=-3)
     if not bool(torch.isfinite(tensor).all()):

@@ -8,7 +8,7 @@ its output is upsampled guided by the full-resolution depth and normals (:mod:`n
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Literal, get_args
 
 import torch
@@ -233,6 +233,10 @@ class Predictor:
         diffusion run adds ``std.<name>``, its calibrated uncertainty. Non-finite inputs, and a prediction
         that would not be finite, are an InputError (never a result).
         """
+        unknown = sorted(set(parameters) - {f.name for f in fields(ViewParameters)})
+        if unknown:
+            raise InputError(f"unknown view parameter(s) {', '.join(unknown)}; give fov_x (degrees), ao_radius, "
+                             "sigma_t or background_distance")
         view = replace(view or ViewParameters(), **parameters)
         if self.config.inputs != "gbuffer":
             view.require(self.effect.parameters, self.run.label)

@@ -143,3 +143,17 @@ def test_the_shipped_models_can_be_listed(capsys):
     assert lines[0].split() == ["model", "effect", "family", "reads", "gate", "weights"]
     assert [line.split()[0] for line in lines[1:-1]] == list_pretrained("ao")
     assert "gtao-half" in next(line for line in lines if line.startswith("pretrained:ao-fast"))
+
+
+def test_what_the_api_used_to_guess_is_refused(pair_dataset):
+    """Issue 50, item 5: (H, W, 1) arrays were read as H images of W x 1, and fov=60 raised a raw TypeError."""
+    from neurender.base.errors import InputError
+
+    exr = pair_dataset / load_records(pair_dataset)[0]["file"]
+    gbuffer, view = load_gbuffer(str(exr)), load_view(str(exr))
+    predictor = Predictor.from_pretrained("ao-fast")
+    with pytest.raises(InputError, match=r"read as \d+ images of \d+x1"):
+        predictor({name: values[..., None] for name, values in gbuffer.items()}, view)
+    with pytest.raises(InputError, match="unknown view parameter.*fov.*give fov_x"):
+        predictor(gbuffer, view, fov=60)
+    assert predictor(gbuffer, view, fov_x=60.0)["ao.Y"].shape == gbuffer["depth.Z"].shape
