@@ -4,7 +4,7 @@ G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the vi
 An effect lists the ones that predict it in its ``baselines`` field.
 
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
-resolution with 2 slices x 4 steps (:func:`half_resolution`), a cheap AO guess. ``fog-analytic`` uses
+resolution with 2 slices x 4 steps (:func:`half_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
 ``sigma_t``, the airlight of :func:`neurender.baselines.fog.background_airlight` and, for
 background rays, ``background_distance``. ``gi-ambient`` is :func:`neurender.baselines.gi.gi_ambient`
 with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
