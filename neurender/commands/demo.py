@@ -13,7 +13,6 @@ minutes) renders more and larger views and trains longer.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field, replace
 
@@ -21,7 +20,7 @@ import scenes
 from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from data_gen.validate import validate
-from neurender.base.dataset import read_views
+from neurender.base.dataset import load_manifest, read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.variant import RenderVariant
@@ -47,8 +46,7 @@ PROFILES = {"fast": {"res": 64, "spp": 16, "views": 4, "count": 1, "iters": 150}
 
 def _sheets(dataset: str, out: str) -> list[str]:
     os.makedirs(out, exist_ok=True)
-    with open(os.path.join(dataset, "dataset.json")) as handle:
-        scene_ids = [s["id"] for s in json.load(handle)["scenes"]]
+    scene_ids = [s["id"] for s in load_manifest(dataset)["scenes"]]
     records = {(r["scene"], r["view"]): r for r in read_views(dataset)}
     sheets = []
     for scene_id in scene_ids:
@@ -61,8 +59,7 @@ def _sheets(dataset: str, out: str) -> list[str]:
 def _test_options(dataset: str, options: GenerateOptions, test_spp: int) -> GenerateOptions:
     """The held-out scene of ``dataset`` at ``test_spp`` with the training dataset's seed, on every
     other camera of its orbit (views 0, 2, 4, ...)."""
-    with open(os.path.join(dataset, "dataset.json")) as handle:
-        entries = {s["id"]: s for s in json.load(handle)["scenes"]}
+    entries = {s["id"]: s for s in load_manifest(dataset)["scenes"]}
     (held_out,) = split_scenes(list(entries), "test")
     views = max(1, options.views // 2)
     test = replace(options, scenes=(entries[held_out]["source"],), count=1, views=views,
