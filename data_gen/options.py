@@ -43,6 +43,9 @@ class RenderOptions:
     sigma * fog_scale / diagonal, so fog reads the same at any scene size)."""
     ao_radius: float = 0.05
     """AO ray length as a fraction of the scene's bounding-box diagonal."""
+    albedo: float | None = None
+    """Every diffuse albedo of the scene set to this grey in [0, 1], textures included (a stress test of
+    the predictors); none keeps the scene's own."""
     sampler: str = field(default="multijitter", metadata={"cli": False})
     """Mitsuba sampler of every pass; multijitter by measurement (docs/commands.md, "Sampler")."""
 
@@ -62,6 +65,8 @@ class RenderOptions:
                 raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
         if not 0 < self.ao_radius < math.inf:
             raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
+        if self.albedo is not None and not 0 <= self.albedo <= 1:
+            raise ValueError(f"--albedo must be in [0, 1], got {self.albedo}")
         if self.sampler not in MITSUBA_SAMPLERS:
             raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(MITSUBA_SAMPLERS)}")
         image_bytes = self.res * self.res * 4 * BUFFERS_PER_PIXEL
@@ -75,7 +80,8 @@ class RenderOptions:
                                  f"{samples:.3g} samples in one pass; a pass renders at most {MAX_WAVEFRONT:.3g}")
 
     def to_json(self) -> dict:
-        return asdict(self)
+        """The options as recorded; ``albedo`` only when set, so datasets made before it still resume."""
+        return {k: v for k, v in asdict(self).items() if k != "albedo" or v is not None}
 
 
 def physical_memory() -> int:

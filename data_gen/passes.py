@@ -63,6 +63,8 @@ class ViewRenderer:
     def __init__(self, loaded: LoadedScene, options: RenderOptions):
         integrators.register()
         self.loaded, self.options = loaded, options
+        if options.albedo is not None:
+            scenes.override_albedo(loaded.scene, options.albedo)
         self.fog = medium_coefficients(options, loaded.size)
         self.medium = mi.load_dict(_medium_dict(self.fog))  # one object: the fog sensor's and the fog scene's
         self.ao_radius = options.ao_radius * loaded.size
@@ -150,6 +152,8 @@ class ViewRenderer:
         """
         loaded = self.loaded
         scene = scenes.load(loaded.ref, loaded.camera.width).scene
+        if self.options.albedo is not None:
+            scenes.override_albedo(scene, self.options.albedo)
         center = np.array(scene.bbox().center())
         reach = loaded.reach + np.linalg.norm(center - loaded.pivot)
         radius = 1.5 * max(loaded.size / 2, reach)

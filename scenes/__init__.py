@@ -130,3 +130,23 @@ def load(ref: SceneRef, res: int) -> LoadedScene:
         raise InputError(f"{ref.source}: the scene has no shape of finite, non-zero extent (bounding box "
                          f"diagonal {size}); fog and AO are scaled by it")
     return LoadedScene(ref, scene, sensors[0], pivot, up, size, params, sensors)
+
+
+ALBEDO_PARAMETERS = ("reflectance", "diffuse_reflectance", "base_color")
+"""BSDF parameters that hold a diffuse albedo (diffuse, plastic and principled): what
+:func:`override_albedo` sets. Specular and conductor reflectances stay."""
+
+
+def override_albedo(scene, value: float) -> int:
+    """Set every diffuse albedo of ``scene`` (constant or texture) to the grey ``value``; returns how many."""
+    params = mi.traverse(scene)
+    keys = [k for k in params.keys() if k.split(".")[-2:-1] and k.split(".")[-2] in ALBEDO_PARAMETERS
+            and k.split(".")[-1] in ("value", "data")]
+    for key in keys:
+        current = params[key]
+        if key.endswith(".data"):
+            params[key] = mi.TensorXf(np.full(current.shape, value, dtype=np.float32))
+        else:
+            params[key] = type(current)(value)
+    params.update()
+    return len(keys)

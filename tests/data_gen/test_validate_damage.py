@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from nr_helpers import copy_dataset, error_lines, read_view, run_neurender
+from nr_helpers import copy_dataset, error_lines, read_view, run_main, run_neurender
 
 SCENE, VIEW = "objects_000", 1
 RELATIVE = f"{SCENE}/{VIEW:03d}.exr"
@@ -30,7 +30,7 @@ def _rewrite(path, change):
 
 def _assert_cli_rejects(directory, path, words):
     """Exit 2 with the error line last on stderr; stdout lists the problems, each naming ``path``."""
-    proc = run_neurender("validate", directory)
+    proc = run_main("validate", directory)
     assert proc.returncode == 2, proc.stdout + proc.stderr
     lines = error_lines(proc.stderr)
     assert lines and lines[-1].startswith("error: 1 problem"), proc.stderr
@@ -64,7 +64,7 @@ def test_corrupted_exr_gives_one_error_line(damaged):
     start = len(data) // 3
     data[start:] = (b"\xde\xad\xbe\xef" * len(data))[: len(data) - start]
     path.write_bytes(bytes(data))
-    proc = run_neurender("validate", directory)
+    proc = run_neurender("validate", directory)  # the OpenEXR library prints: a process
     assert proc.returncode == 2
     assert len(error_lines(proc.stderr)) == 1, proc.stderr
     assert all(line.startswith(f"{path}: ") for line in proc.stdout.splitlines()), proc.stdout
@@ -159,7 +159,7 @@ def test_binary_duplicate_and_out_of_range_records(damaged):
     assert any(m.startswith("line 9: not JSON") for m in messages), messages
     for args in (["stats", directory, "--out", directory.parent / "stats"],
                  ["evaluate", "--data", directory, "--effect", "ao", "--no-path-tracer", "--out", directory.parent / "e"]):
-        proc = run_neurender(*args)
+        proc = run_main(*args)
         assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "line 9: not JSON" in proc.stderr, proc.stderr
 
 
@@ -167,7 +167,7 @@ def test_missing_manifest(damaged):
     directory, _ = damaged
     os.remove(directory / "dataset.json")
     assert _problems(directory) == [(str(directory / "dataset.json"), "manifest missing")]
-    proc = run_neurender("validate", directory)
+    proc = run_main("validate", directory)
     assert proc.returncode == 2 and "dataset.json" in proc.stdout
 
 
@@ -190,14 +190,14 @@ def test_damage_does_not_touch_the_session_dataset(dataset):
 def test_readers_warn_about_missing_views_and_refuse_a_scene_without_id(damaged, tmp_path):
     directory, path = damaged
     os.remove(path)
-    proc = run_neurender("evaluate", "--data", directory, "--effect", "ao", "--method", "gtao", "--no-path-tracer",
-                         "--out", tmp_path / "eval")
+    proc = run_main("evaluate", "--data", directory, "--effect", "ao", "--method", "gtao", "--no-path-tracer",
+                    "--out", tmp_path / "eval")
     warnings = [line for line in proc.stderr.splitlines() if line.startswith("warning:")]
     assert proc.returncode == 0 and len(warnings) == 1 and "1 of the 6 views" in warnings[0], proc.stderr
     manifest = json.loads((directory / "dataset.json").read_text())
     del manifest["scenes"][0]["id"]
     (directory / "dataset.json").write_text(json.dumps(manifest))
-    proc = run_neurender("stats", directory, "--out", tmp_path / "stats")
+    proc = run_main("stats", directory, "--out", tmp_path / "stats")
     assert proc.returncode == 2 and error_lines(proc.stderr) == [
         f"error: {directory / 'dataset.json'}: scene 0 has no id"], proc.stderr
 
@@ -239,7 +239,7 @@ def test_predict_refuses_an_exr_out_of_contract(damaged, tmp_path, change, words
     """Issue 47, item 12: an EXR with mask.Y = 7 or negative depth was predicted silently."""
     _, path = damaged
     _rewrite(path, change)
-    proc = run_neurender("predict", "--checkpoint", "pretrained:ao-fast", "--input", path, "--out", tmp_path / "p")
+    proc = run_main("predict", "--checkpoint", "pretrained:ao-fast", "--input", path, "--out", tmp_path / "p")
     lines = error_lines(proc.stderr)
     assert proc.returncode == 2 and len(lines) == 1 and words in lines[0] and str(path) in lines[0], proc.stderr
     assert not (tmp_path / "p").exists()

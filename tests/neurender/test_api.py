@@ -16,7 +16,7 @@ from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from data_gen.convert import PRESETS, ConvertedView, convert, from_contract, to_contract
 from neurender.effects import EFFECTS
-from nr_helpers import REPO, error_lines, load_records, run_neurender
+from nr_helpers import REPO, error_lines, load_records, run_main, run_neurender
 
 AO = EFFECTS["ao"]
 
@@ -112,9 +112,9 @@ def test_convert_cli_renames_and_refuses_bad_options(pair_dataset, tmp_path):
     original = read_exr(str(exr))
     renamed = {("Z" if k == "depth.Z" else k): v for k, v in original.items() if k != "mask.Y"}
     write_exr(str(tmp_path / "engine.exr"), renamed)
-    proc = run_neurender("convert", tmp_path / "engine.exr", "--out", tmp_path / "data", "--fov-deg", 45,
-                         "--rename", "Z=depth.Z", "--ao-radius", 0.3, check=True)
-    assert "follows the contract" in proc.stdout
+    proc = run_main("convert", tmp_path / "engine.exr", "--out", tmp_path / "data", "--fov-deg", 45,
+                    "--rename", "Z=depth.Z", "--ao-radius", 0.3)
+    assert proc.returncode == 0 and "follows the contract" in proc.stdout
     got = read_exr(str(tmp_path / "data/converted/000.exr"))
     assert np.array_equal(got["mask.Y"], original["mask.Y"]) and np.array_equal(got["depth.Z"], original["depth.Z"])
     manifest = json.loads((tmp_path / "data/dataset.json").read_text())
@@ -122,7 +122,7 @@ def test_convert_cli_renames_and_refuses_bad_options(pair_dataset, tmp_path):
     rename = ["--rename", "Z=depth.Z"]
     for args, message in ((["--rename", "Z"], "bad rename 'Z'"), (rename + ["--normals", "world"], "need the camera's to_world"),
                           (rename + ["--to-world", "1", "2"], "16 numbers"), ([], "missing channels depth.Z")):
-        proc = run_neurender("convert", tmp_path / "engine.exr", "--out", tmp_path / "other", "--fov-deg", 45, *args)
+        proc = run_main("convert", tmp_path / "engine.exr", "--out", tmp_path / "other", "--fov-deg", 45, *args)
         lines = error_lines(proc.stderr)
         assert proc.returncode == 2 and len(lines) == 1 and message in lines[0], proc.stderr
 

@@ -6,7 +6,7 @@ import os
 import pytest
 import torch
 
-from nr_helpers import error_lines, run_neurender
+from nr_helpers import error_lines, run_main
 from neurender.base.exr import read_exr
 from neurender import metrics
 from neurender.base.view import ViewParameters
@@ -102,7 +102,7 @@ def test_first_guess_must_be_a_gan_of_the_same_effect(runs, tmp_path):
         "no shipped model 'nothing'": ("--model", "diffusion", "--effect", "ao", "--first-guess", "pretrained:nothing"),
     }
     for expected, args in cases.items():
-        result = run_neurender("train", *args, "--data", data, "--out", tmp_path / "x", "--iters", "1", "--crop", "16")
+        result = run_main("train", *args, "--data", data, "--out", tmp_path / "x", "--iters", "1", "--crop", "16")
         lines = error_lines(result.stderr)
         assert result.returncode == 2 and len(lines) == 1 and expected in lines[0], (expected, result.stderr[-800:])
 
@@ -110,8 +110,8 @@ def test_first_guess_must_be_a_gan_of_the_same_effect(runs, tmp_path):
 def test_uncertainty_channel_is_zero_for_one_draw(runs, tmp_path):
     for samples in (1, 3):
         out = tmp_path / str(samples)
-        result = run_neurender("predict", "--checkpoint", runs["refiner"], "--input", runs["data"], "--out", out,
-                               "--steps", "2", "--samples", str(samples))
+        result = run_main("predict", "--checkpoint", runs["refiner"], "--input", runs["data"], "--out", out,
+                          "--steps", "2", "--samples", str(samples))
         assert result.returncode == 0, result.stderr[-1500:]
         channels = read_exr(str(sorted(out.rglob("*.exr"))[0]))
         assert set(channels) == {"ao.Y", "std.ao.Y"}
@@ -186,8 +186,8 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     assert fitted.calibrated and fitted.std_scale == result["std_scale"] and not other.calibrated
     raw_std = fitted.draws(inputs, mask, view).std(0, unbiased=False)
     assert torch.allclose(fitted.predict(inputs, mask, view)[1], result["std_scale"] * raw_std)
-    note = run_neurender("predict", "--checkpoint", run, "--input", runs["data"], "--out", tmp_path / "p",
-                         "--steps", "2", "--samples", "4")
+    note = run_main("predict", "--checkpoint", run, "--input", runs["data"], "--out", tmp_path / "p",
+                    "--steps", "2", "--samples", "4")
     assert note.returncode == 0 and "has no calibration for the ddim sampler, 2 steps and 4 samples" in note.stderr
     for bad, message in ((dict(samples=1), "at least 2"), (dict(run=runs["gan"]), "only diffusion runs"),
                          (dict(run="pretrained:ao"), "not pretrained:NAME")):

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import pytest
-from nr_helpers import error_lines, run_neurender
+from nr_helpers import error_lines, run_main
 
 from neurender.base.errors import InputError
 from neurender.base.view import ViewParameters
@@ -28,8 +28,8 @@ def test_view_parameters_in_range_pass():
 
 def test_cli_refuses_an_infinite_ao_radius_and_writes_nothing(pair_dataset, tmp_path):
     view = next(pair_dataset.rglob("000.exr"))
-    result = run_neurender("predict", "--checkpoint", "pretrained:ao", "--input", view, "--out", tmp_path / "out",
-                           "--ao-radius", "inf")
+    result = run_main("predict", "--checkpoint", "pretrained:ao", "--input", view, "--out", tmp_path / "out",
+                      "--ao-radius", "inf")
     lines = error_lines(result.stderr)
     assert result.returncode == 2 and len(lines) == 1 and "ao_radius (--ao-radius) is inf" in lines[0], result.stderr
     assert not (tmp_path / "out").exists()

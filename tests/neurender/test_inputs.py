@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nr_helpers import error_lines, run_neurender
+from nr_helpers import error_lines, run_main
 from neurender import effects, space
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
@@ -113,16 +113,16 @@ def test_old_runs_read_the_gbuffer_only():
 
 def test_predict_takes_the_view_from_its_dataset_or_from_options(untrained, pair_dataset, tmp_path):
     exr = next(pair_dataset.rglob("000.exr"))
-    in_dataset = run_neurender("predict", "--checkpoint", untrained, "--input", exr, "--out", tmp_path / "a")
+    in_dataset = run_main("predict", "--checkpoint", untrained, "--input", exr, "--out", tmp_path / "a")
     assert in_dataset.returncode == 0, in_dataset.stderr[-2000:]
     alone = tmp_path / "alone.exr"
     alone.write_bytes(exr.read_bytes())
-    refused = run_neurender("predict", "--checkpoint", untrained, "--input", alone, "--out", tmp_path / "b")
+    refused = run_main("predict", "--checkpoint", untrained, "--input", alone, "--out", tmp_path / "b")
     lines = error_lines(refused.stderr)
     assert refused.returncode == 2 and len(lines) == 1, refused.stderr
     assert lines[0].startswith("error: ") and "--fov-deg" in lines[0] and "--ao-radius" in lines[0]
-    given = run_neurender("predict", "--checkpoint", untrained, "--input", alone, "--out", tmp_path / "b",
-                          "--fov-deg", "50", "--ao-radius", "0.3")
+    given = run_main("predict", "--checkpoint", untrained, "--input", alone, "--out", tmp_path / "b",
+                     "--fov-deg", "50", "--ao-radius", "0.3")
     assert given.returncode == 0, given.stderr[-2000:]
 
 
@@ -175,7 +175,7 @@ def test_runs_written_before_balance_do_not_balance_and_init_must_match(pair_dat
     assert TrainConfig.from_json(old).balance is False and TrainConfig(effect="gi").balances_light
     assert not TrainConfig(effect="ao").balances_light  # AO has no light to balance
     assert Predictor("pretrained:gi").config.balances_light
-    refused = run_neurender("train", "--model", "acgan", "--effect", "gi", "--no-balance", "--data", pair_dataset,
-                            "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")
+    refused = run_main("train", "--model", "acgan", "--effect", "gi", "--no-balance", "--data", pair_dataset,
+                       "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")
     lines = error_lines(refused.stderr)
     assert refused.returncode == 2 and len(lines) == 1 and "give --balance" in lines[0], refused.stderr

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nr_helpers import VIEW_OPTIONS, error_lines, run_neurender, synthetic_view
+from nr_helpers import VIEW_OPTIONS, error_lines, run_main, run_neurender, synthetic_view
 from neurender.base.exr import read_exr, write_exr
 from neurender import space
 from neurender.training.inputs import network_input, scaled_channels
@@ -106,16 +106,16 @@ def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, p
     view = read_exr(str(next(pair_dataset.rglob("000.exr"))))
     odd = {k: v[:20, :30] for k, v in view.items()}                       # not multiples of 16
     write_exr(str(tmp_path / "odd.exr"), odd)
-    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1",
-                           *VIEW_OPTIONS)
+    result = run_main("predict", "--checkpoint", run, "--input", tmp_path / "odd.exr", "--out", tmp_path / "o1",
+                      *VIEW_OPTIONS)
     assert result.returncode == 0, result.stderr[-2000:]
     assert read_exr(str(tmp_path / "o1" / "odd.exr"))["ao.Y"].shape == (20, 30)
 
     depth = view["depth.Z"].copy()
     depth[3, 4], depth[5, 6] = np.nan, np.inf
     write_exr(str(tmp_path / "nan.exr"), {**view, "depth.Z": depth})
-    result = run_neurender("predict", "--checkpoint", run, "--input", tmp_path / "nan.exr", "--out", tmp_path / "o2",
-                           *VIEW_OPTIONS)
+    result = run_main("predict", "--checkpoint", run, "--input", tmp_path / "nan.exr", "--out", tmp_path / "o2",
+                      *VIEW_OPTIONS)
     lines = error_lines(result.stderr)
     assert result.returncode == 2, result.stderr[-2000:]
     assert len(lines) == 1 and "nan.exr" in lines[0] and "depth.Z has 2" in lines[0], lines
@@ -123,12 +123,12 @@ def test_cli_predicts_a_size_off_the_stride_and_refuses_non_finite_inputs(run, p
 
 
 def test_bench_predict_prints_time_per_megapixel_and_peak_memory(run, pair_dataset):
-    result = run_neurender("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "16", "24")
+    result = run_main("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "16", "24")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[1:2] in (["16x16"], ["24x24"])]
     assert [row[0] for row in rows] == ["run", "run", "gtao", "gtao"], result.stdout
     assert all(float(row[2]) > 0 and float(row[3]) > 0 and float(row[4]) > 100 for row in rows)   # ms, ms/MP, MB
-    result = run_neurender("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "4k")
+    result = run_main("bench", "predict", "--checkpoint", run, "--data", pair_dataset, "--sizes", "4k")
     assert result.returncode == 2 and "bad size '4k'" in error_lines(result.stderr)[0]
 
 
@@ -145,7 +145,7 @@ def test_predict_never_writes_over_its_input(run, pair_dataset, tmp_path):
     view = next(data.rglob("000.exr"))
     cases = [(data, data), (data, data / "objects_000"), (view, view.parent), (view, data)]
     for source, out in cases:
-        result = run_neurender("predict", "--checkpoint", run, "--input", source, "--out", out)
+        result = run_main("predict", "--checkpoint", run, "--input", source, "--out", out)
         lines = error_lines(result.stderr)
         assert result.returncode == 2 and len(lines) == 1 and "--out" in lines[0], (source, out, result.stderr)
     assert snapshot(data) == before, "the G-buffers were touched"
@@ -154,7 +154,7 @@ def test_predict_never_writes_over_its_input(run, pair_dataset, tmp_path):
 def test_a_shipped_export_with_a_bad_input_leaves_nothing(run, tmp_path):
     out = tmp_path / "shipped"
     for extra in (["--notes", tmp_path / "missing.md"], ["--eval", tmp_path / "no_eval"]):
-        result = run_neurender("export", "--checkpoint", run, "--format", "shipped", "--out", out, *extra)
+        result = run_main("export", "--checkpoint", run, "--format", "shipped", "--out", out, *extra)
         assert result.returncode == 2 and len(error_lines(result.stderr)) == 1, result.stderr
         assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name.startswith(".tmp")]
 
@@ -199,7 +199,7 @@ def test_a_folder_with_one_bad_exr_writes_nothing(run, pair_dataset, tmp_path):
         if index == 2:
             del channels["depth.Z"]  # the last file in name order is the bad one
         write_exr(str(folder / f"{index}.exr"), channels)
-    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out", *VIEW_OPTIONS)
+    result = run_main("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "out", *VIEW_OPTIONS)
     assert result.returncode == 2 and "2.exr lacks channels depth.Z" in result.stderr, result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -221,7 +221,7 @@ def test_predict_walks_no_link_and_writes_through_none(run, pair_dataset, tmp_pa
     elsewhere.mkdir()
     (tmp_path / "o2").mkdir()
     (tmp_path / "o2" / "sub").symlink_to(elsewhere)
-    result = run_neurender("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "o2", *VIEW_OPTIONS)
+    result = run_main("predict", "--checkpoint", run, "--input", folder, "--out", tmp_path / "o2", *VIEW_OPTIONS)
     assert result.returncode == 2 and "through a symbolic link" in error_lines(result.stderr)[0], result.stderr
     assert not list(elsewhere.iterdir())
 
@@ -230,10 +230,10 @@ def test_a_second_model_into_one_prediction_folder_is_refused(run, fast_run, pai
     """Issue 47, item 7: two models into one --out both exited 0 and left their files mixed."""
     view = next(pair_dataset.rglob("000.exr"))
     out = tmp_path / "out"
-    first = run_neurender("predict", "--checkpoint", run, "--input", view, "--out", out)
+    first = run_main("predict", "--checkpoint", run, "--input", view, "--out", out)
     assert first.returncode == 0, first.stderr
     before = (out / "000.exr").read_bytes()
-    other = run_neurender("predict", "--checkpoint", fast_run, "--input", view, "--out", out)
+    other = run_main("predict", "--checkpoint", fast_run, "--input", view, "--out", out)
     lines = error_lines(other.stderr)
     assert other.returncode == 2 and len(lines) == 1 and "holds predictions of" in lines[0], other.stderr
     assert (out / "000.exr").read_bytes() == before
