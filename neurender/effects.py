@@ -47,7 +47,7 @@ class Effect:
     cheap_guess: the classic method, cheaper than a fast network, whose answer runs reading ``derived``
                  inputs (the fast tier's) read and predict a residual over; None when there is none.
     derived:     the physically scaled channels scaled runs read (keys of
-                 :data:`neurender.training.inputs.DERIVED`).
+                 :data:`neurender.run.inputs.DERIVED`).
     parameters:  the :class:`~neurender.base.view.ViewParameters` fields the first guess and derived channels need.
     balance_from: the three radiance inputs whose frame mean is the view's light, divided out by runs
                  with ``balance`` (:func:`neurender.space.light_scale`); () for effects without light.

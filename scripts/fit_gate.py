@@ -13,7 +13,7 @@ import os
 import shutil
 
 from neurender.inference.gate import fit_gate
-from neurender.training import runs
+from neurender.run import runs
 
 
 def main() -> None:

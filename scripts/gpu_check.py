@@ -23,7 +23,7 @@ from neurender.device import device_label, resolve_device
 from neurender.base.view import SYNTHETIC_VIEW
 from neurender.evaluation.timing import time_ms
 from neurender.inference.predictor import Predictor
-from neurender.training import runs
+from neurender.run import runs
 
 OUT, DEVICE = sys.argv[1], resolve_device(sys.argv[2] if len(sys.argv) > 2 else "cuda")
 SIZES = {token: parse_size(token) for token in (sys.argv[3] if len(sys.argv) > 3 else "256,1080p,2160p").split(",")}

@@ -34,7 +34,7 @@ CELLS = {
                       '         data, progress=False)'),
         new_markdown_cell("Training: `TrainConfig` holds every option of `neurender train` (the command line is "
                           "derived from it). The run resumes if this cell runs again."),
-        new_code_cell('from neurender.training.config import TrainConfig\n'
+        new_code_cell('from neurender.run.config import TrainConfig\n'
                       'from neurender.training.train import train\n'
                       'run = os.path.join(out, "run")\n'
                       'config = TrainConfig(model="acgan", effect="ao", data=data, iters=iters, crop=min(64, res), batch=4,\n'

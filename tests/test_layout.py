@@ -20,8 +20,8 @@ LAYERS = (
     ("neurender.effects", "neurender.space", "neurender.metrics", "neurender.data", "neurender.stats",
      "neurender.device"),
     ("neurender.models", "neurender.baselines"),
-    ("neurender.training",),
-    ("neurender.inference",),
+    ("neurender.run",),
+    ("neurender.training", "neurender.inference"),
     ("neurender.evaluation",),
     ("neurender.commands", "neurender.__main__"),
 )
@@ -113,6 +113,18 @@ def test_imports_run_one_way():
     upward = [f"{module} imports {target}" for module, targets in _graph().items() for target in targets
               if _layer(target) > _layer(module)]
     assert not upward, "imports against the layer order:\n" + "\n".join(sorted(upward))
+
+
+SIDE_BY_SIDE = ("neurender.training", "neurender.inference")
+"""Layers whose packages stand beside each other: prediction never imports training, nor training inference."""
+
+
+def test_prediction_and_training_stand_side_by_side():
+    graph = _graph()
+    crossing = [f"{module} imports {target}" for module, targets in graph.items() for target in targets
+                for a in SIDE_BY_SIDE for b in SIDE_BY_SIDE
+                if a != b and module.startswith(a) and target.startswith(b)]
+    assert not crossing, "\n".join(sorted(crossing))
 
 
 def test_project_imports_inside_functions_only_in_entry_points_and_workers():

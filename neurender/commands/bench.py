@@ -36,7 +36,7 @@ from neurender.evaluation.report import load_summary
 from neurender.evaluation.scoring import score
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
-from neurender.training import runs
+from neurender.run import runs
 
 
 def bench_generate(scene: str = "objects", views: int = 8, res: int = 128, spp: int = 32) -> dict:
@@ -181,7 +181,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
         dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
         curve = curves.get(base.effect.name, [])
         item = dataset[0]
-        for steps in ddim_steps if base.task.stochastic else (None,):
+        for steps in ddim_steps if base.model.stochastic else (None,):
             predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
                                   precision=devices.precision) if steps else base
             with torch.no_grad():

@@ -30,8 +30,8 @@ from neurender.effects import EFFECTS
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.pictures import contact_sheet
 from neurender.evaluation.report import report
-from neurender.training import runs
-from neurender.training.config import TrainConfig
+from neurender.run import runs
+from neurender.run.config import TrainConfig
 from neurender.training.train import train
 
 DEMO_SCENES = ("forest", "objects", "room")

@@ -21,9 +21,9 @@ from neurender.inference.onnx import export_onnx
 from neurender.inference.predictor import Backend, Predictor, list_pretrained
 from neurender.inference.sampling import SamplingOptions
 from neurender.models import gate
-from neurender.training import runs
-from neurender.training.config import TrainConfig
-from neurender.training.inputs import guess_method
+from neurender.run import runs
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import guess_method
 from neurender.training.shipping import pack
 from neurender.training.train import train
 
@@ -31,7 +31,7 @@ from neurender.training.train import train
 @dataclass(kw_only=True)
 class TrainCommand:
     """Train an effect predictor (attention cGAN or conditional diffusion). Every field of TrainConfig
-    (neurender/training/config.py) is a flag; nested configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD."""
+    (neurender/run/config.py) is a flag; nested configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD."""
 
     config: TrainConfig = field(default_factory=TrainConfig, metadata={"flatten": True})
     """The run's configuration."""

@@ -50,7 +50,7 @@ from neurender.evaluation.scoring import METRICS, METRICS_FULL, means, score_dis
 from neurender.evaluation.temporal import Sequence
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.temporal import DEPTH_TOLERANCE
-from neurender.training import runs
+from neurender.run import runs
 
 
 def _batch(item: dict) -> dict:

@@ -18,7 +18,7 @@ from neurender.baselines.methods import METHODS
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.temporal import TemporalBlend
-from neurender.training import runs
+from neurender.run import runs
 
 
 class Methods:
@@ -66,7 +66,7 @@ class Methods:
             return METHODS[name](item["input"], item["mask"], view, self.effect), None
         predictor = self.predictors[name]
         prediction, std = predictor.predict(item["input"], item["mask"], view)
-        return prediction, (std if predictor.task.stochastic and predictor.sampling.samples > 1 else None)
+        return prediction, (std if predictor.model.stochastic and predictor.sampling.samples > 1 else None)
 
     def _blended(self, name: str, item: dict) -> torch.Tensor:
         method, blend = self.blends[name]

@@ -16,7 +16,8 @@ from neurender.base.errors import InputError
 from neurender.base.view import SYNTHETIC_VIEW
 from neurender.evaluation.report import report
 from neurender.inference.predictor import Predictor
-from neurender.training import runs
+from neurender.run import runs
+from neurender.run.families import FAMILIES
 
 RECIPES = {"acgan": "scripts/pretrain.sh", "diffusion": "scripts/pretrain_diffusion.sh",
            "fast": "scripts/pretrain.sh (MODEL=fast INPUTS=derived SUFFIX=-fast)"}  # per model family
@@ -69,8 +70,8 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     shipped = runs.open_run(out_dir)
     config = shipped.config
     effect = effects.get(config.effect)
-    tensors, metadata = shipped.read_checkpoint()
-    network = next(iter(tensors)).split(".")[1]  # net.NAME.*: the predicting network
+    _, metadata = shipped.read_checkpoint()
+    network = FAMILIES[config.model].main
     source = runs.load_config(source_run)
     manifests = [load_manifest(data) for data in source.data]
     scenes = [scene for manifest in manifests for scene in manifest["scenes"]]

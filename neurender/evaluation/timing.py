@@ -16,7 +16,7 @@ from neurender import effects
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions
 from neurender.evaluation.methods import Methods
-from neurender.training import runs
+from neurender.run import runs
 
 
 KEEP_FIRST_CALL_ABOVE_S = 5.0

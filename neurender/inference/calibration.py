@@ -22,7 +22,7 @@ from neurender.data import GBufferDataset
 from neurender.device import DeviceOptions
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
-from neurender.training import runs
+from neurender.run import runs
 
 GAUSSIAN_2STD = 0.9545
 """Share of a Gaussian within 2 standard deviations: the coverage the fitted scale gives."""
@@ -39,8 +39,8 @@ def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptio
     if sampling.samples < 2:
         raise InputError(f"calibration needs --samples of at least 2 (the spread of one draw is 0), got {sampling.samples}")
     predictor = Predictor(run, sampling, device=devices.device, precision=devices.precision)
-    if not predictor.task.stochastic:
-        raise InputError(f"{run} is a {predictor.model} run: only diffusion runs draw samples to calibrate")
+    if not predictor.model.stochastic:
+        raise InputError(f"{run} is a {predictor.config.model} run: only diffusion runs draw samples to calibrate")
     predictor.std_scale = 1.0  # fit on the raw spread
     dataset = GBufferDataset(data_dir, predictor.effect.name)
     stds, errors = [], []

@@ -1,6 +1,6 @@
 """Predict EXR files: every G-buffer EXR of a file or folder in, one prediction EXR out each.
 
-A scaled run (:mod:`neurender.training.inputs`) also needs the view's parameters (field of view, AO
+A scaled run (:mod:`neurender.run.inputs`) also needs the view's parameters (field of view, AO
 radius, fog density): an EXR of a neurender dataset takes them from its manifest; options given
 (:class:`neurender.base.view.ViewParameters` fields that are set) replace those.
 """
@@ -149,7 +149,7 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     if predictor.config.inputs != "gbuffer":
         for path, view in views.items():
             (view or ViewParameters()).require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
-    if predictor.task.stochastic and sampling.samples > 1 and not predictor.calibrated:
+    if predictor.model.stochastic and sampling.samples > 1 and not predictor.calibrated:
         print(f"note: std.* is the raw spread of the draws: {predictor.run.name} has no calibration for the "
               f"{sampling.sampler} sampler, {sampling.steps} steps and {sampling.samples} samples "
               "(neurender calibrate)", file=sys.stderr)

@@ -25,9 +25,9 @@ from neurender.inference.tiling import tiled
 from neurender.baselines.kernels import joint_bilateral_upsample
 from neurender.baselines.upsample import nearest_downsample
 from neurender.models.gate import load_gate
-from neurender.training import runs
-from neurender.training.inputs import channels, guess_index, scaled_channels
-from neurender.training.tasks import prediction_task
+from neurender.run import runs
+from neurender.run.families import predicting
+from neurender.run.inputs import channels, guess_index, scaled_channels
 
 Backend = Literal["auto", "torch", "onnxruntime"]
 BACKENDS = get_args(Backend)
@@ -51,7 +51,7 @@ def list_pretrained(effect: str | None = None) -> list[str]:
 class Predictor:
     """A trained run as a function: linear G-buffer inputs -> linear effect.
 
-    ``run`` is a run folder or ``pretrained:NAME`` (:mod:`neurender.training.runs`). ``effect`` is
+    ``run`` is a run folder or ``pretrained:NAME`` (:mod:`neurender.run.runs`). ``effect`` is
     the run's :class:`neurender.effects.Effect`: it names the channels read (``effect.inputs``) and
     written (``effect.targets``). Diffusion runs sample as ``sampling`` says (:class:`SamplingOptions`;
     unset fields take the run's ``sample_steps`` and ``sampler``); their spread is scaled by the run's
@@ -89,17 +89,16 @@ class Predictor:
         self.config = self.run.config
         if backend == "auto":
             backend = "onnxruntime" if self.config.model == "fast" and self.device.type == "cpu" else "torch"
-        self.task = prediction_task(self.run, self.device)
-        self.model, self.effect = self.config.model, effects.get(self.config.effect)
+        self.model = predicting(self.run, self.device)
+        self.effect = effects.get(self.config.effect)
         self.channels = channels(self.effect, self.config.inputs)
-        self.stride = self.task.stride
+        self.stride = self.model.stride
         self.sampling = replace(sampling, steps=sampling.steps or self.config.sample_steps,
                                 sampler=sampling.sampler or self.config.sampler)
         # one deterministic network call per frame: a GAN, a fast network, or a diffusion run's
         # one-evaluation estimate (the mean sampler without draws)
-        self.single = not self.task.stochastic or (self.sampling.sampler == "mean" and self.sampling.samples <= 1)
-        self.network = self.task.estimator() if self.task.stochastic and self.single else \
-            self.task.networks[self.task.main]
+        self.single = not self.model.stochastic or (self.sampling.sampler == "mean" and self.sampling.samples <= 1)
+        self.network = self.model.estimator() if self.single else self.model.network
         if backend == "onnxruntime":
             if not self.single:
                 raise InputError(f"the onnxruntime backend runs one network call per frame (GANs, fast runs, a "
@@ -111,7 +110,7 @@ class Predictor:
         self.std_scale = calibration["std_scale"] if self.calibrated else 1.0
         if tile is not None and (not self.single or backend != "torch"):
             raise InputError(f"--tile runs one network call per frame with the torch backend (GANs, fast runs, a "
-                             f"diffusion run with --sampler mean and 1 sample); {run} is a {self.model} run on "
+                             f"diffusion run with --sampler mean and 1 sample); {run} is a {self.config.model} run on "
                              f"{backend} with {self.sampling.samples} sample(s)")
         self.tile, self.internal_res = tile, internal_res
         self.buffers: dict[str, torch.Tensor] = {}
@@ -131,8 +130,8 @@ class Predictor:
         return buffer
 
     def _sample(self, x: torch.Tensor, samples: int, estimate: bool = False) -> torch.Tensor:
-        """The task's draws (and estimate) of padded network input x with these sampling options."""
-        return self.task.sample(x, steps=self.sampling.steps, samples=samples, seed=self.sampling.seed,
+        """The model's draws (and estimate) of padded network input x with these sampling options."""
+        return self.model.sample(x, steps=self.sampling.steps, samples=samples, seed=self.sampling.seed,
                                 estimate=estimate)
 
     def _network(self, x: torch.Tensor, sample=None) -> torch.Tensor:
@@ -202,7 +201,7 @@ class Predictor:
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
         :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
-        (:class:`neurender.training.tasks.Estimate`). The uncertainty is the per-pixel standard
+        (:class:`neurender.run.families.Estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws (then a
         read-only broadcast of one 0: no 1080p image of zeros per frame)."""
         if not self.single and self.sampling.sampler == "mean":  # the estimate, then the draws
@@ -246,6 +245,6 @@ class Predictor:
             raise InputError(f"{self.run.label}: the prediction holds {int((~torch.isfinite(prediction)).sum())} "
                              f"non-finite values from finite inputs: their values lie far outside a G-buffer's range")
         out = {name: prediction[:, i] for i, name in enumerate(self.effect.targets)}
-        if self.task.stochastic:
+        if self.model.stochastic:
             out |= {f"std.{name}": std[:, i].contiguous() for i, name in enumerate(self.effect.targets)}
         return {name: batch.unstack(value) for name, value in out.items()}

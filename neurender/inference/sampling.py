@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from neurender.base.errors import InputError
-from neurender.training.config import SAMPLERS, Sampler
+from neurender.run.config import SAMPLERS, Sampler
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,8 @@ works in a normalised target space (e.g. ``[-1, 1]``) and decides what that spac
 
 Typical step (``x`` input, ``y`` target, both in the trainer's space)::
 
-    G, D = build_acgan(c_in, c_out, config, composite)  # composite: an Effect record's field
+    G = build_generator(c_in, c_out, config, composite)  # composite: an Effect record's field
+    D = PatchDiscriminator(c_in, c_out, config)
     fake = G(x)
     d_loss = discriminator_objective(D(x, y), D(x, fake.detach()), config.gan_loss)
     g_loss, parts = generator_objective(D(x, fake), fake, y, config)
@@ -370,15 +371,14 @@ def discriminator_objective(d_real_logits: torch.Tensor, d_fake_logits: torch.Te
     return 0.5 * (adversarial_loss(d_real_logits, True, kind) + adversarial_loss(d_fake_logits, False, kind))
 
 
-def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None, composite: str | None = None,
-                channel_index: dict | None = None, guess_index: list[int] | None = None
-                ) -> tuple[nn.Module, PatchDiscriminator]:
-    """The generator and discriminator; ``composite`` names the generator (an effect's field).
+def build_generator(in_channels: int, out_channels: int, config: ACGANConfig | None, composite: str | None = None,
+                    channel_index: dict | None = None, guess_index: list[int] | None = None) -> nn.Module:
+    """The generator; ``composite`` names it (an effect's field).
 
     None builds an :class:`AttentionUNetGenerator` (a :class:`ResidualGenerator` over it with
     ``guess_index``); "direct-env-ao" a :class:`GICompositeGenerator` (``out_channels`` must be 3 and
-    ``channel_index`` is required). The discriminator is a
-    :class:`PatchDiscriminator(in_channels, out_channels, config)`.
+    ``channel_index`` is required). Its adversary is a :class:`PatchDiscriminator(in_channels,
+    out_channels, config)`.
     """
     config = config or ACGANConfig()
     if composite not in COMPOSITES:
@@ -393,4 +393,4 @@ def build_acgan(in_channels: int, out_channels: int, config: ACGANConfig | None,
         generator = AttentionUNetGenerator(in_channels, out_channels, config)
         if guess_index is not None:
             generator = ResidualGenerator(generator, guess_index)
-    return generator, PatchDiscriminator(in_channels, out_channels, config)
+    return generator

@@ -4,7 +4,7 @@ A network that reads a classic method's answer (the guess, among its input chann
 correction ``d = prediction - guess``. The gate shrinks it per pixel and target channel:
 ``guess + g * d`` with ``g`` in [0, 1], so ``g = 0`` is the classic method's answer exactly. ``g``
 is a small convolutional network's sigmoid, reading the network input and ``d``, fitted on
-scenes the network was not trained on (:mod:`neurender.training.gate`), times an input-range
+scenes the network was not trained on (:mod:`neurender.inference.gate`), times an input-range
 guard: a pixel any of whose input channels lies outside the range seen while fitting (widened by
 :data:`RANGE_MARGIN` of its span) keeps the guess. Everything happens in the model's [-1, 1] space.
 """

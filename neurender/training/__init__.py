@@ -1,6 +1,7 @@
-"""Training: the run configuration, the model families, the loop, checkpoints and the run folder.
+"""Training: the model families' losses, adversaries and optimisers, the loop, writing checkpoints,
+monitoring and packing a run for shipping.
 
-Owns the run folder (:mod:`neurender.training.runs`: its file names, ``pretrained:NAME``, loading
-config, weights and calibration). Imports the models, the effect registry, the value space, the
-dataset loader and the shared base; never inference, evaluation or the commands.
+Stands on the run layer (:mod:`neurender.run`: the run's config, folder, checkpoint reading, network
+inputs and predicting networks), beside inference; imports the models, the effect registry, the value
+space, the dataset loader and the shared base; never inference, evaluation or the commands.
 """

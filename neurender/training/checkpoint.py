@@ -1,5 +1,5 @@
 """A run's checkpoint file: weights, EMA weights, optimizer state, step and RNG states in one
-safetensors file, written atomically (no pickle). Where it lives: :mod:`neurender.training.runs`."""
+safetensors file, written atomically (no pickle). Where it lives: :mod:`neurender.run.runs`."""
 from __future__ import annotations
 
 import json
@@ -8,13 +8,11 @@ import random
 
 import numpy as np
 import torch
-from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
-
-FORMAT = "neurender-run/1"
+from neurender.run.checkpoint import EMA, FORMAT, NETWORK
 
 
 def _flatten_optimizer(prefix: str, optimizer: torch.optim.Optimizer, tensors: dict) -> dict:
@@ -38,9 +36,9 @@ def save_checkpoint(path: str, task, step: int, config, generator: torch.Generat
     """Write the checkpoint file ``path`` atomically (temporary file, then rename)."""
     tensors, groups = {}, {}
     for name, net in task.networks.items():
-        tensors.update({f"net.{name}.{k}": v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()})
+        tensors.update({f"{NETWORK}{name}.{k}": v.detach().cpu().contiguous().clone() for k, v in net.state_dict().items()})
     if task.ema:
-        tensors.update({f"ema.{k}": v.detach().cpu().contiguous().clone() for k, v in task.ema.module.state_dict().items()})
+        tensors.update({f"{EMA}{k}": v.detach().cpu().contiguous().clone() for k, v in task.ema.module.state_dict().items()})
     for name, optimizer in task.optimizers.items():
         groups[name] = _flatten_optimizer(f"optim.{name}", optimizer, tensors)
     tensors["rng.torch"] = torch.get_rng_state()
@@ -52,29 +50,14 @@ def save_checkpoint(path: str, task, step: int, config, generator: torch.Generat
         save_file(tensors, tmp, metadata=metadata)
 
 
-def read_checkpoint(path: str) -> tuple[dict, dict]:
-    """(tensors, metadata) of the checkpoint file ``path``; InputError when missing or corrupt."""
-    if not os.path.isfile(path):
-        raise InputError(f"no checkpoint in {os.path.dirname(path) or '.'} ({os.path.basename(path)} missing)")
-    try:
-        with safe_open(path, "pt") as handle:
-            metadata = handle.metadata() or {}
-        tensors = load_file(path)
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise InputError(f"corrupt checkpoint {path}: {' '.join(str(exc).split())[:160]}") from None
-    if metadata.get("format") != FORMAT:
-        raise InputError(f"{path} is not a neurender checkpoint")
-    return tensors, metadata
-
-
 def load_weights(task, tensors: dict, path: str) -> None:
     """The networks' and EMA weights of a checkpoint into ``task``; InputError when they do not fit."""
     try:
         for name, net in task.networks.items():
-            prefix = f"net.{name}."
+            prefix = f"{NETWORK}{name}."
             net.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)})
         if task.ema:
-            task.ema.module.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("ema.")})
+            task.ema.module.load_state_dict({k[len(EMA):]: v for k, v in tensors.items() if k.startswith(EMA)})
     except RuntimeError as exc:
         raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
 
@@ -87,17 +70,6 @@ def restore_training_state(task, tensors: dict, metadata: dict, generator: torch
     torch.set_rng_state(tensors["rng.torch"])
     generator.set_state(tensors["rng.batches"])
     random.setstate((3, tuple(json.loads(metadata["python_random"])), None))
-    np.random.set_state(("MT19937", np.array(json.loads(metadata["numpy_random"]), dtype=np.uint32), 624))
+    key = np.array(json.loads(metadata["numpy_random"]), dtype=np.uint32)
+    np.random.set_state(("MT19937", key, len(key)))  # position at the key's end: the next draw regenerates it
     return int(metadata["step"])
-
-
-def load_prediction_weights(task, tensors: dict, path: str) -> None:
-    """The weights prediction uses into ``task.networks[task.main]``: the EMA weights when the
-    checkpoint has them, else the network's own (shipped fp16 weights are cast to float32).
-    InputError when they do not fit."""
-    prefix = "ema." if any(k.startswith("ema.") for k in tensors) else f"net.{task.main}."
-    state = {k[len(prefix):]: v.float() for k, v in tensors.items() if k.startswith(prefix)}
-    try:
-        task.networks[task.main].load_state_dict(state)
-    except RuntimeError as exc:
-        raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None

@@ -11,7 +11,7 @@ import time
 import numpy as np
 from torch.utils.tensorboard import SummaryWriter
 
-from neurender.training import runs
+from neurender.run import runs
 
 
 def _after_last_events(folder: str) -> None:

@@ -1,6 +1,6 @@
 """One trainer for both model families: data batches, loop, logs, checkpoints, resume, DDP.
 
-It writes a run folder (:mod:`neurender.training.runs` says what it holds).
+It writes a run folder (:mod:`neurender.run.runs` says what it holds).
 
 Distributed: launched by ``torchrun`` (WORLD_SIZE set), each process trains on its own
 batches and DDP averages gradients (gloo on the CPU, NCCL on GPUs); rank 0 writes.
@@ -28,11 +28,12 @@ from neurender.base.lock import folder_lock
 from neurender.device import Precision, resolve_device
 from neurender import effects, metrics, space
 from neurender.data import GBufferDataset, held_out_split
-from neurender.training import runs
-from neurender.training.inputs import channels, network_input, scaled_channels
-from neurender.training.checkpoint import load_weights, read_checkpoint, restore_training_state, save_checkpoint
+from neurender.run import runs
+from neurender.run.inputs import channels, network_input, scaled_channels
+from neurender.run.checkpoint import load_prediction_weights, read_checkpoint
+from neurender.training.checkpoint import load_weights, restore_training_state, save_checkpoint
 from neurender.training.monitor import Monitor
-from neurender.training.config import TrainConfig
+from neurender.run.config import TrainConfig
 from neurender.training.tasks import build_task, to_device
 
 
@@ -41,7 +42,8 @@ def _initialise(task, init: str, config: TrainConfig) -> None:
     which must read the same inputs as ``config``."""
     run = runs.open_run(init)
     runs.same_inputs(run, config, "--init")
-    run.load_prediction_weights(task)
+    tensors, _ = run.read_checkpoint()
+    load_prediction_weights(task.networks[task.main], task.main, tensors, run.checkpoint_path)
     if task.ema:
         task.ema.module.load_state_dict(task.networks[task.main].state_dict())
 
@@ -49,7 +51,7 @@ def _initialise(task, init: str, config: TrainConfig) -> None:
 def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect,
                    scaled: torch.Tensor | None = None):
     """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y; ``scaled``
-    (the same pixels of :func:`neurender.training.inputs.scaled_channels`) for scaled runs."""
+    (the same pixels of :func:`neurender.run.inputs.scaled_channels`) for scaled runs."""
     return network_input(inputs, mask, effect, scaled), space.target_to_model_space(target, effect)
 
 

@@ -10,7 +10,7 @@ from neurender.models.acgan import (
     GICompositeGenerator,
     PatchDiscriminator,
     adversarial_loss,
-    build_acgan,
+    build_generator,
     discriminator_objective,
     generator_objective,
 )
@@ -35,14 +35,15 @@ def gi_input(batch=2, size=16) -> torch.Tensor:
 @pytest.mark.parametrize("c_in,c_out", [(10, 3), (4, 1)])
 def test_generator_shapes(c_in, c_out):
     torch.manual_seed(0)
-    generator, _ = build_acgan(c_in, c_out, tiny())
+    generator = build_generator(c_in, c_out, tiny())
     assert isinstance(generator, AttentionUNetGenerator) and generator.stride == 16
     assert generator(torch.randn(2, c_in, 16, 32)).shape == (2, c_out, 16, 32)
 
 
 def test_gi_composite_shape_and_formula():
     torch.manual_seed(0)
-    generator, discriminator = build_acgan(11, 3, tiny(), "direct-env-ao", GI_INDEX)
+    generator = build_generator(11, 3, tiny(), "direct-env-ao", GI_INDEX)
+    discriminator = PatchDiscriminator(11, 3, tiny())
     assert isinstance(generator, GICompositeGenerator) and generator.stride == 16
     x = gi_input()
     out, parts = generator(x, return_parts=True)
@@ -61,7 +62,7 @@ def test_gi_composite_shape_and_formula():
 
 def test_gi_needs_channel_index():
     with pytest.raises(ValueError, match="channel_index"):
-        build_acgan(11, 3, tiny(), "direct-env-ao")
+        build_generator(11, 3, tiny(), "direct-env-ao")
     with pytest.raises(ValueError, match="mask"):
         GICompositeGenerator(11, tiny(), {k: v for k, v in GI_INDEX.items() if k != "mask"})
     with pytest.raises(ValueError, match="direct"):
@@ -152,7 +153,7 @@ def test_discriminator_shape(spectral_norm):
 def test_one_step_reduces_generator_loss(use_discriminator):
     torch.manual_seed(0)
     config = tiny()
-    generator, discriminator = build_acgan(10, 3, config)
+    generator, discriminator = build_generator(10, 3, config), PatchDiscriminator(10, 3, config)
     discriminator.requires_grad_(False).eval()  # frozen: no spectral-norm power iteration either
     x, target = torch.randn(4, 10, 32, 32), torch.rand(4, 3, 32, 32) * 2 - 1
 

@@ -69,8 +69,8 @@ def test_a_run_folder_written_before_a_rename_still_loads(tmp_path):
     """config.json files written with the old name of a field (res, now crop) load under the new one."""
     import json
 
-    from neurender.training import runs
-    from neurender.training.config import TrainConfig
+    from neurender.run import runs
+    from neurender.run.config import TrainConfig
 
     old = TrainConfig(model="acgan", effect="ao", data=("d",)).to_json()
     old["res"] = old.pop("crop") // 2

@@ -63,7 +63,7 @@ def test_outputs_are_kept_apart_from_their_inputs(pair_dataset, tmp_path):
     from data_gen.convert import PRESETS, ConvertedView, convert
     from neurender.base.errors import InputError
     from neurender.evaluation.evaluate import evaluate
-    from neurender.training.config import TrainConfig
+    from neurender.run.config import TrainConfig
     from neurender.training.train import train
     from nr_helpers import snapshot
 

@@ -12,9 +12,9 @@ from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
-from neurender.training import runs
-from neurender.training.config import TrainConfig
-from neurender.training.inputs import channels
+from neurender.run import runs
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import channels
 from neurender.training.tasks import build_task, to_device
 from neurender.training.train import train
 

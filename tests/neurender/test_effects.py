@@ -22,7 +22,7 @@ def toy_effect():
 
 
 def test_a_registered_effect_trains_predicts_and_evaluates(toy_effect, pair_dataset, tmp_path):
-    from neurender.training.config import TrainConfig
+    from neurender.run.config import TrainConfig
     from neurender.evaluation.evaluate import evaluate
     from neurender.models.acgan import ACGANConfig
     from neurender.inference.files import predict_files

@@ -117,7 +117,7 @@ def test_pt_oidn_beats_raw_path_tracing_at_1_spp(evaluations):
 
 def test_a_run_of_another_effect_is_refused(dataset_dir, tmp_path):
     from neurender.models.acgan import ACGANConfig
-    from neurender.training.config import TrainConfig
+    from neurender.run.config import TrainConfig
     from neurender.training.train import train
 
     config = TrainConfig(model="acgan", effect="fog", data=dataset_dir, iters=1, batch=1, crop=16,

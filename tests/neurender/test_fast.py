@@ -15,8 +15,8 @@ from neurender.data import GBufferDataset
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.predictor import Predictor
 from neurender.models.fast import FastConfig, FastNet
-from neurender.training.config import TrainConfig
-from neurender.training.inputs import channels, guess_method
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import channels, guess_method
 from neurender.training.train import train
 
 AO, GI = effects.get("ao"), effects.get("gi")

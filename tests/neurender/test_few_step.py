@@ -10,7 +10,7 @@ from nr_helpers import error_lines, run_main
 from neurender.base.exr import read_exr
 from neurender import metrics
 from neurender.base.view import ViewParameters
-from neurender.training.config import TrainConfig
+from neurender.run.config import TrainConfig
 from neurender.evaluation.evaluate import evaluate
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
@@ -52,7 +52,7 @@ def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
     seed gives the same draws, another seed other draws."""
     inputs, mask, view = _view(runs["data"])
     predictor = Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5))
-    unet_calls, guess_calls = _count_calls(predictor.network), _count_calls(predictor.task.first_guess)
+    unet_calls, guess_calls = _count_calls(predictor.network), _count_calls(predictor.model.first_guess)
     first = predictor.draws(inputs, mask, view)
     assert first.shape == (2, 1, 1, *mask.shape[-2:])
     assert len(unet_calls) == 2 * steps and len(guess_calls) == 1
@@ -71,7 +71,7 @@ def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs)
     assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
     assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2)).predict(inputs, mask, view)[0])
     spread = Predictor(runs["refiner"], SamplingOptions(sampler="mean", steps=2, samples=3))
-    calls, guess_calls = _count_calls(spread.network), _count_calls(spread.task.first_guess)
+    calls, guess_calls = _count_calls(spread.network), _count_calls(spread.model.first_guess)
     with_draws, std = spread.predict(inputs, mask, view)
     assert len(calls) == 1 + 3 * 2 and len(guess_calls) == 1
     assert torch.allclose(with_draws, prediction, atol=1e-6) and (std > 0).any()

@@ -81,7 +81,7 @@ def test_a_run_with_a_closed_gate_predicts_its_classic_method(pair_dataset, tmp_
     from neurender.baselines.methods import METHODS
     from neurender.data import GBufferDataset
     from neurender.inference.predictor import Predictor
-    from neurender.training import runs
+    from neurender.run import runs
 
     folder = tmp_path / "ao"
     shutil.copytree(runs.resolve("pretrained:ao"), folder)
@@ -134,7 +134,7 @@ def test_a_gated_shipped_model_does_no_harm_where_its_inputs_leave_their_range(n
     from neurender.data import GBufferDataset
     from neurender.inference.predictor import Predictor
     from neurender.baselines.camera import focal_pixels
-    from neurender.training.inputs import guess_method
+    from neurender.run.inputs import guess_method
 
     predictor = Predictor(f"pretrained:{name}")
     effect = predictor.effect

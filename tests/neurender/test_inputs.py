@@ -17,8 +17,8 @@ from neurender.base.view import ViewParameters
 from neurender.inference.predictor import Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig
-from neurender.training.config import TrainConfig
-from neurender.training.inputs import DERIVED, scaled_channels
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import DERIVED, scaled_channels
 from neurender.training.train import train
 
 AO, FOG = effects.get("ao"), effects.get("fog")

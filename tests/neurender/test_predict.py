@@ -9,8 +9,8 @@ import torch.nn.functional as F
 from nr_helpers import VIEW_OPTIONS, error_lines, run_main, run_neurender, synthetic_view
 from neurender.base.exr import read_exr, write_exr
 from neurender import space
-from neurender.training.inputs import network_input, scaled_channels
-from neurender.training.config import TrainConfig
+from neurender.run.inputs import network_input, scaled_channels
+from neurender.run.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig
 from neurender.inference.predictor import MARGIN, Predictor

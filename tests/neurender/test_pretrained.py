@@ -9,8 +9,8 @@ import torch
 from neurender.commands.learn import ExportCommand, run_export
 from neurender.evaluation.model_card import write_card
 from neurender.inference.onnx import session
-from neurender.training import runs
-from neurender.training.config import TrainConfig
+from neurender.run import runs
+from neurender.run.config import TrainConfig
 from neurender.training.shipping import pack
 from neurender.models.acgan import ACGANConfig
 
@@ -58,7 +58,7 @@ def test_unknown_pretrained_name_is_an_input_error():
 
 def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
     from neurender.inference.predictor import Predictor
-    from neurender.training.inputs import network_input, scaled_channels
+    from neurender.run.inputs import network_input, scaled_channels
 
     predictor = Predictor(gan_run)
     inputs, mask, view = _view(pair_dataset, "ao")

@@ -16,9 +16,10 @@ from nr_helpers import BASE_ENV, error_lines, predict_item, run_neurender
 from neurender.base.exr import read_exr, write_exr
 from neurender import effects, metrics, space
 from neurender.device import Precision
-from neurender.training import runs
-from neurender.training.checkpoint import read_checkpoint, save_checkpoint
-from neurender.training.config import TrainConfig
+from neurender.run import runs
+from neurender.run.checkpoint import read_checkpoint
+from neurender.training.checkpoint import save_checkpoint
+from neurender.run.config import TrainConfig
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
 from neurender.inference.predictor import Predictor

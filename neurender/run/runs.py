@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 from neurender.base.atomic import write_json_atomic
 from neurender.base.errors import InputError
-from neurender.training.checkpoint import load_prediction_weights, read_checkpoint
-from neurender.training.config import TrainConfig
+from neurender.run.checkpoint import read_checkpoint
+from neurender.run.config import TrainConfig
 
 CONFIG = "config.json"
 CHECKPOINT = "checkpoint.safetensors"
@@ -121,11 +121,6 @@ class Run:
     def read_checkpoint(self) -> tuple[dict, dict]:
         """(tensors, metadata) of its checkpoint; InputError when missing or corrupt."""
         return read_checkpoint(self.checkpoint_path)
-
-    def load_prediction_weights(self, task) -> None:
-        """Its prediction weights (EMA ones when it has them) into ``task``'s predicting network."""
-        tensors, _ = self.read_checkpoint()
-        load_prediction_weights(task, tensors, self.checkpoint_path)
 
     def calibration(self) -> dict | None:
         return read_calibration(self.folder)

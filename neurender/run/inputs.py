@@ -1,7 +1,7 @@
 """What a network reads: the G-buffer in model space, and for scaled runs the physically scaled
 channels and the classic method's answer.
 
-A run's ``inputs`` field (:class:`neurender.training.config.TrainConfig`) says which:
+A run's ``inputs`` field (:class:`neurender.run.config.TrainConfig`) says which:
 
 * ``gbuffer``: the effect's :attr:`~neurender.effects.Effect.network_inputs` in the space of
   :func:`neurender.space.network_input` (depth divided by the image's mean depth: nothing tells the

@@ -1,6 +1,6 @@
 """The configuration of a training run (nerfstudio style: a dataclass, a docstring per field).
 
-The run folder (:mod:`neurender.training.runs`) saves it as ``config.json``; the command line
+The run folder (:mod:`neurender.run.runs`) saves it as ``config.json``; the command line
 derives ``neurender train``'s flags from it (:mod:`neurender.commands.arguments`).
 """
 from __future__ import annotations
@@ -20,13 +20,13 @@ from neurender.models.fast import FastConfig
 from neurender.models.unet import UNetConfig
 
 Model = Literal["acgan", "diffusion", "fast"]
-"""The model families (:data:`neurender.training.tasks.TASKS` has one task per name)."""
+"""The model families (:data:`neurender.run.families.FAMILIES` has one per name)."""
 MODELS = typing.get_args(Model)
 Sampler = Literal["ddim", "mean"]
 """What a diffusion run predicts: the mean of its DDIM draws, or its one-evaluation estimate of the mean."""
 SAMPLERS = typing.get_args(Sampler)
 Inputs = Literal["scaled", "gbuffer", "derived"]
-"""What a network reads (:mod:`neurender.training.inputs`)."""
+"""What a network reads (:mod:`neurender.run.inputs`)."""
 INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
 """Fields renamed since a run folder's config.json was written: old name -> new name."""
@@ -45,7 +45,7 @@ class TrainConfig:
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
     residual over it; ``derived``: the G-buffer, the scaled channels and only a classic method cheaper than
-    the network, if the effect has one (the fast tier's: :func:`neurender.training.inputs.guess_method`); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
+    the network, if the effect has one (the fast tier's: :func:`neurender.run.inputs.guess_method`); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
     balance: bool = True
     """Divide the view's light out of every radiance channel, input and target, and multiply the
     prediction back (fog and GI: exact in RGB rendering, :mod:`neurender.space`); runs written before
