@@ -91,6 +91,9 @@ class PredictCommand:
     """Camera ray length assumed where no surface is hit, world units (none: the dataset's, else infinite)."""
     gate: bool = True
     """Use the model's trust gate when it has one (--no-gate: the network's own correction everywhere)."""
+    preview: bool = False
+    """Also write a PNG beside each EXR: the prediction tone-mapped for display (AO as grey), and a
+    diffusion run's uncertainty to its right."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the networks run."""
 
@@ -101,8 +104,9 @@ def run_predict(command: PredictCommand) -> int:
                           precision=command.devices.precision, gate=command.gate)
     given = ViewParameters(fov_x=command.fov_deg, ao_radius=command.ao_radius, sigma_t=command.sigma_t,
                            background_distance=command.background_distance)
-    written = predict_files(predictor, command.input, command.out, given=given)
-    print(f"{len(written)} prediction(s) written to {command.out}")
+    written = predict_files(predictor, command.input, command.out, given=given, previews=command.preview)
+    print(f"{sum(path.endswith('.exr') for path in written)} prediction(s) written to {command.out}"
+          + (" with a PNG preview each" if command.preview else ""))
     return 0
 
 

@@ -12,9 +12,11 @@ import sys
 from dataclasses import fields, replace
 
 import numpy as np
+import torch
+from PIL import Image
 from tqdm import tqdm
 
-from neurender import effects
+from neurender import effects, space
 from neurender.base.atomic import atomic_path
 from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
@@ -125,10 +127,27 @@ def _claim(out_dir: str, predictor: Predictor) -> None:
         json.dump(mine, handle)
 
 
+def preview(prediction: dict[str, np.ndarray], effect: effects.Effect) -> np.ndarray:
+    """A prediction for display, (H, W, 3) uint8: its targets tone-mapped as pictures and metrics are
+    (:func:`neurender.space.display`; AO as grey), and beside them, when it has ``std.*`` channels,
+    the uncertainty as grey scaled to its largest value."""
+    def shown(names, hdr):
+        image = torch.from_numpy(np.stack([prediction[n] for n in names], -1))
+        return space.display(image, hdr).expand(*image.shape[:2], 3).numpy()
+
+    panels = [shown(effect.targets, effect.hdr)]
+    spread = [f"std.{name}" for name in effect.targets]
+    if all(name in prediction for name in spread):
+        std = np.mean([prediction[name] for name in spread], axis=0)
+        panels.append(np.repeat((std / max(float(std.max()), 1e-12))[..., None], 3, -1))
+    return np.round(np.concatenate(panels, 1) * 255).astype(np.uint8)
+
+
 def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress: bool = True,
-                  given: ViewParameters = UNSET) -> list[str]:
+                  given: ViewParameters = UNSET, previews: bool = False) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files
-    written. ``given``: view parameters that replace a dataset's (unset fields are None).
+    written. ``given``: view parameters that replace a dataset's (unset fields are None); ``previews``:
+    also a PNG of each prediction (:func:`preview`) beside its EXR.
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
     diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
@@ -162,6 +181,12 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
             os.makedirs(folder, exist_ok=True)
             if os.path.realpath(folder) != os.path.join(os.path.realpath(out_dir), os.path.dirname(relative)).rstrip(os.sep):
                 raise InputError(f"{folder} leads out of --out {out_dir} through a symbolic link; remove the link")
-            write_exr(target, predictor(read_exr(path, needed), views[path]))
+            prediction = predictor(read_exr(path, needed), views[path])
+            write_exr(target, prediction)
             written.append(target)
+            if previews:
+                png = os.path.splitext(target)[0] + ".png"
+                with atomic_path(png, ".png") as tmp:
+                    Image.fromarray(preview(prediction, effect)).save(tmp, format="PNG")
+                written.append(png)
     return written

@@ -237,3 +237,21 @@ def test_a_second_model_into_one_prediction_folder_is_refused(run, fast_run, pai
     lines = error_lines(other.stderr)
     assert other.returncode == 2 and len(lines) == 1 and "holds predictions of" in lines[0], other.stderr
     assert (out / "000.exr").read_bytes() == before
+
+
+def test_predict_previews_are_the_predictions_for_display(pair_dataset, tmp_path):
+    """Issue 50, item 2: --preview writes a PNG beside each EXR, the prediction as the report shows it
+    (radiance tone-mapped; the fog-fast model here), so a prediction can be looked at."""
+    from PIL import Image
+
+    view = next(pair_dataset.rglob("000.exr"))
+    result = run_main("predict", "--checkpoint", "pretrained:fog-fast", "--input", view, "--out", tmp_path / "p",
+                      "--preview")
+    assert result.returncode == 0 and "with a PNG preview each" in result.stdout, result.stderr
+    prediction = read_exr(str(tmp_path / "p" / "000.exr"))
+    png = np.asarray(Image.open(tmp_path / "p" / "000.png"))
+    rgb = torch.from_numpy(np.stack([prediction[f"fog.{c}"] for c in "RGB"], -1))
+    expected = np.round(space.display(rgb, hdr=True).numpy() * 255)
+    assert png.shape == (*prediction["fog.R"].shape, 3) and png.dtype == np.uint8
+    assert np.abs(png.astype(float) - expected).max() <= 1
+    assert len(np.unique(png)) > 8, "an image, not a constant"
