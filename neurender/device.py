@@ -7,6 +7,7 @@ slower than fp32 and changes the figures), and ``auto`` is bf16 on a GPU that su
 from __future__ import annotations
 
 import contextlib
+import platform
 import sys
 import typing
 from dataclasses import dataclass
@@ -69,6 +70,24 @@ class Precision:
         if self.name == "fp32":
             return contextlib.nullcontext()
         return torch.autocast(self.device.type, dtype=DTYPES[self.name])
+
+
+def cpu_name() -> str:
+    """This machine's processor as the system names it (``/proc/cpuinfo``; else the platform's word)."""
+    try:
+        with open("/proc/cpuinfo") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown CPU"
+
+
+def machine(device: torch.device) -> dict:
+    """Where figures were timed: ``device`` (:func:`device_label`), ``cpu`` (:func:`cpu_name`), ``threads``
+    (torch's CPU threads)."""
+    return {"device": device_label(device), "cpu": cpu_name(), "threads": torch.get_num_threads()}
 
 
 def device_label(device: torch.device) -> str:

@@ -41,7 +41,7 @@ from neurender.base.dataset import MANIFEST
 from neurender.base.errors import InputError
 from neurender.base.paths import check_apart
 from neurender.base.lock import folder_lock
-from neurender.device import DeviceOptions, resolve_device
+from neurender.device import DeviceOptions, machine, resolve_device
 from neurender.data import GBufferDataset
 from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
@@ -115,6 +115,7 @@ def _summarise(rows: list[dict], dataset: GBufferDataset, methods: Methods, spre
             "per_scene": {s: {key: m[key] for key in METRICS} for s, m in scenes.items()},
             "per_scene_full": {s: {key: m[f"{key}_full"] for key in METRICS} for s, m in scenes.items()},
             "ms_per_frame": float(np.mean([r["ms"] for r in mine])),
+            "ms_quartiles": [float(q) for q in np.percentile([r["ms"] for r in mine], [25, 75])],
         }
         if spread.get(name):
             std, error = (torch.cat(parts) for parts in zip(*spread[name]))
@@ -174,6 +175,7 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
             "effect": effect, "data_dir": os.path.abspath(data_dir), "split": split, "views": len(dataset),
             "views_masked": len(dataset) - len(empty), "empty_mask_views": empty, "scenes": dataset.scene_ids,
             "metric_space": "tonemapped (Reinhard + sRGB)" if record.hdr else "linear",
+            "timing": {"frame": list(item["mask"].shape[-2:]), **machine(resolve_device(devices.device))},
             "methods": _summarise(rows, dataset, methods, spread), "grids": grids,
         }
         if sequence.pairs:

@@ -1,6 +1,9 @@
-"""`neurender report`: one self-contained page (HTML and Markdown) from evaluation folders.
+"""`neurender report`: one page (HTML and Markdown, with its images in the same folder) from evaluation
+folders.
 
-Per evaluation: a table of every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
+Per evaluation: first the answer to "which method at my budget" (:func:`budget_rows`: for each time
+per frame, the method within it closest to the reference, path tracing included), then a table of
+every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
 on the full frame, the temporal warped error on camera paths, ms per frame, the equal-quality time of the path tracer and of path tracing +
 OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
 curves' points and the noise floor, a plot of surface SSIM against time per frame with both
@@ -39,7 +42,47 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 ABOVE_FLOOR = " (above the noise floor)"
-CURVES = (("path_tracer", "path tracer"), ("pt_oidn", "pt-oidn"))  # summary.json key, label
+CURVES = (("path_tracer", "path tracer"), ("pt_oidn", "PT + OIDN"))  # summary.json key, label
+BUDGETS_MS = ((16.7, "16.7 ms (60 fps)"), (33.3, "33.3 ms (30 fps)"), (100.0, "100 ms"), (1000.0, "1 s"),
+              (10000.0, "10 s"), (float("inf"), "no limit"))
+"""The time budgets per frame of the decision table."""
+
+
+def candidates(summary: dict) -> list[tuple[str, dict, float]]:
+    """(name, surface metrics, ms per frame) of every method and every point of the path-tracing curves."""
+    found = [(name, m["mean"], m["ms_per_frame"]) for name, m in summary["methods"].items()]
+    for key, label in CURVES:
+        found += [(f"{label} {p['spp']} spp", p, p["ms"]) for p in summary.get(key, {}).get("curve", [])]
+    return [c for c in found if c[1]["flip"] is not None]
+
+
+def budget_rows(summary: dict) -> list[list[str]]:
+    """For each budget of :data:`BUDGETS_MS`, the candidate within it with the lowest FLIP (the perceptual
+    error; ties: the higher PSNR) as table cells: budget, method, SSIM, PSNR, FLIP, ms; "-" when none fits."""
+    rows = []
+    for budget, label in BUDGETS_MS:
+        fitting = [c for c in candidates(summary) if c[2] <= budget]
+        if not fitting:
+            rows.append([label, "none this fast", "-", "-", "-", "-"])
+            continue
+        name, mean, ms = min(fitting, key=lambda c: (c[1]["flip"], -c[1]["psnr"]))
+        rows.append([label, name, _fmt(mean["ssim"]), _fmt(mean["psnr"], 2), _fmt(mean["flip"]), _fmt(ms, 1)])
+    return rows
+
+
+BUDGET_HEADER = ["time per frame", "best method within it (lowest FLIP)", "SSIM", "PSNR", "FLIP", "ms/frame"]
+
+
+def timing_note(summary: dict) -> str:
+    """Where and at what size the times were taken (summaries before the ``timing`` record: unknown)."""
+    timing = summary.get("timing")
+    if not timing:
+        return "Times: frame size and machine not recorded (evaluated before neurender recorded them)."
+    height, width = timing["frame"]
+    return (f"Times per frame at {width}x{height} px on {timing['device']} ({timing['cpu']}, {timing['threads']} "
+            "CPU threads): warm; a method's figure is its mean over the views, with the quartiles in brackets. "
+            "Times grow with the pixel count: `neurender bench compare --sizes 1080p` times the same methods at "
+            "1920x1080.")
 
 
 def _equal(summary: dict, key: str, name: str, ms_per_frame: float) -> list[str]:
@@ -53,12 +96,18 @@ def _equal(summary: dict, key: str, name: str, ms_per_frame: float) -> list[str]
     return [_fmt(equal, 1), f"{equal / ms_per_frame:.1f}x"]
 
 
+def _ms(m: dict) -> str:
+    """A method's ms per frame, with its quartiles over the views when the summary has them."""
+    spread = m.get("ms_quartiles")
+    return _fmt(m["ms_per_frame"], 1) + (f" ({spread[0]:.1f}-{spread[1]:.1f})" if spread else "")
+
+
 def _rows(summary: dict) -> list[list[str]]:
     above = summary.get("noise_floor", {}).get("methods_above", [])
     rows = []
     for name, m in summary["methods"].items():
         label = name + (ABOVE_FLOOR if name in above else "")
-        rows.append([label, *_scores(m["mean"], m["mean_full"], m.get("temporal")), _fmt(m["ms_per_frame"], 1),
+        rows.append([label, *_scores(m["mean"], m["mean_full"], m.get("temporal")), _ms(m),
                      *_equal(summary, "path_tracer", name, m["ms_per_frame"]),
                      *_equal(summary, "pt_oidn", name, m["ms_per_frame"])])
     for key, label in CURVES:
@@ -109,10 +158,8 @@ def _plot(summary: dict, path: str) -> None:
         for (key, name), color in zip(CURVES, ("black", "tab:gray")):
             curve = summary.get(key, {}).get("curve", [])
             if curve:
-                ax.plot([p["ms"] for p in curve], [p[metric] for p in curve], "o-", color=color, label=name)
-                for p in curve:
-                    ax.annotate(f"{p['spp']}", (p["ms"], p[metric]), fontsize=7, xytext=(3, -8),
-                                textcoords="offset points")
+                ax.plot([p["ms"] for p in curve], [p[metric] for p in curve], "o-", color=color,
+                        label=f"{name} ({curve[0]['spp']} to {curve[-1]['spp']} spp)")
         if summary.get("noise_floor", {}).get(metric) is not None:
             ax.axhline(summary["noise_floor"][metric], color="tab:red", linestyle="--",
                        label=f"noise floor (reference again, {summary['noise_floor']['spp']} spp)")
@@ -123,11 +170,31 @@ def _plot(summary: dict, path: str) -> None:
         ax.set_xlabel("time per frame (ms, log scale)")
         ax.set_ylabel(f"{label} on the surfaces (mask)")
         ax.grid(True, which="both", alpha=0.3)
-    axes[0].legend(fontsize=7)
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(4, len(labels)), fontsize=8, frameon=False)
     fig.suptitle(f"{summary['effect']}: quality against time")
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.06 * (1 + (len(labels) - 1) // 4), 1, 1))  # the legend's rows below the axes
     fig.savefig(path)
     plt.close(fig)
+
+
+def _columns(summary: dict) -> tuple[list[str], list[list[str]]]:
+    """The header and rows of the every-method table; without the tWE column when nothing was on a path."""
+    rows = _rows(summary)
+    if "temporal" in summary:
+        return HEADER, rows
+    drop = HEADER.index("tWE (camera paths)")
+    return [h for i, h in enumerate(HEADER) if i != drop], [[c for i, c in enumerate(r) if i != drop] for r in rows]
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    return ("<table><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"
+            + "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+            + "</table>")
+
+
+def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
 def report(eval_dirs: list[str], out_dir: str) -> str:
@@ -143,6 +210,9 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   "<style>body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
                   "td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}td:first-child{text-align:left}"
                   "img{max-width:100%}</style></head><body><h1>neurender report</h1>",
+                  "<p>Each effect starts with the decision: for a time per frame, the method within it whose "
+                  "surface FLIP (the perceptual error) is lowest, path tracing and path tracing + OIDN at each "
+                  "spp included. Then every method.</p>",
                   "<p>Metrics against the path-traced reference (tone-mapped for fog and GI), on the surfaces "
                   "(mask.Y &gt; 0.5) unless marked full frame: off the mask every method is given the same values, "
                   "so full-frame figures mostly reward how much background a view shows. Equal-quality "
@@ -161,17 +231,16 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
         title = f"{summary['effect']}: {summary['views']} views of {', '.join(summary['scenes'])} ({summary['split']})"
         plot = f"images/{prefix}_quality_time.png"
         _plot(summary, os.path.join(out_dir, plot))
-        rows = _rows(summary)
+        header, rows = _columns(summary)
         if summary["empty_mask_views"]:
             title += f"; {len(summary['empty_mask_views'])} with an empty mask left out of the surface figures"
-        html_parts += [f"<h2>{html.escape(title)}</h2>", "<table><tr>"
-                       + "".join(f"<th>{html.escape(h)}</th>" for h in HEADER) + "</tr>"]
-        html_parts += ["<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows]
-        notes = _uncertainty(summary)
-        html_parts += ["</table>", *(f"<p>{html.escape(n)}</p>" for n in notes),
+        notes, budgets = [timing_note(summary), *_uncertainty(summary)], budget_rows(summary)
+        html_parts += [f"<h2>{html.escape(title)}</h2>", "<h3>Which method at your budget</h3>",
+                       _html_table(BUDGET_HEADER, budgets), "<h3>Every method</h3>",
+                       _html_table(header, rows), *(f"<p>{html.escape(n)}</p>" for n in notes),
                        f"<p><img src='{plot}' alt='quality against time'></p>"]
-        markdown += [f"## {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
-        markdown += ["| " + " | ".join(row) + " |" for row in rows]
+        markdown += [f"## {title}", "", "### Which method at your budget", "", *_markdown_table(BUDGET_HEADER, budgets),
+                     "", "### Every method", "", *_markdown_table(header, rows)]
         markdown += ["", *(f"{n}\n" for n in notes), f"![quality against time]({plot})", ""]
         for grid in summary.get("grids", []):
             name = f"images/{prefix}_{os.path.basename(grid)}"

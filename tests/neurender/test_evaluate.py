@@ -246,3 +246,29 @@ def test_equal_quality_on_every_metric_on_a_hand_made_curve():
                                                                         "flip": 100.0})
     assert summary["equal_quality_ms"]["a"] == pytest.approx(100.0) and summary["speedup"]["a"] == pytest.approx(100)
     assert summary["equal_quality_ms"]["b"] is None, "PSNR beyond the curve: no equal-quality time on all three"
+
+
+def test_the_report_answers_which_method_at_each_budget(evaluations, tmp_path):
+    """Issue 50, item 1: per budget the method within it with the lowest FLIP, path tracing included;
+    the frame size and machine stated; ms with their spread; no tWE column without camera paths."""
+    from neurender.evaluation.report import BUDGETS_MS, budget_rows, candidates
+
+    summary = evaluations["ao"][1]
+    assert summary["timing"]["frame"] == list(summary["timing"]["frame"]) and summary["timing"]["threads"] >= 1
+    rows = budget_rows(summary)
+    assert [r[0] for r in rows] == [label for _, label in BUDGETS_MS]
+    for (budget, _), row in zip(BUDGETS_MS, rows):
+        fitting = [c for c in candidates(summary) if c[2] <= budget]
+        if fitting:
+            assert float(row[4]) == pytest.approx(min(c[1]["flip"] for c in fitting), abs=5e-4) and float(row[5]) <= budget
+        else:
+            assert row[1] == "none this fast"
+    names = {c[0] for c in candidates(summary)}
+    assert set(summary["methods"]) < names and "PT + OIDN 1 spp" in names
+    report([evaluations["ao"][0]], str(tmp_path / "r"))
+    text = (tmp_path / "r" / "report.md").read_text()
+    height, width = summary["timing"]["frame"]
+    assert "### Which method at your budget" in text and f"at {width}x{height} px on cpu" in text
+    assert "tWE" not in text and "pt-oidn" not in text
+    ms, (low, high) = summary["methods"]["gtao"]["ms_per_frame"], summary["methods"]["gtao"]["ms_quartiles"]
+    assert f"{ms:.1f} ({low:.1f}-{high:.1f})" in text
