@@ -18,9 +18,9 @@ import time
 from collections.abc import Iterator
 from multiprocessing.connection import wait
 
+from data_gen.worker import ViewTask, render_view
 from neurender.base.errors import InputError
 from neurender.base.variant import MIN_THREADS
-from data_gen.worker import ViewTask, render_view
 
 RECYCLE_AFTER = 50
 FIRST_VIEWS_TIMEOUT = 600.0  # s a view may take before any has finished (scene loading, kernel compilation)

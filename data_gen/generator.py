@@ -15,8 +15,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from typing import Literal
 from importlib.metadata import version
+from typing import Literal
 
 import drjit
 import mitsuba

@@ -18,12 +18,11 @@ import drjit as dr
 import mitsuba as mi
 import numpy as np
 
-from data_gen import integrators
-from neurender.base.camera import Camera, to_camera_space
 import scenes
+from data_gen import integrators
 from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
+from neurender.base.camera import Camera, to_camera_space
 from scenes import LoadedScene
-
 
 # Fog-free ball around every point light, radius as a fraction of the scene's size: next-event
 # estimation from a fog point at distance r from a point light weighs 1/r^2, so without it the

@@ -99,7 +99,7 @@ def validate(directory: str) -> list[tuple[str, str]]:
         if not 0 <= key[1] < views:
             problems.append((views_path, f"line {number}: view {key[1]} is outside the dataset's {views} views"))
         recorded[key], records[key] = record["file"], record
-    for scene_id, scene in scenes.items():
+    for scene_id in scenes:
         for view in range(views):
             if (scene_id, view) not in recorded:
                 problems.append((os.path.join(directory, scene_id), f"view {view} not in {VIEWS}"))

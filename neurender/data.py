@@ -19,10 +19,10 @@ import sys
 import numpy as np
 import torch
 
+from neurender import effects
 from neurender.base.dataset import load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
-from neurender import effects
 from neurender.base.view import ViewParameters, view_parameters
 
 

@@ -1,6 +1,7 @@
 """Fit the trust gate of a run or shipped model on datasets it was not trained on (neurender.models.gate).
 
 Usage: python scripts/fit_gate.py RUN --data DIR... --out FOLDER [--steps 1000] [--seed 0] [--shift NAME=FACTOR...]
+                                  [--guard-only]
 FOLDER receives a copy of the run's files (config, checkpoint, calibration, card) and gate.safetensors,
 so `neurender evaluate --method FOLDER` scores the gated model beside the ungated one; gate.json
 records the fit. Copy gate.safetensors into neurender/pretrained/NAME to ship it.
@@ -26,9 +27,12 @@ def main() -> None:
     parser.add_argument("--shift", nargs="*", default=[], metavar="NAME=FACTOR",
                         help="also predict every view with this view parameter scaled (one the target does not "
                              "depend on: GI's ao_radius)")
+    parser.add_argument("--guard-only", action="store_true",
+                        help="fit the input range alone: the network's answer inside it, the classic one outside")
     args = parser.parse_args()
     shifts = tuple({name: float(factor)} for name, factor in (item.split("=") for item in args.shift))
-    gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed, shifts=shifts)
+    gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed, shifts=shifts,
+                            guard_only=args.guard_only)
     source = runs.resolve(args.run)
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(source):

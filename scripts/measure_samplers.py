@@ -39,4 +39,5 @@ print(f"{'pass':7s}{'spp':>4s}" + "".join(f"{k:>13s}" for k in MITSUBA_SAMPLERS)
 for name in PASSES:
     for spp in LEVELS:
         base = error[name, "independent", spp]
-        print(f"{name:7s}{spp:4d}" + "".join(f"{error[name, k, spp]:8.4f}{error[name, k, spp] / base:5.2f}" for k in MITSUBA_SAMPLERS))
+        cells = "".join(f"{error[name, k, spp]:8.4f}{error[name, k, spp] / base:5.2f}" for k in MITSUBA_SAMPLERS)
+        print(f"{name:7s}{spp:4d}" + cells)

@@ -6,7 +6,9 @@ Usage: .venv/bin/python scripts/warm_curve_check.py DATA EFFECT
 (the issue 25 figures: DATA from `neurender generate objects --views 2 --res 128 --spp 16 --seed 1000 --out DATA`)
 """
 import sys
+
 import torch
+
 from neurender.base.dataset import load_manifest
 from neurender.data import GBufferDataset
 from neurender.evaluation import path_tracer
@@ -17,7 +19,7 @@ masks = [dataset[i]["mask"][None] for i in range(len(dataset))]
 runs = []
 for _ in range(2):
     levels = {}
-    for index, spp, image, seconds in path_tracer.renders(load_manifest(data), dataset.records, dataset.effect, masks):
+    for _, spp, _, seconds in path_tracer.renders(load_manifest(data), dataset.records, dataset.effect, masks):
         levels.setdefault(spp, []).append(1000 * seconds)
     runs.append({spp: sum(v) / len(v) for spp, v in levels.items()})
 print(f"{effect}: threads {torch.get_num_threads()}")

@@ -35,7 +35,7 @@ class Camera:
         return self.matrix[:3, 3]
 
     @classmethod
-    def from_json(cls, data: dict) -> "Camera":
+    def from_json(cls, data: dict) -> Camera:
         """The camera of a :meth:`to_json` record (a manifest's or a view's ``camera``)."""
         return cls(float(data["fov_x"]), tuple(map(tuple, data["to_world"])), int(data["width"]), int(data["height"]))
 

@@ -9,7 +9,6 @@ import numpy as np
 
 from neurender.base.errors import InputError
 
-
 VIEW_RANGES = {"fov_x": (lambda v: 0 < v < 180, "in (0, 180) degrees"),
                "ao_radius": (lambda v: 0 < v < math.inf, "finite and > 0"),
                "sigma_t": (lambda v: 0 <= v < math.inf, "finite and >= 0"),

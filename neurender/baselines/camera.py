@@ -16,7 +16,6 @@ the seeded per-pixel noise (:func:`pixel_noise`).
 from __future__ import annotations
 
 import math
-
 from typing import NamedTuple
 
 import torch

@@ -25,9 +25,13 @@ import torch
 from neurender.base.variant import point_drjit_at_libllvm
 from neurender.baselines import upsample as reference_upsample
 from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
-from neurender.baselines.gtao import check_options as check_gtao, gtao as reference_gtao
-from neurender.baselines.hbao import check_options as check_hbao, hbao as reference_hbao
-from neurender.baselines.ssao import check_options as check_ssao, hemisphere_kernel, ssao as reference_ssao
+from neurender.baselines.gtao import check_options as check_gtao
+from neurender.baselines.gtao import gtao as reference_gtao
+from neurender.baselines.hbao import check_options as check_hbao
+from neurender.baselines.hbao import hbao as reference_hbao
+from neurender.baselines.ssao import check_options as check_ssao
+from neurender.baselines.ssao import hemisphere_kernel
+from neurender.baselines.ssao import ssao as reference_ssao
 
 point_drjit_at_libllvm()  # drjit reads the path when it is imported
 import drjit as dr  # noqa: E402

@@ -16,11 +16,11 @@ import functools
 
 import torch
 
+from neurender.base.view import ViewParameters
 from neurender.baselines.fog import background_airlight, fog
 from neurender.baselines.gi import gi_ambient
 from neurender.baselines.kernels import gtao, hbao, joint_bilateral_upsample, ssao
 from neurender.baselines.upsample import nearest_downsample
-from neurender.base.view import ViewParameters
 from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, RGB
 
 

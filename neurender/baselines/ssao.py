@@ -6,8 +6,7 @@ import math
 
 import torch
 
-from neurender.baselines.camera import (check_gbuffer, inverse_depth, pixel_noise, positions_at, project,
-                                        view_positions)
+from neurender.baselines.camera import check_gbuffer, inverse_depth, pixel_noise, positions_at, project, view_positions
 
 
 def hemisphere_kernel(samples: int, seed: int) -> torch.Tensor:

@@ -5,7 +5,8 @@ Each field of an option dataclass is a flag ``--field-name`` whose help is the f
 flags, or plain ones with ``metadata={"flatten": True}``. Types: int, float, str, bool
 (``--x/--no-x``), ``Literal[...]`` (choices), ``X | None``, ``tuple[X, ...]`` (one or more values) and
 ``tuple[X, X]`` (exactly two). Field metadata may add ``positional``, ``required``, ``choices``,
-``parse`` (a function from the text to the value; to each value of a ``tuple[X, ...]``), ``metavar``, ``flag`` (another flag name),
+``parse`` (a function from the text to the value; to each value of a ``tuple[X, ...]``), ``metavar``,
+``flag`` (another flag name),
 ``derived`` (the help shows the declared default, which ``__post_init__`` resolves) and ``cli: False``
 (no flag). Defaults of nested fields come from the parent's default, so a nested
 config that its parent builds with other values shows those.

@@ -31,9 +31,9 @@ from neurender.evaluation import path_tracer
 from neurender.evaluation.compare import PathTracerFrames, equal_quality_spp
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.methods import Methods
-from neurender.evaluation.timing import resized_item, time_ms
 from neurender.evaluation.report import load_summary
 from neurender.evaluation.scoring import score
+from neurender.evaluation.timing import resized_item, time_ms
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.run import runs

@@ -8,13 +8,12 @@ from typing import Literal
 
 import mitsuba
 
-from data_gen.executors import ViewFailed
 from data_gen.convert import PRESETS, ConvertedView, convert
+from data_gen.executors import ViewFailed
 from data_gen.generator import GenerateOptions, generate
 from data_gen.validate import validate
 from neurender.base.errors import InputError
-from neurender.base.variant import RenderVariant
-from neurender.base.variant import FAST_PATH_HINT, find_libllvm, init_mitsuba, is_vectorized
+from neurender.base.variant import FAST_PATH_HINT, RenderVariant, find_libllvm, init_mitsuba, is_vectorized
 from neurender.stats import write_stats
 
 

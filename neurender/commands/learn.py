@@ -10,9 +10,9 @@ from typing import Literal
 from neurender import effects
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
+from neurender.base.view import ViewParameters
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
-from neurender.base.view import ViewParameters
 from neurender.evaluation.model_card import check_notes, size_text, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.calibration import calibrate

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 
 from neurender import space
-from neurender.baselines import pt_oidn
 from neurender.base.dataset import load_manifest
+from neurender.baselines import pt_oidn
 from neurender.data import GBufferDataset
 from neurender.evaluation import path_tracer
 from neurender.evaluation.scoring import means, score

@@ -39,10 +39,10 @@ from neurender import metrics, space
 from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.dataset import MANIFEST
 from neurender.base.errors import InputError
-from neurender.base.paths import check_apart
 from neurender.base.lock import folder_lock
-from neurender.device import DeviceOptions, machine, resolve_device
+from neurender.base.paths import check_apart
 from neurender.data import GBufferDataset
+from neurender.device import DeviceOptions, machine, resolve_device
 from neurender.evaluation.curves import path_tracer_summary
 from neurender.evaluation.methods import Methods
 from neurender.evaluation.pictures import evaluation_grid, frame_strip

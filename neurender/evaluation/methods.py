@@ -13,8 +13,8 @@ import torch
 from neurender import effects
 from neurender.base.camera import Camera
 from neurender.base.errors import InputError
-from neurender.device import DeviceOptions
 from neurender.baselines.methods import METHODS
+from neurender.device import DeviceOptions
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.temporal import TemporalBlend

@@ -4,7 +4,8 @@ folders.
 Per evaluation: first the answer to "which method at my budget" (:func:`budget_rows`: for each time
 per frame, the method within it closest to the reference, path tracing included), then a table of
 every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
-on the full frame, the temporal warped error on camera paths, ms per frame, the equal-quality time of the path tracer and of path tracing +
+on the full frame, the temporal warped error on camera paths, ms per frame, the equal-quality time of the path
+tracer and of path tracing +
 OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
 curves' points and the noise floor, a plot of surface SSIM against time per frame with both
 curves and the floor as a line, and the image grids. Images are copied next to the page,

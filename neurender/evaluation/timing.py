@@ -18,7 +18,6 @@ from neurender.device import DeviceOptions
 from neurender.evaluation.methods import Methods
 from neurender.run import runs
 
-
 KEEP_FIRST_CALL_ABOVE_S = 5.0
 """A first call this long is timed as it is: kernel compilation (about 0.4 s on this CPU) is then
 under a tenth of it, and repeating a long render would double the cost of a curve."""

@@ -22,8 +22,8 @@ from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
-from neurender.base.view import view_parameters as view_parameters_of
 from neurender.base.view import ViewParameters
+from neurender.base.view import view_parameters as view_parameters_of
 from neurender.inference import named
 from neurender.inference.predictor import Predictor
 

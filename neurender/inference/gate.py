@@ -77,10 +77,12 @@ def displayed(y: torch.Tensor, light: torch.Tensor, hdr: bool) -> torch.Tensor:
 
 
 def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, batch: int = 16, lr: float = 2e-3,
-             seed: int = 0, width: int = 16, shifts: tuple[dict, ...] = ()) -> tuple[TrustGate, dict]:
+             seed: int = 0, width: int = 16, shifts: tuple[dict, ...] = (), guard_only: bool = False
+             ) -> tuple[TrustGate, dict]:
     """A fitted gate for ``run`` and a record of the fit (views, first and last crop loss, the surface L1
     of the display values of the guess, the network, the gate before fitting and the fitted gate on
-    the views); ``shifts`` as for :func:`collect`."""
+    the views); ``shifts`` as for :func:`collect`. ``guard_only``: fit the input range alone and trust
+    the network everywhere inside it (:meth:`TrustGate.trust_inside_range`; ``steps`` unused)."""
     predictor = Predictor(run, backend="torch", device="cpu", gate=False)
     guess = predictor.effect.guess_channels
     index = [predictor.channels.index(name) for name in guess] if set(guess) <= set(predictor.channels) else None
@@ -104,6 +106,10 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, b
             return torch.cat([gate(data["x"][i:i + 8], data["prediction"][i:i + 8]) for i in range(0, n, 8)])
 
     n = data["mask"].shape[0]
+    if guard_only:
+        gate.trust_inside_range()
+        return gate.eval(), {"views": n, "guard_only": True, "l1_guess": l1(data["x"][:, index]),
+                             "l1_network": l1(data["prediction"]), "l1_gated": l1(gated())}
     l1_start = l1(gated())
     optimizer = torch.optim.Adam(gate.net.parameters(), lr=lr)
     height, width_px = data["mask"].shape[-2:]

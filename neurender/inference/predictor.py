@@ -15,15 +15,15 @@ import torch
 import torch.nn.functional as F
 
 from neurender import effects, space
-from neurender.base.view import ViewParameters
 from neurender.base.errors import InputError
+from neurender.base.view import ViewParameters
+from neurender.baselines.kernels import joint_bilateral_upsample
+from neurender.baselines.upsample import nearest_downsample
 from neurender.device import Precision, resolve_device
 from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
-from neurender.baselines.kernels import joint_bilateral_upsample
-from neurender.baselines.upsample import nearest_downsample
 from neurender.models.gate import load_gate
 from neurender.run import runs
 from neurender.run.families import predicting
@@ -215,7 +215,7 @@ class Predictor:
         return prediction, self.std_scale * draws.std(0, unbiased=False)
 
     @classmethod
-    def from_pretrained(cls, name: str, **options) -> "Predictor":
+    def from_pretrained(cls, name: str, **options) -> Predictor:
         """The shipped model ``name`` (``"ao"``, ``"fog"``, ``"gi"``, ``"ao-diffusion"``...: the folders of
         ``neurender/pretrained``; ``"pretrained:ao"`` too); ``options`` as for the constructor."""
         return cls(name if name.startswith(runs.PREFIX) else runs.PREFIX + name, **options)

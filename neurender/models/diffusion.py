@@ -24,8 +24,9 @@ Sampling: :func:`sample_ddpm` (ancestral, all ``num_train_steps`` steps) or
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Literal, Sequence, get_args
+from typing import Literal, get_args
 
 import torch
 from torch import Tensor

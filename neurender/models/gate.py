@@ -26,6 +26,8 @@ FILE = "gate.safetensors"
 """The gate's file in a run folder (or a shipped model's)."""
 RANGE_MARGIN = 0.1
 """The input-range guard widens each channel's fitted range by this share of its span on both sides."""
+GUARD_ONLY_BIAS = 40.0
+"""The last bias of a guard-only gate (:meth:`TrustGate.trust_inside_range`): sigmoid(40) is 1 in float32."""
 WORK_SIDE = 128
 """Largest short side the gate's network reads (the fitting views' size): larger images are averaged
 down to it, so its cost stays that of a small image (what the gate adds at 1080p: docs/models.md)."""
@@ -68,6 +70,11 @@ class TrustGate(nn.Module):
         low, high = (self.low - span)[:, None, None], (self.high + span)[:, None, None]
         inside = ((x >= low) & (x <= high)).all(dim=1, keepdim=True)
         return g * inside
+
+    def trust_inside_range(self) -> None:
+        """Make g = 1 inside the input range and 0 outside: the range guard alone, no learned weight."""
+        nn.init.zeros_(self.net[-1].weight)
+        nn.init.constant_(self.net[-1].bias, GUARD_ONLY_BIAS)
 
     def forward(self, x: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         guess = x[:, self.guess_index]

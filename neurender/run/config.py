@@ -45,7 +45,8 @@ class TrainConfig:
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
     residual over it; ``derived``: the G-buffer, the scaled channels and only a classic method cheaper than
-    the network, if the effect has one (the fast tier's: :func:`neurender.run.inputs.guess_method`); ``gbuffer``: the G-buffer only (runs written before this field read so)."""
+    the network, if the effect has one (the fast tier's: :func:`neurender.run.inputs.guess_method`); ``gbuffer``: the
+    G-buffer only (runs written before this field read so)."""
     balance: bool = True
     """Divide the view's light out of every radiance channel, input and target, and multiply the
     prediction back (fog and GI: exact in RGB rendering, :mod:`neurender.space`); runs written before
@@ -130,7 +131,7 @@ class TrainConfig:
         """Whether this run divides the view's light out (``balance``, and the effect has light)."""
         return self.balance and bool(effects.get(self.effect).balance_from)
 
-    def for_prediction(self) -> "TrainConfig":
+    def for_prediction(self) -> TrainConfig:
         """This config without EMA: the prediction weights (EMA ones when trained with it) load
         straight into the predicting network."""
         return dataclasses.replace(self, ema=0.0)
@@ -139,12 +140,13 @@ class TrainConfig:
         return asdict(self)
 
     @classmethod
-    def from_json(cls, data: dict) -> "TrainConfig":
+    def from_json(cls, data: dict) -> TrainConfig:
         """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name;
         one written before ``inputs`` existed reads the G-buffer only, one before ``balance`` does not balance)."""
         if not isinstance(data, dict):
             raise TypeError(f"a run config is a JSON object, not {type(data).__name__}")
-        return from_json(cls, {"inputs": "gbuffer", "balance": False} | {RENAMED.get(key, key): value for key, value in data.items()})
+        renamed = {RENAMED.get(key, key): value for key, value in data.items()}
+        return from_json(cls, {"inputs": "gbuffer", "balance": False} | renamed)
 
 
 def from_json(cls, data: dict):

@@ -10,8 +10,8 @@ network inputs, predictions in [-1, 1].
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -37,7 +37,7 @@ class Deterministic:
         """Its one draw, (1, B, C_out, H, W)."""
         return self.network(x)[None]
 
-    def with_network(self, network: torch.nn.Module) -> "Deterministic":
+    def with_network(self, network: torch.nn.Module) -> Deterministic:
         """The same family predicting with another network of the same shape (training: its EMA)."""
         return Deterministic(network)
 
@@ -59,7 +59,7 @@ class Diffusion:
         self.scheduler, self.scale = scheduler, scale
         self.stride = max(network.stride, first_guess.stride if first_guess else 1)
 
-    def with_network(self, network: torch.nn.Module) -> "Diffusion":
+    def with_network(self, network: torch.nn.Module) -> Diffusion:
         """The same model drawing with another U-Net of the same shape (training: its EMA)."""
         other = copy.copy(self)
         other.network = network
@@ -81,7 +81,7 @@ class Diffusion:
             outputs.insert(0, one_evaluation(self.network, self.scheduler, cond))
         return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
 
-    def estimator(self) -> "Estimate":
+    def estimator(self) -> Estimate:
         """The one-evaluation estimate of :meth:`sample` as one network."""
         return Estimate(self.network, self.first_guess, self.residual_index, self.scheduler, self.scale).eval()
 
@@ -155,7 +155,7 @@ class Family:
     """A model family: the name of its predicting network in checkpoints and how a config builds it."""
 
     main: str
-    build: Callable[[TrainConfig, Effect], "Deterministic | Diffusion"]
+    build: Callable[[TrainConfig, Effect], Deterministic | Diffusion]
 
 
 FAMILIES = {
@@ -177,7 +177,7 @@ def first_guess(name: str, effect: Effect, config: TrainConfig) -> torch.nn.Modu
     return predicting(run).network.requires_grad_(False)
 
 
-def predicting(run: runs.Run, device: torch.device = torch.device("cpu")) -> "Deterministic | Diffusion":
+def predicting(run: runs.Run, device: torch.device = torch.device("cpu")) -> Deterministic | Diffusion:
     """The predicting model of ``run``, its prediction weights loaded, in eval mode on ``device``."""
     config = run.config.for_prediction()
     family = FAMILIES[config.model]

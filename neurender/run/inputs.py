@@ -26,9 +26,9 @@ from __future__ import annotations
 import torch
 
 from neurender import space
+from neurender.base.view import ViewParameters
 from neurender.baselines.camera import focal_pixels, ray_lengths
 from neurender.baselines.methods import METHODS
-from neurender.base.view import ViewParameters
 from neurender.effects import DEPTH, Effect
 
 

@@ -3,7 +3,6 @@ safetensors file, written atomically (no pickle). Where it lives: :mod:`neurende
 from __future__ import annotations
 
 import json
-import os
 import random
 
 import numpy as np

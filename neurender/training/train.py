@@ -21,19 +21,19 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
+from neurender import effects, metrics, space
 from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
-from neurender.base.paths import check_apart
 from neurender.base.lock import folder_lock
-from neurender.device import Precision, resolve_device
-from neurender import effects, metrics, space
+from neurender.base.paths import check_apart
 from neurender.data import GBufferDataset, held_out_split
+from neurender.device import Precision, resolve_device
 from neurender.run import runs
-from neurender.run.inputs import channels, network_input, scaled_channels
 from neurender.run.checkpoint import load_prediction_weights, read_checkpoint
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import channels, network_input, scaled_channels
 from neurender.training.checkpoint import load_weights, restore_training_state, save_checkpoint
 from neurender.training.monitor import Monitor
-from neurender.run.config import TrainConfig
 from neurender.training.tasks import build_task, to_device
 
 
@@ -286,7 +286,8 @@ def _train(config: TrainConfig, run: str, resume: bool, progress: bool, rank: in
         wrapped = {k: torch.nn.parallel.DistributedDataParallel(v, device_ids=ids) for k, v in task.networks.items()}
     samples = _SampleViews(config, rank) if rank == 0 else None
     monitor = Monitor(run, step, tensorboard and rank == 0)  # events after the checkpoint's step are dropped
-    bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True, dynamic_ncols=True)
+    bar = tqdm(total=config.iters, initial=step, unit="step", disable=None if progress and rank == 0 else True,
+               dynamic_ncols=True)
     start = time.perf_counter()
     with bar, open(runs.path(run, runs.LOG), "a") if rank == 0 else contextlib.nullcontext() as log:
         while step < config.iters:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from nr_helpers import z_up_ball_xml
 
+
 def _base_camera():
     from neurender.base.camera import Camera, look_at
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nr_helpers import MAIN_SCENES, load_manifest, load_records, read_view, run_neurender
 
 RGB_PASSES = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
@@ -138,8 +137,8 @@ def test_views_jsonl_records_every_view_once_with_its_file(dataset):
 
 def test_view_records_match_seeds_and_orbit(dataset):
     """Each record's seed and camera are the ones the manifest implies (view k turned k * step_deg)."""
-    from neurender.base.camera import Camera, orbit
     from data_gen.options import view_seed
+    from neurender.base.camera import Camera, orbit
 
     manifest = load_manifest(dataset)
     generation = manifest["generation"]

@@ -5,7 +5,6 @@ import collections
 
 import numpy as np
 import pytest
-
 from nr_helpers import SMALL, load_manifest, load_records, read_view, run_in_new_session, run_neurender, wait_session_gone
 
 

@@ -6,9 +6,9 @@ import subprocess
 
 import numpy as np
 import pytest
+from nr_helpers import load_records, read_view, run_in_new_session, run_neurender, wait_session_gone
 
 from neurender.base.exr import write_exr
-from nr_helpers import load_records, read_view, run_in_new_session, run_neurender, wait_session_gone
 
 SCENE = """<scene version="3.0.0">
     <sensor type="perspective">

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from nr_helpers import error_lines, load_records, run_neurender, z_up_ball_xml
 
+
 def test_empty_range_on_the_command_line_exits_2(tmp_path):
     for flags in (["--elevation-deg", "60:5"], ["--fov-deg", "x:y"], ["--distance-scale", "2:1"]):
         proc = run_neurender("generate", "objects", "--out", tmp_path / "data", *flags)

@@ -197,6 +197,7 @@ def test_fog_stays_out_of_a_bulb_around_point_lights(mitsuba):
     """Rays leaving the room's point lamp cross a null interface at the bulb radius, into the fog."""
     import drjit as dr
     import mitsuba as mi
+
     from data_gen.passes import BULB_RADIUS, _position
 
     renderer = _renderer("room", res=8, spp=1, spp_direct=1, spp_ao=1, spp_gbuffer=1)

@@ -5,9 +5,9 @@ import os
 import stat
 
 import pytest
+from nr_helpers import run_neurender
 
 from neurender.base.atomic import write_json_atomic
-from nr_helpers import run_neurender
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ import json
 from pathlib import Path
 
 import pytest
-
 from nr_helpers import kill_after_first_view, run_in_new_session, run_neurender, wait_session_gone
 
 pytest.importorskip("ray")

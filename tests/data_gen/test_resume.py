@@ -11,10 +11,19 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from nr_helpers import (BASE_ENV, MAIN_SCENES, REPO, SMALL, copy_dataset, kill_after_first_view, load_records,
-                        neurender_command,
-                        run_in_new_session, run_neurender, wait_session_gone)
+from nr_helpers import (
+    BASE_ENV,
+    MAIN_SCENES,
+    REPO,
+    SMALL,
+    copy_dataset,
+    kill_after_first_view,
+    load_records,
+    neurender_command,
+    run_in_new_session,
+    run_neurender,
+    wait_session_gone,
+)
 
 VIEWS = 6
 # heavy enough per view (~0.5 s here) that the kill lands between the first and the last view

@@ -6,7 +6,6 @@ import os
 
 import numpy as np
 import pytest
-
 from nr_helpers import copy_dataset, error_lines, read_view, run_main, run_neurender
 
 SCENE, VIEW = "objects_000", 1

@@ -4,9 +4,9 @@ from __future__ import annotations
 import os
 
 import pytest
+from nr_helpers import load_manifest, run_neurender
 
 from neurender.base import variant
-from nr_helpers import load_manifest, run_neurender
 
 SCALAR = {"NEURENDER_VARIANT": "scalar_rgb"}
 

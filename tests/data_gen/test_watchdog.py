@@ -5,9 +5,9 @@ import subprocess
 import time
 
 import pytest
+from nr_helpers import error_lines, run_in_new_session, run_neurender, wait_session_gone
 
 from data_gen.executors import FIRST_VIEWS_TIMEOUT, HANG_HOOK, MIN_VIEW_TIMEOUT, ViewTimeout
-from nr_helpers import error_lines, run_in_new_session, run_neurender, wait_session_gone
 
 TIMEOUT = 4.0  # s; the hung view is the first one, so no view needs to finish within it
 

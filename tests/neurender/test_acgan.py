@@ -4,6 +4,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 
+from neurender.base.errors import InputError
 from neurender.models.acgan import (
     ACGANConfig,
     AttentionUNetGenerator,
@@ -14,9 +15,8 @@ from neurender.models.acgan import (
     discriminator_objective,
     generator_objective,
 )
-from neurender.base.errors import InputError
-from neurender.training.checkpoint import load_weights
 from neurender.models.layers import PooledAttention2d
+from neurender.training.checkpoint import load_weights
 
 TINY = dict(base_channels=8, disc_channels=8)
 GI_INDEX = {"normal": [0, 1, 2], "depth": 3, "direct": [7, 8, 9], "mask": 10}

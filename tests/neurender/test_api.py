@@ -9,14 +9,14 @@ import sys
 import numpy as np
 import pytest
 import torch
+from nr_helpers import REPO, error_lines, load_records, run_main, run_neurender
 
 import neurender
+from data_gen.convert import PRESETS, ConvertedView, convert, from_contract
 from neurender import Predictor, load_gbuffer, load_view
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
-from data_gen.convert import PRESETS, ConvertedView, convert, from_contract, to_contract
 from neurender.effects import EFFECTS
-from nr_helpers import REPO, error_lines, load_records, run_main, run_neurender
 
 AO = EFFECTS["ao"]
 

@@ -30,7 +30,8 @@ def raycast(planes, height, width, fov_x_deg):
         normal[hit] = np.where((rays[hit] @ n)[:, None] < 0, n, -n) / np.linalg.norm(n)
     mask = np.isfinite(depth)
     depth[~mask] = 0
-    as_tensor = lambda a: torch.from_numpy(a).float()
+    def as_tensor(a):
+        return torch.from_numpy(a).float()
     return (as_tensor(depth)[None, None], as_tensor(normal).permute(2, 0, 1)[None],
             as_tensor(mask.astype(np.float64))[None, None])
 

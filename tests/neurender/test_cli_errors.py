@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pytest
-
 from nr_helpers import MAIN_SCENES, SMALL, copy_dataset, error_lines, run_neurender, snapshot
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from nr_helpers import REPO
 
 from neurender.commands.arguments import parse, parser_for
 from neurender.commands.cli import COMMANDS
-from nr_helpers import REPO
 
 
 def _options(name: str):

@@ -60,12 +60,13 @@ def test_train_and_evaluate_refuse_a_record_that_leads_out_of_the_dataset(pair_d
 def test_outputs_are_kept_apart_from_their_inputs(pair_dataset, tmp_path):
     """Issue 47, item 13: train --data D --out D wrote a run into the dataset; evaluate wrote into a dataset
     or a run folder; convert into the folder of its inputs."""
+    from nr_helpers import snapshot
+
     from data_gen.convert import PRESETS, ConvertedView, convert
     from neurender.base.errors import InputError
     from neurender.evaluation.evaluate import evaluate
     from neurender.run.config import TrainConfig
     from neurender.training.train import train
-    from nr_helpers import snapshot
 
     data = tmp_path / "data"
     shutil.copytree(pair_dataset, data)

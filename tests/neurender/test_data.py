@@ -8,10 +8,10 @@ import shutil
 import pytest
 import torch
 
-from neurender.data import GBufferDataset, split_scenes
-from neurender.effects import EFFECTS
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
+from neurender.data import GBufferDataset, split_scenes
+from neurender.effects import EFFECTS
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ import json
 import re
 
 import pytest
-
 from nr_helpers import run_neurender
 
 from neurender.effects import EFFECTS

@@ -4,8 +4,7 @@ import math
 import pytest
 import torch
 
-from neurender.models.diffusion import (DiffusionConfig, NoiseScheduler, cosine_alpha_bar,
-                                        sample_ddim, sample_ddpm)
+from neurender.models.diffusion import DiffusionConfig, NoiseScheduler, cosine_alpha_bar, sample_ddim, sample_ddpm
 from neurender.models.unet import ConditionalUNet, UNetConfig
 
 SCHEDULES = ["linear", "cosine"]

@@ -7,8 +7,8 @@ import dataclasses
 import pytest
 import torch
 
-from neurender.base.exr import read_exr
 from neurender import effects, space
+from neurender.base.exr import read_exr
 from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, Effect
 
 
@@ -22,11 +22,11 @@ def toy_effect():
 
 
 def test_a_registered_effect_trains_predicts_and_evaluates(toy_effect, pair_dataset, tmp_path):
-    from neurender.run.config import TrainConfig
     from neurender.evaluation.evaluate import evaluate
-    from neurender.models.acgan import ACGANConfig
     from neurender.inference.files import predict_files
     from neurender.inference.predictor import Predictor
+    from neurender.models.acgan import ACGANConfig
+    from neurender.run.config import TrainConfig
     from neurender.training.train import train
 
     run = str(tmp_path / "run")

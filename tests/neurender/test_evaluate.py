@@ -193,7 +193,8 @@ def test_a_view_with_an_empty_mask_is_left_out_of_the_surface_figures(dataset_di
         next(float(r["ssim"]) for r in rows if (r["scene"], r["view"]) == ("objects_000", "0")))
 
 
-NAMED = ("methods", "per_scene", "per_scene_full", "equal_quality_ms", "equal_quality_ms_by_metric", "speedup")  # keys are names, not fields
+NAMED = ("methods", "per_scene", "per_scene_full", "equal_quality_ms", "equal_quality_ms_by_metric",
+         "speedup")  # keys are names, not fields
 
 
 def _keys(value, named: bool = False) -> set[str]:

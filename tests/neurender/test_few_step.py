@@ -5,18 +5,18 @@ import os
 
 import pytest
 import torch
-
 from nr_helpers import error_lines, run_main
-from neurender.base.exr import read_exr
+
 from neurender import metrics
+from neurender.base.exr import read_exr
 from neurender.base.view import ViewParameters
-from neurender.run.config import TrainConfig
 from neurender.evaluation.evaluate import evaluate
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
-from neurender.inference.predictor import Predictor
+from neurender.run.config import TrainConfig
 from neurender.training.train import train
-from neurender.inference.sampling import SamplingOptions
 
 TINY = dict(effect="ao", iters=2, batch=2, crop=16, log_every=1, sample_every=1000, checkpoint_every=2, sample_steps=2,
             acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2),
@@ -56,8 +56,11 @@ def test_few_step_sampling_is_seeded_and_costs_steps_evaluations(runs, steps):
     first = predictor.draws(inputs, mask, view)
     assert first.shape == (2, 1, 1, *mask.shape[-2:])
     assert len(unet_calls) == 2 * steps and len(guess_calls) == 1
-    assert torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=5)).draws(inputs, mask, view))
-    assert not torch.equal(first, Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=6)).draws(inputs, mask, view))
+    def draws(seed):
+        return Predictor(runs["refiner"], SamplingOptions(steps=steps, samples=2, seed=seed)).draws(inputs, mask, view)
+
+    assert torch.equal(first, draws(5))
+    assert not torch.equal(first, draws(6))
     assert not torch.equal(first[0], first[1])
 
 
@@ -69,13 +72,15 @@ def test_mean_sampler_is_one_evaluation_and_draws_only_add_the_uncertainty(runs)
     calls = _count_calls(predictor.network)
     prediction, std = predictor.predict(inputs, mask, view)
     assert len(calls) == 1 and torch.equal(std, torch.zeros_like(std))
-    assert torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2)).predict(inputs, mask, view)[0])
+    again = Predictor(runs["refiner"], SamplingOptions(sampler="mean", seed=2)).predict(inputs, mask, view)[0]
+    assert torch.equal(prediction, again)
     spread = Predictor(runs["refiner"], SamplingOptions(sampler="mean", steps=2, samples=3))
     calls, guess_calls = _count_calls(spread.network), _count_calls(spread.model.first_guess)
     with_draws, std = spread.predict(inputs, mask, view)
     assert len(calls) == 1 + 3 * 2 and len(guess_calls) == 1
     assert torch.allclose(with_draws, prediction, atol=1e-6) and (std > 0).any()
-    assert not torch.equal(prediction, Predictor(runs["refiner"], SamplingOptions(steps=1)).predict(inputs, mask, view)[0])  # not a draw
+    one_step = Predictor(runs["refiner"], SamplingOptions(steps=1)).predict(inputs, mask, view)[0]
+    assert not torch.equal(prediction, one_step)  # not a draw
 
 
 def test_refiner_predicts_a_residual_over_its_first_guess(runs):
@@ -121,7 +126,8 @@ def test_uncertainty_channel_is_zero_for_one_draw(runs, tmp_path):
 def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
     one = evaluate(runs["data"], "ao", [runs["refiner"]], str(tmp_path / "one"), sampling=SamplingOptions(steps=2, samples=1))
     assert "uncertainty" not in one["methods"]["refiner"]
-    many = evaluate(runs["data"], "ao", [runs["refiner"], "gtao"], str(tmp_path / "many"), sampling=SamplingOptions(steps=2, samples=3))
+    many = evaluate(runs["data"], "ao", [runs["refiner"], "gtao"], str(tmp_path / "many"),
+                    sampling=SamplingOptions(steps=2, samples=3))
     assert "uncertainty" not in many["methods"]["gtao"]
     u = many["methods"]["refiner"]["uncertainty"]
     assert (u["steps"], u["samples"]) == (2, 3) and 0 <= u["coverage_2std"] <= 1 and -1 <= u["spearman"] <= 1
@@ -192,7 +198,8 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     for bad, message in ((dict(samples=1), "at least 2"), (dict(run=runs["gan"]), "only diffusion runs"),
                          (dict(run="pretrained:ao"), "not pretrained:NAME")):
         with pytest.raises(InputError, match=message):
-            calibrate(bad.get("run", run), runs["data"], progress=False, sampling=SamplingOptions(steps=2, samples=bad.get("samples", 3)))
+            calibrate(bad.get("run", run), runs["data"], progress=False,
+                      sampling=SamplingOptions(steps=2, samples=bad.get("samples", 3)))
     (tmp_path / "refiner" / "calibration.json").write_text("{")
     with pytest.raises(InputError, match="not a valid calibration"):
         Predictor(run)

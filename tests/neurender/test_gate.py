@@ -41,6 +41,20 @@ def test_closed_gate_and_out_of_range_pixels_give_the_guess_exactly():
     torch.testing.assert_close(out.permute(0, 2, 3, 1)[inside], prediction.permute(0, 2, 3, 1)[inside])
 
 
+def test_a_guard_only_gate_keeps_the_network_inside_its_range_and_the_guess_outside():
+    gate = _gate()
+    x, prediction = torch.rand(2, 5, 12, 10) * 2 - 1, torch.rand(2, 2, 12, 10) * 2 - 1
+    gate.fit_range(x, torch.ones(2, 1, 12, 10), quantile=0.0)
+    gate.trust_inside_range()
+    x[0, 1, 2, 3] = -40.0  # one pixel's radius (say) far below anything fitted
+    with torch.no_grad():
+        out = gate(x, prediction)
+    outside = torch.zeros(2, 1, 12, 10, dtype=torch.bool)
+    outside[0, 0, 2, 3] = True
+    assert torch.equal(out[0, :, 2, 3], x[0, 3:5, 2, 3])
+    torch.testing.assert_close(out.masked_select(~outside), prediction.masked_select(~outside))
+
+
 def test_on_large_images_the_network_reads_block_means_and_the_guard_stays_per_pixel():
     from neurender.models.gate import WORK_SIDE
 
@@ -130,10 +144,10 @@ def test_a_gated_shipped_model_does_no_harm_where_its_inputs_leave_their_range(n
     The issue's target is no larger at all; measured on these 32 px, 4 spp views the shipped GI gates
     leave 0.3-1.7 % more error than gi-ambient / gi-flat (without its gate gi-fast leaves 17 % more at 1 px)."""
     from neurender import effects, space
+    from neurender.baselines.camera import focal_pixels
     from neurender.baselines.methods import METHODS
     from neurender.data import GBufferDataset
     from neurender.inference.predictor import Predictor
-    from neurender.baselines.camera import focal_pixels
     from neurender.run.inputs import guess_method
 
     predictor = Predictor(f"pretrained:{name}")

@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from nr_helpers import error_lines, snapshot
 
 from neurender.base.errors import InputError

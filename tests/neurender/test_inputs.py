@@ -7,13 +7,13 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-
 from nr_helpers import error_lines, run_main
+
 from neurender import effects, space
 from neurender.base.errors import InputError
-from neurender.data import GBufferDataset
-from neurender.baselines.methods import METHODS
 from neurender.base.view import ViewParameters
+from neurender.baselines.methods import METHODS
+from neurender.data import GBufferDataset
 from neurender.inference.predictor import Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig

@@ -5,15 +5,15 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-
 from nr_helpers import VIEW_OPTIONS, error_lines, run_main, run_neurender, synthetic_view
-from neurender.base.exr import read_exr, write_exr
+
 from neurender import space
-from neurender.run.inputs import network_input, scaled_channels
-from neurender.run.config import TrainConfig
+from neurender.base.exr import read_exr, write_exr
+from neurender.inference.predictor import MARGIN, Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig
-from neurender.inference.predictor import MARGIN, Predictor
+from neurender.run.config import TrainConfig
+from neurender.run.inputs import network_input, scaled_channels
 from neurender.training.train import train
 
 VIEW = synthetic_view()

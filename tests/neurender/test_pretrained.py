@@ -9,10 +9,10 @@ import torch
 from neurender.commands.learn import ExportCommand, run_export
 from neurender.evaluation.model_card import write_card
 from neurender.inference.onnx import session
+from neurender.models.acgan import ACGANConfig
 from neurender.run import runs
 from neurender.run.config import TrainConfig
 from neurender.training.shipping import pack
-from neurender.models.acgan import ACGANConfig
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
 
@@ -170,7 +170,8 @@ def test_training_can_start_from_a_shipped_model(pair_dataset, tmp_path):
                          sample_every=1, checkpoint_every=1, init="pretrained:ao", ema=0.0)
     train(config, str(tmp_path / "tuned"), progress=False)
     inputs, mask, view = _view(pair_dataset, "ao")
-    shipped, tuned = Predictor("pretrained:ao").predict(inputs, mask, view)[0], Predictor(str(tmp_path / "tuned")).predict(inputs, mask, view)[0]
+    shipped = Predictor("pretrained:ao").predict(inputs, mask, view)[0]
+    tuned = Predictor(str(tmp_path / "tuned")).predict(inputs, mask, view)[0]
     assert (shipped - tuned).abs().max() < 1e-3
     with pytest.raises(InputError, match="does not fit"):
         train(dataclasses.replace(config, acgan=TINY_GAN), str(tmp_path / "small"), progress=False)

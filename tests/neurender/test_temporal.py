@@ -6,13 +6,13 @@ import math
 
 import numpy as np
 import pytest
-from PIL import Image
 import torch
 from nr_helpers import REPO, error_lines, load_manifest, load_records, read_view, run_neurender
+from PIL import Image
 
+from neurender.base.camera import Camera, look_at
 from neurender.evaluation import temporal
 from neurender.inference.temporal import TemporalBlend, reprojection
-from neurender.base.camera import Camera, look_at
 
 SIZE, FOV, PLANE_Z = 32, 60.0, 5.0
 

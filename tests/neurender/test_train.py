@@ -11,21 +11,21 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from nr_helpers import BASE_ENV, error_lines, predict_item, run_neurender
-from neurender.base.exr import read_exr, write_exr
+
 from neurender import effects, metrics, space
+from neurender.base.exr import read_exr, write_exr
 from neurender.device import Precision
-from neurender.run import runs
-from neurender.run.checkpoint import read_checkpoint
-from neurender.training.checkpoint import save_checkpoint
-from neurender.run.config import TrainConfig
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
 from neurender.models.acgan import ACGANConfig
 from neurender.models.unet import UNetConfig
-from neurender.inference.predictor import Predictor
+from neurender.run import runs
+from neurender.run.checkpoint import read_checkpoint
+from neurender.run.config import TrainConfig
+from neurender.training.checkpoint import save_checkpoint
 from neurender.training.tasks import build_task
 from neurender.training.train import Batches, crop_to_model_space, prepared, train
-from neurender.inference.sampling import SamplingOptions
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
 TINY_UNET = UNetConfig(base_channels=8, channel_mults=(1, 2), attention_levels=(1,))
@@ -175,7 +175,8 @@ def test_predict_cli_writes_target_channels_and_rejects_bad_input(train_data, tm
         "corrupt checkpoint": ("predict", "--checkpoint", tmp_path / "corrupt", "--input", train_data, "--out", tmp_path / "o3"),
         "made with other options (model": ("train", "--model", "diffusion", "--effect", "fog", "--data", train_data, "--out", run,
                               "--resume"),
-        "made with other options (batch, crop": ("train", "--model", "acgan", "--effect", "fog", "--data", train_data, "--out", run),
+        "made with other options (batch, crop": ("train", "--model", "acgan", "--effect", "fog", "--data", train_data,
+                                                 "--out", run),
     }
     from neurender.commands.cli import main
 

@@ -1,7 +1,6 @@
 """--albedo: every diffuse albedo set to one grey (issue 46's stress sets of white and black scenes)."""
 import numpy as np
 import pytest
-
 from nr_helpers import render_ref, run_main
 
 

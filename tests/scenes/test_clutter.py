@@ -97,4 +97,4 @@ def test_unreadable_mesh_and_missing_extra_are_one_clear_error(tmp_path, mitsuba
         mesh_arrays(broken)
     missing = Source(package="neurender_no_such_meshes", extra="assets", license="-", provenance="-", groups={})
     with pytest.raises(InputError, match=r"not installed: pip install 'neurender\[assets\]'"):
-        missing.meshes
+        _ = missing.meshes

@@ -75,8 +75,8 @@ def test_touching_objects_touch(mitsuba):
 
 
 def test_conductor_albedo_is_zero_and_plastic_albedo_is_its_diffuse_colour(mitsuba):
-    from neurender.base.camera import Camera, look_at
     from data_gen.passes import ViewRenderer, _sensor
+    from neurender.base.camera import Camera, look_at
 
     mi = mitsuba
     camera = Camera(40.0, tuple(map(tuple, look_at([0, 0, 4], [0, 0, 0], [0, 1, 0]).tolist())), 8, 8)

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from nr_helpers import load_manifest, load_records, read_view, run_neurender
 
 
