@@ -1,5 +1,5 @@
 """Rendering side of neurender: integrators, passes, the resumable generator and its executors.
 
-Importing it imports :mod:`scenes`, which sets Mitsuba's variant before any module here imports Mitsuba.
+Importing it imports `scenes`, which sets Mitsuba's variant before any module here imports Mitsuba.
 """
 import scenes  # noqa: F401

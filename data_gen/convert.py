@@ -2,12 +2,12 @@
 
 The dataset contract (docs/dataset.md) fixes camera space (+X right, +Y up, +Z forward), a
 camera-space z-depth, camera-space unit normals, ``mask.Y`` and zeros off the mask. Other renderers
-and engines differ (:class:`Convention`): depth as the distance along the camera ray, world-space
+and engines differ (`Convention`): depth as the distance along the camera ray, world-space
 normals, a camera looking down -Z (OpenGL, Blender), their own channel names, no mask (the
-background marked by a huge or infinite depth). :func:`to_contract` maps one view's channels
-(:func:`from_contract` back);
-:func:`convert` writes a one-scene dataset of several views that ``neurender validate``,
-``neurender predict`` and :func:`neurender.load_view` read like a generated one.
+background marked by a huge or infinite depth). `to_contract` maps one view's channels
+(`from_contract` back);
+`convert` writes a one-scene dataset of several views that ``neurender validate``,
+``neurender predict`` and `neurender.load_view` read like a generated one.
 """
 from __future__ import annotations
 
@@ -69,7 +69,7 @@ PRESETS = {"contract": Convention(),
 
 def _ray_cosine(height: int, width: int, fov_x: float) -> np.ndarray:
     """(H, W) cosine between each pixel centre's ray and the view axis, for a horizontal fov in degrees
-    (the pinhole of :mod:`neurender.baselines.camera`)."""
+    (the pinhole of `neurender.baselines.camera`)."""
     tan = math.tan(math.radians(fov_x) / 2)
     x = (2 * (np.arange(width) + 0.5) / width - 1) * tan
     y = (1 - 2 * (np.arange(height) + 0.5) / height) * tan * height / width
@@ -122,7 +122,7 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
 
 def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: float,
                   to_world: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """The inverse of :func:`to_contract`: a view's contract ``channels`` as ``convention`` writes them
+    """The inverse of `to_contract`: a view's contract ``channels`` as ``convention`` writes them
     (source names, its depth, normals and forward axis; no ``mask.Y``, ``background_depth`` off the
     surface), float32. For writing a G-buffer to another tool, and for trying a convention out."""
     on = channels["mask.Y"] > 0.5

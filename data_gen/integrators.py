@@ -1,7 +1,7 @@
 """Python integrators: ray-traced ambient occlusion and a G-buffer (Mitsuba 3 has neither).
 
 Both are ``mi.SamplingIntegrator`` subclasses, registered under the names
-``neurender_ao`` and ``neurender_gbuffer`` by :func:`register`. They run as
+``neurender_ao`` and ``neurender_gbuffer`` by `register`. They run as
 compiled kernels in the LLVM/CUDA variants and per sample (very slowly) in scalar.
 """
 from __future__ import annotations

@@ -83,7 +83,7 @@ class ViewRenderer:
         return [p for p in PASSES if p != "env" or self.loaded.has_environment]
 
     def spp(self, name: str) -> int:
-        """Samples per pixel pass ``name`` renders in the dataset (:func:`rendered_spp` of the option)."""
+        """Samples per pixel pass ``name`` renders in the dataset (`rendered_spp` of the option)."""
         o = self.options
         asked = {"rgb": o.spp, "direct": o.spp_direct, "env": o.spp, "fog": o.spp,
                  "ao": o.spp_ao, "gbuffer": o.spp_gbuffer}[name]
@@ -99,7 +99,7 @@ class ViewRenderer:
         return channels, seconds
 
     def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:
-        """One pass at ``spp`` (default: the dataset's; rounded by :func:`rendered_spp`); returns
+        """One pass at ``spp`` (default: the dataset's; rounded by `rendered_spp`); returns
         (channels, seconds inside Mitsuba)."""
         spp = rendered_spp(self.options.sampler, spp) if spp else self.spp(name)
         scene = self.fog_scene if name == "fog" else self.loaded.scene

@@ -39,7 +39,7 @@ def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple
 
 def _check_scene(scene: dict) -> list[str]:
     """What is wrong with a manifest scene entry: its channel list, its view parameters (the ranges every
-    reader enforces, :func:`neurender.base.view.view_parameters`)."""
+    reader enforces, `neurender.base.view.view_parameters`)."""
     channels = scene.get("channels")
     problems = [] if isinstance(channels, list) and all(isinstance(c, str) for c in channels) else \
         [f"channels is {channels!r}, not a list of channel names"]

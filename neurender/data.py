@@ -1,5 +1,5 @@
 """PyTorch access to a neurender dataset: one item per view, the G-buffer inputs and the
-path-traced target of one effect (channels from its :class:`neurender.effects.Effect` record).
+path-traced target of one effect (channels from its `neurender.effects.Effect` record).
 
 Split: by scene, never by view, so no scene is seen both in training and in testing. The
 scene ids of the manifest are sorted and shuffled with ``random.Random(seed)``; the first
@@ -8,7 +8,7 @@ scene there is no test scene (``split="test"`` is then an empty split, an InputE
 
 HDR: items hold the linear values of the EXR files, unchanged (radiance is linear HDR; the
 evaluation compares methods on them, tone-mapped for display metrics). Training maps them to
-the networks' normalised space and back with :mod:`neurender.space` (Reinhard for radiance).
+the networks' normalised space and back with `neurender.space` (Reinhard for radiance).
 """
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class GBufferDataset(torch.utils.data.Dataset):
         target   (C_out, H, W) float32, the effect's ``targets`` channels (linear)
         mask     (1, H, W) float32, ``mask.Y``
         scene    scene id (str);  view: view index (int)
-        parameters  the view's :class:`neurender.base.view.ViewParameters` (:meth:`view_parameters`)
+        parameters  the view's `neurender.base.view.ViewParameters` (`view_parameters`)
 
     Raises InputError for an unknown effect or split, an empty split, a dataset whose
     manifest says a scene lacks a needed channel, and (when the item is read) an EXR file
@@ -93,7 +93,7 @@ class GBufferDataset(torch.utils.data.Dataset):
         return read_exr(os.path.join(self.root, self.records[index]["file"]), list(self.effect.required))
 
     def view_parameters(self, index: int) -> ViewParameters:
-        """The parameters of view ``index`` (:func:`view_parameters`; no EXR is read)."""
+        """The parameters of view ``index`` (`view_parameters`; no EXR is read)."""
         record = self.records[index]
         return view_parameters(self.scenes[record["scene"]], record)
 

@@ -57,8 +57,8 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 class Precision:
-    """The precision networks run in on ``device``: ``name`` resolved by :func:`resolve_precision`,
-    :meth:`autocast` for the forward passes and ``scaler``, the gradient scaler (active for fp16 only;
+    """The precision networks run in on ``device``: ``name`` resolved by `resolve_precision`,
+    `autocast` for the forward passes and ``scaler``, the gradient scaler (active for fp16 only;
     its calls pass gradients through unchanged otherwise)."""
 
     def __init__(self, name: str = "fp32", device: torch.device = torch.device("cpu")):
@@ -85,7 +85,7 @@ def cpu_name() -> str:
 
 
 def machine(device: torch.device) -> dict:
-    """Where figures were timed: ``device`` (:func:`device_label`), ``cpu`` (:func:`cpu_name`), ``threads``
+    """Where figures were timed: ``device`` (`device_label`), ``cpu`` (`cpu_name`), ``threads``
     (torch's CPU threads)."""
     return {"device": device_label(device), "cpu": cpu_name(), "threads": torch.get_num_threads()}
 

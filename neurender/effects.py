@@ -2,9 +2,9 @@
 
 Every module that needs to know something about an effect (data loading, the networks'
 value space, the model families, prediction, the path tracer, evaluation, the CLI) reads
-its :class:`Effect` record from :data:`EFFECTS`; no other module compares an effect name.
-Adding an effect is one :func:`register` call (plus its baselines, if any, in
-:mod:`neurender.baselines`).
+its `Effect` record from `EFFECTS`; no other module compares an effect name.
+Adding an effect is one `register` call (plus its baselines, if any, in
+`neurender.baselines`).
 """
 from __future__ import annotations
 
@@ -36,21 +36,21 @@ class Effect:
     off_mask:    the value the dataset contract fixes where no surface is hit (predictions
                  are set to it there); None when the target is predicted everywhere.
     reference_pass: the data_gen pass that renders the targets (the path tracer as a method).
-    baselines:   classic methods of :data:`neurender.baselines.METHODS` that predict it.
+    baselines:   classic methods of `neurender.baselines.METHODS` that predict it.
     residual_over: input channels the target is a residual over (diffusion predicts
                  ``target - these``); they must live in the target's value space.
     composite:   the GAN generator of runs that read the G-buffer only (``inputs="gbuffer"``): None
                  for a plain attention U-Net, "direct-env-ao" for ``direct + mask * env * ao +
                  (1 - mask) * env`` (reads direct, normal, depth, mask).
-    first_guess: the classic method (a key of :data:`neurender.baselines.methods.METHODS`) whose answer
+    first_guess: the classic method (a key of `neurender.baselines.methods.METHODS`) whose answer
                  scaled runs (``inputs="scaled"``) read and predict a residual over.
     cheap_guess: the classic method, cheaper than a fast network, whose answer runs reading ``derived``
                  inputs (the fast tier's) read and predict a residual over; None when there is none.
     derived:     the physically scaled channels scaled runs read (keys of
-                 :data:`neurender.run.inputs.DERIVED`).
-    parameters:  the :class:`~neurender.base.view.ViewParameters` fields the first guess and derived channels need.
+                 `neurender.run.inputs.DERIVED`).
+    parameters:  the `ViewParameters` fields the first guess and derived channels need.
     balance_from: the three radiance inputs whose frame mean is the view's light, divided out by runs
-                 with ``balance`` (:func:`neurender.space.light_scale`); () for effects without light.
+                 with ``balance`` (`neurender.space.light_scale`); () for effects without light.
     """
 
     name: str
@@ -85,11 +85,11 @@ class Effect:
         return tuple(dict.fromkeys(self.inputs + self.targets + (MASK,)))
 
     def index(self, names) -> list[int]:
-        """Positions of channels ``names`` in :attr:`network_inputs`."""
+        """Positions of channels ``names`` in `network_inputs`."""
         return [self.network_inputs.index(n) for n in names]
 
     def pick(self, inputs: torch.Tensor, names) -> torch.Tensor:
-        """Channels ``names`` of an ``inputs`` tensor (B, len(inputs), H, W) in :attr:`inputs` order: a view
+        """Channels ``names`` of an ``inputs`` tensor (B, len(inputs), H, W) in `inputs` order: a view
         when they are consecutive there (no copy of a 1080p image: do not write into it), else a copy."""
         index = [self.inputs.index(n) for n in names]
         if index == list(range(index[0], index[0] + len(index))):
@@ -109,7 +109,7 @@ EFFECTS: dict[str, Effect] = {}
 
 
 def register(effect: Effect) -> Effect:
-    """Add ``effect`` to :data:`EFFECTS` (replacing one of the same name) and return it."""
+    """Add ``effect`` to `EFFECTS` (replacing one of the same name) and return it."""
     EFFECTS[effect.name] = effect
     return effect
 

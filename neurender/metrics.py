@@ -3,7 +3,7 @@
 Every metric takes ``pred`` and ``target`` of the same shape (B, C, H, W), floating point, and
 returns a (B,) tensor on their device and in their dtype. With ``mask`` (B, 1, H, W) it is
 computed on the pixels where ``mask > 0.5`` only: PSNR from the MSE over them, MAE over them,
-SSIM and FLIP as the mean of their per-pixel maps (:func:`ssim_map`, :func:`flip_map`, computed on
+SSIM and FLIP as the mean of their per-pixel maps (`ssim_map`, `flip_map`, computed on
 the full images) over them; an image with no such pixel gets NaN.
 """
 from __future__ import annotations
@@ -52,7 +52,7 @@ def mae(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = No
 
 def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
          mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``, at most :data:`PSNR_CAP`.
+    """Peak signal-to-noise ratio per image in dB: ``10 log10(data_range^2 / MSE)``, at most `PSNR_CAP`.
 
     Args:
         pred, target: (B, C, H, W).
@@ -60,7 +60,7 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
         mask: (B, 1, H, W) or None; the MSE is taken over the pixels where it is > 0.5.
 
     Returns:
-        (B,) PSNR in dB; :data:`PSNR_CAP` for an image identical (or nearly) to its target.
+        (B,) PSNR in dB; `PSNR_CAP` for an image identical (or nearly) to its target.
     """
     _check_pair(pred, target)
     _check_range(data_range)
@@ -70,7 +70,7 @@ def psnr(pred: torch.Tensor, target: torch.Tensor, data_range: float = 1.0,
 
 def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0,
          mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Structural similarity per image: the mean of :func:`ssim_map` over channels and pixels (on ``mask``).
+    """Structural similarity per image: the mean of `ssim_map` over channels and pixels (on ``mask``).
 
     Returns:
         (B,) mean SSIM (1 for identical images).
@@ -79,7 +79,7 @@ def ssim(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range:
 
 
 def ssim_map(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_range: float = 1.0) -> torch.Tensor:
-    """Per-pixel structural similarity, :func:`kornia.metrics.ssim`'s map.
+    """Per-pixel structural similarity, `kornia.metrics.ssim`'s map.
 
     Args:
         pred, target: (B, C, H, W).
@@ -99,7 +99,7 @@ def ssim_map(pred: torch.Tensor, target: torch.Tensor, window: int = 11, data_ra
 
 
 def flip(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """Mean LDR-FLIP error per image: the mean of :func:`flip_map` (on ``mask``); (B,) in [0, 1], 0 for identical images."""
+    """Mean LDR-FLIP error per image: the mean of `flip_map` (on ``mask``); (B,) in [0, 1], 0 for identical images."""
     return masked_mean(flip_map(pred, target), mask)
 
 

@@ -4,11 +4,11 @@ Radiance (RGB, direct, fog, env) is tone-mapped with Reinhard, u = x / (1 + x), 
 mapped to [-1, 1); AO to [-1, 1]; normals stay in [-1, 1]; albedo is mapped to
 [-1, 1]; depth is divided by the image's mean depth on the mask (scale-free:
 scenes of any size look alike), then shifted to centre it. Off the mask inputs are 0.
-Evaluation always happens on linear values after :func:`from_model_space`.
+Evaluation always happens on linear values after `from_model_space`.
 
 Runs with ``balance`` (HDR effects) first divide every radiance channel, input and target, by the
-view's light (:func:`light_scale`: per colour channel, the frame's mean of the effect's
-``balance_from`` channels over :data:`BALANCE_LEVEL`) and multiply the prediction back. In RGB
+view's light (`light_scale`: per colour channel, the frame's mean of the effect's
+``balance_from`` channels over `BALANCE_LEVEL`) and multiply the prediction back. In RGB
 rendering every colour channel's light transport is linear in the light's intensity in that channel,
 so this is exact: the network sees every scene white-balanced and exposed alike, whatever its lamps.
 """
@@ -34,7 +34,7 @@ def reinhard(x: torch.Tensor) -> torch.Tensor:
 
 def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:
     """The light of each view of linear ``inputs`` (B, len(effect.inputs), H, W): (B, 3, 1, 1), the
-    per-channel mean over the frame of ``effect.balance_from`` over :data:`BALANCE_LEVEL`; a channel at
+    per-channel mean over the frame of ``effect.balance_from`` over `BALANCE_LEVEL`; a channel at
     most 1e-3 of the brightest one (or a black frame) is floored there, so no channel is divided by 0."""
     mean = effect.pick(inputs.mean(dim=(2, 3), keepdim=True), effect.balance_from)
     return mean.clamp_min(1e-3 * mean.amax(dim=1, keepdim=True).clamp_min(1e-6)) / BALANCE_LEVEL
@@ -42,7 +42,7 @@ def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:
 
 def divide_light(inputs: torch.Tensor, scale: torch.Tensor, effect, out: torch.Tensor | None = None) -> torch.Tensor:
     """Linear ``inputs`` (B, len(effect.inputs), H, W) with each radiance channel (``X.R`` etc.)
-    divided by its colour's ``scale`` (B, 3, 1, 1) of :func:`light_scale`, written into ``out`` if given."""
+    divided by its colour's ``scale`` (B, 3, 1, 1) of `light_scale`, written into ``out`` if given."""
     colour = [("R", "G", "B").index(name[-1]) if is_radiance(name) else None for name in effect.inputs]
     divisor = torch.cat([scale[:, c:c + 1] if c is not None else torch.ones_like(scale[:, :1]) for c in colour], 1)
     return torch.div(inputs, divisor, out=out)

@@ -1,9 +1,9 @@
 """Scene library: built-in procedural scenes (forest, objects, room, studio), scenes of third-party meshes
 (pybullet, dmcontrol) and Mitsuba 3 XML files.
 
-A :class:`SceneRef` is a small picklable description that worker processes turn
-into a Mitsuba scene with :func:`load`. Importing this package sets Mitsuba's variant
-(:func:`neurender.base.variant.init_mitsuba`, once per process, before Mitsuba is imported), so
+A `SceneRef` is a small picklable description that worker processes turn
+into a Mitsuba scene with `load`. Importing this package sets Mitsuba's variant
+(`neurender.base.variant.init_mitsuba`, once per process, before Mitsuba is imported), so
 everything that renders imports it and nothing orders imports by hand.
 """
 from __future__ import annotations
@@ -134,7 +134,7 @@ def load(ref: SceneRef, res: int) -> LoadedScene:
 
 ALBEDO_PARAMETERS = ("reflectance", "diffuse_reflectance", "base_color")
 """BSDF parameters that hold a diffuse albedo (diffuse, plastic and principled): what
-:func:`override_albedo` sets. Specular and conductor reflectances stay."""
+`override_albedo` sets. Specular and conductor reflectances stay."""
 
 
 def override_albedo(scene, value: float) -> int:

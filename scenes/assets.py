@@ -1,8 +1,8 @@
 """Third-party meshes from installed packages: where each source lives, its license, and mesh reading.
 
-A :class:`Source` names a Python package that ships meshes (found without importing it), the
+A `Source` names a Python package that ships meshes (found without importing it), the
 optional extra that installs it, its license and provenance, and the groups of mesh files the
-scene families draw from. :func:`mesh_arrays` reads an OBJ, PLY or STL file into vertex and
+scene families draw from. `mesh_arrays` reads an OBJ, PLY or STL file into vertex and
 face arrays once per process. The sources and their licenses are listed in
 ``scenes/third_party/README.md``; nothing is copied into the repository.
 """

@@ -36,7 +36,7 @@ class Camera:
 
     @classmethod
     def from_json(cls, data: dict) -> Camera:
-        """The camera of a :meth:`to_json` record (a manifest's or a view's ``camera``)."""
+        """The camera of a `to_json` record (a manifest's or a view's ``camera``)."""
         return cls(float(data["fov_x"]), tuple(map(tuple, data["to_world"])), int(data["width"]), int(data["height"]))
 
     def to_json(self) -> dict:

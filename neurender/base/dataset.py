@@ -73,7 +73,7 @@ def read_views(root: str) -> list[dict]:
 
 
 def read_view_records(root: str) -> list[dict]:
-    """Finished views (:func:`read_views`), one per (scene, view), sorted."""
+    """Finished views (`read_views`), one per (scene, view), sorted."""
     unique = {(r["scene"], r["view"]): r for r in read_views(root)}
     return [unique[k] for k in sorted(unique)]
 

@@ -1,6 +1,6 @@
 """Choose the Mitsuba variant: CUDA if usable, else LLVM with a working libLLVM, else scalar.
 
-drjit reads ``DRJIT_LIBLLVM_PATH`` when it is imported, so :func:`init_mitsuba`
+drjit reads ``DRJIT_LIBLLVM_PATH`` when it is imported, so `init_mitsuba`
 must run before anything imports ``mitsuba`` or ``drjit`` in a process (each
 worker process calls it itself).
 """
@@ -39,7 +39,7 @@ class RenderVariant:
 def request_variant(argv: list[str]) -> None:
     """Make a ``--variant NAME`` of the command line ``argv`` the forced variant (``NEURENDER_VARIANT``)
     of this process and its workers. It must run before Mitsuba is imported, that is before the
-    command's module is (the flag itself is parsed, and checked, with :class:`RenderVariant`)."""
+    command's module is (the flag itself is parsed, and checked, with `RenderVariant`)."""
     for word, after in zip(argv, argv[1:] + [""]):
         value = word.partition("=")[2] if word.startswith("--variant=") else after if word == "--variant" else ""
         if value in VARIANTS and value != "auto":

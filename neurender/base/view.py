@@ -14,7 +14,7 @@ VIEW_RANGES = {"fov_x": (lambda v: 0 < v < 180, "in (0, 180) degrees"),
                "sigma_t": (lambda v: 0 <= v < math.inf, "finite and >= 0"),
                "background_distance": (lambda v: v > 0, "> 0 (inf allowed)")}
 """View parameter -> (test of a set value, the rule in words): the one check of the CLI, the Python API
-and the manifest reader (every :class:`ViewParameters` is checked when made)."""
+and the manifest reader (every `ViewParameters` is checked when made)."""
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,7 @@ class ViewParameters:
     background_distance: camera ray length assumed off the mask (the fog volume's reach), world
                 units; infinity makes the background pure airlight.
 
-    A dataset's manifest holds all four (:func:`view_parameters`);
+    A dataset's manifest holds all four (`view_parameters`);
     for a G-buffer from elsewhere ``neurender predict`` takes them as options.
     """
 
@@ -39,7 +39,7 @@ class ViewParameters:
     OPTIONS = {"fov_x": "--fov-deg", "ao_radius": "--ao-radius", "sigma_t": "--sigma-t"}
 
     def __post_init__(self) -> None:
-        """InputError for a set parameter out of its range (:data:`VIEW_RANGES`; NaN never passes)."""
+        """InputError for a set parameter out of its range (`VIEW_RANGES`; NaN never passes)."""
         for name, (valid, text) in VIEW_RANGES.items():
             value = getattr(self, name)
             if value is not None and not valid(float(value)):

@@ -8,10 +8,10 @@ pixel with z-depth ``z`` is ``z * (x * tan(fov_x / 2), y * tan(fov_x / 2) * H / 
 Continuous pixel coordinates ``(px, py)`` used below put the centre of pixel (i, j) at
 ``(j + 0.5, i + 0.5)``: ``px`` grows to the right, ``py`` grows downwards.
 
-Besides reconstruction (:func:`view_positions`, :func:`ray_lengths`, :func:`positions_at`) and projection
-(:func:`project`), this module holds what the AO baselines share: input checks
-(:func:`check_gbuffer`), the slice geometry of horizon-based methods (:func:`slice_frame`) and
-the seeded per-pixel noise (:func:`pixel_noise`).
+Besides reconstruction (`view_positions`, `ray_lengths`, `positions_at`) and projection
+(`project`), this module holds what the AO baselines share: input checks
+(`check_gbuffer`), the slice geometry of horizon-based methods (`slice_frame`) and
+the seeded per-pixel noise (`pixel_noise`).
 """
 from __future__ import annotations
 
@@ -109,7 +109,7 @@ def view_positions(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
 
 
 def ray_lengths(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
-    """Length of the camera ray to each pixel centre's point, the norm of :func:`view_positions` (world
+    """Length of the camera ray to each pixel centre's point, the norm of `view_positions` (world
     units), (B, 1, H, W) from a z-depth buffer (B, 1, H, W): z |ray|, with |ray|^2 = 1 + x^2 + y^2 summed
     from a row and a column (one pass over the image, not three)."""
     _check_image("depth", depth, 1)
@@ -137,7 +137,7 @@ def positions_at(inv_depth: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
     the camera ray through ``(px, py)``. Outside the image the inverse depth fades to 0.
 
     Args:
-        inv_depth: (B, 1, H, W) inverse z-depth (0 = nothing there), see :func:`inverse_depth`.
+        inv_depth: (B, 1, H, W) inverse z-depth (0 = nothing there), see `inverse_depth`.
         px, py: (B, H', W') continuous pixel coordinates to sample at.
         fov_x_deg: horizontal field of view in degrees.
 
@@ -155,7 +155,7 @@ def positions_at(inv_depth: torch.Tensor, px: torch.Tensor, py: torch.Tensor,
 
 
 def project(points: torch.Tensor, height: int, width: int, fov_x_deg: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Continuous pixel coordinates ``(px, py)`` of view-space points (inverse of :func:`rays_at`).
+    """Continuous pixel coordinates ``(px, py)`` of view-space points (inverse of `rays_at`).
 
     Args:
         points: (B, 3, H', W') view-space points with z > 0.
@@ -228,7 +228,7 @@ class ScreenMarch(NamedTuple):
 
 
 def screen_march(depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float, seed: int) -> ScreenMarch:
-    """The :class:`ScreenMarch` of a (checked) G-buffer."""
+    """The `ScreenMarch` of a (checked) G-buffer."""
     height, width = depth.shape[-2:]
     device, dtype = depth.device, depth.dtype
     inv_depth = inverse_depth(depth, mask)

@@ -22,7 +22,7 @@ def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
     For each pixel P and each of ``directions`` screen directions (evenly spaced, rotated by a
     per-pixel random angle), march ``steps`` samples (per-pixel jittered) along the screen
     projection of a view-space disc of radius ``radius``. In the slice of that direction
-    (see :func:`~neurender.baselines.camera.slice_frame`) elevation angles are measured from
+    (see `slice_frame`) elevation angles are measured from
     the plane orthogonal to the view vector: the tangent angle t comes from the normal, the
     horizon angle h starts at t and rises to the highest sample S with ``|S - P| < radius``.
     Each rise of the horizon adds ``W(r) (sin h_new - sin h_old)`` with the falloff

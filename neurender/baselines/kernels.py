@@ -1,17 +1,17 @@
 """The screen-space methods as compiled Dr.Jit kernels: one pass per pixel that marches its samples in
 registers, with no full-image temporaries.
 
-:func:`gtao`, :func:`hbao`, :func:`ssao` and :func:`joint_bilateral_upsample` take the arguments and give
-the results of their torch references (:func:`neurender.baselines.gtao.gtao`,
-:func:`neurender.baselines.hbao.hbao`, :func:`neurender.baselines.ssao.ssao`,
-:func:`neurender.baselines.upsample.joint_bilateral_upsample`; the tests hold them within 1e-3 mean absolute
+`gtao`, `hbao`, `ssao` and `joint_bilateral_upsample` take the arguments and give
+the results of their torch references (`neurender.baselines.gtao.gtao`,
+`neurender.baselines.hbao.hbao`, `neurender.baselines.ssao.ssao`,
+`neurender.baselines.upsample.joint_bilateral_upsample`; the tests hold them within 1e-3 mean absolute
 difference on the same samples). Dr.Jit traces a method once per option set into one kernel (LLVM on the
 CPU, CUDA on a GPU: the same source), compiles it on first use (seconds, then cached on disk by Dr.Jit) and
 launches it once per image, in float32. Where Dr.Jit has no backend for the tensors' device (no libLLVM
 16+), the torch reference runs instead. Results are torch tensors on the inputs' device, in their dtype.
 
-Lanes run over the image in tiles of :data:`TILE` x :data:`TILE` pixels, so the samples of neighbouring
-lanes share cache lines; camera and sampling conventions are :mod:`neurender.baselines.camera`'s.
+Lanes run over the image in tiles of `TILE` x `TILE` pixels, so the samples of neighbouring
+lanes share cache lines; camera and sampling conventions are `neurender.baselines.camera`'s.
 """
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def torch_references():
 
 def backend(device_type: str) -> ModuleType | None:
     """The Dr.Jit array module (``drjit.llvm`` or ``drjit.cuda``) that runs the kernels for tensors on
-    ``device_type`` ("cpu" or "cuda"); None when Dr.Jit cannot run there or inside :func:`torch_references`."""
+    ``device_type`` ("cpu" or "cuda"); None when Dr.Jit cannot run there or inside `torch_references`."""
     return _backend(device_type) if _kernels_on else None
 
 
@@ -101,7 +101,7 @@ def _dot(a, b):
 
 
 class _Lanes:
-    """The lanes of an H x W image in :data:`TILE` x :data:`TILE` tiles: ``i, j`` (Int32) the lane's pixel,
+    """The lanes of an H x W image in `TILE` x `TILE` tiles: ``i, j`` (Int32) the lane's pixel,
     ``active`` whether it lies in the image, ``pixel`` its index ``i W + j`` (0 when inactive)."""
 
     def __init__(self, jit: ModuleType, height: int, width: int):
@@ -173,7 +173,7 @@ class _GBuffer(_Lanes):
 
     def z_at(self, x, y):
         """z-depth seen at continuous pixel coordinates (from bilinear inverse depth, as
-        :func:`~neurender.baselines.camera.positions_at`; 0 where nothing is) and whether anything is."""
+        `positions_at`; 0 where nothing is) and whether anything is."""
         inv = self.inverse_depth_at(x, y)
         valid = inv > self.valid_inv
         return dr.select(valid, dr.rcp(dr.select(valid, inv, 1.0)), 0.0), valid
@@ -188,7 +188,7 @@ class _GBuffer(_Lanes):
 
     def slice_frame(self, cos_phi, sin_phi):
         """The length of the normal projected into the slice of screen direction phi, and its signed angle
-        gamma from the view vector (:func:`~neurender.baselines.camera.slice_frame`)."""
+        gamma from the view vector (`slice_frame`)."""
         v, n = self.v, self.n
         along = cos_phi * v[0] - sin_phi * v[1]
         ortho = (cos_phi - along * v[0], -sin_phi - along * v[1], -along * v[2])
@@ -289,13 +289,13 @@ def _march(method, reference, depth, normal, mask, fov_x_deg, radius, seed, **op
 
 @functools.lru_cache(maxsize=4)
 def _noise(height: int, width: int, seed: int, device: torch.device) -> torch.Tensor:
-    """:func:`~neurender.baselines.camera.pixel_noise` (2, H, W), float32, kept for the next frame of this size."""
+    """`pixel_noise` (2, H, W), float32, kept for the next frame of this size."""
     return pixel_noise(2, height, width, seed, device=device, dtype=torch.float32)
 
 
 def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
          *, slices: int = 4, steps: int = 8, falloff: float = 0.0, seed: int = 0) -> torch.Tensor:
-    """:func:`neurender.baselines.gtao.gtao` as a kernel: the same arguments, shapes and result."""
+    """`neurender.baselines.gtao.gtao` as a kernel: the same arguments, shapes and result."""
     check_gtao(slices, steps, falloff)
     return _march(lambda image: _gtao(image, slices, steps, falloff), reference_gtao,
                   depth, normal, mask, fov_x_deg, radius, seed, slices=slices, steps=steps, falloff=falloff)
@@ -303,7 +303,7 @@ def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 
 def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
          *, directions: int = 8, steps: int = 8, seed: int = 0) -> torch.Tensor:
-    """:func:`neurender.baselines.hbao.hbao` as a kernel: the same arguments, shapes and result."""
+    """`neurender.baselines.hbao.hbao` as a kernel: the same arguments, shapes and result."""
     check_hbao(directions, steps)
     return _march(lambda image: _hbao(image, directions, steps), reference_hbao,
                   depth, normal, mask, fov_x_deg, radius, seed, directions=directions, steps=steps)
@@ -311,7 +311,7 @@ def hbao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 
 def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, radius: float,
          *, samples: int = 16, bias: float = 0.02, seed: int = 0) -> torch.Tensor:
-    """:func:`neurender.baselines.ssao.ssao` as a kernel: the same arguments, shapes and result."""
+    """`neurender.baselines.ssao.ssao` as a kernel: the same arguments, shapes and result."""
     check_ssao(samples, bias)
     kernel = hemisphere_kernel(samples, seed)
     return _march(lambda image: _ssao(image, kernel, bias), reference_ssao,
@@ -320,7 +320,7 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 
 def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
               depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """One image of :func:`joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
+    """One image of `joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
     (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
     lanes = _Lanes(jit, *depth.shape[-2:])
@@ -356,7 +356,7 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
 
 def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
                              depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-    """:func:`neurender.baselines.upsample.joint_bilateral_upsample` as a kernel (up to 4 channels; the
+    """`neurender.baselines.upsample.joint_bilateral_upsample` as a kernel (up to 4 channels; the
     reference runs for more): the same arguments, shapes and result. With ``mask`` (B, 1, H, W) the
     full-resolution guides count as 0 where it is <= 0.5 (the reference's contract, without making them)."""
     reference_upsample.check_guides(low, low_depth, low_normal, depth, normal)

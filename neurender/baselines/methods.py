@@ -1,12 +1,12 @@
-"""The classic methods as evaluation methods and first guesses (:data:`METHODS`): each maps linear
+"""The classic methods as evaluation methods and first guesses (`METHODS`): each maps linear
 G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the view's
-:class:`neurender.base.view.ViewParameters` and the effect to a linear prediction (B, C_target, H, W).
+`neurender.base.view.ViewParameters` and the effect to a linear prediction (B, C_target, H, W).
 An effect lists the ones that predict it in its ``baselines`` field.
 
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
-resolution with 2 slices x 4 steps (:func:`half_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
-``sigma_t``, the airlight of :func:`neurender.baselines.fog.background_airlight` and, for
-background rays, ``background_distance``. ``gi-ambient`` is :func:`neurender.baselines.gi.gi_ambient`
+resolution with 2 slices x 4 steps (`half_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
+``sigma_t``, the airlight of `neurender.baselines.fog.background_airlight` and, for
+background rays, ``background_distance``. ``gi-ambient`` is `neurender.baselines.gi.gi_ambient`
 with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
 ambient term, a few operations per pixel). Each raises InputError when a parameter it needs is unset.
 """
@@ -34,7 +34,7 @@ def _screen_ao(name: str, function):
 def half_resolution(method):
     """``method`` run on every second pixel of each row and column (point-sampled G-buffer: a quarter of the
     pixels), its answer upsampled to the full size guided by depth and normals
-    (:func:`~neurender.baselines.kernels.joint_bilateral_upsample`), as games run XeGTAO; the effect's
+    (`joint_bilateral_upsample`), as games run XeGTAO; the effect's
     off-mask value off the mask."""
     def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
         size = tuple(max(1, (n + 1) // 2) for n in mask.shape[-2:])

@@ -2,7 +2,7 @@
 of a screen-space predictor.
 
 The noisy image is the effect's reference pass rendered at few spp
-(:func:`neurender.evaluation.path_tracer.renders`); the denoiser is OIDN's "RT" filter (pyoidn, CPU device,
+(`neurender.evaluation.path_tracer.renders`); the denoiser is OIDN's "RT" filter (pyoidn, CPU device,
 quality "high") with the G-buffer's normals and albedo as auxiliary images, given as noise-free
 (the dataset's G-buffer is anti-aliased and, as for the screen-space methods, free). HDR mode for
 HDR effects. An effect that does not read albedo (AO: the irradiance of white surfaces) gets

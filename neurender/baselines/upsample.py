@@ -33,7 +33,7 @@ def _neighbours(n_out: int, n_in: int, offset: int, device) -> tuple[torch.Tenso
 
 def check_guides(low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor, depth: torch.Tensor,
                  normal: torch.Tensor) -> None:
-    """Raise ValueError unless the guides' shapes fit ``low`` (B, C, h, w), as :func:`joint_bilateral_upsample` takes them."""
+    """Raise ValueError unless the guides' shapes fit ``low`` (B, C, h, w), as `joint_bilateral_upsample` takes them."""
     b, _, h, w = low.shape
     big_h, big_w = depth.shape[-2:]
     if low_depth.shape != (b, 1, h, w) or low_normal.shape != (b, 3, h, w):

@@ -139,7 +139,7 @@ SIZE_NAMES = {"720p": (720, 1280), "1080p": (1080, 1920), "1440p": (1440, 2560),
 
 
 def parse_size(token: str) -> tuple[int, int]:
-    """(height, width) of an image size: ``N`` (N x N pixels), ``WxH`` or a name of :data:`SIZE_NAMES`
+    """(height, width) of an image size: ``N`` (N x N pixels), ``WxH`` or a name of `SIZE_NAMES`
     (16:9); ValueError otherwise."""
     if token in SIZE_NAMES:
         return SIZE_NAMES[token]
@@ -151,7 +151,7 @@ def parse_size(token: str) -> tuple[int, int]:
 
 
 def size_token(token: str) -> str:
-    """``token`` when :func:`parse_size` reads it (the flag keeps the text; ValueError otherwise)."""
+    """``token`` when `parse_size` reads it (the flag keeps the text; ValueError otherwise)."""
     parse_size(token)
     return token
 

@@ -92,8 +92,8 @@ def bench_generate_long(scene: str = "objects", count: int = 5, views: int = 100
 
 
 def bench_baselines(data: str, sizes=("256", "512"), repeats: int = 5) -> dict:
-    """ms/frame of every baseline at ``sizes`` (tokens of :func:`parse_size`) as it runs (the compiled
-    kernels of :mod:`neurender.baselines.kernels`) and with the kernels' torch references, and each one's
+    """ms/frame of every baseline at ``sizes`` (tokens of `parse_size`) as it runs (the compiled
+    kernels of `neurender.baselines.kernels`) and with the kernels' torch references, and each one's
     scores (on the surfaces) on the dataset ``data``; then path tracing + OIDN at each spp level (ms: render
     + denoise at the dataset's resolution, mean over its views)."""
     figures = {}
@@ -159,7 +159,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
                   ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3, devices: DeviceOptions = DeviceOptions()) -> dict:
     """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
     DDIM step count), then the scaling table: ms/frame, ms per megapixel and peak RSS of each run
-    and of GTAO at each of ``sizes`` (tokens of :func:`parse_size`), each in a fresh process.
+    and of GTAO at each of ``sizes`` (tokens of `parse_size`), each in a fresh process.
 
     With ``eval_dirs`` (evaluations with the path tracer's curve; the one of the run's effect
     is used), the speed-up column is the path tracer's equal-quality time over the run's
@@ -216,7 +216,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
 def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[str] = (), repeats: int = 3,
                   devices: DeviceOptions = DeviceOptions()) -> dict:
     """Per evaluation, size and method: the method's ms/frame, and the path tracer's and PT + OIDN's
-    at the spp that matches the method on all three metrics (:mod:`neurender.evaluation.compare`),
+    at the spp that matches the method on all three metrics (`neurender.evaluation.compare`),
     with the speed-ups. ``methods``: baselines, runs or pretrained:NAME of the evaluations (default:
     their baselines and shipped models; a run folder is named by its path)."""
     device = resolve_device(devices.device)

@@ -1,6 +1,6 @@
 """The `neurender` command line. Exit status: 0 done, 2 bad input (`error: ...`), 1 our failure.
 
-Every command's flags come from its options dataclass (:mod:`neurender.commands.arguments`); the
+Every command's flags come from its options dataclass (`neurender.commands.arguments`); the
 table below names the module that holds it, so ``neurender --help`` imports nothing heavy and a
 command imports only what it runs.
 """
@@ -37,7 +37,7 @@ COMMANDS = {
     "bench compare": ("bench", "methods against PT and PT + OIDN at equal quality, timed at 256 px to 1080p"),
     "bench predict": ("bench", "ms/frame, ms per megapixel and peak RSS of runs and GTAO per size; SSIM"),
 }
-"""Command name -> (module of :mod:`neurender.commands` whose ``COMMANDS`` maps the name to its
+"""Command name -> (module of `neurender.commands` whose ``COMMANDS`` maps the name to its
 options dataclass and the function that runs it, one line of help)."""
 FULL_DISK = (errno.ENOSPC, errno.EDQUOT)
 """OS errors that are the machine's state, not a failure of ours: exit 2 with one line."""

@@ -1,6 +1,6 @@
 """`neurender demo`: the whole flow on the built-in scenes, small enough for a CPU.
 
-Two sizes (:data:`PROFILES`): the default takes a few minutes on 2 cores; ``--full`` (about 40
+Two sizes (`PROFILES`): the default takes a few minutes on 2 cores; ``--full`` (about 40
 minutes) renders more and larger views and trains longer.
 
 1. generate a dataset (forest, objects, room; ``count`` of each) and a contact sheet per scene;

@@ -4,7 +4,7 @@ For an evaluation with the path tracer's curves (``neurender evaluate``), each m
 (surface SSIM, PSNR and FLIP) is matched on both curves: the spp at which the curve reaches all three
 (log-linear between levels, the most demanding metric, rounded up to what the sampler renders).
 Then, at every size asked, view 0 of the evaluated dataset is rendered again at that spp and size
-(the reference pass; warm, :func:`neurender.evaluation.timing.warm_seconds`), denoised by OIDN with its
+(the reference pass; warm, `neurender.evaluation.timing.warm_seconds`), denoised by OIDN with its
 G-buffer scaled to that size, and the method runs on the same scaled G-buffer (in a fresh process,
 as ``bench predict`` times it). Quality comes from the evaluation at its own resolution; the sizes
 change only the time.

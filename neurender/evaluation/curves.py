@@ -1,10 +1,10 @@
 """The path tracer's and PT + OIDN's quality/time curves on an evaluation's views, and each method's
 equal-quality time on them.
 
-The effect's reference pass is rendered again at 1, 2, 4, ... spp (:mod:`neurender.evaluation.path_tracer`)
+The effect's reference pass is rendered again at 1, 2, 4, ... spp (`neurender.evaluation.path_tracer`)
 and scored like any method, raw (``path_tracer``) and denoised by OIDN (``pt_oidn``,
-:mod:`neurender.baselines.pt_oidn`; its time is render + denoise). Every time is warm
-(:func:`neurender.evaluation.timing.warm_seconds` on the first view: the first render of a level
+`neurender.baselines.pt_oidn`; its time is render + denoise). Every time is warm
+(`neurender.evaluation.timing.warm_seconds` on the first view: the first render of a level
 compiles its kernel; the first denoise allocates).
 Per method: the equal-quality time on each curve for SSIM, PSNR and FLIP separately, the time at
 which the curve matches it on all three (the longest of them) and the speed-up (that time / the
@@ -37,7 +37,7 @@ def curve(levels: dict[int, list[dict]], temporal: dict[int, dict] | None = None
 
 def equal_quality(points: list[dict], methods: dict) -> dict:
     """Each method's equal-quality time on the curve ``points``: per metric of
-    :data:`neurender.evaluation.path_tracer.HIGHER_IS_BETTER` (surface figures), and on all of them
+    `neurender.evaluation.path_tracer.HIGHER_IS_BETTER` (surface figures), and on all of them
     (the most demanding: the longest; None when the curve does not reach one), with the speed-up."""
     by_metric = {name: {metric: path_tracer.curve_at_quality(points, m["mean"][metric], metric)
                         for metric in path_tracer.HIGHER_IS_BETTER} for name, m in methods.items()}

@@ -1,10 +1,10 @@
 """Evaluate classic methods against the path-traced reference of a dataset.
 
 Methods: the classic methods of the effect's record (``baselines``, see
-:mod:`neurender.baselines.methods`) and any training run directory (``neurender train --out
+`neurender.baselines.methods`) and any training run directory (``neurender train --out
 RUN``) of the same effect, named by its folder name.
 
-Metrics: :mod:`neurender.evaluation.scoring` (surface figures are the headline; off the mask every
+Metrics: `neurender.evaluation.scoring` (surface figures are the headline; off the mask every
 method is given the same values, AO 1 by contract and GI the environment, so full-frame figures
 mostly reward how much background a view shows). A view with an empty mask has no surface
 figures; it is skipped in their means and listed.
@@ -14,12 +14,12 @@ one view, torch on the CPU, under ``torch.no_grad``; each method runs once untim
 first view first (warm-up). Reported as the mean ms per frame.
 
 Temporal stability (views on a camera path, ``generate --path``): per method ``temporal`` with the
-temporal warped error and flicker over consecutive frames (:mod:`neurender.evaluation.temporal`),
+temporal warped error and flicker over consecutive frames (`neurender.evaluation.temporal`),
 the same per level of the path tracer's curves, and a strip of consecutive frames per scene.
 
 Path tracer (``path_tracer_curve=True``): the quality/time curves of the path tracer and of PT +
 OIDN on the same views, and each method's equal-quality time on them
-(:mod:`neurender.evaluation.curves`).
+(`neurender.evaluation.curves`).
 
 Outputs in ``out_dir``: ``summary.json`` (written atomically; every key is described in the
 docs/evaluation.md), ``per_view.csv`` (surface metrics empty for a view with an empty mask) and one PNG
@@ -83,7 +83,7 @@ STRIP_FRAMES = 8
 
 def _frame_strips(out_dir: str, dataset: GBufferDataset, frames: dict, methods: Methods, effect) -> list[str]:
     """One picture per scene of a camera path (``grids/frames_<scene>.png``): its first
-    :data:`STRIP_FRAMES` frames, a row for the reference and each method; returns their paths."""
+    `STRIP_FRAMES` frames, a row for the reference and each method; returns their paths."""
     by_scene = {}
     for index in sorted(frames, key=lambda i: dataset.records[i]["sequence"]["frame"]):
         by_scene.setdefault(dataset.records[index]["scene"], []).append(index)
@@ -133,10 +133,10 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
     ``data_dir``, score them against the reference, draw the grids and summarise; writes ``out_dir``
     (see the module docstring) and returns the summary dict (the content of summary.json).
     Runs predict on ``devices`` (their outputs come back to the CPU before the clock is read, so GPU
-    times are complete). Diffusion runs predict as ``sampling`` says (:class:`neurender.inference.sampling.SamplingOptions`);
+    times are complete). Diffusion runs predict as ``sampling`` says (`neurender.inference.sampling.SamplingOptions`);
     with several samples their summary also gives the calibration of their uncertainty against the
     error of their prediction (``uncertainty``, on linear values). With ``temporal_blends`` (weights) every
-    method is also scored as ``NAME + blend W`` per weight (:class:`neurender.evaluation.methods.Methods`).
+    method is also scored as ``NAME + blend W`` per weight (`neurender.evaluation.methods.Methods`).
 
     Raises InputError for an unknown effect, method or split, an empty split, or a dataset
     lacking a needed channel.

@@ -1,10 +1,10 @@
 """The methods an evaluation compares: classic baselines by name, and runs (folders or ``pretrained:NAME``).
 
-A baseline is a name of :data:`neurender.baselines.methods.METHODS` listed in the effect's
-``baselines``; anything else must be a run of the same effect. :class:`Methods` resolves the names
-once, keeps one :class:`neurender.inference.predictor.Predictor` per run, and runs a method on a
+A baseline is a name of `neurender.baselines.methods.METHODS` listed in the effect's
+``baselines``; anything else must be a run of the same effect. `Methods` resolves the names
+once, keeps one `neurender.inference.predictor.Predictor` per run, and runs a method on a
 batched dataset item. With temporal blends, every method also runs as ``NAME + blend W`` for each weight
-W: its frames along each camera path through :class:`neurender.inference.temporal.TemporalBlend`.
+W: its frames along each camera path through `neurender.inference.temporal.TemporalBlend`.
 """
 from __future__ import annotations
 

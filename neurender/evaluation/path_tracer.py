@@ -3,7 +3,7 @@
 For each evaluated view, the effect's reference pass is rendered again (another seed) at
 1, 2, 4, ... spp up to the reference's own spp, and scored against the reference like any
 method. The curve answers: how many milliseconds of path tracing buy the quality a
-method reaches? (:func:`curve_at_quality`). Its last level, an independent copy of the
+method reaches? (`curve_at_quality`). Its last level, an independent copy of the
 reference at the reference's spp, is the reference's noise floor: no method can be shown to be
 better than that copy.
 """
@@ -46,12 +46,12 @@ def view_renderer(manifest: dict, scene_id: str) -> ViewRenderer:
 
 
 def renders(manifest: dict, records: list[dict], effect, masks: list[torch.Tensor]):
-    """The effect's ``reference_pass`` rendered again for each view at each level of :func:`spp_levels`.
+    """The effect's ``reference_pass`` rendered again for each view at each level of `spp_levels`.
 
     records: the views.jsonl records of the views; masks: their ``mask.Y`` (1, 1, H, W).
     Yields (view index, spp, linear image (1, C_target, H, W) with the contract's off-mask value,
     seconds inside Mitsuba), views in order, levels ascending. Warm: the first view of a scene at a level
-    compiles its kernel, later ones reuse it (:func:`neurender.evaluation.timing.warm_seconds`).
+    compiles its kernel, later ones reuse it (`neurender.evaluation.timing.warm_seconds`).
     """
     sampler, name = render_options(manifest).sampler, effect.reference_pass
     renderers, warm = {}, set()
@@ -76,7 +76,7 @@ HIGHER_IS_BETTER = {"ssim": True, "psnr": True, "flip": False}
 
 def curve_at_quality(curve: list[dict], value: float | None, metric: str = "ssim", key: str = "ms") -> float | None:
     """Milliseconds (or another ``key`` of the curve's points, such as ``spp``) of path tracing whose
-    ``metric`` (a key of :data:`HIGHER_IS_BETTER`) equals ``value`` (log-linear between levels).
+    ``metric`` (a key of `HIGHER_IS_BETTER`) equals ``value`` (log-linear between levels).
 
     The first level's when it already reaches it (an upper bound); None when no level tried does.
     """

@@ -12,7 +12,7 @@ from neurender.base.atomic import atomic_path
 
 
 def tonemap(rgb: np.ndarray) -> np.ndarray:
-    """Linear HDR (H, W, 3) to display sRGB in [0, 1] (:func:`neurender.space.display`)."""
+    """Linear HDR (H, W, 3) to display sRGB in [0, 1] (`neurender.space.display`)."""
     return space.display(torch.from_numpy(np.asarray(rgb, dtype=np.float32)), hdr=True).numpy()
 
 
@@ -57,7 +57,7 @@ def save_strip(path: str, tiles: list[tuple[str, np.ndarray]], title: str = "", 
 
 
 def save_rows(path: str, rows: list[list[tuple[str, np.ndarray]]], title: str = "", min_tile: int = 128) -> None:
-    """:func:`save_strip` with several rows of tiles, one under the other (tiles of one size)."""
+    """`save_strip` with several rows of tiles, one under the other (tiles of one size)."""
     height, width = rows[0][0][1].shape[:2]
     scale = max(1, -(-min_tile // width))
     tile_w, tile_h, label_h = width * scale, height * scale, 16

@@ -1,7 +1,7 @@
 """`neurender report`: one page (HTML and Markdown, with its images in the same folder) from evaluation
 folders.
 
-Per evaluation: first the answer to "which method at my budget" (:func:`budget_rows`: for each time
+Per evaluation: first the answer to "which method at my budget" (`budget_rows`: for each time
 per frame, the method within it closest to the reference, path tracing included), then a table of
 every method (SSIM, PSNR, FLIP, MAE on the surfaces, SSIM and PSNR
 on the full frame, the temporal warped error on camera paths, ms per frame, the equal-quality time of the path
@@ -58,7 +58,7 @@ def candidates(summary: dict) -> list[tuple[str, dict, float]]:
 
 
 def budget_rows(summary: dict) -> list[list[str]]:
-    """For each budget of :data:`BUDGETS_MS`, the candidate within it with the lowest FLIP (the perceptual
+    """For each budget of `BUDGETS_MS`, the candidate within it with the lowest FLIP (the perceptual
     error; ties: the higher PSNR) as table cells: budget, method, SSIM, PSNR, FLIP, ms; "-" when none fits."""
     rows = []
     for budget, label in BUDGETS_MS:

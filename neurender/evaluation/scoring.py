@@ -1,11 +1,11 @@
 """Scores of a prediction against the path-traced reference: surface and full-frame metrics.
 
-PSNR, SSIM, FLIP and MAE (:mod:`neurender.metrics`) per view, twice: on the surfaces only
+PSNR, SSIM, FLIP and MAE (`neurender.metrics`) per view, twice: on the surfaces only
 (``mask.Y > 0.5``; the headline figures, keys ``psnr`` ...) and on the full frame (keys
 ``psnr_full`` ...). Effects in [0, 1] (AO) are compared as is; for the HDR effects (fog, gi)
-prediction and reference are both tone mapped with :func:`neurender.space.display` (Reinhard +
+prediction and reference are both tone mapped with `neurender.space.display` (Reinhard +
 sRGB) first, so every metric sees display values in [0, 1] (data range 1). PSNR is capped at
-:data:`neurender.metrics.PSNR_CAP` dB (a prediction equal to the reference), so every figure is finite.
+`neurender.metrics.PSNR_CAP` dB (a prediction equal to the reference), so every figure is finite.
 """
 from __future__ import annotations
 
@@ -24,8 +24,8 @@ def _ssim_window(height: int, width: int) -> int:
 
 
 def score_display(pred: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> dict[str, float | None]:
-    """Metrics of display values ``pred`` against ``ref`` (1, C, H, W) in [0, 1]: :data:`METRICS` on
-    the pixels where ``mask`` (1, 1, H, W) > 0.5 (None when there is none) and :data:`METRICS_FULL`."""
+    """Metrics of display values ``pred`` against ``ref`` (1, C, H, W) in [0, 1]: `METRICS` on
+    the pixels where ``mask`` (1, 1, H, W) > 0.5 (None when there is none) and `METRICS_FULL`."""
     ssim_map = metrics.ssim_map(pred, ref, window=_ssim_window(*ref.shape[-2:]))
     flip_map = metrics.flip_map(pred, ref)
     full = {"psnr": metrics.psnr(pred, ref), "ssim": metrics.masked_mean(ssim_map),
@@ -39,7 +39,7 @@ def score_display(pred: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> 
 
 
 def score(prediction: torch.Tensor, reference: torch.Tensor, effect, mask: torch.Tensor) -> dict[str, float | None]:
-    """:func:`score_display` of linear ``prediction`` against linear ``reference`` (1, C, H, W) of
+    """`score_display` of linear ``prediction`` against linear ``reference`` (1, C, H, W) of
     ``effect`` on ``mask`` (1, 1, H, W), in display space."""
     return score_display(space.display(prediction, effect.hdr), space.display(reference, effect.hdr), mask)
 

@@ -1,5 +1,5 @@
 """Temporal stability: how a method's change between consecutive frames of a camera path differs from
-the reference's, through the exact reprojection of :mod:`neurender.inference.temporal`.
+the reference's, through the exact reprojection of `neurender.inference.temporal`.
 
 Metrics of a method P against the reference R over consecutive frames, on the valid pixels:
 
@@ -44,7 +44,7 @@ def frame_pairs(records: list[dict]) -> list[tuple[int, int]]:
 
 class Sequence:
     """The frame pairs among ``records`` (an evaluation's views.jsonl records; none when its views are
-    not on a camera path) and their warps, built from the frames :meth:`add` is given as the views are
+    not on a camera path) and their warps, built from the frames `add` is given as the views are
     read (so no view is read again for them)."""
 
     def __init__(self, records: list[dict], effect):
@@ -60,7 +60,7 @@ class Sequence:
                                   Camera.from_json(self.records[index]["camera"]))
 
     def figures(self, images: dict[int, torch.Tensor], references: dict[int, torch.Tensor]) -> dict:
-        """:func:`summarise` of a method's display ``images`` against the display ``references``
+        """`summarise` of a method's display ``images`` against the display ``references``
         (view index -> (1, C, H, W)) over every pair (each pair's warp made once)."""
         errors = []
         for before, after in self.pairs:

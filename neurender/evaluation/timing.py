@@ -1,7 +1,7 @@
 """Timing of methods on one frame: warm medians, and a frame of a dataset at any size.
 
 Every figure is the median of several timed calls after one untimed call (kernels, caches and
-allocations warm; a first call over :data:`KEEP_FIRST_CALL_ABOVE_S` is kept as it is).
+allocations warm; a first call over `KEEP_FIRST_CALL_ABOVE_S` is kept as it is).
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ noisy on a shared CPU."""
 def warm_seconds(call, repeats: int = 3, warm: bool = False) -> tuple[object, float]:
     """(result, seconds) of ``call() -> (result, seconds)`` timed warm, as the median of ``repeats``
     timed calls. A first call that is not ``warm`` (it compiles kernels for a new spp or size) is a
-    warm-up, unless it took longer than :data:`KEEP_FIRST_CALL_ABOVE_S`; a ``warm`` first call counts,
-    and is the only one when longer than :data:`REPEAT_WARM_CALLS_BELOW_S`."""
+    warm-up, unless it took longer than `KEEP_FIRST_CALL_ABOVE_S`; a ``warm`` first call counts,
+    and is the only one when longer than `REPEAT_WARM_CALLS_BELOW_S`."""
     result, first = call()
     if first > KEEP_FIRST_CALL_ABOVE_S or (warm and first > REPEAT_WARM_CALLS_BELOW_S):
         return result, first
@@ -41,7 +41,7 @@ def warm_seconds(call, repeats: int = 3, warm: bool = False) -> tuple[object, fl
 
 
 def wall_clock(function):
-    """``function`` as a call for :func:`warm_seconds`: () -> (its result, wall seconds of the call)."""
+    """``function`` as a call for `warm_seconds`: () -> (its result, wall seconds of the call)."""
     def call():
         start = time.perf_counter()
         result = function()
@@ -50,7 +50,7 @@ def wall_clock(function):
 
 
 def time_ms(function, repeats: int = 3) -> float:
-    """Warm milliseconds of ``function()`` (:func:`warm_seconds` of its wall-clock time)."""
+    """Warm milliseconds of ``function()`` (`warm_seconds` of its wall-clock time)."""
     return 1000 * warm_seconds(wall_clock(function), repeats)[1]
 
 

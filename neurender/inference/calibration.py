@@ -2,10 +2,10 @@
 
 Few DDIM steps give draws that scatter far less than the model's error on unseen scenes (they
 collapse towards the mean), so their standard deviation ranks pixels by error but understates it.
-:func:`calibrate` fits ``std_scale`` such that 95.4 % of the surface values of a validation dataset
+`calibrate` fits ``std_scale`` such that 95.4 % of the surface values of a validation dataset
 have ``|error of the prediction| <= 2 * std_scale * std`` (linear values), the share a calibrated
 Gaussian has, and writes it into the run folder (``calibration.json``) for the ``sampler``, ``steps`` and ``samples``
-it was fitted with; :class:`neurender.inference.predictor.Predictor` applies it when it predicts with the same
+it was fitted with; `neurender.inference.predictor.Predictor` applies it when it predicts with the same
 three. Fit on scenes that are neither training nor test scenes.
 """
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Predict EXR files: every G-buffer EXR of a file or folder in, one prediction EXR out each.
 
-A scaled run (:mod:`neurender.run.inputs`) also needs the view's parameters (field of view, AO
+A scaled run (`neurender.run.inputs`) also needs the view's parameters (field of view, AO
 radius, fog density): an EXR of a neurender dataset takes them from its manifest; options given
-(:class:`neurender.base.view.ViewParameters` fields that are set) replace those.
+(`neurender.base.view.ViewParameters` fields that are set) replace those.
 """
 from __future__ import annotations
 
@@ -129,7 +129,7 @@ def _claim(out_dir: str, predictor: Predictor) -> None:
 
 def preview(prediction: dict[str, np.ndarray], effect: effects.Effect) -> np.ndarray:
     """A prediction for display, (H, W, 3) uint8: its targets tone-mapped as pictures and metrics are
-    (:func:`neurender.space.display`; AO as grey), and beside them, when it has ``std.*`` channels,
+    (`neurender.space.display`; AO as grey), and beside them, when it has ``std.*`` channels,
     the uncertainty as grey scaled to its largest value."""
     def shown(names, hdr):
         image = torch.from_numpy(np.stack([prediction[n] for n in names], -1))
@@ -147,12 +147,12 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
                   given: ViewParameters = UNSET, previews: bool = False) -> list[str]:
     """Predict every EXR of ``input_path`` into ``out_dir`` (same relative paths); returns the files
     written. ``given``: view parameters that replace a dataset's (unset fields are None); ``previews``:
-    also a PNG of each prediction (:func:`preview`) beside its EXR.
+    also a PNG of each prediction (`preview`) beside its EXR.
 
     Output channels are the dataset's target names (``fog.R/G/B``, ``ao.Y`` or ``R,G,B``); a
     diffusion model also writes ``std.<name>``, the per-pixel standard deviation of its draws (its
-    uncertainty; 0 with one draw). The folder is locked while it is written (:mod:`neurender.base.lock`)
-    and records the model in :data:`RECORD`: predictions of another model are refused there.
+    uncertainty; 0 with one draw). The folder is locked while it is written (`neurender.base.lock`)
+    and records the model in `RECORD`: predictions of another model are refused there.
     """
     files = _exr_files(input_path)
     check_output(input_path, out_dir)

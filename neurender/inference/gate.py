@@ -1,11 +1,11 @@
-"""Fit a run's trust gate (:mod:`neurender.models.gate`) on views it was not trained on.
+"""Fit a run's trust gate (`neurender.models.gate`) on views it was not trained on.
 
-The run predicts every view through :class:`neurender.inference.predictor.Predictor` (the same
+The run predicts every view through `neurender.inference.predictor.Predictor` (the same
 path as inference, gate off); its network input x and model-space prediction are kept with the
 path-traced target in model space and the view's light. The gate's input range is fitted on the
 surface pixels of all views; its network then learns, on random crops, the per-pixel weight that
 brings ``guess + g * d`` closest to the target where the metrics compare them: L1 of the display
-values (:func:`displayed`) on the surfaces.
+values (`displayed`) on the surfaces.
 """
 from __future__ import annotations
 
@@ -68,7 +68,7 @@ def collect(predictor: Predictor, datasets: list[str], shifts: tuple[dict, ...] 
 def displayed(y: torch.Tensor, light: torch.Tensor, hdr: bool) -> torch.Tensor:
     """Model-space values (B, C, H, W) -> the display values the metrics compare (differentiable):
     radiance through the inverse of the model's Reinhard times the view's ``light`` (B, C or 1, 1, 1),
-    then :func:`neurender.space.display`; AO as it is, in [0, 1]."""
+    then `neurender.space.display`; AO as it is, in [0, 1]."""
     u = ((y + 1) / 2).clamp(0, 1)
     if not hdr:
         return u
@@ -81,8 +81,8 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, b
              ) -> tuple[TrustGate, dict]:
     """A fitted gate for ``run`` and a record of the fit (views, first and last crop loss, the surface L1
     of the display values of the guess, the network, the gate before fitting and the fitted gate on
-    the views); ``shifts`` as for :func:`collect`. ``guard_only``: fit the input range alone and trust
-    the network everywhere inside it (:meth:`TrustGate.trust_inside_range`; ``steps`` unused)."""
+    the views); ``shifts`` as for `collect`. ``guard_only``: fit the input range alone and trust
+    the network everywhere inside it (`TrustGate.trust_inside_range`; ``steps`` unused)."""
     predictor = Predictor(run, backend="torch", device="cpu", gate=False)
     guess = predictor.effect.guess_channels
     index = [predictor.channels.index(name) for name in guess] if set(guess) <= set(predictor.channels) else None

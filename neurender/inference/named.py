@@ -49,7 +49,7 @@ def check_contract(channels: Mapping) -> None:
 
 
 def stack(channels: Mapping, names, who: str) -> Batch:
-    """``channels[name]`` for each of ``names`` as one :class:`Batch`; InputError naming what is wrong
+    """``channels[name]`` for each of ``names`` as one `Batch`; InputError naming what is wrong
     (missing channels and what ``who`` reads, mixed kinds or shapes, non-real dtypes, other ranks,
     non-finite values with their count per channel)."""
     if not isinstance(channels, Mapping):

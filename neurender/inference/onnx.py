@@ -1,10 +1,10 @@
 """ONNX export of a GAN run's generator, and an onnxruntime stand-in for it.
 
-The exported graph is the network alone, in the networks' value space (:mod:`neurender.space`):
+The exported graph is the network alone, in the networks' value space (`neurender.space`):
 input ``x`` (1, C_in, H, W) -> output ``y`` (1, C_out, H, W) for one image size (the pooled
-attention's adaptive pooling exports with fixed shapes only; :class:`OnnxNetwork` exports once
+attention's adaptive pooling exports with fixed shapes only; `OnnxNetwork` exports once
 per size it meets). Mapping to and from linear values stays in Python
-(:class:`neurender.inference.predictor.Predictor`), so both backends share it.
+(`neurender.inference.predictor.Predictor`), so both backends share it.
 """
 from __future__ import annotations
 

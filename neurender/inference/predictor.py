@@ -2,8 +2,8 @@
 
 Any image size is predicted: the network input is padded (replicating the border) to the
 network's stride and the output cropped back. Large images are predicted in overlapping tiles
-(:mod:`neurender.inference.tiling`); with ``internal_res`` the network runs at a fixed internal size and
-its output is upsampled guided by the full-resolution depth and normals (:mod:`neurender.baselines.upsample`).
+(`neurender.inference.tiling`); with ``internal_res`` the network runs at a fixed internal size and
+its output is upsampled guided by the full-resolution depth and normals (`neurender.baselines.upsample`).
 """
 from __future__ import annotations
 
@@ -34,14 +34,14 @@ BACKENDS = get_args(Backend)
 MARGIN = 64
 """Pixels of context around each tile's kept core (the network's stride if larger)."""
 AUTO_TILE = 1024
-"""Tile size used without ``tile`` for images of more than :data:`AUTO_TILE_PIXELS` pixels."""
+"""Tile size used without ``tile`` for images of more than `AUTO_TILE_PIXELS` pixels."""
 AUTO_TILE_PIXELS = 3840 * 2160
 """Larger images are tiled automatically (measured: see docs/models.md, "Prediction at any size")."""
 
 
 def list_pretrained(effect: str | None = None) -> list[str]:
     """The shipped models as ``pretrained:NAME`` (those of ``effect`` only, when given): what
-    :class:`Predictor` and every ``--checkpoint`` take. ``neurender models`` prints them with what they read."""
+    `Predictor` and every ``--checkpoint`` take. ``neurender models`` prints them with what they read."""
     if effect is not None:
         effects.get(effect)  # InputError for an unknown effect
         return runs.shipped(effect)
@@ -51,23 +51,23 @@ def list_pretrained(effect: str | None = None) -> list[str]:
 class Predictor:
     """A trained run as a function: linear G-buffer inputs -> linear effect.
 
-    ``run`` is a run folder or ``pretrained:NAME`` (:mod:`neurender.run.runs`). ``effect`` is
-    the run's :class:`neurender.effects.Effect`: it names the channels read (``effect.inputs``) and
-    written (``effect.targets``). Diffusion runs sample as ``sampling`` says (:class:`SamplingOptions`;
+    ``run`` is a run folder or ``pretrained:NAME`` (`neurender.run.runs`). ``effect`` is
+    the run's `neurender.effects.Effect`: it names the channels read (``effect.inputs``) and
+    written (``effect.targets``). Diffusion runs sample as ``sampling`` says (`SamplingOptions`;
     unset fields take the run's ``sample_steps`` and ``sampler``); their spread is scaled by the run's
-    calibration (:mod:`neurender.inference.calibration`) when it was fitted for the same sampler,
+    calibration (`neurender.inference.calibration`) when it was fitted for the same sampler,
     steps and samples (``calibrated``, ``std_scale``; 1 otherwise).
     ``backend="onnxruntime"`` runs a GAN's generator or a fast network exported to ONNX
-    (:mod:`neurender.inference.onnx`); ``auto`` (the default) does so for fast runs on the CPU, where it
+    (`neurender.inference.onnx`); ``auto`` (the default) does so for fast runs on the CPU, where it
     is faster (docs/models.md, "Fast tier"), and runs torch otherwise.
 
-    ``tile``: predict a GAN in tiles of at most this many pixels a side (:mod:`neurender.inference.tiling`,
-    context :data:`MARGIN`); None tiles a GAN automatically above :data:`AUTO_TILE_PIXELS`.
+    ``tile``: predict a GAN in tiles of at most this many pixels a side (`neurender.inference.tiling`,
+    context `MARGIN`); None tiles a GAN automatically above `AUTO_TILE_PIXELS`.
     ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
-    upsample with the G-buffer's depth and normals as guide (:mod:`neurender.baselines.upsample`).
-    ``device`` and ``precision`` (:mod:`neurender.device`): where the network, the value-space mapping
+    upsample with the G-buffer's depth and normals as guide (`neurender.baselines.upsample`).
+    ``device`` and ``precision`` (`neurender.device`): where the network, the value-space mapping
     and the upsampling run; results come back on the inputs' device.
-    ``gate``: when the run has a trust gate (:mod:`neurender.models.gate`), keep the network's
+    ``gate``: when the run has a trust gate (`neurender.models.gate`), keep the network's
     correction of its classic guess only where the gate trusts it (False: the network's own answer).
     """
 
@@ -155,7 +155,7 @@ class Predictor:
     @torch.no_grad()
     def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None, sample=None
                 ) -> torch.Tensor:
-        """:meth:`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
+        """`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
         ``internal_res`` when asked, in the view's light (divided out and back when the run balances it),
         through the trust gate when there is one, with the off-mask value."""
         source = inputs.device
@@ -200,8 +200,8 @@ class Predictor:
     def predict(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None
                 ) -> tuple[torch.Tensor, torch.Tensor]:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
-        :meth:`draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
-        (:class:`neurender.run.families.Estimate`). The uncertainty is the per-pixel standard
+        `draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
+        (`neurender.run.families.Estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws (then a
         read-only broadcast of one 0: no 1080p image of zeros per frame)."""
         if not self.single and self.sampling.sampler == "mean":  # the estimate, then the draws
@@ -221,12 +221,12 @@ class Predictor:
         return cls(name if name.startswith(runs.PREFIX) else runs.PREFIX + name, **options)
 
     def __call__(self, gbuffer: Mapping, view: ViewParameters | None = None, **parameters) -> dict:
-        """Named G-buffer channels in, named effect channels out (:mod:`neurender.inference.named`).
+        """Named G-buffer channels in, named effect channels out (`neurender.inference.named`).
 
         ``gbuffer``: channel name (``normal.X``, ``depth.Z``, ..., ``mask.Y``; the dataset contract's) ->
         numpy array or torch tensor of any real dtype, (H, W) or (B, H, W), all alike. The view's
         parameters (a scaled run needs the effect's ``parameters``: field of view, AO radius, fog
-        density) come from ``view``, with keyword ``parameters`` (:class:`ViewParameters` fields:
+        density) come from ``view``, with keyword ``parameters`` (`ViewParameters` fields:
         ``fov_x`` in degrees, ``ao_radius``, ``sigma_t``, ``background_distance``) in their place.
         Returns target name (``ao.Y``, ``fog.R``...) -> float32 array of the input's kind and shape; a
         diffusion run adds ``std.<name>``, its calibrated uncertainty. Non-finite inputs, and a prediction

@@ -9,7 +9,7 @@ the surface in frame t, its four taps in frame t-1 are on the surface and inside
 frame t-1's depth there matches the point's depth in camera t-1 within a relative tolerance
 (otherwise it was hidden in t-1: a disocclusion).
 
-:class:`TemporalBlend` is what real-time engines do against flicker (temporal accumulation): each
+`TemporalBlend` is what real-time engines do against flicker (temporal accumulation): each
 frame's prediction P_t averaged with its reprojected history, out_t = w P_t + (1 - w) W(out_{t-1})
 on the valid pixels and P_t elsewhere, an exponential moving average over about 1 / w frames that
 restarts at every disocclusion. It needs no retraining; single-frame prediction stays the default.
@@ -96,7 +96,7 @@ def reprojection(depth: torch.Tensor, mask: torch.Tensor, camera: Camera, depth_
 
 class TemporalBlend:
     """The frames of one camera path, in order, blended with their reprojected history (module
-    docstring) with ``weight`` w in (0, 1] on the current frame (1: no blend). Call :meth:`reset` at a
+    docstring) with ``weight`` w in (0, 1] on the current frame (1: no blend). Call `reset` at a
     cut (a new path, a jump of the camera); a frame of another size restarts the history too."""
 
     def __init__(self, weight: float):

@@ -3,7 +3,7 @@ whole image's statistics, so an image of any size is predicted with the memory o
 (nearly) the output of an untiled call.
 
 Three kinds of layer see the whole image: instance and group norm (per-channel or per-group mean and
-variance) and :class:`PooledAttention2d` (keys and values pooled from the whole map). Tiles alone would each use
+variance) and `PooledAttention2d` (keys and values pooled from the whole map). Tiles alone would each use
 their own statistics (measured on a 1080p frame: up to 0.6 AO off). So the layers are visited in
 call order: for each, every tile runs up to it (earlier ones frozen at their whole-image values)
 and adds its core's share to that layer's statistics, which are then frozen in turn. A last pass

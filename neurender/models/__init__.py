@@ -3,9 +3,9 @@
 
 Submodules (import them directly; this package imports none of them):
 
-- :mod:`neurender.models.layers`: shared building blocks (``PooledAttention2d``).
-- :mod:`neurender.models.acgan`: the (attentional) conditional GANs of Abbas & Babahenini
+- `neurender.models.layers`: shared building blocks (``PooledAttention2d``).
+- `neurender.models.acgan`: the (attentional) conditional GANs of Abbas & Babahenini
   for fog, ambient occlusion and global illumination.
-- :mod:`neurender.models.unet`, :mod:`neurender.models.diffusion`: the conditional diffusion model.
-- :mod:`neurender.models.fast`: the fast tier's network (reduced resolution, separable convolutions).
+- `neurender.models.unet`, `neurender.models.diffusion`: the conditional diffusion model.
+- `neurender.models.fast`: the fast tier's network (reduced resolution, separable convolutions).
 """

@@ -1,15 +1,15 @@
 """Attentional conditional GANs for screen-space effects (Abbas & Babahenini).
 
 - Fog: a pix2pix-style conditional GAN, G-buffers -> fogged image.
-- AO: an *attentional* conditional GAN: self-attention to pooled keys (:class:`PooledAttention2d`) at the
+- AO: an *attentional* conditional GAN: self-attention to pooled keys (`PooledAttention2d`) at the
   coarse levels of the U-Net generator and in the PatchGAN discriminator, for long-range
   dependencies; objective ``L_GAN + lambda_l1 * L1 + beta_ssim * (1 - SSIM)``.
-- GI: :class:`GICompositeGenerator`, direct light + an environment-light network + an AO network,
+- GI: `GICompositeGenerator`, direct light + an environment-light network + an AO network,
   combined with the object / background screen-space masks so objects stay in place.
 
 Every generator maps (B, C_in, H, W) -> (B, C_out, H, W) with no output activation: the trainer
 works in a normalised target space (e.g. ``[-1, 1]``) and decides what that space is.
-:func:`generator_objective` assumes that space is ``[-1, 1]`` for its SSIM term.
+`generator_objective` assumes that space is ``[-1, 1]`` for its SSIM term.
 
 Typical step (``x`` input, ``y`` target, both in the trainer's space)::
 
@@ -151,7 +151,7 @@ class AttentionUNetGenerator(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (B, in_channels, H, W) -> (B, out_channels, H, W); ValueError unless H, W are
-        multiples of :attr:`stride`."""
+        multiples of `stride`."""
         _check_input(x, self.in_channels, type(self).__name__)
         h, w = x.shape[-2:]
         if h % self.stride or w % self.stride:
@@ -226,7 +226,7 @@ class PatchDiscriminator(nn.Module):
 class GICompositeGenerator(nn.Module):
     """GI composite: ``direct + mask * env * ao + (1 - mask) * env``.
 
-    ``env`` (B, 3, H, W) is an :class:`AttentionUNetGenerator` on all inputs (environment light),
+    ``env`` (B, 3, H, W) is an `AttentionUNetGenerator` on all inputs (environment light),
     ``ao`` (B, 1, H, W) a second one on normal + depth through a sigmoid. The object mask keeps
     the objects in place (their indirect light is occluded by AO), the background mask
     ``1 - mask`` takes the environment light as is; ``direct`` is copied from the input.
@@ -281,8 +281,8 @@ class GICompositeGenerator(nn.Module):
 class ResidualGenerator(nn.Module):
     """A first guess plus a learnt correction: ``x[:, guess_index] + generator(x)``.
 
-    The wrapped network (an :class:`AttentionUNetGenerator` or a
-    :class:`neurender.models.fast.FastNet`: ``in_channels``, ``out_channels``, ``stride`` and its
+    The wrapped network (an `AttentionUNetGenerator` or a
+    `neurender.models.fast.FastNet`: ``in_channels``, ``out_channels``, ``stride`` and its
     output convolution ``last``) has its last convolution start at zero, so an untrained
     network predicts the first guess exactly and training only has to learn where it is wrong (the
     guess is a classic method's answer, in the target's space, among the input channels).
@@ -341,7 +341,7 @@ def generator_objective(d_fake_logits: torch.Tensor | None, fake: torch.Tensor, 
         d_fake_logits: discriminator logits on (input, fake); None leaves the adversarial
             term out (reconstruction only, e.g. for a warm-up).
         fake, target: (B, C, H, W) in the trainer's ``[-1, 1]`` space. L1 is taken there;
-            SSIM (kornia.metrics.ssim, 11x11 window, max_val 1) on :func:`to_unit` of both,
+            SSIM (kornia.metrics.ssim, 11x11 window, max_val 1) on `to_unit` of both,
             i.e. ``(x + 1) / 2`` clamped to ``[0, 1]`` (values beyond the range get no SSIM gradient;
             L1 still pulls them back).
 
@@ -375,9 +375,9 @@ def build_generator(in_channels: int, out_channels: int, config: ACGANConfig | N
                     channel_index: dict | None = None, guess_index: list[int] | None = None) -> nn.Module:
     """The generator; ``composite`` names it (an effect's field).
 
-    None builds an :class:`AttentionUNetGenerator` (a :class:`ResidualGenerator` over it with
-    ``guess_index``); "direct-env-ao" a :class:`GICompositeGenerator` (``out_channels`` must be 3 and
-    ``channel_index`` is required). Its adversary is a :class:`PatchDiscriminator(in_channels,
+    None builds an `AttentionUNetGenerator` (a `ResidualGenerator` over it with
+    ``guess_index``); "direct-env-ao" a `GICompositeGenerator` (``out_channels`` must be 3 and
+    ``channel_index`` is required). Its adversary is a `PatchDiscriminator(in_channels,
     out_channels, config)`.
     """
     config = config or ACGANConfig()

@@ -6,7 +6,7 @@ callable ``model(x_t, t, cond) -> prediction`` with
 * ``x_t``:  (B, C, H, W) noisy sample at step ``t``
 * ``t``:    (B,) long, step indices in ``[0, num_train_steps)``
 * ``cond``: (B, C_cond, H, W) conditioning (for neurender: the G-buffer)
-* prediction: (B, C, H, W), either the noise ``eps`` or ``v`` (see :class:`DiffusionConfig`).
+* prediction: (B, C, H, W), either the noise ``eps`` or ``v`` (see `DiffusionConfig`).
 
 Conventions: step ``t`` (0-based) has ``abar_t = alphas_cumprod[t]``; ``abar_{-1} = 1``
 (the clean image). ``x_t = sqrt(abar_t) x0 + sqrt(1 - abar_t) eps``.
@@ -18,8 +18,8 @@ Training (L_simple)::
     x_t = scheduler.add_noise(x0, noise, t)
     loss = F.mse_loss(model(x_t, t, cond), scheduler.training_target(x0, noise, t))
 
-Sampling: :func:`sample_ddpm` (ancestral, all ``num_train_steps`` steps) or
-:func:`sample_ddim` (``steps`` steps, ``eta=0`` is deterministic given the start noise).
+Sampling: `sample_ddpm` (ancestral, all ``num_train_steps`` steps) or
+`sample_ddim` (``steps`` steps, ``eta=0`` is deterministic given the start noise).
 """
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def cosine_alpha_bar(t: Tensor, num_steps: int, s: float) -> Tensor:
     """Closed form of the cosine schedule, ``f(t) / f(0)`` with ``f(t) = cos(((t/T + s)/(1+s)) pi/2)^2``.
 
     ``t`` is continuous time in ``[0, T]`` (any shape); float64 result of the same shape.
-    Step index ``i`` of :class:`NoiseScheduler` corresponds to ``t = i + 1`` (before clipping).
+    Step index ``i`` of `NoiseScheduler` corresponds to ``t = i + 1`` (before clipping).
     """
     def f(x: Tensor) -> Tensor:
         return torch.cos((x / num_steps + s) / (1 + s) * (math.pi / 2)) ** 2
@@ -370,9 +370,9 @@ def sample_ddpm(model: Model, cond: Tensor, scheduler: NoiseScheduler,
 def sample_ddim(model: Model, cond: Tensor, scheduler: NoiseScheduler, steps: int,
                 eta: float = 0.0, generator: torch.Generator | None = None,
                 clip: Clip | None = None, shape: Sequence[int] | None = None) -> Tensor:
-    """DDIM sampling with ``steps`` model evaluations (:meth:`NoiseScheduler.ddim_timesteps`).
+    """DDIM sampling with ``steps`` model evaluations (`NoiseScheduler.ddim_timesteps`).
 
-    Arguments as in :func:`sample_ddpm`; steps: int in ``[1, T]``; eta: 0 (deterministic
+    Arguments as in `sample_ddpm`; steps: int in ``[1, T]``; eta: 0 (deterministic
     given the start noise) to 1 (DDPM-like). Returns x_0: (B, C, H, W), dtype of cond.
     """
     clip = NoiseScheduler._check_clip(clip)

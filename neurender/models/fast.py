@@ -60,7 +60,7 @@ class SeparableBlock(nn.Module):
 
 class FastNet(nn.Module):
     """(B, in_channels, H, W) network inputs -> (B, out_channels, H, W) in the targets' [-1, 1] space;
-    H and W multiples of :attr:`stride`."""
+    H and W multiples of `stride`."""
 
     def __init__(self, in_channels: int, out_channels: int, config: FastConfig):
         super().__init__()

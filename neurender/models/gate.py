@@ -4,9 +4,9 @@ A network that reads a classic method's answer (the guess, among its input chann
 correction ``d = prediction - guess``. The gate shrinks it per pixel and target channel:
 ``guess + g * d`` with ``g`` in [0, 1], so ``g = 0`` is the classic method's answer exactly. ``g``
 is a small convolutional network's sigmoid, reading the network input and ``d``, fitted on
-scenes the network was not trained on (:mod:`neurender.inference.gate`), times an input-range
+scenes the network was not trained on (`neurender.inference.gate`), times an input-range
 guard: a pixel any of whose input channels lies outside the range seen while fitting (widened by
-:data:`RANGE_MARGIN` of its span) keeps the guess. Everything happens in the model's [-1, 1] space.
+`RANGE_MARGIN` of its span) keeps the guess. Everything happens in the model's [-1, 1] space.
 """
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ FILE = "gate.safetensors"
 RANGE_MARGIN = 0.1
 """The input-range guard widens each channel's fitted range by this share of its span on both sides."""
 GUARD_ONLY_BIAS = 40.0
-"""The last bias of a guard-only gate (:meth:`TrustGate.trust_inside_range`): sigmoid(40) is 1 in float32."""
+"""The last bias of a guard-only gate (`TrustGate.trust_inside_range`): sigmoid(40) is 1 in float32."""
 WORK_SIDE = 128
 """Largest short side the gate's network reads (the fitting views' size): larger images are averaged
 down to it, so its cost stays that of a small image (what the gate adds at 1080p: docs/models.md)."""
@@ -56,7 +56,7 @@ class TrustGate(nn.Module):
 
     def weight(self, x: torch.Tensor, prediction: torch.Tensor) -> torch.Tensor:
         """g (B, C_out, H, W) in [0, 1]: how much of the correction to keep. On images whose short side
-        exceeds :data:`WORK_SIDE` the network reads them averaged over k x k blocks (k the smallest
+        exceeds `WORK_SIDE` the network reads them averaged over k x k blocks (k the smallest
         integer that brings the short side to WORK_SIDE or less) and its weight is upsampled bilinearly;
         the input-range guard is always per pixel."""
         k = math.ceil(min(x.shape[-2:]) / WORK_SIDE)
@@ -91,7 +91,7 @@ class TrustGate(nn.Module):
         self.high.copy_(torch.quantile(sample, 1 - quantile, dim=1))
 
     def save(self, folder: str) -> None:
-        """Write ``folder``/:data:`FILE` (atomically: a reader sees the old gate or the new one)."""
+        """Write ``folder``/`FILE` (atomically: a reader sees the old gate or the new one)."""
         with atomic_path(os.path.join(folder, FILE), ".safetensors") as tmp:
             save_file({k: v.contiguous() for k, v in self.state_dict().items()}, tmp,
                       metadata={"guess_index": ",".join(map(str, self.guess_index))})

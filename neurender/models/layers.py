@@ -6,7 +6,7 @@ from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 POOL = 16
-"""Side of the pooled key/value grid of :class:`PooledAttention2d` (16x16 = 256 keys)."""
+"""Side of the pooled key/value grid of `PooledAttention2d` (16x16 = 256 keys)."""
 
 
 def pooling_cells(size: int, cells: int) -> torch.Tensor:

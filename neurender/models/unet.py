@@ -31,7 +31,7 @@ from neurender.models.layers import PooledAttention2d
 
 @dataclass
 class UNetConfig:
-    """Size of a :class:`ConditionalUNet`."""
+    """Size of a `ConditionalUNet`."""
 
     base_channels: int = 32
     """Channels of level 0; level i has ``base_channels * channel_mults[i]``."""
@@ -175,7 +175,7 @@ class ConditionalUNet(nn.Module):
     Args:
         out_channels: C, channels of the sample being denoised (and of the prediction).
         cond_channels: C_cond, channels of the conditioning image (0 for unconditional).
-        config: sizes, :class:`UNetConfig` defaults if None.
+        config: sizes, `UNetConfig` defaults if None.
 
     Attributes: ``out_channels``, ``cond_channels``, ``config``, ``stride``
     (``patch * 2 ** (levels - 1)``: H and W must be multiples of it).

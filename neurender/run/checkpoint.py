@@ -1,5 +1,5 @@
 """Reading a run's checkpoint file for prediction (one safetensors file; writing and resuming it:
-:mod:`neurender.training.checkpoint`). Where it lives: :mod:`neurender.run.runs`."""
+`neurender.training.checkpoint`). Where it lives: `neurender.run.runs`."""
 from __future__ import annotations
 
 import os

@@ -1,7 +1,7 @@
 """The configuration of a training run (nerfstudio style: a dataclass, a docstring per field).
 
-The run folder (:mod:`neurender.run.runs`) saves it as ``config.json``; the command line
-derives ``neurender train``'s flags from it (:mod:`neurender.commands.arguments`).
+The run folder (`neurender.run.runs`) saves it as ``config.json``; the command line
+derives ``neurender train``'s flags from it (`neurender.commands.arguments`).
 """
 from __future__ import annotations
 
@@ -20,13 +20,13 @@ from neurender.models.fast import FastConfig
 from neurender.models.unet import UNetConfig
 
 Model = Literal["acgan", "diffusion", "fast"]
-"""The model families (:data:`neurender.run.families.FAMILIES` has one per name)."""
+"""The model families (`neurender.run.families.FAMILIES` has one per name)."""
 MODELS = typing.get_args(Model)
 Sampler = Literal["ddim", "mean"]
 """What a diffusion run predicts: the mean of its DDIM draws, or its one-evaluation estimate of the mean."""
 SAMPLERS = typing.get_args(Sampler)
 Inputs = Literal["scaled", "gbuffer", "derived"]
-"""What a network reads (:mod:`neurender.run.inputs`)."""
+"""What a network reads (`neurender.run.inputs`)."""
 INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
 """Fields renamed since a run folder's config.json was written: old name -> new name."""
@@ -45,11 +45,11 @@ class TrainConfig:
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a
     residual over it; ``derived``: the G-buffer, the scaled channels and only a classic method cheaper than
-    the network, if the effect has one (the fast tier's: :func:`neurender.run.inputs.guess_method`); ``gbuffer``: the
+    the network, if the effect has one (the fast tier's: `neurender.run.inputs.guess_method`); ``gbuffer``: the
     G-buffer only (runs written before this field read so)."""
     balance: bool = True
     """Divide the view's light out of every radiance channel, input and target, and multiply the
-    prediction back (fog and GI: exact in RGB rendering, :mod:`neurender.space`); runs written before
+    prediction back (fog and GI: exact in RGB rendering, `neurender.space`); runs written before
     this field did not."""
     iters: int = 2000
     """Optimisation steps."""
@@ -141,7 +141,7 @@ class TrainConfig:
 
     @classmethod
     def from_json(cls, data: dict) -> TrainConfig:
-        """The config of a config.json (fields renamed since, :data:`RENAMED`, read under their new name;
+        """The config of a config.json (fields renamed since, `RENAMED`, read under their new name;
         one written before ``inputs`` existed reads the G-buffer only, one before ``balance`` does not balance)."""
         if not isinstance(data, dict):
             raise TypeError(f"a run config is a JSON object, not {type(data).__name__}")
@@ -150,7 +150,7 @@ class TrainConfig:
 
 
 def from_json(cls, data: dict):
-    """An instance of dataclass ``cls`` from its :func:`dataclasses.asdict` form (lists back to tuples,
+    """An instance of dataclass ``cls`` from its `dataclasses.asdict` form (lists back to tuples,
     nested dataclasses rebuilt); fields missing from ``data`` keep their defaults. TypeError for a value
     that is not of its field's type (a number: finite; an int: not a float)."""
     if not isinstance(data, dict):

@@ -1,10 +1,10 @@
-"""The model families as prediction needs them (:data:`FAMILIES`): from a run's config, the network that
-predicts and how it draws. Training (:mod:`neurender.training.tasks`) adds losses, adversary, optimisers
+"""The model families as prediction needs them (`FAMILIES`): from a run's config, the network that
+predicts and how it draws. Training (`neurender.training.tasks`) adds losses, adversary, optimisers
 and EMA around the same networks; inference builds only these.
 
 A predicting model has ``network`` (the module whose weights a checkpoint holds under ``net.{main}.``),
 ``stride`` (H and W of its inputs must be multiples), ``stochastic`` and ``sample(x, **options)`` ->
-(draws, B, C_out, H, W), all in the normalised space of :mod:`neurender.space`: x (B, C_in, H, W)
+(draws, B, C_out, H, W), all in the normalised space of `neurender.space`: x (B, C_in, H, W)
 network inputs, predictions in [-1, 1].
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ class Diffusion:
         return (torch.stack(outputs) / self.scale + base).clamp(-1, 1)
 
     def estimator(self) -> Estimate:
-        """The one-evaluation estimate of :meth:`sample` as one network."""
+        """The one-evaluation estimate of `sample` as one network."""
         return Estimate(self.network, self.first_guess, self.residual_index, self.scheduler, self.scale).eval()
 
 
@@ -123,7 +123,7 @@ class Estimate(torch.nn.Module):
 
 
 def generator(config: TrainConfig, effect: Effect) -> torch.nn.Module:
-    """The attention cGAN's generator (:func:`neurender.models.acgan.build_generator`) for ``config``."""
+    """The attention cGAN's generator (`neurender.models.acgan.build_generator`) for ``config``."""
     names = inputs.channels(effect, config.inputs)
     composite = effect.composite if config.inputs == "gbuffer" else None
     index = None
@@ -163,7 +163,7 @@ FAMILIES = {
     "diffusion": Family("unet", diffusion_model),
     "fast": Family("network", lambda config, effect: Deterministic(fast_network(config, effect))),
 }
-"""One family per name of :data:`neurender.run.config.MODELS`."""
+"""One family per name of `neurender.run.config.MODELS`."""
 
 
 def first_guess(name: str, effect: Effect, config: TrainConfig) -> torch.nn.Module:

@@ -1,20 +1,20 @@
 """What a network reads: the G-buffer in model space, and for scaled runs the physically scaled
 channels and the classic method's answer.
 
-A run's ``inputs`` field (:class:`neurender.run.config.TrainConfig`) says which:
+A run's ``inputs`` field (`neurender.run.config.TrainConfig`) says which:
 
-* ``gbuffer``: the effect's :attr:`~neurender.effects.Effect.network_inputs` in the space of
-  :func:`neurender.space.network_input` (depth divided by the image's mean depth: nothing tells the
+* ``gbuffer``: the effect's `network_inputs` in the space of
+  `neurender.space.network_input` (depth divided by the image's mean depth: nothing tells the
   network the scene's size, the field of view or the fog's density);
-* ``scaled``: those, then the effect's ``derived`` channels (:data:`DERIVED`), then its
+* ``scaled``: those, then the effect's ``derived`` channels (`DERIVED`), then its
   ``first_guess`` (the classic method, in the target's model space). The generator predicts a
-  residual over the first guess (:class:`neurender.models.acgan.ResidualGenerator`);
+  residual over the first guess (`neurender.models.acgan.ResidualGenerator`);
 * ``derived``: the G-buffer, the derived channels and the effect's ``cheap_guess`` (the fast tier's:
   AO's is ``gtao-half``, GTAO at half resolution with 2 x 4 samples; fog's the analytic fog; GI's
   ``gi-flat``, GI's first guess without GTAO).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
-:class:`~neurender.base.view.ViewParameters`, with z the z-depth, d the camera ray length
+`ViewParameters`, with z the z-depth, d the camera ray length
 (world units), f = (W / 2) / tan(fov_x / 2) the focal length in pixels and R the AO radius:
 
     radius_px      log2(max(R f / z, 1/16)) / 4: how many pixels the AO radius spans (0 off the mask)
@@ -67,7 +67,7 @@ DERIVED = {"radius_px": radius_px, "optical_depth": optical_depth, "transmittanc
 
 def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect,
                     kind: str = "scaled", out: torch.Tensor | None = None) -> torch.Tensor:
-    """The derived channels and the guess (:func:`guess_method`, if any) of a run reading ``kind`` inputs
+    """The derived channels and the guess (`guess_method`, if any) of a run reading ``kind`` inputs
     (B, len(derived) [+ C_target], H, W), from a whole view (the classic methods need the whole image:
     compute this before cropping or tiling); written into ``out`` if given. InputError when ``view``
     lacks a parameter the effect needs."""
@@ -86,8 +86,8 @@ def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParamete
 
 def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scaled: torch.Tensor | None = None,
                   out: torch.Tensor | None = None) -> torch.Tensor:
-    """The network input x (B, C, H, W): :func:`neurender.space.network_input`, then ``scaled``
-    (:func:`scaled_channels` of the same pixels) when the run reads them; written into ``out`` if given."""
+    """The network input x (B, C, H, W): `neurender.space.network_input`, then ``scaled``
+    (`scaled_channels` of the same pixels) when the run reads them; written into ``out`` if given."""
     return space.network_input(inputs, mask, effect, scaled, out)
 
 
@@ -99,7 +99,7 @@ def guess_method(effect: Effect, kind: str) -> str | None:
 
 def channels(effect: Effect, kind: str) -> tuple[str, ...]:
     """The input channel names of a network of run inputs ``kind`` ("gbuffer", "derived" or "scaled"):
-    :attr:`~neurender.effects.Effect.network_inputs`, then (unless "gbuffer") the derived channels
+    `network_inputs`, then (unless "gbuffer") the derived channels
     and the guess's channels, if any."""
     if kind == "gbuffer":
         return effect.network_inputs
@@ -107,7 +107,7 @@ def channels(effect: Effect, kind: str) -> tuple[str, ...]:
 
 
 def guess_index(effect: Effect, kind: str) -> list[int] | None:
-    """Positions of the guess's channels in :func:`channels`; None when a run reading ``kind`` has no guess."""
+    """Positions of the guess's channels in `channels`; None when a run reading ``kind`` has no guess."""
     names = channels(effect, kind)
     return [names.index(n) for n in effect.guess_channels] if guess_method(effect, kind) else None
 

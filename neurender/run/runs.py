@@ -11,7 +11,7 @@ A run folder (``neurender train --out RUN``, pix2pix style) holds::
     RUN/MODEL_CARD.md            a shipped model's card (``neurender export --format shipped``)
 
 A shipped model (``pretrained:NAME``) is such a folder inside the package (``neurender/pretrained/``)
-reduced to what prediction needs. Wherever a run is accepted, :func:`open_run` takes a folder or
+reduced to what prediction needs. Wherever a run is accepted, `open_run` takes a folder or
 ``pretrained:NAME``.
 """
 from __future__ import annotations
@@ -139,6 +139,6 @@ def same_inputs(run: Run, config: TrainConfig, flag: str) -> None:
 
 
 def open_run(name: str) -> Run:
-    """The :class:`Run` of a run folder or ``pretrained:NAME``; InputError when it is neither."""
+    """The `Run` of a run folder or ``pretrained:NAME``; InputError when it is neither."""
     folder = resolve(name)
     return Run(name, folder, load_config(folder))

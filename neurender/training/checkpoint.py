@@ -1,5 +1,5 @@
 """A run's checkpoint file: weights, EMA weights, optimizer state, step and RNG states in one
-safetensors file, written atomically (no pickle). Where it lives: :mod:`neurender.run.runs`."""
+safetensors file, written atomically (no pickle). Where it lives: `neurender.run.runs`."""
 from __future__ import annotations
 
 import json
@@ -62,7 +62,7 @@ def load_weights(task, tensors: dict, path: str) -> None:
 
 
 def restore_training_state(task, tensors: dict, metadata: dict, generator: torch.Generator) -> int:
-    """Optimizers and RNG states of a checkpoint (weights: :func:`load_weights`); returns its step."""
+    """Optimizers and RNG states of a checkpoint (weights: `load_weights`); returns its step."""
     groups = json.loads(metadata["param_groups"])
     for name, optimizer in task.optimizers.items():
         _restore_optimizer(f"optim.{name}", optimizer, tensors, groups[name])

@@ -1,8 +1,8 @@
 """Pack a run folder into a shipped model: what prediction needs, and nothing else.
 
-A shipped model is a run folder (:mod:`neurender.run.runs`) holding ``config.json`` (no EMA,
+A shipped model is a run folder (`neurender.run.runs`) holding ``config.json`` (no EMA,
 no data paths) and a checkpoint with only the predicting network's weights, taken from the EMA
-when there is one, in fp16. Its model card is written by :mod:`neurender.evaluation.model_card`.
+when there is one, in fp16. Its model card is written by `neurender.evaluation.model_card`.
 """
 from __future__ import annotations
 

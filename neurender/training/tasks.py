@@ -1,11 +1,11 @@
-"""The model families as training needs them (:data:`TASKS`): what one training step does.
+"""The model families as training needs them (`TASKS`): what one training step does.
 
-Every task is built from a TrainConfig and an :class:`neurender.effects.Effect` around the predicting
-model of :mod:`neurender.run.families` (``model``: its network, stride and sampling), and holds
+Every task is built from a TrainConfig and an `neurender.effects.Effect` around the predicting
+model of `neurender.run.families` (``model``: its network, stride and sampling), and holds
 ``networks`` (the predicting one under ``main``, and an adversary where there is one), ``optimizers``
-and ``ema``; ``step(x, y, generator, wrapped, precision)`` (precision: a :class:`neurender.device.Precision`
+and ``ema``; ``step(x, y, generator, wrapped, precision)`` (precision: a `neurender.device.Precision`
 record: autocast and gradient scaler) and ``sample(x, **options)`` -> (draws, B, C_out, H, W) with the
-EMA network when there is one. All work in the normalised space of :mod:`neurender.space`: x (B, C_in,
+EMA network when there is one. All work in the normalised space of `neurender.space`: x (B, C_in,
 H, W) network inputs, y (B, C_out, H, W) targets in [-1, 1].
 """
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ACGANTask(_Task):
 
 
 class DiffusionTask(_Task):
-    """Conditional DDPM: the U-Net of :class:`neurender.run.families.Diffusion` learns to predict eps (or v)
+    """Conditional DDPM: the U-Net of `neurender.run.families.Diffusion` learns to predict eps (or v)
     of the residual ``target - base`` from (x_t, t, conditioning)."""
 
     def step(self, x: torch.Tensor, y: torch.Tensor, generator: torch.Generator, wrapped: dict,
@@ -117,8 +117,8 @@ class DiffusionTask(_Task):
 
 
 class FastTask(_Task):
-    """The fast tier: one small network (:func:`neurender.run.families.fast_network`) trained by regression
-    on the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (:func:`neurender.models.acgan.generator_objective`
+    """The fast tier: one small network (`neurender.run.families.fast_network`) trained by regression
+    on the targets, ``lambda_l1 * L1 + beta_ssim * (1 - SSIM)`` (`neurender.models.acgan.generator_objective`
     without the adversary, with the weights of the run's ``fast`` config)."""
 
     def __init__(self, config, effect):
@@ -138,7 +138,7 @@ class FastTask(_Task):
 
 
 TASKS = {"acgan": ACGANTask, "diffusion": DiffusionTask, "fast": FastTask}
-"""One task per model family of :data:`neurender.run.config.MODELS`."""
+"""One task per model family of `neurender.run.config.MODELS`."""
 
 
 def build_task(config):

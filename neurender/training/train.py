@@ -1,6 +1,6 @@
 """One trainer for both model families: data batches, loop, logs, checkpoints, resume, DDP.
 
-It writes a run folder (:mod:`neurender.run.runs` says what it holds).
+It writes a run folder (`neurender.run.runs` says what it holds).
 
 Distributed: launched by ``torchrun`` (WORLD_SIZE set), each process trains on its own
 batches and DDP averages gradients (gloo on the CPU, NCCL on GPUs); rank 0 writes.
@@ -51,7 +51,7 @@ def _initialise(task, init: str, config: TrainConfig) -> None:
 def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect,
                    scaled: torch.Tensor | None = None):
     """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y; ``scaled``
-    (the same pixels of :func:`neurender.run.inputs.scaled_channels`) for scaled runs."""
+    (the same pixels of `neurender.run.inputs.scaled_channels`) for scaled runs."""
     return network_input(inputs, mask, effect, scaled), space.target_to_model_space(target, effect)
 
 
@@ -69,7 +69,7 @@ def downscaled(item: dict, factor: int) -> dict:
 
 def prepared(item: dict, effect, config: TrainConfig) -> dict:
     """A dataset ``item`` ready to crop: when the run balances, its light ``light`` (1, 3, 1, 1)
-    divided out of the radiance inputs and the target (:func:`neurender.space.light_scale`; else None);
+    divided out of the radiance inputs and the target (`neurender.space.light_scale`; else None);
     ``scaled`` (C, H, W): its whole view's derived channels and first guess, for scaled and derived
     runs (None for G-buffer runs)."""
     light = None
@@ -85,7 +85,7 @@ def prepared(item: dict, effect, config: TrainConfig) -> dict:
 
 
 def crop_to_model_space(item: dict, top: int, left: int, height: int, width: int, effect):
-    """Network inputs x and targets y (1, C, height, width) of a crop of a :func:`prepared` item."""
+    """Network inputs x and targets y (1, C, height, width) of a crop of a `prepared` item."""
     crop = [None if item[k] is None else item[k][None, :, top:top + height, left:left + width]
             for k in ("input", "target", "mask", "scaled")]
     return to_model_space(*crop[:3], effect, crop[3])
@@ -153,7 +153,7 @@ def _available_bytes(device: torch.device) -> int | None:
 def _check_memory(task, batches: Batches, config: TrainConfig, device: torch.device) -> None:
     """InputError, with the figures, when a step of ``config.batch`` crops would not fit in the free memory:
     the activations of one prediction of one crop (counted at the leaf modules), times
-    :data:`TRAINING_FACTOR`, times the batch."""
+    `TRAINING_FACTOR`, times the batch."""
     available = _available_bytes(device)
     if available is None:
         return
@@ -240,7 +240,7 @@ def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = 
     """Train ``config`` into the run folder ``run``, continuing the run already there when it was made
     with the same config (but for ``iters``); ``resume`` insists that there is one. The folder is
     locked for the whole run (a second trainer on it is refused). ``tensorboard``: TensorBoard events
-    beside log.jsonl (:mod:`neurender.training.monitor`)."""
+    beside log.jsonl (`neurender.training.monitor`)."""
     config.check()
     check_apart(run, config.data)
     config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
