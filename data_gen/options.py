@@ -41,8 +41,9 @@ class RenderOptions:
     fog_scale: float = 1.0
     """Optical depth along the scene's bounding-box diagonal per unit sigma_t (absolute sigma =
     sigma * fog_scale / diagonal, so fog reads the same at any scene size)."""
-    ao_radius: float = 0.05
-    """AO ray length as a fraction of the scene's bounding-box diagonal."""
+    ao_radius: float = field(default=0.05, metadata={"flag": "ao-radius-fraction"})
+    """AO ray length as a fraction of the scene's bounding-box diagonal (the manifest records it in world
+    units per scene, the unit of --ao-radius in convert and predict)."""
     albedo: float | None = None
     """Every diffuse albedo of the scene set to this grey in [0, 1], textures included (a stress test of
     the predictors); none keeps the scene's own."""
@@ -64,7 +65,7 @@ class RenderOptions:
             if not 0 <= getattr(self, name) < math.inf:
                 raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
         if not 0 < self.ao_radius < math.inf:
-            raise ValueError(f"--ao-radius must be > 0, got {self.ao_radius}")
+            raise ValueError(f"--ao-radius-fraction must be > 0, got {self.ao_radius}")
         if self.albedo is not None and not 0 <= self.albedo <= 1:
             raise ValueError(f"--albedo must be in [0, 1], got {self.albedo}")
         if self.sampler not in MITSUBA_SAMPLERS:

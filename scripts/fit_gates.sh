@@ -20,7 +20,7 @@ declare -A SHIFT=([gi]="ao_radius=0.125 ao_radius=8")
 $NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 5000 --fov-deg 35:80 \
     --distance-scale 0.7:1.4 --workers 2 --out "$OUT/gate_a"
 $NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed 6000 --fov-deg 35:80 \
-    --distance-scale 0.7:1.4 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/gate_b"
+    --distance-scale 0.7:1.4 --ao-radius-fraction 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/gate_b"
 for albedo in black:0:5500 white:1:5600; do
   IFS=: read -r label value seed <<< "$albedo"
   $NR generate pybullet --count 24 --views 2 --step-deg 180 --res 128 --spp 128 --seed "$seed" --fov-deg 35:80 \

@@ -41,9 +41,9 @@ render() {
     train_a) $NR generate $FAMILIES --count 5 --views 8 --step-deg 45 --res 128 --spp 64 --seed 0 --fov-deg 35:80 \
         --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_a" ;;
     train_b) $NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 96 --spp 64 --seed 100 --fov-deg 30:70 \
-        --distance-scale 0.6:1.2 --ao-radius 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/train_b" ;;
+        --distance-scale 0.6:1.2 --ao-radius-fraction 0.03 --fog-scale 2.5 --workers 2 --out "$OUT/train_b" ;;
     train_c) $NR generate $FAMILIES --count 2 --views 6 --step-deg 60 --res 160 --spp 64 --seed 200 --fov-deg 40:90 \
-        --distance-scale 0.8:1.6 --ao-radius 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c" ;;
+        --distance-scale 0.8:1.6 --ao-radius-fraction 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c" ;;
     train_p) $NR generate pybullet --count 32 --views 4 --step-deg 90 --res 128 --spp 64 --seed 3000 --fov-deg 35:80 \
         --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_p" ;;
     *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p)" >&2; exit 2 ;;

@@ -14,8 +14,8 @@ NR=${NR:-.venv/bin/neurender}
 PY=${PY:-.venv/bin/python}
 for s in 10 0.1; do [ -f "$OUT/scale$s/views.jsonl" ] || $PY scripts/stress_views.py "$VAL" "$OUT/scale$s" --scale "$s"; done
 common=(dmcontrol --count 8 --views 1 --res 128 --seed 7500 --fov-deg 35:80 --distance-scale 0.7:1.4 --workers 2)
-$NR generate "${common[@]}" --spp 16 --spp-ao 1024 --ao-radius 0.0044 --out "$OUT/ao-1px"
-$NR generate "${common[@]}" --spp 16 --spp-ao 1024 --ao-radius 0.18 --out "$OUT/ao-40px"
+$NR generate "${common[@]}" --spp 16 --spp-ao 1024 --ao-radius-fraction 0.0044 --out "$OUT/ao-1px"
+$NR generate "${common[@]}" --spp 16 --spp-ao 1024 --ao-radius-fraction 0.18 --out "$OUT/ao-40px"
 $NR generate "${common[@]}" --spp 256 --sigma-s 19 --out "$OUT/fog-x20"
 $NR generate "${common[@]}" --spp 256 --albedo 1 --out "$OUT/white"
 $NR generate "${common[@]}" --spp 256 --albedo 0 --out "$OUT/black"

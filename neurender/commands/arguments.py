@@ -102,7 +102,9 @@ def add_arguments(parser: argparse.ArgumentParser, cls, parent_default=None, pre
             continue
         required = default is dataclasses.MISSING or meta.get("required", False)
         kind = _kind(hint, meta)
-        text = docs.get(f.name, "") + ("" if required else f" (default: {_show(default)})")
+        text = docs.get(f.name, "")
+        if not required and "(default:" not in text:  # a field may say its default in its own words
+            text += f" (default: {_show(default)})"
         if kind.get("nargs") == "*" and required:
             kind["nargs"] = "+"  # a required list takes at least one value
         if meta.get("positional"):
@@ -169,7 +171,7 @@ class Parser(argparse.ArgumentParser):
 
 def parser_for(prog: str, cls) -> Parser:
     """The parser of command ``prog`` whose options are dataclass ``cls`` (its docstring: the description)."""
-    parser = Parser(prog=prog, description=cls.__doc__)
+    parser = Parser(prog=prog, description=cls.__doc__, allow_abbrev=False)  # --view is not --views
     add_arguments(parser, cls)
     return parser
 

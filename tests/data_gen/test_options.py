@@ -15,7 +15,7 @@ def test_defaults_pass_the_check():
 @pytest.mark.parametrize("field, value, flag", [
     ("res", 0, "--res"), ("spp", -1, "--spp"), ("spp_direct", 0, "--spp-direct"), ("spp_ao", 0, "--spp-ao"),
     ("spp_gbuffer", 0, "--spp-gbuffer"), ("max_depth", 0, "--max-depth"), ("sigma_s", -0.1, "--sigma-s"),
-    ("sigma_a", -1.0, "--sigma-a"), ("fog_scale", float("nan"), "--fog-scale"), ("ao_radius", 0.0, "--ao-radius"),
+    ("sigma_a", -1.0, "--sigma-a"), ("fog_scale", float("nan"), "--fog-scale"), ("ao_radius", 0.0, "--ao-radius-fraction"),
     ("ao_radius", -1.0, "--ao-radius"),
 ])
 def test_check_names_the_bad_option(field, value, flag):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from nr_helpers import MAIN_SCENES, SMALL, copy_dataset, error_lines, run_neurender, snapshot
+from nr_helpers import MAIN_SCENES, SMALL, copy_dataset, error_lines, run_main, run_neurender, snapshot
 
 
 def _assert_input_error(proc, *words):
@@ -24,14 +24,16 @@ def _assert_input_error(proc, *words):
     (["objects", "--workers", "0"], ["--workers"]),
     (["objects", "--count", "0"], ["--count"]),
     (["objects", "--sigma-s", "-1"], ["--sigma-s"]),
-    (["objects", "--ao-radius", "0"], ["--ao-radius"]),
+    (["objects", "--ao-radius-fraction", "0"], ["--ao-radius-fraction"]),
     (["objects", "--res", "abc"], ["--res"]),
     (["objects", "--executor", "dask"], ["--executor"]),
+    (["objects", "--view", "2"], ["unrecognized arguments: --view"]),  # no abbreviation of --views
+    (["objects", "--ao-radius", "0.1"], ["unrecognized arguments: --ao-radius"]),  # world units elsewhere
 ], ids=["unknown-scene", "res-0", "spp-negative", "views-0", "workers-0", "count-0", "sigma-negative",
-        "ao-radius-0", "res-not-int", "executor"])
+        "ao-radius-0", "res-not-int", "executor", "abbreviated", "ao-radius-in-world-units"])
 def test_generate_rejects_bad_arguments(tmp_path, args, words):
     out = tmp_path / "out"
-    proc = run_neurender("generate", *args, "--out", out)
+    proc = run_main("generate", *args, "--out", out)  # in process: the checks come before any rendering
     _assert_input_error(proc, *words)
     assert not out.exists(), "bad input must not create the output directory"
 
