@@ -52,6 +52,9 @@ class Convention:
              forward (OpenGL, Blender): normals' z flips.
     background_depth: without a ``mask.Y`` channel, pixels whose depth is not finite, not positive or at
              least this are background (renderers write 1e10 or inf there).
+    direct:  passes summed into the contract's direct light ``direct.R/G/B`` (what the GI predictors
+             read), each (light pass, colour pass it is multiplied by, or None), channel prefixes that
+             .R/.G/.B complete; those absent are skipped; none present: no direct light.
     """
 
     names: dict[str, str] = field(default_factory=dict)
@@ -59,12 +62,19 @@ class Convention:
     normals: Literal["camera", "world"] = "camera"
     forward: Literal["+z", "-z"] = "+z"
     background_depth: float = 1e9
+    direct: tuple[tuple[str, str | None], ...] = ()
 
+
+BLENDER_DIRECT = (("ViewLayer.DiffDir", "ViewLayer.DiffCol"), ("ViewLayer.GlossDir", "ViewLayer.GlossCol"),
+                  ("ViewLayer.Emit", None), ("ViewLayer.Env", None))
+"""Cycles' direct light: Diffuse Direct x Diffuse Color + Glossy Direct x Glossy Color + Emission + Environment."""
+WORLD_NORMALS_NEED = "world-space normals need the camera's to_world matrix (--to-world: 16 numbers, row by row)"
 
 PRESETS = {"contract": Convention(),
-           "blender": Convention(names=BLENDER, depth="ray", normals="world", forward="-z")}
+           "blender": Convention(names=BLENDER, depth="ray", normals="world", forward="-z", direct=BLENDER_DIRECT)}
 """Named conventions: ``contract`` (already right: only a mask is derived if missing) and ``blender``
-(Cycles: multilayer names, ray-length Depth, world-space Normal, -Z forward camera)."""
+(Cycles: multilayer names, ray-length Depth, world-space Normal, -Z forward camera, direct light from the
+Diffuse and Glossy Direct and Color, Emission and Environment passes)."""
 
 
 def _ray_cosine(height: int, width: int, fov_x: float) -> np.ndarray:
@@ -76,6 +86,17 @@ def _ray_cosine(height: int, width: int, fov_x: float) -> np.ndarray:
     return 1 / np.sqrt(1 + x[None, :] ** 2 + y[:, None] ** 2)
 
 
+def _direct(channels: dict[str, np.ndarray], convention: Convention) -> dict[str, np.ndarray]:
+    """``direct.R/G/B`` summed from the convention's direct passes present in ``channels`` (none: {})."""
+    present = [(light, colour) for light, colour in convention.direct
+               if f"{light}.R" in channels and (colour is None or f"{colour}.R" in channels)]
+    if not present:
+        return {}
+    return {f"direct.{c}": sum(np.asarray(channels[f"{light}.{c}"], dtype=np.float64)
+                               * (1.0 if colour is None else np.asarray(channels[f"{colour}.{c}"], dtype=np.float64))
+                               for light, colour in present) for c in "RGB"}
+
+
 def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: float,
                 to_world: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """One view's ``channels`` (name -> (H, W)) in ``convention`` -> the contract's channels (float32).
@@ -85,7 +106,7 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
     world-space normals. InputError naming what is missing.
     """
     named = {convention.names.get(name, name): np.asarray(value, dtype=np.float64) for name, value in channels.items()}
-    named = {name: value for name, value in named.items() if name in CONTRACT}
+    named = {name: value for name, value in named.items() if name in CONTRACT} | _direct(channels, convention)
     missing = [n for n in ("normal.X", "normal.Y", "normal.Z", "depth.Z") if n not in named]
     if missing:
         raise InputError(f"missing channels {', '.join(missing)} after renaming (give their source names)")
@@ -103,7 +124,7 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
     normal = np.stack([named[f"normal.{a}"] for a in "XYZ"], axis=-1)
     if convention.normals == "world":
         if to_world is None:
-            raise InputError("world-space normals need the camera's to_world matrix")
+            raise InputError(WORLD_NORMALS_NEED)
         rotation = np.asarray(to_world, dtype=np.float64)[:3, :3]
         rotation = rotation / np.linalg.norm(rotation, axis=0, keepdims=True)  # drop a scale
         normal = normal @ rotation  # n_camera = R^T n_world, per pixel
@@ -134,7 +155,7 @@ def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x
         normal = normal * np.array([1.0, 1.0, -1.0])
     if convention.normals == "world":
         if to_world is None:
-            raise InputError("world-space normals need the camera's to_world matrix")
+            raise InputError(WORLD_NORMALS_NEED)
         rotation = np.asarray(to_world, dtype=np.float64)[:3, :3]
         normal = normal @ (rotation / np.linalg.norm(rotation, axis=0, keepdims=True)).T
     out = {name: np.asarray(value, dtype=np.float64) for name, value in channels.items() if name != "mask.Y"}

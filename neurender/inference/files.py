@@ -127,6 +127,18 @@ def _claim(out_dir: str, predictor: Predictor) -> None:
         json.dump(mine, handle)
 
 
+def missing_hint(path: str, needed: list[str]) -> str:
+    """What to do about an EXR that lacks channels ``needed`` ("" when nothing more can be said): convert a
+    Blender multilayer EXR first; export the direct light that GI reads."""
+    names = set(read_exr(path))
+    if any(name.startswith("ViewLayer.") for name in names):
+        return "; it is a Blender multilayer EXR: run neurender convert --preset blender on it first"
+    if "direct.R" in needed and "direct.R" not in names:
+        return ("; direct.R/G/B is the direct light (in Blender: enable the Diffuse Direct and Diffuse Color "
+                "passes, and Glossy, Emission and Environment, then neurender convert --preset blender sums them)")
+    return ""
+
+
 def preview(prediction: dict[str, np.ndarray], effect: effects.Effect) -> np.ndarray:
     """A prediction for display, (H, W, 3) uint8: its targets tone-mapped as pictures and metrics are
     (`neurender.space.display`; AO as grey), and beside them, when it has ``std.*`` channels,
@@ -159,7 +171,10 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
     effect, sampling = predictor.effect, predictor.sampling
     needed = list(effect.inputs) + [effects.MASK]
     for path, _ in files:  # every input checked before anything is written
-        channels = read_exr(path, needed)
+        try:
+            channels = read_exr(path, needed)
+        except InputError as exc:
+            raise InputError(f"{exc}{missing_hint(path, needed)}") from None
         try:
             named.check_contract(channels)
         except InputError as exc:

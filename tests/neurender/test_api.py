@@ -157,3 +157,39 @@ def test_what_the_api_used_to_guess_is_refused(pair_dataset):
     with pytest.raises(InputError, match="unknown view parameter.*fov.*give fov_x"):
         predictor(gbuffer, view, fov=60)
     assert predictor(gbuffer, view, fov_x=60.0)["ao.Y"].shape == gbuffer["depth.Z"].shape
+
+
+def test_a_blender_gbuffer_goes_all_the_way_to_a_gi_prediction(pair_dataset, tmp_path):
+    """Issue 50, item 6: the blender preset sums Cycles' direct-light passes into direct.R/G/B, so the GI
+    predictors run on converted output; predict names what to do with a raw Blender EXR or one without
+    the direct light."""
+    record = load_records(pair_dataset)[0]
+    original = read_exr(str(pair_dataset / record["file"]))
+    fov_x, to_world = record["camera"]["fov_x"], np.eye(4)
+    blender = {k: v for k, v in from_contract(original, PRESETS["blender"], fov_x, to_world).items()
+               if k.startswith("ViewLayer.")}
+    rng = np.random.default_rng(0)
+    passes = {f"ViewLayer.{p}.{c}": rng.uniform(0.1, 1.0, original["R"].shape).astype(np.float32)
+              for p in ("DiffDir", "DiffCol", "Emit") for c in "RGB"}
+    write_exr(str(tmp_path / "raw.exr"), blender | passes)
+    write_exr(str(tmp_path / "no_direct.exr"), blender)
+    view = ["--fov-deg", fov_x, "--to-world", *np.eye(4).ravel(), "--ao-radius", 0.3]
+    result = run_main("predict", "--checkpoint", "pretrained:gi-fast", "--input", tmp_path / "raw.exr",
+                      "--out", tmp_path / "p0", "--fov-deg", fov_x, "--ao-radius", 0.3)
+    assert result.returncode == 2 and "convert --preset blender on it first" in result.stderr, result.stderr
+    for name in ("raw", "no_direct"):
+        result = run_main("convert", tmp_path / f"{name}.exr", "--out", tmp_path / f"c_{name}", "--preset", "blender",
+                          *view)
+        assert result.returncode == 0, result.stderr
+    converted = read_exr(str(tmp_path / "c_raw" / "converted" / "000.exr"))
+    for c in "RGB":
+        expected = passes[f"ViewLayer.DiffDir.{c}"] * passes[f"ViewLayer.DiffCol.{c}"] + passes[f"ViewLayer.Emit.{c}"]
+        np.testing.assert_allclose(converted[f"direct.{c}"], expected, rtol=1e-6)
+    result = run_main("predict", "--checkpoint", "pretrained:gi-fast", "--input", tmp_path / "c_raw", "--out",
+                      tmp_path / "p1")
+    assert result.returncode == 0 and (tmp_path / "p1" / "converted" / "000.exr").is_file(), result.stderr
+    result = run_main("predict", "--checkpoint", "pretrained:gi-fast", "--input", tmp_path / "c_no_direct", "--out",
+                      tmp_path / "p2")
+    assert result.returncode == 2 and "enable the Diffuse Direct and Diffuse Color passes" in result.stderr
+    result = run_main("convert", tmp_path / "raw.exr", "--out", tmp_path / "c3", "--preset", "blender", "--fov-deg", 50)
+    assert result.returncode == 2 and "--to-world" in result.stderr
