@@ -20,7 +20,7 @@ from typing import Literal
 import numpy as np
 
 from neurender.base.atomic import write_json_atomic
-from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, check_scene_id
+from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, check_scene_id, on_surface
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
@@ -114,7 +114,7 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
         raise InputError(f"the field of view must be in (0, 180) degrees, got {fov_x}")
     depth = named["depth.Z"]
     if "mask.Y" in named:
-        on = named["mask.Y"] > 0.5
+        on = on_surface(named["mask.Y"])
     else:
         with np.errstate(invalid="ignore"):
             on = np.isfinite(depth) & (depth > 0) & (depth < convention.background_depth)
@@ -146,7 +146,7 @@ def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x
     """The inverse of `to_contract`: a view's contract ``channels`` as ``convention`` writes them
     (source names, its depth, normals and forward axis; no ``mask.Y``, ``background_depth`` off the
     surface), float32. For writing a G-buffer to another tool, and for trying a convention out."""
-    on = channels["mask.Y"] > 0.5
+    on = on_surface(channels["mask.Y"])
     depth = np.asarray(channels["depth.Z"], dtype=np.float64)
     if convention.depth == "ray":
         depth = depth / _ray_cosine(*depth.shape, fov_x)

@@ -22,6 +22,7 @@ import scenes
 from data_gen import integrators
 from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
 from neurender.base.camera import Camera, to_camera_space
+from neurender.base.dataset import on_surface
 from scenes import LoadedScene
 
 # Fog-free ball around every point light, radius as a fraction of the scene's size: next-event
@@ -95,7 +96,7 @@ class ViewRenderer:
         for name in self.passes():
             pass_channels, seconds[name] = self.render_pass(camera, name, pass_seed(seed, PASSES.index(name)))
             channels.update(pass_channels)
-        channels["ao.Y"] = np.where(channels["mask.Y"] > 0.5, channels["ao.Y"], np.float32(1.0))  # the contract
+        channels["ao.Y"] = np.where(on_surface(channels["mask.Y"]), channels["ao.Y"], np.float32(1.0))  # the contract
         return channels, seconds
 
     def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from neurender.base.dataset import MANIFEST, VIEWS, load_manifest, parse_view_record, view_lines
+from neurender.base.dataset import MANIFEST, VIEWS, load_manifest, on_surface, parse_view_record, view_lines
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.view import ViewParameters, view_parameters
@@ -25,7 +25,7 @@ def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple
     if mask is not None:
         if not np.isin(mask, (0.0, 1.0)).all():
             problems.append("mask.Y holds values other than 0 and 1")
-        on = mask > 0.5
+        on = on_surface(mask)
         if all(f"normal.{a}" in channels for a in "XYZ"):
             length = np.sqrt(sum(channels[f"normal.{a}"] ** 2 for a in "XYZ"))
             bad = int((np.abs(length - 1) > NORMAL_TOLERANCE)[on].sum())

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.base.errors import InputError
 
 NORMAL = ("normal.X", "normal.Y", "normal.Z")
@@ -102,7 +103,7 @@ class Effect:
         if self.off_mask is None:
             return prediction
         out = prediction if in_place else prediction.clone()
-        return out.masked_fill_((mask > 0.5).logical_not_(), self.off_mask)
+        return out.masked_fill_(on_surface(mask).logical_not_(), self.off_mask)
 
 
 EFFECTS: dict[str, Effect] = {}

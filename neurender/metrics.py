@@ -13,6 +13,8 @@ import kornia
 import numpy as np
 import torch
 
+from neurender.base.dataset import on_surface
+
 PSNR_CAP = 100.0  # dB: the PSNR of an image equal to its target (so every figure is finite)
 
 
@@ -40,7 +42,7 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor | None = None) -> torch
         return values.mean(dim=(1, 2, 3))
     if mask.shape != (values.shape[0], 1, *values.shape[2:]):
         raise ValueError(f"mask must have shape {(values.shape[0], 1, *values.shape[2:])}, got {tuple(mask.shape)}")
-    on = (mask > 0.5).to(values.dtype).expand_as(values)
+    on = on_surface(mask).to(values.dtype).expand_as(values)
     return (values * on).sum(dim=(1, 2, 3)) / on.sum(dim=(1, 2, 3))
 
 

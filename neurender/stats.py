@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from neurender.base.atomic import atomic_path, write_json_atomic
-from neurender.base.dataset import load_manifest, read_view_records
+from neurender.base.dataset import load_manifest, on_surface, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 
@@ -37,7 +37,7 @@ def _histogram(values: np.ndarray, name: str) -> np.ndarray:
 
 def view_histograms(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Histogram counts of one view's channels (dataset contract names)."""
-    on = channels["mask.Y"] > 0.5
+    on = on_surface(channels["mask.Y"])
     luminance = 0.2126 * channels["R"] + 0.7152 * channels["G"] + 0.0722 * channels["B"]
     out = {"log10_luminance": _histogram(np.log10(np.maximum(luminance, 1e-3)), "log10_luminance")}
     depth = channels["depth.Z"][on]

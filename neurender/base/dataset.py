@@ -13,6 +13,13 @@ from neurender.base.errors import InputError
 
 FORMAT_VERSION = 1
 MANIFEST, VIEWS = "dataset.json", "views.jsonl"
+SURFACE = 0.5
+"""The mask rule: a pixel is surface where ``mask.Y`` > SURFACE (a surface covers at least half of it)."""
+
+
+def on_surface(mask):
+    """Where ``mask`` (a numpy array, torch tensor or Dr.Jit array of ``mask.Y`` values) marks surface."""
+    return mask > SURFACE
 
 
 def check_scene_id(scene_id: str) -> None:

@@ -21,6 +21,8 @@ from typing import NamedTuple
 import torch
 import torch.nn.functional as F
 
+from neurender.base.dataset import on_surface
+
 
 def _check_fov(fov_x_deg: float) -> None:
     if not 0.0 < float(fov_x_deg) < 180.0:
@@ -123,8 +125,8 @@ def ray_lengths(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
 
 def inverse_depth(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """1 / depth on the mask, 0 (a point at infinity) elsewhere. Shapes (B, 1, H, W)."""
-    on_surface = (mask > 0.5) & (depth > 0)
-    return torch.where(on_surface, 1.0 / torch.where(on_surface, depth, torch.ones_like(depth)),
+    hit = on_surface(mask) & (depth > 0)
+    return torch.where(hit, 1.0 / torch.where(hit, depth, torch.ones_like(depth)),
                        torch.zeros_like(depth))
 
 

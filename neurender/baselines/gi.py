@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from neurender.base.dataset import on_surface
+
 
 def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor | None, mask: torch.Tensor
                ) -> torch.Tensor:
@@ -14,6 +16,6 @@ def gi_ambient(direct: torch.Tensor, albedo: torch.Tensor, ao: torch.Tensor | No
 
     Shapes: direct, albedo (B, 3, H, W) linear; ao (None: no occlusion), mask (B, 1, H, W) -> (B, 3, H, W).
     """
-    on = (mask > 0.5).to(direct.dtype)
+    on = on_surface(mask).to(direct.dtype)
     ambient = torch.einsum("bchw,bkhw->bc", direct, on) / on.sum(dim=(1, 2, 3)).clamp_min(1.0)[:, None]
     return (albedo * ambient[..., None, None]).mul_(on if ao is None else ao * on).add_(direct)  # one new colour image

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.baselines.camera import check_gbuffer, positions_at, screen_march, slice_frame
 
 
@@ -88,4 +89,4 @@ def gtao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         visibility = visibility + normal_length * (_arc(h1, gamma) + _arc(h2, gamma))
 
     ao = (visibility / slices).clamp(0.0, 1.0)
-    return torch.where(mask > 0.5, ao, torch.ones_like(ao))
+    return torch.where(on_surface(mask), ao, torch.ones_like(ao))

@@ -22,6 +22,7 @@ from types import ModuleType
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.base.variant import point_drjit_at_libllvm
 from neurender.baselines import upsample as reference_upsample
 from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
@@ -145,7 +146,7 @@ class _GBuffer(_Lanes):
         # each pixel of the zero-bordered inverse depth with its right, lower and lower-right neighbours
         padded = torch.nn.functional.pad(inv, (1, 2, 1, 2))
         self.quads = _array(jit, _packets([padded[:-1, :-1], padded[:-1, 1:], padded[1:, :-1], padded[1:, 1:]]))
-        self.on = self.read(mask) > 0.5
+        self.on = on_surface(self.read(mask))
         self.inv = self.read(inv)
         self.px, self.py = Float(self.j) + 0.5, Float(self.i) + 0.5
         z = self.read(depth)
@@ -327,7 +328,7 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
     Float, Int32 = jit.Float, jit.Int32
     values = _array(jit, _packets(list(low)))
     guides = _array(jit, _packets([low_depth[0], *low_normal]))
-    on = True if mask is None else lanes.read(mask[0]) > 0.5
+    on = True if mask is None else on_surface(lanes.read(mask[0]))
     d = dr.select(on, lanes.read(depth[0]), 0.0)
     n = tuple(dr.select(on, lanes.read(normal[c]), 0.0) for c in range(3))
     low_h, low_w = dr.opaque(Int32, h), dr.opaque(Int32, w)
@@ -363,7 +364,7 @@ def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_nor
     jit = backend(low.device.type)
     if jit is None or low.shape[1] > 4:
         if mask is not None:
-            depth, normal = depth * (mask > 0.5), normal * (mask > 0.5)
+            depth, normal = depth * on_surface(mask), normal * on_surface(mask)
         return reference_upsample.joint_bilateral_upsample(low, low_depth, low_normal, depth, normal)
     return torch.cat([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
                                 None if mask is None else mask[b]) for b in range(low.shape[0])]).to(low.dtype)

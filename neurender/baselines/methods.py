@@ -16,6 +16,7 @@ import functools
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.base.view import ViewParameters
 from neurender.baselines.fog import background_airlight, fog
 from neurender.baselines.gi import gi_ambient
@@ -39,7 +40,7 @@ def half_resolution(method):
     def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
         size = tuple(max(1, (n + 1) // 2) for n in mask.shape[-2:])
         low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        low = effect.pick(low_inputs, DEPTH + NORMAL) * (low_mask > 0.5)
+        low = effect.pick(low_inputs, DEPTH + NORMAL) * on_surface(low_mask)
         up = joint_bilateral_upsample(method(low_inputs, low_mask, view, effect), low[:, :1], low[:, 1:],
                                       effect.pick(inputs, DEPTH), effect.pick(inputs, NORMAL), mask)
         return effect.apply_off_mask(up, mask, in_place=True)

@@ -6,6 +6,7 @@ import math
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.baselines.camera import check_gbuffer, inverse_depth, pixel_noise, positions_at, project, view_positions
 
 
@@ -90,4 +91,4 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
         occlusion = occlusion + torch.where(occluded, x * x * (3.0 - 2.0 * x), 0.0)
 
     ao = 1.0 - occlusion / samples
-    return torch.where(mask > 0.5, ao, torch.ones_like(ao))
+    return torch.where(on_surface(mask), ao, torch.ones_like(ao))

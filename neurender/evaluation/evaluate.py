@@ -37,7 +37,7 @@ import torch
 
 from neurender import metrics, space
 from neurender.base.atomic import atomic_path, write_json_atomic
-from neurender.base.dataset import MANIFEST
+from neurender.base.dataset import MANIFEST, on_surface
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
@@ -158,14 +158,14 @@ def evaluate(data_dir: str, effect: str, methods=None, out_dir: str = "eval_out"
             sequence.add(index, item)
             if sequence.pairs:
                 frames[index] = (reference, shown)
-            on = (item["mask"] > 0.5).expand_as(reference)
+            on = on_surface(item["mask"]).expand_as(reference)
             for name, (prediction, std) in outputs.items():
                 if std is not None:
                     spread.setdefault(name, []).append((std[on], (prediction - item["target"])[on]))
             rows += [{"method": methods.label(name), "scene": item["scene"], "view": item["view"],
                       **score_display(shown[name], reference, item["mask"]), "ms": seconds[name] * 1000.0}
                      for name in methods.names]
-            if not bool((item["mask"] > 0.5).any()):
+            if not bool(on_surface(item["mask"]).any()):
                 empty.append(f"{item['scene']}/{item['view']:03d}")
             grid = f"grids/{item['scene']}_{item['view']:03d}.png"
             evaluation_grid(os.path.join(out_dir, grid), item, record,

@@ -9,6 +9,7 @@ from PIL import Image, ImageDraw
 
 from neurender import space
 from neurender.base.atomic import atomic_path
+from neurender.base.dataset import on_surface
 
 
 def tonemap(rgb: np.ndarray) -> np.ndarray:
@@ -101,7 +102,7 @@ def _input_tiles(item: dict, effect) -> list[tuple[str, np.ndarray]]:
         names = [n for n in effect.inputs if group_of(n) == group]
         values = effect.pick(item["input"], names)[0]
         if group == "depth":
-            on = ((item["mask"][0, 0] > 0.5) & (values[0] > 0)).numpy()
+            on = (on_surface(item["mask"][0, 0]) & (values[0] > 0)).numpy()
             values = torch.from_numpy(depth_shade(values[0].numpy(), on).astype(np.float32))[None]
         elif group == "normal":
             values = values * 0.5 + 0.5

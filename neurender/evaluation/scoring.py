@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from neurender import metrics, space
+from neurender.base.dataset import on_surface
 
 METRICS = ("psnr", "ssim", "flip", "mae")  # on the surfaces (mask.Y > 0.5)
 METRICS_FULL = tuple(f"{key}_full" for key in METRICS)  # on the full frame
@@ -31,7 +32,7 @@ def score_display(pred: torch.Tensor, ref: torch.Tensor, mask: torch.Tensor) -> 
     full = {"psnr": metrics.psnr(pred, ref), "ssim": metrics.masked_mean(ssim_map),
             "flip": metrics.masked_mean(flip_map), "mae": metrics.mae(pred, ref)}
     scores = {f"{key}_full": float(value[0]) for key, value in full.items()}
-    if not bool((mask > 0.5).any()):
+    if not bool(on_surface(mask).any()):
         return {**dict.fromkeys(METRICS), **scores}
     on = {"psnr": metrics.psnr(pred, ref, mask=mask), "ssim": metrics.masked_mean(ssim_map, mask),
           "flip": metrics.masked_mean(flip_map, mask), "mae": metrics.mae(pred, ref, mask=mask)}

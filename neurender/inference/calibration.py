@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from neurender import metrics
 from neurender.base.atomic import write_json_atomic
+from neurender.base.dataset import on_surface
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
 from neurender.device import DeviceOptions
@@ -47,7 +48,7 @@ def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptio
     for index in tqdm(range(len(dataset)), unit="view", disable=None if progress else True):
         item = dataset[index]
         prediction, std = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])
-        on = (item["mask"][None] > 0.5).expand_as(prediction)
+        on = on_surface(item["mask"][None]).expand_as(prediction)
         stds.append(std[on])
         errors.append((prediction - item["target"][None])[on])
     std, error = torch.cat(stds), torch.cat(errors)

@@ -180,7 +180,7 @@ def predict_files(predictor: Predictor, input_path: str, out_dir: str, progress:
         except InputError as exc:
             raise InputError(f"{path}: {exc}") from None
     views = view_parameters([path for path, _ in files], given)
-    if predictor.config.inputs != "gbuffer":
+    if predictor.config.reads_view:
         for path, view in views.items():
             (view or ViewParameters()).require(effect.parameters, f"{predictor.run.label} ({os.path.basename(path)})")
     if predictor.model.stochastic and sampling.samples > 1 and not predictor.calibrated:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from neurender import effects
+from neurender.base.dataset import on_surface
 from neurender.base.errors import InputError
 
 
@@ -42,7 +43,7 @@ def check_contract(channels: Mapping) -> None:
     if outside:
         raise InputError(f"{effects.MASK} has {outside} value(s) outside [0, 1]: give 1 on surfaces, 0 elsewhere")
     depth = channels.get(effects.DEPTH[0])
-    behind = 0 if depth is None else int(((mask > 0.5) & (torch.as_tensor(depth) <= 0)).sum())
+    behind = 0 if depth is None else int((on_surface(mask) & (torch.as_tensor(depth) <= 0)).sum())
     if behind:
         raise InputError(f"{behind} surface pixel(s) ({effects.MASK} > 0.5) have {effects.DEPTH[0]} <= 0: depth is the "
                          "camera-space z of the surface, positive")

@@ -26,7 +26,7 @@ from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
 from neurender.models.gate import load_gate
 from neurender.run import runs
-from neurender.run.families import predicting
+from neurender.run.families import FAMILIES, predicting
 from neurender.run.inputs import channels, guess_index, scaled_channels
 
 Backend = Literal["auto", "torch", "onnxruntime"]
@@ -88,7 +88,7 @@ class Predictor:
         self.run = runs.open_run(run)
         self.config = self.run.config
         if backend == "auto":
-            backend = "onnxruntime" if self.config.model == "fast" and self.device.type == "cpu" else "torch"
+            backend = "onnxruntime" if FAMILIES[self.config.model].onnx_on_cpu and self.device.type == "cpu" else "torch"
         self.model = predicting(self.run, self.device)
         self.effect = effects.get(self.config.effect)
         self.channels = channels(self.effect, self.config.inputs)
@@ -172,7 +172,7 @@ class Predictor:
         x = self._buffer("x", (low_inputs.shape[0], len(self.channels), *low_inputs.shape[2:]), low_inputs)
         gbuffer = len(self.effect.network_inputs)
         space.network_input(low_inputs, low_mask, self.effect, out=x[:, :gbuffer])
-        if self.config.inputs != "gbuffer":
+        if self.config.reads_view:
             scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs,
                             x[:, gbuffer:])
         with self.precision.autocast():
@@ -237,7 +237,7 @@ class Predictor:
             raise InputError(f"unknown view parameter(s) {', '.join(unknown)}; give fov_x (degrees), ao_radius, "
                              "sigma_t or background_distance")
         view = replace(view or ViewParameters(), **parameters)
-        if self.config.inputs != "gbuffer":
+        if self.config.reads_view:
             view.require(self.effect.parameters, self.run.label)
         batch = named.stack(gbuffer, self.effect.inputs + (effects.MASK,), self.run.label)
         prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)

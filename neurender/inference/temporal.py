@@ -24,6 +24,7 @@ import torch
 import torch.nn.functional as F
 
 from neurender.base.camera import Camera
+from neurender.base.dataset import on_surface
 
 DEPTH_TOLERANCE = 0.02
 """Relative depth difference beyond which a reprojected pixel counts as disoccluded."""
@@ -90,7 +91,7 @@ def reprojection(depth: torch.Tensor, mask: torch.Tensor, camera: Camera, depth_
     previous = torch.cat([depth_previous, mask_previous], dim=1).to(dtype)
     sampled_depth, sampled_mask = F.grid_sample(previous, grid, mode="bilinear", padding_mode="zeros",
                                                 align_corners=False)[0]
-    valid = (mask[0, 0] > 0.5) & (sampled_mask > 0.999) & (sampled_depth.sub_(z).abs_() <= z * tolerance)
+    valid = on_surface(mask[0, 0]) & (sampled_mask > 0.999) & (sampled_depth.sub_(z).abs_() <= z * tolerance)
     return Warp(grid.float(), valid[None, None])
 
 

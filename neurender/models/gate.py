@@ -20,6 +20,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from neurender.base.atomic import atomic_path
+from neurender.base.dataset import on_surface
 from neurender.base.errors import InputError
 
 FILE = "gate.safetensors"
@@ -83,7 +84,7 @@ class TrustGate(nn.Module):
     def fit_range(self, x: torch.Tensor, mask: torch.Tensor, quantile: float = 0.001) -> None:
         """Set the guard to the [quantile, 1 - quantile] range of each channel of x (B, C_in, H, W) on the
         surface pixels of ``mask`` (B, 1, H, W)."""
-        values = x.permute(1, 0, 2, 3)[:, mask[:, 0] > 0.5]
+        values = x.permute(1, 0, 2, 3)[:, on_surface(mask[:, 0])]
         if values.shape[1] == 0:
             raise InputError("no surface pixel to fit the gate's input range on")
         sample = values[:, torch.linspace(0, values.shape[1] - 1, min(values.shape[1], 1_000_000)).long()]

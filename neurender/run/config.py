@@ -127,6 +127,12 @@ class TrainConfig:
             raise InputError(f"need 0 < lr <= 1 and 0 <= ema < 1, got lr={self.lr}, ema={self.ema}")
 
     @property
+    def reads_view(self) -> bool:
+        """Whether the network reads more than the G-buffer: channels derived from the view's parameters
+        (field of view, AO radius, fog density) and a classic guess, made from the whole view."""
+        return self.inputs != "gbuffer"
+
+    @property
     def balances_light(self) -> bool:
         """Whether this run divides the view's light out (``balance``, and the effect has light)."""
         return self.balance and bool(effects.get(self.effect).balance_from)

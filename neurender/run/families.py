@@ -125,7 +125,7 @@ class Estimate(torch.nn.Module):
 def generator(config: TrainConfig, effect: Effect) -> torch.nn.Module:
     """The attention cGAN's generator (`neurender.models.acgan.build_generator`) for ``config``."""
     names = inputs.channels(effect, config.inputs)
-    composite = effect.composite if config.inputs == "gbuffer" else None
+    composite = None if config.reads_view else effect.composite
     index = None
     if composite:
         index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
@@ -152,16 +152,19 @@ def diffusion_model(config: TrainConfig, effect: Effect) -> Diffusion:
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: the name of its predicting network in checkpoints and how a config builds it."""
+    """A model family: the name of its predicting network in checkpoints, how a config builds it, and
+    whether its network runs faster on onnxruntime than on torch on the CPU (measured: docs/models.md,
+    "Fast tier"; the ``auto`` backend follows it)."""
 
     main: str
     build: Callable[[TrainConfig, Effect], Deterministic | Diffusion]
+    onnx_on_cpu: bool = False
 
 
 FAMILIES = {
     "acgan": Family("generator", lambda config, effect: Deterministic(generator(config, effect))),
     "diffusion": Family("unet", diffusion_model),
-    "fast": Family("network", lambda config, effect: Deterministic(fast_network(config, effect))),
+    "fast": Family("network", lambda config, effect: Deterministic(fast_network(config, effect)), onnx_on_cpu=True),
 }
 """One family per name of `neurender.run.config.MODELS`."""
 

@@ -26,6 +26,7 @@ from __future__ import annotations
 import torch
 
 from neurender import space
+from neurender.base.dataset import on_surface
 from neurender.base.view import ViewParameters
 from neurender.baselines.camera import focal_pixels, ray_lengths
 from neurender.baselines.methods import METHODS
@@ -40,7 +41,7 @@ def radius_px(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, ef
     """The AO radius in pixels at each pixel's depth, R f / z, as log2(max(., 1/16)) / 4; 0 off the mask."""
     depth = _depth(inputs, effect)
     pixels = depth.clamp_min(1e-8).reciprocal_().mul_(view.ao_radius * focal_pixels(depth.shape[-1], view.fov_x))
-    return pixels.clamp_min_(1 / 16).log2_().div_(4).masked_fill_((mask > 0.5).logical_not_(), 0.0)
+    return pixels.clamp_min_(1 / 16).log2_().div_(4).masked_fill_(on_surface(mask).logical_not_(), 0.0)
 
 
 def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:

@@ -78,7 +78,7 @@ def prepared(item: dict, effect, config: TrainConfig) -> dict:
         item = item | {"input": space.divide_light(item["input"][None], light, effect)[0],
                        "target": item["target"] / light[0]}
     scaled = None
-    if config.inputs != "gbuffer":
+    if config.reads_view:
         scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect,
                                  config.inputs)[0]
     return item | {"scaled": scaled, "light": light}
