@@ -2,11 +2,28 @@
 from __future__ import annotations
 
 import os
+import xml.etree.ElementTree as ElementTree
 
 import mitsuba as mi
 import numpy as np
 
 from neurender.base.errors import InputError
+
+
+def _check_includes(path: str) -> None:
+    """InputError for an ``<include>`` whose file lies outside the scene file's folder (absolute, or up
+    through '..'): a scene brings its parts along; it does not reach into the rest of the machine."""
+    try:
+        root = ElementTree.parse(path).getroot()
+    except (ElementTree.ParseError, OSError):
+        return  # not XML: Mitsuba's own error says where
+    folder = os.path.realpath(os.path.dirname(path))
+    for include in root.iter("include"):
+        name = include.get("filename", "")
+        target = os.path.realpath(os.path.join(folder, name))
+        if os.path.commonpath([folder, target]) != folder:
+            raise InputError(f"{path}: <include filename=\"{name}\"> leads outside the scene's folder; keep "
+                             "included files beside the scene")
 
 
 def load_xml(path: str):
@@ -17,6 +34,7 @@ def load_xml(path: str):
     """
     if not os.path.isfile(path):
         raise InputError(f"scene file not found: {path}")
+    _check_includes(path)
     try:
         scene = mi.load_file(path)
     except Exception as exc:  # noqa: BLE001 - Mitsuba raises RuntimeError/ValueError on bad XML

@@ -50,12 +50,14 @@ def test_missing_xml_file(tmp_path):
     ('<scene version="3.0.0"><shape type="no_such_plugin"/></scene>', ["Mitsuba cannot load", "no_such_plugin"]),
     ("this is not xml at all", ["Mitsuba cannot load"]),
     ('<scene version="3.0.0"><shape type="sphere"/></scene>', ["no sensor"]),
-], ids=["unclosed", "unknown-plugin", "not-xml", "no-camera"])
+    ('<scene version="3.0.0"><include filename="/etc/passwd"/></scene>', ["leads outside the scene's folder"]),
+    ('<scene version="3.0.0"><include filename="../x/../../etc/hosts"/></scene>', ["leads outside"]),
+], ids=["unclosed", "unknown-plugin", "not-xml", "no-camera", "include-absolute", "include-up"])
 def test_xml_mitsuba_rejects(tmp_path, text, words):
     path = tmp_path / "bad.xml"
     path.write_text(text)
-    line = _assert_input_error(run_neurender("generate", path, "--out", tmp_path / "out"), *words)
-    assert str(path) in line
+    line = _assert_input_error(run_main("generate", path, "--out", tmp_path / "out"), *words)
+    assert str(path) in line and "root:" not in line  # nothing of another file quoted
     assert not (tmp_path / "out").exists()
 
 

@@ -85,3 +85,15 @@ def test_small_xml_scene_loads_with_its_camera(mitsuba, tmp_path):
     np.testing.assert_allclose(loaded.pivot, [0, 0, 0], atol=1e-5)
     assert loaded.has_environment
     assert loaded.size == pytest.approx(2 * np.sqrt(3), rel=1e-4)
+
+
+def test_an_include_beside_the_scene_loads(mitsuba, tmp_path):
+    """Issue 47, item 5: includes outside the scene's folder are refused (test_cli_errors); those beside it load."""
+    from scenes.xml_file import load_xml
+
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "ball.xml").write_text('<scene version="3.0.0"><shape type="sphere"/></scene>')
+    path = tmp_path / "scene.xml"
+    path.write_text('<scene version="3.0.0"><sensor type="perspective"/><include filename="parts/ball.xml"/></scene>')
+    scene, cameras = load_xml(str(path))
+    assert len(scene.shapes()) == 1 and len(cameras) == 1
