@@ -7,6 +7,7 @@ slower than fp32 and changes the figures), and ``auto`` is bf16 on a GPU that su
 from __future__ import annotations
 
 import contextlib
+import functools
 import platform
 import sys
 import typing
@@ -58,12 +59,16 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 class Precision:
     """The precision networks run in on ``device``: ``name`` resolved by `resolve_precision`,
-    `autocast` for the forward passes and ``scaler``, the gradient scaler (active for fp16 only;
-    its calls pass gradients through unchanged otherwise)."""
+    `autocast` for the forward passes and, for training, ``scaler``, the gradient scaler (active for
+    fp16 only; its calls pass gradients through unchanged otherwise), made when first used: prediction
+    never makes one."""
 
     def __init__(self, name: str = "fp32", device: torch.device = torch.device("cpu")):
         self.device, self.name = device, resolve_precision(name, device)
-        self.scaler = torch.amp.GradScaler(device.type, enabled=self.name == "fp16")
+
+    @functools.cached_property
+    def scaler(self) -> torch.amp.GradScaler:
+        return torch.amp.GradScaler(self.device.type, enabled=self.name == "fp16")
 
     def autocast(self):
         """The autocast context of this precision (none for fp32)."""

@@ -74,3 +74,11 @@ def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
     predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
     out = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
     assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"
+
+
+def test_prediction_makes_no_gradient_scaler():
+    """Issue 49, item 7: building a predictor built a GradScaler, a training object."""
+    from neurender import Predictor
+
+    predictor = Predictor("pretrained:ao-fast")
+    assert "scaler" not in vars(predictor.precision)
