@@ -27,7 +27,7 @@ from neurender.inference.tiling import tiled
 from neurender.models.gate import load_gate
 from neurender.run import runs
 from neurender.run.families import FAMILIES, predicting
-from neurender.run.inputs import channels, guess_index, scaled_channels
+from neurender.run.inputs import balanced, channels, guess_index, view_input
 
 Backend = Literal["auto", "torch", "onnxruntime"]
 BACKENDS = get_args(Backend)
@@ -160,21 +160,17 @@ class Predictor:
         through the trust gate when there is one, with the off-mask value."""
         source = inputs.device
         inputs, mask = inputs.to(self.device), mask.to(self.device)
-        light = space.light_scale(inputs, self.effect) if self.config.balances_light else None
-        if light is not None:
-            inputs = space.divide_light(inputs, light, self.effect, out=self._buffer("balanced", inputs.shape, inputs))
+        inputs, light = balanced(inputs, self.effect, self.config.balances_light,
+                                 out=self._buffer("balanced", inputs.shape, inputs))
         height, width = mask.shape[-2:]
         low_inputs, low_mask = inputs, mask
         scale = self.internal_res / min(height, width) if self.internal_res else 1.0
         if scale < 1:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        x = self._buffer("x", (low_inputs.shape[0], len(self.channels), *low_inputs.shape[2:]), low_inputs)
-        gbuffer = len(self.effect.network_inputs)
-        space.network_input(low_inputs, low_mask, self.effect, out=x[:, :gbuffer])
-        if self.config.reads_view:
-            scaled_channels(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs,
-                            x[:, gbuffer:])
+        x = view_input(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs,
+                       out=self._buffer("x", (low_inputs.shape[0], len(self.channels), *low_inputs.shape[2:]),
+                                        low_inputs))
         with self.precision.autocast():
             raw = self._network(x, sample)
         raw = raw.float()  # this call's own tensor: mapped to linear values in place

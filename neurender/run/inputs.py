@@ -85,11 +85,29 @@ def scaled_channels(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParamete
     return out
 
 
-def network_input(inputs: torch.Tensor, mask: torch.Tensor, effect: Effect, scaled: torch.Tensor | None = None,
-                  out: torch.Tensor | None = None) -> torch.Tensor:
-    """The network input x (B, C, H, W): `neurender.space.network_input`, then ``scaled``
-    (`scaled_channels` of the same pixels) when the run reads them; written into ``out`` if given."""
-    return space.network_input(inputs, mask, effect, scaled, out)
+def balanced(inputs: torch.Tensor, effect: Effect, balances: bool, out: torch.Tensor | None = None
+             ) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(inputs, light) of a whole view: with ``balances`` (a run's ``balances_light``) its light (B, 3, 1, 1)
+    (`neurender.space.light_scale`) divided out of the radiance inputs (into ``out`` if given), else
+    the inputs as they are and None."""
+    if not balances:
+        return inputs, None
+    light = space.light_scale(inputs, effect)
+    return space.divide_light(inputs, light, effect, out=out), light
+
+
+def view_input(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect, kind: str,
+               out: torch.Tensor | None = None) -> torch.Tensor:
+    """The network input x (B, len(`channels`), H, W) of a whole view for a run reading ``kind`` inputs:
+    the G-buffer channels in model space, then (unless "gbuffer") the derived channels and the guess;
+    written into ``out`` if given. What training crops and prediction tiles: both build it here."""
+    gbuffer = len(effect.network_inputs)
+    if out is None:
+        out = inputs.new_empty((inputs.shape[0], len(channels(effect, kind)), *inputs.shape[2:]))
+    space.network_input(inputs, mask, effect, out=out[:, :gbuffer])
+    if kind != "gbuffer":
+        scaled_channels(inputs, mask, view, effect, kind, out[:, gbuffer:])
+    return out
 
 
 def guess_method(effect: Effect, kind: str) -> str | None:

@@ -31,7 +31,7 @@ from neurender.device import Precision, resolve_device
 from neurender.run import runs
 from neurender.run.checkpoint import load_prediction_weights, read_checkpoint
 from neurender.run.config import TrainConfig
-from neurender.run.inputs import channels, network_input, scaled_channels
+from neurender.run.inputs import balanced, channels, view_input
 from neurender.training.checkpoint import load_weights, restore_training_state, save_checkpoint
 from neurender.training.monitor import Monitor
 from neurender.training.tasks import build_task, to_device
@@ -48,13 +48,6 @@ def _initialise(task, init: str, config: TrainConfig) -> None:
         task.ema.module.load_state_dict(task.networks[task.main].state_dict())
 
 
-def to_model_space(inputs: torch.Tensor, target: torch.Tensor, mask: torch.Tensor, effect,
-                   scaled: torch.Tensor | None = None):
-    """Linear dataset tensors (B, ., H, W) of ``effect`` -> network inputs x and targets y; ``scaled``
-    (the same pixels of `neurender.run.inputs.scaled_channels`) for scaled runs."""
-    return network_input(inputs, mask, effect, scaled), space.target_to_model_space(target, effect)
-
-
 def downscaled(item: dict, factor: int) -> dict:
     """A dataset item as if rendered ``factor`` times smaller: the G-buffer and mask at every
     ``factor``-th pixel (the centre's neighbour), the path-traced target averaged over each block."""
@@ -68,27 +61,18 @@ def downscaled(item: dict, factor: int) -> dict:
 
 
 def prepared(item: dict, effect, config: TrainConfig) -> dict:
-    """A dataset ``item`` ready to crop: when the run balances, its light ``light`` (1, 3, 1, 1)
-    divided out of the radiance inputs and the target (`neurender.space.light_scale`; else None);
-    ``scaled`` (C, H, W): its whole view's derived channels and first guess, for scaled and derived
-    runs (None for G-buffer runs)."""
-    light = None
-    if config.balances_light:
-        light = space.light_scale(item["input"][None], effect)
-        item = item | {"input": space.divide_light(item["input"][None], light, effect)[0],
-                       "target": item["target"] / light[0]}
-    scaled = None
-    if config.reads_view:
-        scaled = scaled_channels(item["input"][None], item["mask"][None], item["parameters"], effect,
-                                 config.inputs)[0]
-    return item | {"scaled": scaled, "light": light}
+    """A dataset ``item`` ready to crop: ``x`` (C, H, W), the network input of the whole view as prediction
+    builds it (`neurender.run.inputs.view_input`, the light divided out first when the run balances it),
+    the target in that light and ``light`` (1, 3, 1, 1; None when the run does not balance)."""
+    inputs, light = balanced(item["input"][None], effect, config.balances_light)
+    x = view_input(inputs, item["mask"][None], item["parameters"], effect, config.inputs)[0]
+    return item | {"x": x, "target": item["target"] if light is None else item["target"] / light[0], "light": light}
 
 
 def crop_to_model_space(item: dict, top: int, left: int, height: int, width: int, effect):
     """Network inputs x and targets y (1, C, height, width) of a crop of a `prepared` item."""
-    crop = [None if item[k] is None else item[k][None, :, top:top + height, left:left + width]
-            for k in ("input", "target", "mask", "scaled")]
-    return to_model_space(*crop[:3], effect, crop[3])
+    x, target = (item[k][None, :, top:top + height, left:left + width] for k in ("x", "target"))
+    return x, space.target_to_model_space(target, effect)
 
 
 class Batches:

@@ -13,7 +13,7 @@ from neurender.inference.predictor import MARGIN, Predictor
 from neurender.models.acgan import ACGANConfig
 from neurender.models.fast import FastConfig
 from neurender.run.config import TrainConfig
-from neurender.run.inputs import network_input, scaled_channels
+from neurender.run.inputs import view_input
 from neurender.training.train import train
 
 VIEW = synthetic_view()
@@ -57,7 +57,7 @@ def test_any_size_is_padded_by_replication_and_cropped_back(run):
     assert predictor.stride == 16
     inputs, mask = gbuffer(40, 72)
     got = predictor.predict(inputs, mask, VIEW)[0]
-    x = network_input(inputs, mask, predictor.effect, scaled_channels(inputs, mask, VIEW, predictor.effect))
+    x = view_input(inputs, mask, VIEW, predictor.effect, predictor.config.inputs)
     padded = F.pad(x, (0, 8, 0, 8), mode="replicate")                    # 48x80: multiples of 16
     with torch.no_grad():
         raw = predictor.network(padded)[..., :40, :72]

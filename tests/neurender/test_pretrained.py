@@ -58,13 +58,13 @@ def test_unknown_pretrained_name_is_an_input_error():
 
 def test_onnx_export_matches_torch(gan_run, pair_dataset, tmp_path):
     from neurender.inference.predictor import Predictor
-    from neurender.run.inputs import network_input, scaled_channels
+    from neurender.run.inputs import view_input
 
     predictor = Predictor(gan_run)
     inputs, mask, view = _view(pair_dataset, "ao")
     path = str(tmp_path / "g.onnx")
     assert run_export(ExportCommand(checkpoint=gan_run, out=path, size=f"{inputs.shape[-1]}x{inputs.shape[-2]}")) == 0
-    x = network_input(inputs, mask, predictor.effect, scaled_channels(inputs, mask, view, predictor.effect))
+    x = view_input(inputs, mask, view, predictor.effect, predictor.config.inputs)
     with torch.no_grad():
         reference = predictor.network(x)
     y = session(path).run(None, {"x": x.numpy()})[0]

