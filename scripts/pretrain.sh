@@ -46,7 +46,11 @@ render() {
         --distance-scale 0.8:1.6 --ao-radius-fraction 0.08 --fog-scale 0.5 --workers 2 --out "$OUT/train_c" ;;
     train_p) $NR generate pybullet --count 32 --views 4 --step-deg 90 --res 128 --spp 64 --seed 3000 --fov-deg 35:80 \
         --distance-scale 0.7:1.4 --workers 2 --out "$OUT/train_p" ;;
-    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p)" >&2; exit 2 ;;
+    train_pb|train_pw) # the pybullet family with every diffuse albedo 0 (black) or 1 (white): issue 46's stress sets
+      albedo=0; seed=3100; [ "$1" = train_pw ] && albedo=1 && seed=3200
+      $NR generate pybullet --count 12 --views 4 --step-deg 90 --res 128 --spp 64 --seed "$seed" --fov-deg 35:80 \
+        --distance-scale 0.7:1.4 --albedo "$albedo" --workers 2 --out "$OUT/$1" ;;
+    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p, train_pb, train_pw)" >&2; exit 2 ;;
   esac
 }
 DATA=()
