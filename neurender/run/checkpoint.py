@@ -40,4 +40,4 @@ def load_prediction_weights(network: torch.nn.Module, main: str, tensors: dict, 
     try:
         network.load_state_dict(state)
     except RuntimeError as exc:
-        raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"checkpoint {path} does not fit this model: {' '.join(str(exc).split())[:300]}") from None

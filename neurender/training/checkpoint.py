@@ -58,7 +58,7 @@ def load_weights(task, tensors: dict, path: str) -> None:
         if task.ema:
             task.ema.module.load_state_dict({k[len(EMA):]: v for k, v in tensors.items() if k.startswith(EMA)})
     except RuntimeError as exc:
-        raise InputError(f"checkpoint {path} does not fit this model: {str(exc).splitlines()[0]}") from None
+        raise InputError(f"checkpoint {path} does not fit this model: {' '.join(str(exc).split())[:300]}") from None
 
 
 def restore_training_state(task, tensors: dict, metadata: dict, generator: torch.Generator) -> int:
