@@ -35,7 +35,9 @@ from neurender.run.config import TrainConfig
 from neurender.training.train import train
 
 DEMO_SCENES = ("forest", "objects", "room")
-DEMO_RUNS = (("acgan", "fog"), ("acgan", "ao"), ("diffusion", "ao"))
+DEMO_RUNS = (("acgan", "fog", 1, 2e-4), ("acgan", "ao", 1, 2e-4), ("diffusion", "ao", 2, 1e-3))
+"""(model, effect, steps per --iters step, learning rate) of the demo's runs: a diffusion step costs about
+half a GAN step, so it takes twice as many."""
 # the held-out scene's reference: 64 x the training spp on half its views, so that its noise floor
 # is SSIM >= 0.95 for every effect, fog included (docs/evaluation.md, "Test sets with converged references")
 TEST_SPP_FACTOR = 64
@@ -87,13 +89,12 @@ def run_demo(out: str, res: int, spp: int, views: int, count: int, iters: int, w
         print(f"  contact sheet {path}")
 
     demo_runs = {}
-    for model, effect in DEMO_RUNS:
+    for model, effect, factor, lr in DEMO_RUNS:
         run = os.path.join(out, "runs", f"{model}_{effect}")
         demo_runs.setdefault(effect, []).append(run)
-        steps = 2 * iters if model == "diffusion" else iters  # a diffusion step costs about half a GAN step
+        steps = factor * iters
         config = TrainConfig(model=model, effect=effect, data=dataset, iters=steps, crop=min(train_res, res),
-                             sample_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4),
-                             lr=1e-3 if model == "diffusion" else 2e-4)
+                             sample_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4), lr=lr)
         print(f"demo 2/4: training {model} for {effect} ({steps} steps) into {run}")
         done = os.path.exists(runs.path(run, runs.CHECKPOINT))
         train(config, run, resume=done, device=devices.device, precision=devices.precision)

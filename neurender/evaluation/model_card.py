@@ -88,7 +88,7 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
              f"- weights: the EMA {network} in fp16 ({size_text(os.path.getsize(shipped.checkpoint_path))})",
              *([f"- refines the prediction of `{config.first_guess}` (its first guess)"] if config.first_guess else []),
              *([f"- predicts with the `{config.sampler}` sampler; draws take {config.sample_steps} DDIM step(s)"]
-               if config.model == "diffusion" else []),
+               if FAMILIES[config.model].kind.stochastic else []),
              f"- ms per frame on this CPU ({torch.get_num_threads()} threads): "
              + ", ".join(f"{size} {ms:.0f}" for size, ms in _ms_per_frame(out_dir, sizes).items()), ""]
     calibration = shipped.calibration()

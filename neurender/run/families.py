@@ -152,19 +152,22 @@ def diffusion_model(config: TrainConfig, effect: Effect) -> Diffusion:
 
 @dataclass(frozen=True)
 class Family:
-    """A model family: the name of its predicting network in checkpoints, how a config builds it, and
+    """A model family: the name of its predicting network in checkpoints, the kind of model it builds
+    (``kind.stochastic``: whether it draws samples), how a config builds it, and
     whether its network runs faster on onnxruntime than on torch on the CPU (measured: docs/models.md,
     "Fast tier"; the ``auto`` backend follows it)."""
 
     main: str
+    kind: type[Deterministic] | type[Diffusion]
     build: Callable[[TrainConfig, Effect], Deterministic | Diffusion]
     onnx_on_cpu: bool = False
 
 
 FAMILIES = {
-    "acgan": Family("generator", lambda config, effect: Deterministic(generator(config, effect))),
-    "diffusion": Family("unet", diffusion_model),
-    "fast": Family("network", lambda config, effect: Deterministic(fast_network(config, effect)), onnx_on_cpu=True),
+    "acgan": Family("generator", Deterministic, lambda config, effect: Deterministic(generator(config, effect))),
+    "diffusion": Family("unet", Diffusion, diffusion_model),
+    "fast": Family("network", Deterministic, lambda config, effect: Deterministic(fast_network(config, effect)),
+                   onnx_on_cpu=True),
 }
 """One family per name of `neurender.run.config.MODELS`."""
 
