@@ -109,12 +109,9 @@ class ViewRenderer:
             start = time.perf_counter()
             image = mi.render(scene, sensor=sensor, integrator=self.integrators[name], seed=seed, spp=spp).numpy()
             seconds = time.perf_counter() - start
-        if name == "gbuffer":
-            channels = self._gbuffer_channels(camera, image[..., 3:])
-        elif name == "ao":
-            channels = {"ao.Y": np.clip(image[..., 0], 0.0, 1.0)}
-        else:
-            channels = dict(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0)))
+        decode = {"gbuffer": lambda: self._gbuffer_channels(camera, image[..., 3:]),
+                  "ao": lambda: {"ao.Y": np.clip(image[..., 0], 0.0, 1.0)}}  # the rest: radiance
+        channels = decode.get(name, lambda: dict(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0))))()
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in channels.items()}, seconds
 
     def _sensor(self, name: str, camera: Camera):

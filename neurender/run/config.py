@@ -18,6 +18,7 @@ from neurender.models.acgan import ACGANConfig
 from neurender.models.diffusion import DiffusionConfig
 from neurender.models.fast import FastConfig
 from neurender.models.unet import UNetConfig
+from neurender.run.inputs import INPUT_KINDS
 
 Model = Literal["acgan", "diffusion", "fast"]
 """The model families (`neurender.run.families.FAMILIES` has one per name)."""
@@ -29,6 +30,8 @@ Inputs = Literal["scaled", "gbuffer", "derived"]
 """What a network reads (`neurender.run.inputs`)."""
 INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
+REFINERS = ("diffusion",)
+"""The models that take ``--first-guess`` (a GAN run whose prediction they refine)."""
 """Fields renamed since a run folder's config.json was written: old name -> new name."""
 
 
@@ -116,7 +119,7 @@ class TrainConfig:
             raise InputError(f"unknown inputs {self.inputs!r}; use one of {', '.join(INPUTS)}")
         if self.sampler not in SAMPLERS:
             raise InputError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
-        if self.first_guess and self.model != "diffusion":
+        if self.first_guess and self.model not in REFINERS:
             raise InputError(f"--first-guess is for diffusion models, not {self.model}")
         for name in ("iters", "batch", "crop", "log_every", "sample_every", "checkpoint_every", "sample_steps"):
             if getattr(self, name) < 1:
@@ -130,7 +133,7 @@ class TrainConfig:
     def reads_view(self) -> bool:
         """Whether the network reads more than the G-buffer: channels derived from the view's parameters
         (field of view, AO radius, fog density) and a classic guess, made from the whole view."""
-        return self.inputs != "gbuffer"
+        return INPUT_KINDS[self.inputs].reads_view
 
     @property
     def balances_light(self) -> bool:

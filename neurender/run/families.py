@@ -161,10 +161,13 @@ class Family:
     kind: type[Deterministic] | type[Diffusion]
     build: Callable[[TrainConfig, Effect], Deterministic | Diffusion]
     onnx_on_cpu: bool = False
+    first_guess: bool = False
+    """Whether its runs can be a refiner's ``--first-guess``."""
 
 
 FAMILIES = {
-    "acgan": Family("generator", Deterministic, lambda config, effect: Deterministic(generator(config, effect))),
+    "acgan": Family("generator", Deterministic, lambda config, effect: Deterministic(generator(config, effect)),
+                    first_guess=True),
     "diffusion": Family("unet", Diffusion, diffusion_model),
     "fast": Family("network", Deterministic, lambda config, effect: Deterministic(fast_network(config, effect)),
                    onnx_on_cpu=True),
@@ -176,7 +179,7 @@ def first_guess(name: str, effect: Effect, config: TrainConfig) -> torch.nn.Modu
     """The frozen predicting network (model space -> model space) of GAN run or ``pretrained:NAME``
     ``name``, which must predict ``effect`` from the inputs of ``config``; InputError otherwise."""
     run = runs.open_run(name)
-    if run.config.model != "acgan" or run.config.effect != effect.name:
+    if not FAMILIES[run.config.model].first_guess or run.config.effect != effect.name:
         raise InputError(f"--first-guess {name} must be an acgan run of effect {effect.name}, "
                          f"not a {run.config.model} run of {run.config.effect}")
     runs.same_inputs(run, config, "--first-guess")

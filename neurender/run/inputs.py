@@ -23,6 +23,8 @@ The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 from neurender import space
@@ -105,22 +107,37 @@ def view_input(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, e
     if out is None:
         out = inputs.new_empty((inputs.shape[0], len(channels(effect, kind)), *inputs.shape[2:]))
     space.network_input(inputs, mask, effect, out=out[:, :gbuffer])
-    if kind != "gbuffer":
+    if INPUT_KINDS[kind].reads_view:
         scaled_channels(inputs, mask, view, effect, kind, out[:, gbuffer:])
     return out
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """What a run's ``inputs`` reads besides the G-buffer: the view (derived channels) or not, and the
+    `Effect` field naming the classic method whose answer it reads (None: none)."""
+
+    reads_view: bool
+    guess: str | None
+
+
+INPUT_KINDS = {"gbuffer": InputKind(False, None), "scaled": InputKind(True, "first_guess"),
+               "derived": InputKind(True, "cheap_guess")}
+"""One record per value of a run's ``inputs`` (`neurender.run.config.INPUTS`)."""
 
 
 def guess_method(effect: Effect, kind: str) -> str | None:
     """The classic method whose answer a run reading ``kind`` inputs reads and predicts a residual over:
     the effect's ``first_guess`` for "scaled", its ``cheap_guess`` for "derived", None for "gbuffer"."""
-    return {"scaled": effect.first_guess, "derived": effect.cheap_guess}.get(kind)
+    field = INPUT_KINDS[kind].guess
+    return getattr(effect, field) if field else None
 
 
 def channels(effect: Effect, kind: str) -> tuple[str, ...]:
     """The input channel names of a network of run inputs ``kind`` ("gbuffer", "derived" or "scaled"):
     `network_inputs`, then (unless "gbuffer") the derived channels
     and the guess's channels, if any."""
-    if kind == "gbuffer":
+    if not INPUT_KINDS[kind].reads_view:
         return effect.network_inputs
     return effect.network_inputs + effect.derived + (effect.guess_channels if guess_method(effect, kind) else ())
 
