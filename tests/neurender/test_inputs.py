@@ -179,3 +179,12 @@ def test_runs_written_before_balance_do_not_balance_and_init_must_match(pair_dat
                        "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")
     lines = error_lines(refused.stderr)
     assert refused.returncode == 2 and len(lines) == 1 and "give --balance" in lines[0], refused.stderr
+
+
+def test_every_input_kind_has_one_record():
+    """The kinds a config accepts and the table that says what each reads are the same set."""
+    from neurender.run.config import INPUTS
+    from neurender.run.inputs import INPUT_KINDS
+
+    assert set(INPUT_KINDS) == set(INPUTS)
+    assert [k for k, v in INPUT_KINDS.items() if not v.reads_view] == ["gbuffer"]
