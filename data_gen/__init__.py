@@ -1,5 +1,4 @@
 """Rendering side of neurender: integrators, passes, the resumable generator and its executors.
 
-Importing it imports `scenes`, which sets Mitsuba's variant before any module here imports Mitsuba.
+Mitsuba's variant is chosen by a call (`neurender.base.variant.use_variant`), never by an import.
 """
-import scenes  # noqa: F401

@@ -20,7 +20,15 @@ from typing import Literal
 import numpy as np
 
 from neurender.base.atomic import write_json_atomic
-from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, check_scene_id, on_surface
+from neurender.base.dataset import (
+    BACKGROUND_DEPTH,
+    FORMAT_VERSION,
+    MANIFEST,
+    VIEWS,
+    check_scene_id,
+    on_surface,
+    surface_from_depth,
+)
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
@@ -61,7 +69,7 @@ class Convention:
     depth: Literal["z", "ray"] = "z"
     normals: Literal["camera", "world"] = "camera"
     forward: Literal["+z", "-z"] = "+z"
-    background_depth: float = 1e9
+    background_depth: float = BACKGROUND_DEPTH
     direct: tuple[tuple[str, str | None], ...] = ()
 
 
@@ -116,8 +124,7 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
     if "mask.Y" in named:
         on = on_surface(named["mask.Y"])
     else:
-        with np.errstate(invalid="ignore"):
-            on = np.isfinite(depth) & (depth > 0) & (depth < convention.background_depth)
+        on = surface_from_depth(depth, convention.background_depth)
     depth = np.where(on, depth, 0.0)
     if convention.depth == "ray":
         depth = depth * _ray_cosine(*depth.shape, fov_x)

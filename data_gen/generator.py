@@ -32,7 +32,7 @@ from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.lock import LOCK, folder_lock
-from neurender.base.variant import FAST_PATH_HINT, init_mitsuba, is_vectorized
+from neurender.base.variant import FAST_PATH_HINT, VariantName, is_vectorized, use_variant
 
 SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each in scalar_rgb
 
@@ -95,10 +95,11 @@ def _generation_section(options: GenerateOptions, refs) -> dict:
             **path}  # a dataset without a path keeps the section it always had
 
 
-def plan(options: GenerateOptions):
-    """Check the options and the scenes; returns (scene refs, manifest). Raises InputError."""
+def plan(options: GenerateOptions, variant: VariantName = "auto"):
+    """Check the options and the scenes, rendering in Mitsuba's ``variant``; returns (scene refs, manifest).
+    Raises InputError."""
     options.check()
-    choice = init_mitsuba()
+    choice = use_variant(variant)
     refs = scenes.resolve(list(options.scenes), options.count, options.seed, options.rig)
     _refuse_slow_scalar(choice, options, len(refs))
     scene_entries, all_channels = [], []
@@ -221,6 +222,7 @@ def tasks_to_do(options: GenerateOptions, refs, out_dir: str, manifest: dict) ->
             seed = view_seed(options.seed, ref.scene_id, view)
             on_path = options.path != "none"
             tasks.append(ViewTask(ref, view, view_angle(options, ref, view), seed, options.render, path,
+                                  variant=manifest["renderer"]["variant"],
                                   camera_seed=view_seed(options.seed, ref.scene_id, 0) if on_path else seed,
                                   dolly=1 - view * options.dolly_step if options.path == "dolly" else 1.0,
                                   sequence={"path": options.path, "frame": view} if on_path else None))
@@ -251,10 +253,12 @@ def _drop_torn_line(path: str) -> None:
 
 
 def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor: str = "local",
-             address: str | None = None, progress: bool = True, view_timeout: float | None = None) -> dict:
+             address: str | None = None, progress: bool = True, view_timeout: float | None = None,
+             variant: VariantName = "auto") -> dict:
     """Render every missing view of the dataset in ``out_dir``; returns run statistics.
 
     view_timeout: seconds a view may take before its worker is killed (None: derived, see executors.ViewTimeout).
+    variant: Mitsuba's variant (`neurender.base.variant.use_variant`), in this process and every worker.
     """
     if workers < 1:
         raise InputError(f"--workers must be at least 1, got {workers}")
@@ -263,7 +267,7 @@ def generate(options: GenerateOptions, out_dir: str, workers: int = 1, executor:
     if executor not in ("local", "ray"):
         raise InputError(f"--executor must be local or ray, got {executor!r}")
     start = time.perf_counter()
-    refs, manifest = plan(options)
+    refs, manifest = plan(options, variant)
     if executor == "ray":
         executors.require_ray()
     check_output(out_dir, manifest)  # before the lock: a refused folder is not touched

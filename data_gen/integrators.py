@@ -1,13 +1,14 @@
 """Python integrators: ray-traced ambient occlusion and a G-buffer (Mitsuba 3 has neither).
 
-Both are ``mi.SamplingIntegrator`` subclasses, registered under the names
-``neurender_ao`` and ``neurender_gbuffer`` by `register`. They run as
-compiled kernels in the LLVM/CUDA variants and per sample (very slowly) in scalar.
+`register` makes each a ``mi.SamplingIntegrator`` subclass of the variant in use and registers them
+under the names ``neurender_ao`` and ``neurender_gbuffer``. They run as compiled kernels in the
+LLVM/CUDA variants and per sample (very slowly) in scalar.
 """
 from __future__ import annotations
 
-import drjit as dr
-import mitsuba as mi
+import functools
+
+from neurender.base.mitsuba import dr, mi
 
 GBUFFER_AOVS = ["mask.Y", "normal.X", "normal.Y", "normal.Z",
                 "position.X", "position.Y", "position.Z", "albedo.R", "albedo.G", "albedo.B"]
@@ -18,7 +19,7 @@ def _facing_normal(si, ray):
     return dr.select(dr.dot(si.n, ray.d) > 0, -si.n, si.n)
 
 
-class AmbientOcclusion(mi.SamplingIntegrator):
+class AmbientOcclusion:
     """AO = fraction of cosine-weighted hemisphere rays that travel ``radius`` unoccluded.
 
     One AO ray per camera sample, so spp sets the AO ray count. Pixels where the
@@ -26,7 +27,7 @@ class AmbientOcclusion(mi.SamplingIntegrator):
     """
 
     def __init__(self, props):
-        super().__init__(props)
+        mi.SamplingIntegrator.__init__(self, props)  # no super(): the class is remade per variant
         self.radius = props.get("radius", 1.0)
 
     def sample(self, scene, sampler, ray, medium=None, active=True):
@@ -41,7 +42,7 @@ class AmbientOcclusion(mi.SamplingIntegrator):
         return mi.Spectrum(ao), dr.full(mi.Bool, True, dr.width(ao)), []
 
 
-class GBuffer(mi.SamplingIntegrator):
+class GBuffer:
     """Coverage mask, world-space shading normal (facing the camera), world position, diffuse albedo.
 
     Values are averaged over the pixel's samples; misses contribute zeros, so
@@ -71,6 +72,16 @@ class GBuffer(mi.SamplingIntegrator):
         return GBUFFER_AOVS
 
 
+@functools.cache
+def _integrator(kind: type, variant: str) -> type:
+    """``kind``'s methods on a ``mi.SamplingIntegrator`` of Mitsuba's ``variant`` (the one set now; a
+    nanobind class takes one base)."""
+    methods = {k: v for k, v in vars(kind).items() if k not in ("__dict__", "__weakref__")}
+    return type(kind.__name__, (mi.SamplingIntegrator,), methods)
+
+
 def register() -> None:
-    mi.register_integrator("neurender_ao", lambda props: AmbientOcclusion(props))
-    mi.register_integrator("neurender_gbuffer", lambda props: GBuffer(props))
+    """Register ``neurender_ao`` and ``neurender_gbuffer`` with the variant in use."""
+    ao, gbuffer = (_integrator(kind, mi.variant()) for kind in (AmbientOcclusion, GBuffer))
+    mi.register_integrator("neurender_ao", lambda props: ao(props))
+    mi.register_integrator("neurender_gbuffer", lambda props: gbuffer(props))

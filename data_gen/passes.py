@@ -14,8 +14,6 @@ from __future__ import annotations
 import contextlib
 import time
 
-import drjit as dr
-import mitsuba as mi
 import numpy as np
 
 import scenes
@@ -23,6 +21,7 @@ from data_gen import integrators
 from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
 from neurender.base.camera import Camera, to_camera_space
 from neurender.base.dataset import on_surface
+from neurender.base.mitsuba import dr, mi
 from scenes import LoadedScene
 
 # Fog-free ball around every point light, radius as a fraction of the scene's size: next-event

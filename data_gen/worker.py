@@ -5,13 +5,13 @@ import os
 import time
 from dataclasses import dataclass
 
-import drjit as dr
-
 import scenes
 from data_gen.options import PASSES, RenderOptions
 from data_gen.passes import ViewRenderer
 from neurender.base.camera import dolly
 from neurender.base.exr import write_exr
+from neurender.base.mitsuba import dr
+from neurender.base.variant import use_variant
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,7 @@ class ViewTask:
     seed: int              # of the view's noise
     options: RenderOptions
     path: str              # absolute path of the EXR to write
+    variant: str           # Mitsuba's, as the parent chose it
     camera_seed: int       # of the rig's draws (one per scene on a camera path)
     dolly: float = 1.0     # the camera's distance from the pivot, times the scene's
     sequence: dict | None = None  # {"path", "frame"} of a view on a camera path
@@ -35,6 +36,7 @@ _cache: dict = {}
 def render_view(task: ViewTask) -> dict:
     """Render every pass of one view, write its EXR atomically, return its views.jsonl record."""
     start = time.perf_counter()
+    use_variant(task.variant)
     threads = os.environ.get("NEURENDER_THREADS")
     if threads and "threads" not in _cache:
         dr.set_thread_count(int(threads))

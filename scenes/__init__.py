@@ -2,32 +2,28 @@
 (pybullet, dmcontrol) and Mitsuba 3 XML files.
 
 A `SceneRef` is a small picklable description that worker processes turn
-into a Mitsuba scene with `load`. Importing this package sets Mitsuba's variant
-(`neurender.base.variant.init_mitsuba`, once per process, before Mitsuba is imported), so
-everything that renders imports it and nothing orders imports by hand.
+into a Mitsuba scene with `load` (in the variant chosen with `neurender.base.variant.use_variant`,
+or the automatic one if nothing has chosen).
 """
 from __future__ import annotations
 
-from neurender.base.variant import init_mitsuba
+import math
+import os
+import zlib
+from dataclasses import dataclass, field
 
-init_mitsuba()  # before mitsuba: drjit reads DRJIT_LIBLLVM_PATH when it is imported
+import numpy as np
 
-import math  # noqa: E402
-import os  # noqa: E402
-import zlib  # noqa: E402
-from dataclasses import dataclass, field  # noqa: E402
-
-import mitsuba as mi  # noqa: E402
-import numpy as np  # noqa: E402
-
-from neurender.base.camera import Camera, Rig, look_at, nearest_axis, rig_camera  # noqa: E402
-from neurender.base.errors import InputError  # noqa: E402
-from scenes.clutter import build_dmcontrol, build_pybullet  # noqa: E402
-from scenes.forest import build_forest  # noqa: E402
-from scenes.objects import build_objects  # noqa: E402
-from scenes.room import build_room  # noqa: E402
-from scenes.studio import build_studio  # noqa: E402
-from scenes.xml_file import load_xml  # noqa: E402
+from neurender.base.camera import Camera, Rig, look_at, nearest_axis, rig_camera
+from neurender.base.errors import InputError
+from neurender.base.mitsuba import mi
+from neurender.base.variant import use_variant
+from scenes.clutter import build_dmcontrol, build_pybullet
+from scenes.forest import build_forest
+from scenes.objects import build_objects
+from scenes.room import build_room
+from scenes.studio import build_studio
+from scenes.xml_file import load_xml
 
 BUILTIN = {"forest": build_forest, "objects": build_objects, "room": build_room, "studio": build_studio,
            "pybullet": build_pybullet, "dmcontrol": build_dmcontrol}
@@ -113,6 +109,7 @@ def resolve(names: list[str], count: int, seed: int, rig: Rig | None = None) -> 
 
 def load(ref: SceneRef, res: int) -> LoadedScene:
     """Build or load the scene of ``ref`` with a ``res`` x ``res`` view-0 camera."""
+    use_variant()  # the one chosen in this process, else the automatic one
     if ref.source in BUILTIN:
         built = BUILTIN[ref.source](ref.seed)
         scene = mi.load_dict(built.scene)

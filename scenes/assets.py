@@ -13,10 +13,10 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-import mitsuba as mi
 import numpy as np
 
 from neurender.base.errors import InputError
+from neurender.base.mitsuba import mi
 
 SKIP_WORDS = ("coll", "vhacd", "lores", "lowres", "plane", "mirror")
 """Mesh files whose name contains one of these are collision hulls, reduced copies or mirror twins."""

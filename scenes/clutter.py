@@ -12,9 +12,9 @@ never trained on). Units: metres, Y up.
 """
 from __future__ import annotations
 
-import mitsuba as mi
 import numpy as np
 
+from neurender.base.mitsuba import mi
 from scenes.assets import DM_CONTROL, PYBULLET, Source, mesh_arrays
 from scenes.procedural import ProceduralScene, diffuse, floor, mesh, two_sided
 from scenes.studio import ASSETS, LIGHTS, backdrop, random_lighting, random_material

@@ -5,9 +5,9 @@ the fog dataset of the source work. Units: metres, Y up.
 """
 from __future__ import annotations
 
-import mitsuba as mi
 import numpy as np
 
+from neurender.base.mitsuba import mi
 from scenes import textures
 from scenes.procedural import ProceduralScene, floor, textured
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from neurender.base.mitsuba import mi
 from scenes import textures
 from scenes.procedural import ProceduralScene, box, diffuse, floor, textured
 
@@ -55,5 +56,4 @@ def build_objects(seed: int, object_count: int | None = None, textured_materials
 
 
 def _disk(x: float, y: float, z: float, radius: float):
-    import mitsuba as mi
     return mi.ScalarTransform4f().translate([float(x), float(y), float(z)]).rotate([1, 0, 0], -90).scale(float(radius))

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import mitsuba as mi
 import numpy as np
+
+from neurender.base.mitsuba import mi
 
 
 @dataclass

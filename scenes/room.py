@@ -5,9 +5,9 @@ environment emitter. Units: metres, Y up.
 """
 from __future__ import annotations
 
-import mitsuba as mi
 import numpy as np
 
+from neurender.base.mitsuba import mi
 from scenes.procedural import ProceduralScene, box, diffuse, two_sided
 
 WIDTH, HEIGHT = 8.0, 3.0

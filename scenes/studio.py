@@ -14,10 +14,10 @@ import functools
 import os
 from pathlib import Path
 
-import mitsuba as mi
 import numpy as np
 
 from neurender.base.errors import InputError
+from neurender.base.mitsuba import mi
 from scenes import textures
 from scenes.procedural import ProceduralScene, box, diffuse, floor, mesh, textured, two_sided
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 import os
 import xml.etree.ElementTree as ElementTree
 
-import mitsuba as mi
 import numpy as np
 
 from neurender.base.errors import InputError
+from neurender.base.mitsuba import mi
 
 
 def _check_includes(path: str) -> None:

@@ -4,9 +4,8 @@ Rendering datasets costs a few seconds each (worker pools use 'spawn'), so every
 dataset that more than one test reads is a session fixture. Tests that damage a
 dataset copy it into their own tmp_path first.
 
-In-process Mitsuba: request the ``mitsuba`` fixture before importing ``mitsuba``,
-``drjit``, ``scenes`` or ``data_gen.passes`` (drjit reads DRJIT_LIBLLVM_PATH when
-it is imported, and ``init_mitsuba`` sets it).
+In-process Mitsuba: request the ``mitsuba`` fixture, which sets the variant (`use_variant`), before
+rendering in the test's process.
 """
 from __future__ import annotations
 
@@ -30,13 +29,11 @@ from nr_helpers import CBOX, MAIN_SCENES, SMALL, generate_into  # noqa: E402
 @pytest.fixture(scope="session")
 def mitsuba():
     """Mitsuba with the project's variant choice, set up in this process; returns the module."""
-    from neurender.base.variant import init_mitsuba
-
-    init_mitsuba()
-    import mitsuba as mi
-
     from data_gen import integrators
+    from neurender.base.mitsuba import mi
+    from neurender.base.variant import use_variant
 
+    use_variant()
     integrators.register()
     return mi
 

@@ -17,7 +17,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 CBOX = REPO / "scenes/third_party/cbox/cbox-rgb.xml"  # the Mitsuba 3 Cornell box, shipped with the scene library
 
-# the environment before anything in this process touched Mitsuba (init_mitsuba sets DRJIT_LIBLLVM_PATH)
+# the environment before anything in this process touched Mitsuba (neurender.base.mitsuba sets DRJIT_LIBLLVM_PATH)
 BASE_ENV = dict(os.environ)
 
 # the options of the session datasets (the tests that resume or compare must use the same ones)

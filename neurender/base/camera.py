@@ -114,7 +114,7 @@ def parse_range(text: str) -> tuple[float, float]:
     return (values[0], values[-1])
 
 
-RANGE = {"parse": parse_range, "metavar": "LOW:HIGH"}
+RANGE = {"parse": parse_range, "metavar": "N|LOW:HIGH"}
 """Field metadata of a range: how the command line reads it."""
 
 
@@ -128,7 +128,8 @@ class Rig:
     distance_scale: tuple[float, float] | None = field(default=None, metadata=RANGE)
     """Per-view random factor on the camera's distance from the pivot (none: 1)."""
     fov_deg: tuple[float, float] | None = field(default=None, metadata=RANGE)
-    """Per-view random horizontal field of view, degrees (none: the scene's)."""
+    """Horizontal field of view in degrees, as everywhere (``predict --fov-deg``, ``fov_x`` in Python): one
+    value for every view, or a LOW:HIGH range drawn per view (none: the scene's)."""
     sensors: bool = field(default=False, metadata={"flag": "xml-sensors"})
     """XML scenes: view k is the file's sensor k instead of an orbit of sensor 0."""
 

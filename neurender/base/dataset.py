@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import os
 
+import numpy as np
+
 from neurender.base.errors import InputError
 
 FORMAT_VERSION = 1
@@ -17,9 +19,21 @@ SURFACE = 0.5
 """The mask rule: a pixel is surface where ``mask.Y`` > SURFACE (a surface covers at least half of it)."""
 
 
+BACKGROUND_DEPTH = 1e9
+"""Without a ``mask.Y``, a depth that is not finite, not positive or at least this marks the background
+(renderers write 1e10 or inf there)."""
+
+
 def on_surface(mask):
     """Where ``mask`` (a numpy array, torch tensor or Dr.Jit array of ``mask.Y`` values) marks surface."""
     return mask > SURFACE
+
+
+def surface_from_depth(depth, background_depth: float = BACKGROUND_DEPTH):
+    """Where ``depth`` (a numpy array or torch tensor) is a surface's when no ``mask.Y`` says: finite,
+    positive and below ``background_depth``."""
+    finite = depth.isfinite() if hasattr(depth, "isfinite") else np.isfinite(depth)  # a tensor, or numpy
+    return finite & (depth > 0) & (depth < background_depth)
 
 
 def check_scene_id(scene_id: str) -> None:

@@ -1,8 +1,8 @@
 """Choose the Mitsuba variant: CUDA if usable, else LLVM with a working libLLVM, else scalar.
 
-drjit reads ``DRJIT_LIBLLVM_PATH`` when it is imported, so `init_mitsuba`
-must run before anything imports ``mitsuba`` or ``drjit`` in a process (each
-worker process calls it itself).
+Nothing chooses it by being imported: `use_variant` does, called by whoever renders (the commands with
+their ``--variant``, `data_gen.generator.generate`, each render worker with its parent's choice, and
+`scenes.load` with ``auto`` when nothing has chosen yet).
 """
 from __future__ import annotations
 
@@ -34,16 +34,6 @@ class RenderVariant:
     variant: VariantName = "auto"
     """Mitsuba variant: auto (cuda_ad_rgb when a CUDA device is usable, else llvm_ad_rgb with libLLVM
     16+, else scalar_rgb) or one of them (an error when it cannot run here)."""
-
-
-def request_variant(argv: list[str]) -> None:
-    """Make a ``--variant NAME`` of the command line ``argv`` the forced variant (``NEURENDER_VARIANT``)
-    of this process and its workers. It must run before Mitsuba is imported, that is before the
-    command's module is (the flag itself is parsed, and checked, with `RenderVariant`)."""
-    for word, after in zip(argv, argv[1:] + [""]):
-        value = word.partition("=")[2] if word.startswith("--variant=") else after if word == "--variant" else ""
-        if value in VARIANTS and value != "auto":
-            os.environ["NEURENDER_VARIANT"] = value
 
 
 @dataclass(frozen=True)
@@ -89,25 +79,27 @@ def point_drjit_at_libllvm() -> str | None:
 _choice: VariantChoice | None = None
 
 
-def init_mitsuba() -> VariantChoice:
-    """Set the Mitsuba variant for this process (once) and return the choice.
-
-    ``NEURENDER_VARIANT`` forces a variant (for tests and debugging).
-    """
+def use_variant(name: VariantName = "auto") -> VariantChoice:
+    """Set Mitsuba's variant in this process and return the choice: ``name``, or for ``auto`` the choice
+    already made in this process, else the variant ``NEURENDER_VARIANT`` names (tests, debugging), else the
+    first of cuda_ad_rgb, llvm_ad_rgb and scalar_rgb that runs here. InputError when a named variant
+    cannot run here."""
     global _choice
-    if _choice is not None:
+    if name not in VARIANTS:
+        raise InputError(f"unknown Mitsuba variant {name!r}; use one of {', '.join(VARIANTS)}")
+    if _choice is not None and name in ("auto", _choice.name):
         return _choice
-    forced = os.environ.get("NEURENDER_VARIANT")
-    libllvm = os.environ.get("DRJIT_LIBLLVM_PATH") if forced else point_drjit_at_libllvm()
+    point_drjit_at_libllvm()  # in case nothing has imported drjit yet (neurender.base.mitsuba does the same)
+    import drjit as dr
     import mitsuba as mi
 
+    forced = name if name != "auto" else os.environ.get("NEURENDER_VARIANT")
     if forced:
         _set_forced(mi, forced)
-        _choice = VariantChoice(forced, "forced by NEURENDER_VARIANT", libllvm)
+        why = "named by --variant" if name != "auto" else "forced by NEURENDER_VARIANT"
+        _choice = VariantChoice(forced, why, os.environ.get("DRJIT_LIBLLVM_PATH"))
     else:
-        _choice = _first_working(mi, libllvm)
-    import drjit as dr
-
+        _choice = _first_working(mi, os.environ.get("DRJIT_LIBLLVM_PATH"))
     if dr.thread_count() < MIN_THREADS:  # a one-core machine
         dr.set_thread_count(MIN_THREADS)
     if _choice.name.startswith("scalar"):

@@ -23,7 +23,7 @@ from types import ModuleType
 import torch
 
 from neurender.base.dataset import on_surface
-from neurender.base.variant import point_drjit_at_libllvm
+from neurender.base.mitsuba import dr
 from neurender.baselines import upsample as reference_upsample
 from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
 from neurender.baselines.gtao import check_options as check_gtao
@@ -33,9 +33,6 @@ from neurender.baselines.hbao import hbao as reference_hbao
 from neurender.baselines.ssao import check_options as check_ssao
 from neurender.baselines.ssao import hemisphere_kernel
 from neurender.baselines.ssao import ssao as reference_ssao
-
-point_drjit_at_libllvm()  # drjit reads the path when it is imported
-import drjit as dr  # noqa: E402
 
 TILE = 32
 """Lanes run in tiles of TILE x TILE pixels (a power of two)."""

@@ -22,7 +22,7 @@ from data_gen.options import RenderOptions
 from neurender import effects
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
-from neurender.base.variant import RenderVariant
+from neurender.base.variant import RenderVariant, use_variant
 from neurender.baselines.kernels import torch_references
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.data import GBufferDataset, held_out_split
@@ -345,8 +345,11 @@ def _failed_rows(figures) -> list[str]:
 
 
 def _figures_printed(function):
-    """A bench function as a command: it prints its figures; exit status 1 (and one line) when a row failed."""
+    """A bench function as a command: it prints its figures; exit status 1 (and one line) when a row failed.
+    A command with a ``rendering`` option sets Mitsuba's variant first."""
     def command(options) -> int:
+        if isinstance(getattr(options, "rendering", None), RenderVariant):
+            use_variant(options.rendering.variant)
         failed = _failed_rows(function(options))
         if failed:
             print(f"error: {len(failed)} row(s) failed, the first: {failed[0]}", file=sys.stderr)

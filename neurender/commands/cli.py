@@ -14,7 +14,6 @@ import sys
 from importlib.metadata import version
 
 from neurender.base.errors import InputError
-from neurender.base.variant import request_variant
 from neurender.commands.arguments import parse
 
 COMMANDS = {
@@ -91,7 +90,6 @@ def main(argv: list[str] | None = None) -> int:
             print(_usage(argv[0] + " "))
             return 0
         name, rest = _command(argv)
-        request_variant(rest)
         module = importlib.import_module(f"neurender.commands.{COMMANDS[name][0]}")
         options, function = module.COMMANDS[name]
         return function(parse(f"neurender {name}", options, rest))

@@ -6,14 +6,13 @@ import sys
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-import mitsuba
-
 from data_gen.convert import PRESETS, ConvertedView, convert
 from data_gen.executors import ViewFailed
 from data_gen.generator import GenerateOptions, generate
 from data_gen.validate import validate
 from neurender.base.errors import InputError
-from neurender.base.variant import FAST_PATH_HINT, RenderVariant, find_libllvm, init_mitsuba, is_vectorized
+from neurender.base.mitsuba import mi
+from neurender.base.variant import FAST_PATH_HINT, RenderVariant, find_libllvm, is_vectorized, use_variant
 from neurender.stats import write_stats
 
 
@@ -21,10 +20,13 @@ from neurender.stats import write_stats
 class DoctorCommand:
     """Show the Mitsuba variant (and why), libLLVM and the torch device in use."""
 
+    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    """Where Mitsuba renders."""
 
-def run_doctor(_: DoctorCommand) -> int:
-    choice = init_mitsuba()
-    print(f"mitsuba {mitsuba.__version__}, variant {choice.name}: {choice.reason}")
+
+def run_doctor(command: DoctorCommand) -> int:
+    choice = use_variant(command.rendering.variant)
+    print(f"mitsuba {mi.__version__}, variant {choice.name}: {choice.reason}")
     print(f"libLLVM: {choice.libllvm or find_libllvm() or 'none >= 16 found'}")
     if not is_vectorized(choice):
         print(f"warning: scalar_rgb runs the Python AO and G-buffer integrators per sample (very slow): {FAST_PATH_HINT}")
@@ -64,7 +66,7 @@ class GenerateCommand:
 def run_generate(command: GenerateCommand) -> int:
     try:
         stats = generate(command.options, command.out, command.workers, command.executor, command.ray_address,
-                         view_timeout=command.view_timeout)
+                         view_timeout=command.view_timeout, variant=command.rendering.variant)
     except ViewFailed as exc:  # the renderer hung or crashed on a view twice: exit 1, no traceback to ask for
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -77,8 +79,8 @@ def run_generate(command: GenerateCommand) -> int:
 class ValidateCommand:
     """Check a dataset against the contract."""
 
-    directory: str = field(metadata={"positional": True})
-    """Dataset directory."""
+    directory: str = field(metadata={"positional": True, "metavar": "DATASET"})
+    """Dataset folder."""
 
 
 def _check_contract(directory: str, what: str) -> None:
@@ -151,10 +153,10 @@ def run_convert(command: ConvertCommand) -> int:
 class StatsCommand:
     """Per-family histograms of depth, normals, AO and luminance (PNG + JSON)."""
 
-    directories: tuple[str, ...] = field(metadata={"positional": True, "metavar": "DIR"})
-    """One dataset, or several to compare."""
+    directories: tuple[str, ...] = field(metadata={"positional": True, "metavar": "DATASET"})
+    """One dataset folder, or several to compare."""
     out: str | None = None
-    """A .png path (JSON beside it) or a folder (none: DIR/stats/ for one dataset)."""
+    """A .png path (JSON beside it) or a folder (none: DATASET/stats/ for one dataset)."""
 
 
 def run_stats(command: StatsCommand) -> int:

@@ -23,7 +23,7 @@ from data_gen.validate import validate
 from neurender.base.dataset import load_manifest, read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
-from neurender.base.variant import RenderVariant
+from neurender.base.variant import RenderVariant, use_variant
 from neurender.data import split_scenes
 from neurender.device import DeviceOptions, resolve_device
 from neurender.effects import EFFECTS
@@ -153,6 +153,7 @@ class DemoCommand:
 
 
 def run_demo_command(command: DemoCommand) -> int:
+    use_variant(command.rendering.variant)
     sizes = PROFILES["full" if command.full else "fast"]
     given = {key: getattr(command, key) for key in sizes if getattr(command, key) is not None}
     run_demo(command.out, workers=command.workers, devices=command.devices, **(sizes | given))

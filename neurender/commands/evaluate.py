@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from neurender import effects
-from neurender.base.variant import RenderVariant
+from neurender.base.variant import RenderVariant, use_variant
 from neurender.device import DeviceOptions
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.report import report
@@ -41,6 +41,7 @@ class EvaluateCommand:
 
 
 def run_evaluate(command: EvaluateCommand) -> int:
+    use_variant(command.rendering.variant)  # the path tracer's
     summary = evaluate(command.data, command.effect, list(command.method), command.out, command.split,
                        path_tracer_curve=command.path_tracer, sampling=command.sampling,
                        devices=command.devices, temporal_blends=command.temporal_blend)

@@ -2,29 +2,23 @@
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from neurender import effects
-from neurender.base.errors import InputError
-from neurender.base.lock import folder_lock
 from neurender.base.view import ViewParameters
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
-from neurender.evaluation.model_card import check_notes, size_text, write_card
-from neurender.evaluation.report import load_summary
+from neurender.evaluation.model_card import size_text
+from neurender.evaluation.shipping import export_onnx_file, export_shipped
 from neurender.inference.calibration import calibrate
 from neurender.inference.files import predict_files
-from neurender.inference.onnx import export_onnx
 from neurender.inference.predictor import Backend, Predictor, list_pretrained
 from neurender.inference.sampling import SamplingOptions
 from neurender.models import gate
 from neurender.run import runs
 from neurender.run.config import TrainConfig
 from neurender.run.inputs import guess_method
-from neurender.training.shipping import pack
 from neurender.training.train import train
 
 
@@ -110,10 +104,6 @@ def run_predict(command: PredictCommand) -> int:
     return 0
 
 
-MAX_ONNX_SIDE = 8192
-"""Largest image side an exported ONNX graph takes (the graph holds fixed pooling matrices per size)."""
-
-
 @dataclass(kw_only=True)
 class ExportCommand:
     """Export a run: ONNX for onnxruntime (a GAN's generator, a fast network, or a diffusion run's
@@ -137,68 +127,12 @@ class ExportCommand:
     """Frame sizes the model card times on this CPU (shipped): N, WxH or 720p/1080p/1440p/2160p."""
 
 
-def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None, card_sizes=("256",)) -> None:
-    """Pack run ``name`` into the shipped model folder ``out`` with its model card (timed at ``card_sizes``).
-    Every input is checked first; the files are made in a temporary folder beside ``out`` and moved in at
-    the end (a calibration.json already in ``out`` is kept and described by the card; the run's trust gate
-    comes along, and a gate in ``out`` fitted for other weights goes), so a failure leaves ``out`` as it was,
-    and the temporary folder of an export killed before is removed by the next."""
-    check_notes(notes)
-    for eval_dir in eval_dirs:
-        load_summary(eval_dir)
-    sizes = [parse_size(token) for token in card_sizes]
-    source = runs.open_run(name)
-    parent = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(parent):
-        raise InputError(f"cannot write {out}: {parent} does not exist")
-    prefix = f".tmp-export-{os.path.basename(os.path.abspath(out))}-"
-    with folder_lock(out, "neurender export"):
-        for stale in os.listdir(parent):  # the lock is ours: no export into ``out`` is running
-            if stale.startswith(prefix) and os.path.isdir(os.path.join(parent, stale)):
-                shutil.rmtree(os.path.join(parent, stale))
-        with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
-            _pack_into(name, source, out, tmp, eval_dirs, notes, sizes)
-
-
-def _pack_into(name: str, source, out: str, tmp: str, eval_dirs: list[str], notes: str | None, sizes) -> None:
-    """Export's files made in ``tmp``, then moved into ``out``."""
-    if os.path.isfile(runs.path(out, runs.CALIBRATION)):
-        shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
-    has_gate = os.path.isfile(runs.path(source.folder, gate.FILE))
-    if has_gate:
-        shutil.copy(runs.path(source.folder, gate.FILE), tmp)
-    print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
-    print(f"timing {', '.join(f'{w}x{h}' for h, w in sizes)} frames for the model card")
-    card = write_card(tmp, source.folder, eval_dirs, notes, sizes=sizes, name=os.path.basename(os.path.normpath(out)))
-    for file in os.listdir(tmp):
-        os.replace(os.path.join(tmp, file), os.path.join(out, file))
-    if not has_gate and os.path.isfile(runs.path(out, gate.FILE)):
-        os.remove(runs.path(out, gate.FILE))
-        print(f"removed {runs.path(out, gate.FILE)}: it was fitted for other weights")
-    print(f"model card: {runs.path(out, os.path.basename(card))}")
-
-
 def run_export(command: ExportCommand) -> int:
-    source, out = os.path.realpath(runs.resolve(command.checkpoint)), os.path.realpath(command.out)
-    if out == source or out.startswith(source + os.sep):
-        raise InputError(f"--out {command.out} is or lies inside the run {command.checkpoint} it exports; write "
-                         "the export elsewhere")
     if command.format == "shipped":
-        export_shipped(command.checkpoint, command.out, list(command.eval), command.notes, command.card_sizes)
-        return 0
-    parent = os.path.dirname(os.path.abspath(command.out))
-    if os.path.isdir(command.out):
-        raise InputError(f"--out {command.out} is a folder; give the ONNX file's path")
-    if not os.path.isdir(parent):
-        raise InputError(f"cannot write {command.out}: {parent} does not exist")
-    size = parse_size(command.size)
-    if max(size) > MAX_ONNX_SIDE:
-        raise InputError(f"--size {command.size}: an ONNX graph takes at most {MAX_ONNX_SIDE} pixels a side "
-                         "(larger frames: predict --tile)")
-    # a diffusion run exports its one-evaluation estimate (the mean sampler), its first-guess GAN inside
-    predictor = Predictor(command.checkpoint, SamplingOptions(sampler="mean", samples=1))
-    height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
-    print(f"onnx: {export_onnx(predictor.network, len(predictor.channels), command.out, height, width)}")
+        export_shipped(command.checkpoint, command.out, list(command.eval), command.notes,
+                       [parse_size(token) for token in command.card_sizes])
+    else:
+        print(f"onnx: {export_onnx_file(command.checkpoint, command.out, parse_size(command.size))}")
     return 0
 
 

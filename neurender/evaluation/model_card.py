@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import tempfile
 import time
 
 import torch
@@ -14,7 +13,7 @@ from neurender.base.atomic import atomic_path
 from neurender.base.dataset import load_manifest, read_views
 from neurender.base.errors import InputError
 from neurender.base.view import SYNTHETIC_VIEW
-from neurender.evaluation.report import report
+from neurender.evaluation.report import load_summary, markdown_section
 from neurender.inference.predictor import Predictor
 from neurender.run import runs
 from neurender.run.families import FAMILIES
@@ -102,11 +101,7 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
         with open(notes) as handle:
             lines += [handle.read().strip(), ""]
     if eval_dirs:
-        with tempfile.TemporaryDirectory() as tmp:
-            report(eval_dirs, tmp)
-            with open(os.path.join(tmp, "report.md")) as handle:
-                tables = [line for line in handle.read().splitlines()[1:] if not line.startswith("![")]
-        lines += ["## Held-out evaluation", "", *tables]
+        lines += ["## Held-out evaluation", "", *(line for d in eval_dirs for line in markdown_section(load_summary(d)))]
     path = runs.path(out_dir, runs.MODEL_CARD)
     with atomic_path(path, ".md") as tmp_path, open(tmp_path, "w") as handle:
         handle.write("\n".join(lines) + "\n")

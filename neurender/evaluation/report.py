@@ -198,6 +198,27 @@ def _markdown_table(header: list[str], rows: list[list[str]]) -> list[str]:
     return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header), *("| " + " | ".join(r) + " |" for r in rows)]
 
 
+def _title(summary: dict) -> str:
+    title = f"{summary['effect']}: {summary['views']} views of {', '.join(summary['scenes'])} ({summary['split']})"
+    if summary["empty_mask_views"]:
+        title += f"; {len(summary['empty_mask_views'])} with an empty mask left out of the surface figures"
+    return title
+
+
+def _notes(summary: dict) -> list[str]:
+    return [timing_note(summary), *_uncertainty(summary)]
+
+
+def markdown_section(summary: dict, plot: str | None = None) -> list[str]:
+    """The report's Markdown lines of one evaluation's summary: its title, the method at each budget,
+    every method and the notes (then the quality-against-time plot at path ``plot``, when given)."""
+    header, rows = _columns(summary)
+    return [f"## {_title(summary)}", "", "### Which method at your budget", "",
+            *_markdown_table(BUDGET_HEADER, budget_rows(summary)), "", "### Every method", "",
+            *_markdown_table(header, rows), "", *(f"{note}\n" for note in _notes(summary)),
+            *([f"![quality against time]({plot})", ""] if plot else [])]
+
+
 def report(eval_dirs: list[str], out_dir: str) -> str:
     """Write ``out_dir``/index.html and report.md from ``eval_dirs``; returns the HTML path."""
     if not eval_dirs:
@@ -229,20 +250,14 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
     markdown = ["# neurender report", ""]
     for index, (eval_dir, summary) in enumerate(summaries):
         prefix = f"{index:02d}_{summary['effect']}"
-        title = f"{summary['effect']}: {summary['views']} views of {', '.join(summary['scenes'])} ({summary['split']})"
         plot = f"images/{prefix}_quality_time.png"
         _plot(summary, os.path.join(out_dir, plot))
         header, rows = _columns(summary)
-        if summary["empty_mask_views"]:
-            title += f"; {len(summary['empty_mask_views'])} with an empty mask left out of the surface figures"
-        notes, budgets = [timing_note(summary), *_uncertainty(summary)], budget_rows(summary)
-        html_parts += [f"<h2>{html.escape(title)}</h2>", "<h3>Which method at your budget</h3>",
-                       _html_table(BUDGET_HEADER, budgets), "<h3>Every method</h3>",
-                       _html_table(header, rows), *(f"<p>{html.escape(n)}</p>" for n in notes),
+        html_parts += [f"<h2>{html.escape(_title(summary))}</h2>", "<h3>Which method at your budget</h3>",
+                       _html_table(BUDGET_HEADER, budget_rows(summary)), "<h3>Every method</h3>",
+                       _html_table(header, rows), *(f"<p>{html.escape(n)}</p>" for n in _notes(summary)),
                        f"<p><img src='{plot}' alt='quality against time'></p>"]
-        markdown += [f"## {title}", "", "### Which method at your budget", "", *_markdown_table(BUDGET_HEADER, budgets),
-                     "", "### Every method", "", *_markdown_table(header, rows)]
-        markdown += ["", *(f"{n}\n" for n in notes), f"![quality against time]({plot})", ""]
+        markdown += markdown_section(summary, plot)
         for grid in summary.get("grids", []):
             name = f"images/{prefix}_{os.path.basename(grid)}"
             shutil.copyfile(os.path.join(eval_dir, grid), os.path.join(out_dir, name))

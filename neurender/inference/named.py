@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from neurender import effects
-from neurender.base.dataset import on_surface
+from neurender.base.dataset import on_surface, surface_from_depth
 from neurender.base.errors import InputError
 
 
@@ -30,6 +30,19 @@ class Batch:
         """One result channel (B, H, W) -> the input's kind and shape, float32."""
         channel = channel if self.batched else channel[0]
         return channel.float().cpu().numpy() if self.numpy else channel.float().to(self.device)
+
+
+def with_mask(channels: Mapping) -> Mapping:
+    """``channels`` with ``mask.Y`` derived from ``depth.Z`` when it is absent (convert's rule,
+    `neurender.base.dataset.surface_from_depth`) and the depth made 0 off the surface; as given otherwise."""
+    depth = channels.get(effects.DEPTH[0]) if isinstance(channels, Mapping) else None
+    if depth is None or effects.MASK in channels:
+        return channels
+    if isinstance(depth, torch.Tensor):
+        on = surface_from_depth(depth)
+        return {**channels, effects.MASK: on.float(), effects.DEPTH[0]: depth.where(on, 0.0)}
+    on = surface_from_depth(np.asarray(depth))
+    return {**channels, effects.MASK: on.astype(np.float32), effects.DEPTH[0]: np.where(on, depth, 0.0)}
 
 
 def check_contract(channels: Mapping) -> None:

@@ -220,7 +220,8 @@ class Predictor:
         """Named G-buffer channels in, named effect channels out (`neurender.inference.named`).
 
         ``gbuffer``: channel name (``normal.X``, ``depth.Z``, ..., ``mask.Y``; the dataset contract's) ->
-        numpy array or torch tensor of any real dtype, (H, W) or (B, H, W), all alike. The view's
+        numpy array or torch tensor of any real dtype, (H, W) or (B, H, W), all alike. Without ``mask.Y``,
+        the surface is where the depth is finite, positive and below 1e9 (as ``neurender convert`` reads it). The view's
         parameters (a scaled run needs the effect's ``parameters``: field of view, AO radius, fog
         density) come from ``view``, with keyword ``parameters`` (`ViewParameters` fields:
         ``fov_x`` in degrees, ``ao_radius``, ``sigma_t``, ``background_distance``) in their place.
@@ -235,7 +236,7 @@ class Predictor:
         view = replace(view or ViewParameters(), **parameters)
         if self.config.reads_view:
             view.require(self.effect.parameters, self.run.label)
-        batch = named.stack(gbuffer, self.effect.inputs + (effects.MASK,), self.run.label)
+        batch = named.stack(named.with_mask(gbuffer), self.effect.inputs + (effects.MASK,), self.run.label)
         prediction, std = self.predict(batch.tensor[:, :-1], batch.tensor[:, -1:], view)
         if not bool(torch.isfinite(prediction).all()):
             raise InputError(f"{self.run.label}: the prediction holds {int((~torch.isfinite(prediction)).sum())} "

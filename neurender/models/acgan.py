@@ -279,7 +279,10 @@ class GICompositeGenerator(nn.Module):
 
 
 class ResidualGenerator(nn.Module):
-    """A first guess plus a learnt correction: ``x[:, guess_index] + generator(x)``.
+    """A first guess plus a learnt correction: ``x[:, guess_index] + generator(x)``, or with
+    ``scale_index`` ``x[:, guess_index] + generator(x) * (x[:, scale_index] + 1) / 2``: the correction
+    scaled per channel by input channels in [-1, 1] read as [0, 1] (an albedo: light a diffuse surface
+    reflects is proportional to it, so a black surface keeps its first guess exactly).
 
     The wrapped network (an `AttentionUNetGenerator` or a
     `neurender.models.fast.FastNet`: ``in_channels``, ``out_channels``, ``stride`` and its
@@ -290,18 +293,23 @@ class ResidualGenerator(nn.Module):
     Shapes: x (B, in_channels, H, W) -> (B, len(guess_index), H, W).
     """
 
-    def __init__(self, generator: nn.Module, guess_index: list[int]):
+    def __init__(self, generator: nn.Module, guess_index: list[int], scale_index: list[int] | None = None):
         super().__init__()
-        if len(guess_index) != generator.out_channels or not all(0 <= i < generator.in_channels for i in guess_index):
-            raise ValueError(f"guess_index {guess_index} must be {generator.out_channels} input channels of "
-                             f"0..{generator.in_channels - 1}")
+        for name, index in (("guess_index", guess_index), ("scale_index", scale_index or guess_index)):
+            if len(index) != generator.out_channels or not all(0 <= i < generator.in_channels for i in index):
+                raise ValueError(f"{name} {index} must be {generator.out_channels} input channels of "
+                                 f"0..{generator.in_channels - 1}")
         self.generator, self.guess_index = generator, list(guess_index)
+        self.scale_index = list(scale_index) if scale_index else None
         self.stride = generator.stride
         nn.init.zeros_(generator.last.weight)
         nn.init.zeros_(generator.last.bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x[:, self.guess_index] + self.generator(x)
+        correction = self.generator(x)
+        if self.scale_index:
+            correction = correction * (x[:, self.scale_index] + 1) / 2
+        return x[:, self.guess_index] + correction
 
 
 def adversarial_loss(logits: torch.Tensor, real: bool, kind: str, *, for_discriminator: bool = True) -> torch.Tensor:
@@ -372,11 +380,12 @@ def discriminator_objective(d_real_logits: torch.Tensor, d_fake_logits: torch.Te
 
 
 def build_generator(in_channels: int, out_channels: int, config: ACGANConfig | None, composite: str | None = None,
-                    channel_index: dict | None = None, guess_index: list[int] | None = None) -> nn.Module:
+                    channel_index: dict | None = None, guess_index: list[int] | None = None,
+                    scale_index: list[int] | None = None) -> nn.Module:
     """The generator; ``composite`` names it (an effect's field).
 
     None builds an `AttentionUNetGenerator` (a `ResidualGenerator` over it with
-    ``guess_index``); "direct-env-ao" a `GICompositeGenerator` (``out_channels`` must be 3 and
+    ``guess_index`` and ``scale_index``); "direct-env-ao" a `GICompositeGenerator` (``out_channels`` must be 3 and
     ``channel_index`` is required). Its adversary is a `PatchDiscriminator(in_channels,
     out_channels, config)`.
     """
@@ -392,5 +401,5 @@ def build_generator(in_channels: int, out_channels: int, config: ACGANConfig | N
     else:
         generator = AttentionUNetGenerator(in_channels, out_channels, config)
         if guess_index is not None:
-            generator = ResidualGenerator(generator, guess_index)
+            generator = ResidualGenerator(generator, guess_index, scale_index)
     return generator

@@ -18,7 +18,7 @@ from neurender.models.acgan import ACGANConfig
 from neurender.models.diffusion import DiffusionConfig
 from neurender.models.fast import FastConfig
 from neurender.models.unet import UNetConfig
-from neurender.run.inputs import INPUT_KINDS
+from neurender.run.inputs import INPUT_KINDS, guess_method
 
 Model = Literal["acgan", "diffusion", "fast"]
 """The model families (`neurender.run.families.FAMILIES` has one per name)."""
@@ -30,9 +30,9 @@ Inputs = Literal["scaled", "gbuffer", "derived"]
 """What a network reads (`neurender.run.inputs`)."""
 INPUTS = typing.get_args(Inputs)
 RENAMED = {"res": "crop"}
+"""Fields renamed since a run folder's config.json was written: old name -> new name."""
 REFINERS = ("diffusion",)
 """The models that take ``--first-guess`` (a GAN run whose prediction they refine)."""
-"""Fields renamed since a run folder's config.json was written: old name -> new name."""
 
 
 @dataclass
@@ -50,6 +50,10 @@ class TrainConfig:
     residual over it; ``derived``: the G-buffer, the scaled channels and only a classic method cheaper than
     the network, if the effect has one (the fast tier's: `neurender.run.inputs.guess_method`); ``gbuffer``: the
     G-buffer only (runs written before this field read so)."""
+    albedo_scaled: bool = False
+    """Multiply the learnt correction of the first guess by the albedo, per colour channel (GI: light a
+    diffuse surface reflects is proportional to its albedo, so a black surface keeps its first guess
+    exactly); for GANs and the fast tier over a guess, of effects with an RGB target."""
     balance: bool = True
     """Divide the view's light out of every radiance channel, input and target, and multiply the
     prediction back (fog and GI: exact in RGB rendering, `neurender.space`); runs written before
@@ -114,11 +118,15 @@ class TrainConfig:
             raise InputError(f"bad option: {exc}") from None
         if self.model not in MODELS:
             raise InputError(f"unknown model {self.model!r}; use one of {', '.join(MODELS)}")
-        effects.get(self.effect)
+        effect = effects.get(self.effect)
         if self.inputs not in INPUTS:
             raise InputError(f"unknown inputs {self.inputs!r}; use one of {', '.join(INPUTS)}")
         if self.sampler not in SAMPLERS:
             raise InputError(f"unknown sampler {self.sampler!r}; use one of {', '.join(SAMPLERS)}")
+        if self.albedo_scaled and (self.model in REFINERS or not guess_method(effect, self.inputs)
+                                   or effect.targets != effects.RGB):
+            raise InputError(f"--albedo-scaled is for GANs and fast models over a first guess of an RGB "
+                             f"effect, not {self.model} on {self.effect} with {self.inputs} inputs")
         if self.first_guess and self.model not in REFINERS:
             raise InputError(f"--first-guess is for diffusion models, not {self.model}")
         for name in ("iters", "batch", "crop", "log_every", "sample_every", "checkpoint_every", "sample_steps"):

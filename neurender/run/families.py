@@ -17,7 +17,7 @@ import torch
 
 from neurender import effects
 from neurender.base.errors import InputError
-from neurender.effects import DEPTH, MASK, NORMAL, Effect
+from neurender.effects import ALBEDO, DEPTH, MASK, NORMAL, Effect
 from neurender.models import acgan, diffusion, fast, unet
 from neurender.run import inputs, runs
 from neurender.run.checkpoint import load_prediction_weights
@@ -131,14 +131,20 @@ def generator(config: TrainConfig, effect: Effect) -> torch.nn.Module:
         index = {"direct": effect.index(effect.residual_over), "normal": effect.index(NORMAL),
                  "depth": effect.index(DEPTH), "mask": effect.index([MASK])}
     return acgan.build_generator(len(names), len(effect.targets), config.acgan, composite, index,
-                                 inputs.guess_index(effect, config.inputs))
+                                 inputs.guess_index(effect, config.inputs), scale_index(config, effect))
 
 
 def fast_network(config: TrainConfig, effect: Effect) -> torch.nn.Module:
     """The fast tier's network; a residual over its inputs' guess when they have one."""
     network = fast.FastNet(len(inputs.channels(effect, config.inputs)), len(effect.targets), config.fast)
     guess = inputs.guess_index(effect, config.inputs)
-    return acgan.ResidualGenerator(network, guess) if guess else network
+    return acgan.ResidualGenerator(network, guess, scale_index(config, effect)) if guess else network
+
+
+def scale_index(config: TrainConfig, effect: Effect) -> list[int] | None:
+    """Positions of the albedo among the network's inputs when ``config.albedo_scaled``, else None."""
+    names = inputs.channels(effect, config.inputs)
+    return [names.index(name) for name in ALBEDO] if config.albedo_scaled else None
 
 
 def diffusion_model(config: TrainConfig, effect: Effect) -> Diffusion:

@@ -195,10 +195,8 @@ def test_fog_scales_with_density(mitsuba):
 
 def test_fog_stays_out_of_a_bulb_around_point_lights(mitsuba):
     """Rays leaving the room's point lamp cross a null interface at the bulb radius, into the fog."""
-    import drjit as dr
-    import mitsuba as mi
-
     from data_gen.passes import BULB_RADIUS, _position
+    from neurender.base.mitsuba import dr, mi
 
     renderer = _renderer("room", res=8, spp=1, spp_direct=1, spp_ao=1, spp_gbuffer=1)
     (lamp,) = [e for e in renderer.loaded.scene.emitters() if mi.has_flag(e.flags(), mi.EmitterFlags.DeltaPosition)]

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import pytest
 from nr_helpers import load_manifest, run_neurender
@@ -101,14 +103,15 @@ def test_scalar_generate_makes_a_valid_dataset(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-@pytest.mark.parametrize("command", [("generate", "objects", "--views", "1", "--res", "8"),
-                                     ("evaluate", "--data", "nowhere", "--effect", "ao"),
-                                     ("bench", "compare", "--eval", "nowhere"),
-                                     ("demo",)])
+@pytest.mark.parametrize("command", [("generate", "objects", "--views", "1", "--res", "8", "--out"),
+                                     ("evaluate", "--data", "nowhere", "--effect", "ao", "--out"),
+                                     ("bench", "compare", "--eval"),
+                                     ("demo", "--out")])
 def test_variant_cuda_without_a_gpu_is_one_line_and_exit_2(tmp_path, command):
+    """The variant is set before anything else is done (bench compare writes nothing: "out" is its --eval)."""
     if variant._cuda_device_present():
         pytest.skip("this machine has a CUDA device")
-    proc = run_neurender(*command, "--out", tmp_path / "out", "--variant", "cuda_ad_rgb")
+    proc = run_neurender(*command, tmp_path / "out", "--variant", "cuda_ad_rgb")
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "no" in proc.stderr and "CUDA" in proc.stderr
     assert not (tmp_path / "out").exists()
@@ -120,3 +123,16 @@ def test_variant_flag_picks_the_renderer_recorded_in_the_manifest(tmp_path):
                          "--spp-gbuffer", "1", "--variant=scalar_rgb", timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert load_manifest(out)["renderer"]["variant"] == "scalar_rgb"
+
+
+def test_importing_the_rendering_side_chooses_no_variant():
+    """Issue 49, item 4: the variant is chosen by a call (`use_variant`), never by an import."""
+    code = ("import scenes, data_gen.generator, data_gen.passes, neurender.baselines.kernels\n"
+            "import mitsuba\n"
+            "assert mitsuba.variant() is None, mitsuba.variant()\n"
+            "from neurender.base.variant import use_variant\n"
+            "assert use_variant('scalar_rgb').name == mitsuba.variant() == 'scalar_rgb'\n"
+            "assert use_variant().name == 'scalar_rgb'  # auto keeps the choice made\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env={k: v for k, v in os.environ.items() if k != "NEURENDER_VARIANT"})
+    assert proc.returncode == 0, proc.stderr[-2000:]

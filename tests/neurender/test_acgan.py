@@ -10,6 +10,7 @@ from neurender.models.acgan import (
     AttentionUNetGenerator,
     GICompositeGenerator,
     PatchDiscriminator,
+    ResidualGenerator,
     adversarial_loss,
     build_generator,
     discriminator_objective,
@@ -128,6 +129,22 @@ def test_stride_check():
         generator(torch.randn(1, 4, 24, 32))
     with pytest.raises(ValueError, match="expects"):
         generator(torch.randn(1, 3, 32, 32))
+
+
+def test_an_albedo_scaled_correction_vanishes_on_black_and_is_whole_on_white():
+    generator = build_generator(9, 3, tiny(), guess_index=[6, 7, 8], scale_index=[3, 4, 5])
+    torch.nn.init.normal_(generator.generator.last.weight)  # a correction that is not 0
+    x = torch.randn(1, 9, 32, 32)
+    x[:, 3:6] = -1.0  # albedo 0 in the networks' space
+    assert torch.equal(generator(x), x[:, 6:9])
+    x[:, 3:6] = 1.0  # albedo 1: the whole correction
+    assert torch.allclose(generator(x), x[:, 6:9] + generator.generator(x))
+    x[:, 3] = 0.0  # albedo 0.5 in red only: half the red correction, all of the rest
+    correction = generator(x) - x[:, 6:9]
+    assert torch.allclose(correction[:, 0], generator.generator(x)[:, 0] / 2, atol=1e-6)
+    assert torch.allclose(correction[:, 1:], generator.generator(x)[:, 1:], atol=1e-6)
+    with pytest.raises(ValueError, match="scale_index"):
+        ResidualGenerator(AttentionUNetGenerator(9, 3, tiny()), [6, 7, 8], [3, 4])
 
 
 def test_config_checks():

@@ -50,6 +50,21 @@ def test_named_channels_of_any_kind_dtype_and_batch(pair_dataset):
     assert (got[1] - torch.from_numpy(ao["ao.Y"])).abs().max() < 0.05
 
 
+def test_without_a_mask_the_surface_is_where_the_depth_is_finite(pair_dataset):
+    """Issue 50, item 5: ``mask.Y`` was required although convert derives it from depth."""
+    exr = pair_dataset / load_records(pair_dataset)[0]["file"]
+    gbuffer, view = load_gbuffer(str(exr)), load_view(str(exr))
+    predictor = Predictor.from_pretrained("ao")
+    expected = predictor(gbuffer, view)["ao.Y"]
+    off = gbuffer["mask.Y"] <= 0.5
+    assert off.any() and not off.all()
+    for background in (np.inf, np.nan, 0.0, 1e10):  # what renderers write where no surface is
+        bare = {k: v for k, v in gbuffer.items() if k != "mask.Y"} | {"depth.Z": np.where(off, background, gbuffer["depth.Z"])}
+        assert np.array_equal(predictor(bare, view)["ao.Y"], expected), background
+        as_torch = predictor({k: torch.from_numpy(v) for k, v in bare.items()}, view)["ao.Y"]
+        assert torch.equal(as_torch, torch.from_numpy(expected)), background
+
+
 def test_named_channels_refuse_what_they_cannot_read(pair_dataset):
     exr = str(pair_dataset / load_records(pair_dataset)[0]["file"])
     gbuffer, view = load_gbuffer(exr), load_view(exr)

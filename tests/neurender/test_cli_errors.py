@@ -197,6 +197,8 @@ def test_what_exited_1_is_one_error_line_and_exit_2(pair_dataset, tmp_path, caps
         (["convert", view, "--out", tmp_path / "c", "--fov-deg", "50", "--ao-radius", "inf"], "finite and > 0"),
         (["train", "--model", "fast", "--effect", "ao", "--data", pair_dataset, "--out", tmp_path / "r", "--lr", "inf"],
          "not a finite number"),
+        (["train", "--model", "fast", "--effect", "ao", "--data", pair_dataset, "--out", tmp_path / "r",
+          "--inputs", "derived", "--albedo-scaled"], "--albedo-scaled is for"),  # AO has no albedo to scale by
         (["predict", "--checkpoint", "pretrained:ao-fast", "--input", big, "--out", tmp_path / "p"], "4300 digits"),
     ]
     configs = [[1, 2], config | {"fast": config["fast"] | {"channels": 1e308}}]

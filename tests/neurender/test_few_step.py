@@ -161,7 +161,7 @@ def test_calibration_metrics_on_known_cases():
 
 def test_a_packed_refiner_predicts_what_the_run_predicts(runs, tmp_path):
     from neurender.evaluation.model_card import write_card
-    from neurender.training.shipping import pack
+    from neurender.evaluation.shipping import pack
 
     shipped = str(tmp_path / "shipped")
     pack(runs["refiner"], shipped)

@@ -162,14 +162,14 @@ def test_a_shipped_export_with_a_bad_input_leaves_nothing(run, tmp_path):
 def test_a_shipped_export_cleans_what_a_killed_one_left_and_times_one_small_size(run, tmp_path):
     """Issue 47, item 10: a killed export left .tmp-export-* beside --out for good, and the card timed a
     1080p frame on every export."""
-    from neurender.commands.learn import export_shipped
+    from neurender.evaluation.shipping import export_shipped
 
     stale = tmp_path / ".tmp-export-shipped-k1ll3d"
     stale.mkdir()
     (stale / "checkpoint.safetensors").write_bytes(b"half written")
     other = tmp_path / ".tmp-export-other-k1ll3d"  # another output's: not ours to remove
     other.mkdir()
-    export_shipped(run, str(tmp_path / "shipped"), [], None, card_sizes=("48x32",))
+    export_shipped(run, str(tmp_path / "shipped"), [], None, card_sizes=[(32, 48)])
     assert not stale.exists() and other.exists()
     card = (tmp_path / "shipped" / "MODEL_CARD.md").read_text()
     assert "48x32" in card and "1920x1080" not in card

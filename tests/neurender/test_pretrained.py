@@ -8,11 +8,11 @@ import torch
 
 from neurender.commands.learn import ExportCommand, run_export
 from neurender.evaluation.model_card import write_card
+from neurender.evaluation.shipping import pack
 from neurender.inference.onnx import session
 from neurender.models.acgan import ACGANConfig
 from neurender.run import runs
 from neurender.run.config import TrainConfig
-from neurender.training.shipping import pack
 
 TINY_GAN = ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8, disc_layers=2)
 

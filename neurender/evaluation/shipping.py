@@ -1,0 +1,116 @@
+"""Export a run: a shipped model folder (what prediction needs, and nothing else) or an ONNX file.
+
+A shipped model is a run folder (`neurender.run.runs`) holding ``config.json`` (no EMA,
+no data paths) and a checkpoint with only the predicting network's weights, taken from the EMA
+when there is one, in fp16, beside its model card (`neurender.evaluation.model_card`).
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+
+import torch
+from safetensors.torch import save_file
+
+from neurender.base.atomic import atomic_path
+from neurender.base.errors import InputError
+from neurender.base.lock import folder_lock
+from neurender.evaluation.model_card import check_notes, write_card
+from neurender.evaluation.report import load_summary
+from neurender.inference.onnx import export_onnx
+from neurender.inference.predictor import Predictor
+from neurender.inference.sampling import SamplingOptions
+from neurender.models import gate
+from neurender.run import runs
+from neurender.run.checkpoint import FORMAT, NETWORK
+from neurender.run.families import FAMILIES, predicting
+
+MAX_ONNX_SIDE = 8192
+"""The largest image side an exported ONNX graph takes (it holds fixed pooling matrices per size; larger
+frames: ``predict --tile``)."""
+
+
+def pack(name: str, out_dir: str) -> str:
+    """Reduce run ``name`` (a folder or ``pretrained:NAME``) to a shipped model in ``out_dir``;
+    returns the weights' path."""
+    run = runs.open_run(name)
+    _, metadata = run.read_checkpoint()
+    main = FAMILIES[run.config.model].main
+    os.makedirs(out_dir, exist_ok=True)
+    weights = {f"{NETWORK}{main}.{k}": v.detach().to(torch.float16 if v.is_floating_point() else v.dtype).contiguous()
+               for k, v in predicting(run).network.state_dict().items()}
+    path = runs.path(out_dir, runs.CHECKPOINT)
+    with atomic_path(path, ".safetensors") as tmp:
+        save_file(weights, tmp, metadata={"format": FORMAT, "step": metadata["step"], "model": run.config.model,
+                                          "effect": run.config.effect})
+    runs.save_config(out_dir, dataclasses.replace(run.config.for_prediction(), data=()))
+    return path
+
+
+def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None,
+                   card_sizes: list[tuple[int, int]] = ((256, 256),)) -> None:
+    """Pack run ``name`` into the shipped model folder ``out`` with its model card, timed at ``card_sizes``
+    (height, width). Every input is checked first; the files are made in a temporary folder beside ``out``
+    and moved in at the end (a calibration.json already in ``out`` is kept and described by the card; the
+    run's trust gate comes along, and a gate in ``out`` fitted for other weights goes), so a failure leaves
+    ``out`` as it was, and the temporary folder of an export killed before is removed by the next."""
+    check_notes(notes)
+    for eval_dir in eval_dirs:
+        load_summary(eval_dir)
+    source = runs.open_run(name)
+    _refuse_inside(name, out)
+    parent = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {out}: {parent} does not exist")
+    prefix = f".tmp-export-{os.path.basename(os.path.abspath(out))}-"
+    with folder_lock(out, "neurender export"):
+        for stale in os.listdir(parent):  # the lock is ours: no export into ``out`` is running
+            if stale.startswith(prefix) and os.path.isdir(os.path.join(parent, stale)):
+                shutil.rmtree(os.path.join(parent, stale))
+        with tempfile.TemporaryDirectory(prefix=prefix, dir=parent) as tmp:
+            _pack_into(name, source, out, tmp, eval_dirs, notes, card_sizes)
+
+
+def _pack_into(name: str, source, out: str, tmp: str, eval_dirs: list[str], notes: str | None, sizes) -> None:
+    """Export's files made in ``tmp``, then moved into ``out``."""
+    if os.path.isfile(runs.path(out, runs.CALIBRATION)):
+        shutil.copy(runs.path(out, runs.CALIBRATION), tmp)
+    has_gate = os.path.isfile(runs.path(source.folder, gate.FILE))
+    if has_gate:
+        shutil.copy(runs.path(source.folder, gate.FILE), tmp)
+    print(f"weights: {runs.path(out, os.path.basename(pack(name, tmp)))}")
+    print(f"timing {', '.join(f'{w}x{h}' for h, w in sizes)} frames for the model card")
+    card = write_card(tmp, source.folder, eval_dirs, notes, sizes=sizes, name=os.path.basename(os.path.normpath(out)))
+    for file in os.listdir(tmp):
+        os.replace(os.path.join(tmp, file), os.path.join(out, file))
+    if not has_gate and os.path.isfile(runs.path(out, gate.FILE)):
+        os.remove(runs.path(out, gate.FILE))
+        print(f"removed {runs.path(out, gate.FILE)}: it was fitted for other weights")
+    print(f"model card: {runs.path(out, os.path.basename(card))}")
+
+
+def export_onnx_file(name: str, out: str, size: tuple[int, int]) -> str:
+    """Run ``name``'s predicting network as the ONNX file ``out`` taking frames of ``size`` (height, width),
+    rounded up to the network's stride; a diffusion run exports its one-evaluation estimate (the mean
+    sampler), its first-guess GAN inside. Returns the file's path."""
+    _refuse_inside(name, out)
+    parent = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        raise InputError(f"--out {out} is a folder; give the ONNX file's path")
+    if not os.path.isdir(parent):
+        raise InputError(f"cannot write {out}: {parent} does not exist")
+    if max(size) > MAX_ONNX_SIDE:
+        raise InputError(f"--size {size[1]}x{size[0]}: an ONNX graph takes at most {MAX_ONNX_SIDE} pixels a side "
+                         "(larger frames: predict --tile)")
+    predictor = Predictor(name, SamplingOptions(sampler="mean", samples=1))
+    height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
+    return export_onnx(predictor.network, len(predictor.channels), out, height, width)
+
+
+def _refuse_inside(name: str, out: str) -> None:
+    """InputError when ``out`` is run ``name``'s folder or lies inside it."""
+    source, target = os.path.realpath(runs.resolve(name)), os.path.realpath(out)
+    if target == source or target.startswith(source + os.sep):
+        raise InputError(f"--out {out} is or lies inside the run {name} it exports; write the export elsewhere")
