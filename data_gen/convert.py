@@ -188,7 +188,8 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
     scene ``scene`` whose views are the files in order; returns the EXRs written. The manifest keeps
     ``view``'s fov, AO radius and fog sigma_t (what scaled predictors need) and the source convention.
     InputError for an existing dataset at ``out`` or a bad file; each EXR is written atomically and
-    recorded after it is in place."""
+    recorded after it is in place, and the manifest last: a convert that stops half-way leaves no
+    dataset, and the same command runs again."""
     if not paths:
         raise InputError("give at least one EXR to convert")
     try:
@@ -221,7 +222,6 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
     written = []
     with folder_lock(out, "convert"):
         os.makedirs(os.path.join(out, scene), exist_ok=True)
-        write_json_atomic(os.path.join(out, MANIFEST), manifest)
         with open(os.path.join(out, VIEWS), "w") as log:
             for index, data in enumerate(converted):
                 relative = f"{scene}/{index:03d}.exr"
@@ -229,4 +229,5 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
                 log.write(json.dumps({"scene": scene, "view": index, "file": relative, "camera": camera}) + "\n")
                 log.flush()
                 written.append(os.path.join(out, relative))
+        write_json_atomic(os.path.join(out, MANIFEST), manifest)
     return written

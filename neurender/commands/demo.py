@@ -97,7 +97,7 @@ def run_demo(out: str, res: int, spp: int, views: int, count: int, iters: int, w
                              sample_every=max(1, steps // 4), checkpoint_every=max(1, steps // 4), lr=lr)
         print(f"demo 2/4: training {model} for {effect} ({steps} steps) into {run}")
         done = os.path.exists(runs.path(run, runs.CHECKPOINT))
-        train(config, run, resume=done, device=devices.device, precision=devices.precision)
+        train(config, run, resume=done, devices=devices)
 
     test_dataset = os.path.join(out, "test_dataset")
     test = _test_options(dataset, options, TEST_SPP_FACTOR * spp)

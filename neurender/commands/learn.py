@@ -48,8 +48,8 @@ def run_train(command: TrainCommand) -> int:
     if command.width is not None:
         config = replace(config, acgan=replace(config.acgan, base_channels=command.width, disc_channels=command.width),
                          unet=replace(config.unet, base_channels=command.width))
-    result = train(config, command.out, resume=command.resume, device=command.devices.device,
-                   precision=command.devices.precision, tensorboard=command.tensorboard)
+    result = train(config, command.out, resume=command.resume, devices=command.devices,
+                   tensorboard=command.tensorboard)
     if result["rank"] == 0:
         print(f"trained {config.model}/{config.effect} to step {result['step']} in {result['seconds']:.0f} s: "
               f"{command.out}")

@@ -57,22 +57,49 @@ def save_strip(path: str, tiles: list[tuple[str, np.ndarray]], title: str = "", 
     save_rows(path, [tiles], title, min_tile)
 
 
+LINE_HEIGHT = 12
+"""Pixels per caption line (PIL's default font)."""
+
+
+def _wrapped(draw: ImageDraw.ImageDraw, text: str, width: float) -> list[str]:
+    """``text`` in lines no wider than ``width`` pixels: broken at spaces, a longer word cut."""
+    pieces = []
+    for word in text.split():
+        while len(word) > 1 and draw.textlength(word) > width:
+            cut = next((k for k in range(len(word) - 1, 0, -1) if draw.textlength(word[:k]) <= width), 1)
+            pieces.append(word[:cut])
+            word = word[cut:]
+        pieces.append(word)
+    lines = []
+    for piece in pieces:
+        if lines and draw.textlength(f"{lines[-1]} {piece}") <= width:
+            lines[-1] += " " + piece
+        else:
+            lines.append(piece)
+    return lines or [""]
+
+
 def save_rows(path: str, rows: list[list[tuple[str, np.ndarray]]], title: str = "", min_tile: int = 128) -> None:
-    """`save_strip` with several rows of tiles, one under the other (tiles of one size)."""
+    """`save_strip` with several rows of tiles, one under the other (tiles of one size). Captions wrap
+    to their tile's width, so they never run into the next one."""
     height, width = rows[0][0][1].shape[:2]
     scale = max(1, -(-min_tile // width))
-    tile_w, tile_h, label_h = width * scale, height * scale, 16
-    top = label_h if title else 0
+    tile_w, tile_h = width * scale, height * scale
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    captions = [[_wrapped(draw, label, tile_w - 8) for label, _ in tiles] for tiles in rows]
+    label_h = LINE_HEIGHT * max(len(lines) for row in captions for lines in row) + 4
+    top = LINE_HEIGHT + 4 if title else 0
     sheet = Image.new("RGB", (tile_w * max(map(len, rows)), (tile_h + label_h) * len(rows) + top), "white")
     draw = ImageDraw.Draw(sheet)
     if title:
         draw.text((4, 2), title, fill="black")
     for r, tiles in enumerate(rows):
         y = top + r * (tile_h + label_h)
-        for i, (label, image) in enumerate(tiles):
+        for i, ((_, image), lines) in enumerate(zip(tiles, captions[r])):
             tile = Image.fromarray((np.clip(image, 0, 1) * 255 + 0.5).astype(np.uint8)).resize((tile_w, tile_h), Image.NEAREST)
             sheet.paste(tile, (i * tile_w, y + label_h))
-            draw.text((i * tile_w + 4, y + 2), label, fill="black")
+            for k, line in enumerate(lines):
+                draw.text((i * tile_w + 4, y + 2 + k * LINE_HEIGHT), line, fill="black")
     with atomic_path(path, ".png") as tmp:
         sheet.save(tmp, format="PNG")
 
@@ -90,6 +117,11 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
 def _error_rgb(err: torch.Tensor) -> np.ndarray:
     value = (err.mean(dim=0) / ERROR_SCALE).clamp(0.0, 1.0).numpy()
     return colormaps["magma"](value)[..., :3]
+
+
+def _error_scale(height: int, width: int) -> np.ndarray:
+    """The |error| colour scale as a tile (H, W, 3): 0 at the left edge to `ERROR_SCALE` at the right."""
+    return _error_rgb(torch.linspace(0, ERROR_SCALE, width).expand(1, height, width))
 
 
 def _input_tiles(item: dict, effect) -> list[tuple[str, np.ndarray]]:
@@ -126,5 +158,6 @@ def evaluation_grid(path: str, item: dict, effect, shown: dict[str, torch.Tensor
     tiles += [(label, _rgb(pred[0])) for label, pred in shown.items()]
     tiles.append(("reference", _rgb(reference[0])))
     tiles += [(f"|err| {label}", _error_rgb((pred[0] - reference[0]).abs())) for label, pred in shown.items()]
+    tiles.append((f"|err| scale: 0 (left) to {ERROR_SCALE:g} or more (right)", _error_scale(*reference.shape[-2:])))
     save_strip(path, tiles, f"{effect.name} {item['scene']} view {item['view']} "
                             f"({'tone-mapped' if effect.hdr else 'linear'})")

@@ -27,7 +27,7 @@ from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
 from neurender.data import GBufferDataset, held_out_split
-from neurender.device import Precision, resolve_device
+from neurender.device import DeviceOptions, Precision, resolve_device
 from neurender.run import runs
 from neurender.run.checkpoint import load_prediction_weights, read_checkpoint
 from neurender.run.config import TrainConfig
@@ -219,17 +219,17 @@ def _cut_log(run: str, step: int) -> None:
         handle.write("".join(line + "\n" for line in kept))
 
 
-def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True, device: str = "auto",
-          precision: str = "auto", tensorboard: bool = True) -> dict:
-    """Train ``config`` into the run folder ``run``, continuing the run already there when it was made
-    with the same config (but for ``iters``); ``resume`` insists that there is one. The folder is
-    locked for the whole run (a second trainer on it is refused). ``tensorboard``: TensorBoard events
+def train(config: TrainConfig, run: str, resume: bool = False, progress: bool = True,
+          devices: DeviceOptions = DeviceOptions(), tensorboard: bool = True) -> dict:
+    """Train ``config`` into the run folder ``run`` on ``devices``, continuing the run already there when
+    it was made with the same config (but for ``iters``); ``resume`` insists that there is one. The folder
+    is locked for the whole run (a second trainer on it is refused). ``tensorboard``: TensorBoard events
     beside log.jsonl (`neurender.training.monitor`)."""
     config.check()
     check_apart(run, config.data)
     config = dataclasses.replace(config, data=tuple(os.path.abspath(d) for d in config.data))
-    rank, world, where = _distributed(resolve_device(device))
-    mixed = Precision(precision, where)
+    rank, world, where = _distributed(resolve_device(devices.device))
+    mixed = Precision(devices.precision, where)
     config, resume = _resumed_config(config, run, resume)  # before the lock: a refused run folder is not touched
     with folder_lock(run, "neurender train") if rank == 0 else contextlib.nullcontext():
         return _train(config, run, resume, progress, rank, world, mixed, tensorboard)

@@ -82,3 +82,27 @@ def test_outputs_are_kept_apart_from_their_inputs(pair_dataset, tmp_path):
     with pytest.raises(InputError, match="is, lies inside or holds the input"):
         convert([str(view)], str(view.parent), PRESETS["contract"], ConvertedView(fov_x=50.0))
     assert snapshot(data) == before
+
+
+def test_a_convert_that_stops_half_way_leaves_no_dataset_and_runs_again(pair_dataset, tmp_path, monkeypatch):
+    """Issue 47, item 13: a convert that failed after starting left a dataset that blocked the rerun."""
+    from data_gen import convert as convert_module
+    from data_gen.validate import validate
+
+    views = [str(p) for p in sorted(pair_dataset.rglob("*.exr"))][:2]
+    out = tmp_path / "converted"
+    real_write = convert_module.write_exr
+
+    def fail_on_the_second(path, channels):
+        if path.endswith("001.exr"):
+            raise OSError(28, "No space left on device")
+        real_write(path, channels)
+
+    monkeypatch.setattr(convert_module, "write_exr", fail_on_the_second)
+    with pytest.raises(OSError):
+        convert_module.convert(views, str(out), convert_module.PRESETS["contract"], convert_module.ConvertedView(fov_x=50.0))
+    assert not (out / "dataset.json").exists()  # nothing a reader takes for a dataset
+    monkeypatch.setattr(convert_module, "write_exr", real_write)
+    written = convert_module.convert(views, str(out), convert_module.PRESETS["contract"],
+                                     convert_module.ConvertedView(fov_x=50.0))
+    assert len(written) == 2 and validate(str(out)) == []

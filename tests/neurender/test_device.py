@@ -7,7 +7,7 @@ import torch
 
 from neurender import effects
 from neurender.data import GBufferDataset
-from neurender.device import Precision, resolve_device
+from neurender.device import DeviceOptions, Precision, resolve_device
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.models.acgan import ACGANConfig
@@ -47,7 +47,7 @@ def test_a_training_step_keeps_everything_on_the_device(pair_dataset, device, mo
 @pytest.mark.parametrize("model", ["acgan", "diffusion"])
 def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_dataset, tmp_path, device, model):
     run = str(tmp_path / model)
-    train(TrainConfig(model=model, data=str(pair_dataset), **TINY), run, progress=False, device=str(device))
+    train(TrainConfig(model=model, data=str(pair_dataset), **TINY), run, progress=False, devices=DeviceOptions(str(device)))
     tensors, _ = runs.open_run(run).read_checkpoint()
     assert {t.device.type for t in tensors.values()} == {"cpu"}, "checkpoints are device-independent"
     item = GBufferDataset(str(pair_dataset), "ao")[0]

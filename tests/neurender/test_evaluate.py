@@ -273,3 +273,23 @@ def test_the_report_answers_which_method_at_each_budget(evaluations, tmp_path):
     assert "tWE" not in text and "pt-oidn" not in text
     ms, (low, high) = summary["methods"]["gtao"]["ms_per_frame"], summary["methods"]["gtao"]["ms_quartiles"]
     assert f"{ms:.1f} ({low:.1f}-{high:.1f})" in text
+
+
+def test_grid_captions_wrap_inside_their_tiles_and_the_error_scale_is_shown(evaluations):
+    """Issue 50, item 1: captions ran into each other and error maps had no colour scale."""
+    import numpy as np
+    from PIL import Image, ImageDraw
+
+    from neurender.evaluation.pictures import _wrapped
+
+    draw = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    for text in ("|err| pretrained:ao-diffusion", "x" * 90, "a b c", ""):
+        lines = _wrapped(draw, text, 120)
+        assert all(draw.textlength(line) <= 120 for line in lines), lines
+        assert "".join(lines).replace(" ", "") == text.replace(" ", "")  # nothing lost
+    out_dir, summary = evaluations["ao"]
+    grid = np.asarray(Image.open(os.path.join(out_dir, summary["grids"][0])).convert("RGB")).astype(int)
+    tiles = 2 + 2 * len(summary["methods"]) + 1 + 1  # normal, depth | methods | reference | errors | scale
+    assert grid.shape[1] % tiles == 0
+    scale = grid[-2, -grid.shape[1] // tiles:]  # the scale tile's bottom row: dark to bright
+    assert scale[:4].sum() < scale[-4:].sum()

@@ -4,6 +4,7 @@ never a traceback or a non-finite number written, and touch nothing outside the 
 from __future__ import annotations
 
 import random
+import re
 import shutil
 
 import numpy as np
@@ -24,6 +25,14 @@ FLAGS = {  # command -> the numeric flags tried, and the arguments that make the
     "train": (["--lr", "--iters", "--batch", "--crop", "--ema", "--test-fraction", "--fast.channels"],
               lambda d, view, out: ["--model", "fast", "--effect", "ao", "--data", d, "--out", out, "--iters", "1",
                                     "--crop", "16", "--batch", "1", "--no-tensorboard"]),
+    "generate": (["--res", "--spp", "--sigma-s", "--fog-scale", "--ao-radius-fraction", "--step-deg", "--albedo"],
+                 lambda d, view, out: ["objects", "--views", "1", "--res", "8", "--spp", "1", "--spp-gbuffer", "1",
+                                       "--out", out]),
+    "evaluate": (["--steps", "--samples", "--seed", "--temporal-blend"],
+                 lambda d, view, out: ["--data", d, "--effect", "ao", "--method", "gtao", "pretrained:ao-fast",
+                                       "--no-path-tracer", "--out", out]),
+    "export": (["--card-sizes", "--size"],
+               lambda d, view, out: ["--checkpoint", "pretrained:ao-fast", "--format", "shipped", "--out", out]),
 }
 
 
@@ -40,7 +49,7 @@ def test_random_values_on_the_command_line(pair_dataset, tmp_path, capsys):
     shutil.copytree(pair_dataset, data)
     view = str(next(data.rglob("000.exr")))
     before = snapshot(tmp_path)
-    for index, (command, flag, value) in enumerate(_cases(seed=47, count=30)):
+    for index, (command, flag, value) in enumerate(_cases(seed=47, count=40)):
         out = tmp_path / f"out{index}"
         argv = [command, *map(str, FLAGS[command][1](str(data), view, str(out))), flag, value]
         status = main(argv)
@@ -50,6 +59,8 @@ def test_random_values_on_the_command_line(pair_dataset, tmp_path, capsys):
             assert len(lines) == 1 and lines[0].startswith("error: "), (argv, lines)
         for exr in out.rglob("*.exr"):
             assert all(np.isfinite(c).all() for c in read_exr(str(exr)).values()), (argv, exr)
+        for table in (*out.rglob("*.json"), *out.rglob("*.csv")):  # JSON writes NaN and Infinity; CSV nan, inf
+            assert not re.search(r"\b(nan|inf|infinity)\b", table.read_text(), re.IGNORECASE), (argv, table)
         if out.exists():
             shutil.rmtree(out)
     assert snapshot(tmp_path) == before, "a file outside the output folders changed"

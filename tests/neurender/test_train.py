@@ -308,3 +308,30 @@ def test_a_batch_that_cannot_fit_is_refused_with_the_figures(train_data, tmp_pat
         train(tiny_config(train_data, model, batch=10_000_000), str(tmp_path / "run"))
     assert not (tmp_path / "run" / "checkpoint.safetensors").exists()
     train(tiny_config(train_data, model, iters=1), str(tmp_path / "fits"))  # a batch that fits still trains
+
+
+def test_a_diverged_step_stops_the_run_and_writes_nothing_of_it(train_data, tmp_path, monkeypatch):
+    """Issue 47: a loss that is not finite stops training with one clear error; the checkpoint and the log
+    keep the last finite steps, and --resume goes on from there."""
+    from neurender.base.errors import InputError
+    from neurender.training import tasks
+
+    run = tmp_path / "run"
+    real_step = tasks.FastTask.step
+    calls = []
+
+    def diverging(self, *args, **kwargs):
+        losses = real_step(self, *args, **kwargs)
+        calls.append(1)
+        return {name: (float("nan") if len(calls) == 4 else value) for name, value in losses.items()}
+
+    monkeypatch.setattr(tasks.FastTask, "step", diverging)
+    with pytest.raises(InputError, match=r"training diverged at step 4 .*lower --lr"):
+        train(tiny_config(train_data, model="fast"), str(run), progress=False)
+    assert int(read_checkpoint(str(run / "checkpoint.safetensors"))[1]["step"]) == 3
+    logged = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in logged if "samples" not in r] == [2]
+    assert all(np.isfinite(v) for r in logged for k, v in r.items() if isinstance(v, float))
+    monkeypatch.setattr(tasks.FastTask, "step", real_step)
+    train(tiny_config(train_data, model="fast"), str(run), resume=True, progress=False)
+    assert int(read_checkpoint(str(run / "checkpoint.safetensors"))[1]["step"]) == 6
