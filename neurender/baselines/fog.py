@@ -5,6 +5,7 @@ import math
 
 import torch
 
+from neurender.base.dataset import on_surface
 from neurender.baselines.camera import ray_lengths
 
 
@@ -51,7 +52,7 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
         raise ValueError(f"airlight must be a float, a (3,) or a ({batch}, 3) tensor, got shape {tuple(light.shape)}")
     sigma, light = sigma.reshape(batch, 1, 1, 1), light.reshape(batch, 3, 1, 1)
 
-    distance = ray_lengths(depth.to(rgb.dtype), fov_x_deg).masked_fill_(mask <= 0.5, background_distance)
+    distance = ray_lengths(depth.to(rgb.dtype), fov_x_deg).masked_fill_(on_surface(mask).logical_not(), background_distance)
     transmittance = distance.mul_(sigma).nan_to_num_(nan=0.0, posinf=torch.inf).neg_().exp_()  # 0 inf: 0
     return (rgb - light).mul_(transmittance).add_(light)  # light + T (rgb - light): one new image
 

@@ -40,7 +40,7 @@ class TrainCommand:
     """Where the networks run."""
     tensorboard: bool = True
     """TensorBoard scalars (losses, the sample views' SSIM and PSNR) and sample grids in RUN/tensorboard
-    (tensorboard --logdir RUN); --no-tensorboard writes log.jsonl and the samples page only."""
+    (tensorboard --logdir RUN); --no-tensorboard writes log.jsonl and the sample PNGs only."""
 
 
 def run_train(command: TrainCommand) -> int:

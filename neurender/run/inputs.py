@@ -49,7 +49,7 @@ def radius_px(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, ef
 def _optical_depth(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect) -> torch.Tensor:
     """tau = sigma_t * camera ray length (the background's distance off the mask; may be inf)."""
     depth = _depth(inputs, effect)
-    distance = ray_lengths(depth, view.fov_x).masked_fill_(mask <= 0.5, view.background_distance)
+    distance = ray_lengths(depth, view.fov_x).masked_fill_(on_surface(mask).logical_not(), view.background_distance)
     return distance.mul_(view.sigma_t) if view.sigma_t > 0 else distance.zero_()
 
 

@@ -5,8 +5,7 @@ A run folder (``neurender train --out RUN``, pix2pix style) holds::
     RUN/config.json              the resolved TrainConfig
     RUN/checkpoint.safetensors   weights, EMA, optimizer state, step and RNG state (one atomic file)
     RUN/log.jsonl                losses every log_every steps; sample metrics every sample_every steps
-    RUN/samples/step_NNNNNN.png  inputs | prediction | target of a few fixed views
-    RUN/index.html               the sample images, newest first
+    RUN/samples/step_NNNNNN.png  prediction | target of a few fixed views (TensorBoard shows them too)
     RUN/calibration.json         a diffusion run's fitted uncertainty scale (``neurender calibrate``)
     RUN/MODEL_CARD.md            a shipped model's card (``neurender export --format shipped``)
 
@@ -30,7 +29,6 @@ CHECKPOINT = "checkpoint.safetensors"
 LOG = "log.jsonl"
 SAMPLES = "samples"
 TENSORBOARD = "tensorboard"
-INDEX = "index.html"
 CALIBRATION = "calibration.json"
 MODEL_CARD = "MODEL_CARD.md"
 

@@ -315,8 +315,8 @@ class _SampleViews:
         self.config, self.effect = config, dataset.effect
 
     def write(self, task, run: str, step: int) -> tuple[dict, np.ndarray]:
-        """Predict the views, write their grid PNG and the samples page; returns their mean SSIM and PSNR
-        and the grid (H, W, 3) uint8 (prediction | target per row)."""
+        """Predict the views and write their grid PNG; returns their mean SSIM and PSNR and the grid (H, W, 3)
+        uint8 (prediction | target per row)."""
         rows, ssims, psnrs = [], [], []
         for item in self.items:
             stride = task.stride
@@ -339,9 +339,4 @@ class _SampleViews:
         image = (np.concatenate(rows, axis=0) * 255 + 0.5).astype(np.uint8)
         Image.fromarray(image).resize((image.shape[1] * 2, image.shape[0] * 2), Image.NEAREST).save(
             os.path.join(folder, name))
-        pages = sorted(os.listdir(folder), reverse=True)
-        html = "".join(f"<h3>{p}</h3><img src='{runs.SAMPLES}/{p}'>" for p in pages if p.endswith(".png"))
-        with open(runs.path(run, runs.INDEX), "w") as handle:
-            handle.write(f"<html><body><h1>{self.config.model} / {self.config.effect}</h1>"
-                         f"<p>prediction | path-traced target</p>{html}</body></html>")
         return {"ssim": float(np.mean(ssims)), "psnr": float(np.mean(psnrs))}, image
