@@ -44,6 +44,7 @@ def _fmt(value, digits: int = 3) -> str:
 
 ABOVE_FLOOR = " (above the noise floor)"
 CURVES = (("path_tracer", "path tracer"), ("pt_oidn", "PT + OIDN"))  # summary.json key, label
+CURVES_SUMMARY = "The path tracer and PT + OIDN at each spp (the curves the equal-quality times are read on)"
 BUDGETS_MS = ((16.7, "16.7 ms (60 fps)"), (33.3, "33.3 ms (30 fps)"), (100.0, "100 ms"), (1000.0, "1 s"),
               (10000.0, "10 s"), (float("inf"), "no limit"))
 """The time budgets per frame of the decision table."""
@@ -92,9 +93,14 @@ def _equal(summary: dict, key: str, name: str, ms_per_frame: float) -> list[str]
     if not tracer:
         return ["-", "-"]
     equal, last = tracer["equal_quality_ms"][name], tracer["curve"][-1]["ms"]
-    if equal is None:
-        return [f"> {last:.1f}", f"> {last / ms_per_frame:.1f}x"]
-    return [_fmt(equal, 1), f"{equal / ms_per_frame:.1f}x"]
+    if equal is None:  # the curve never reaches the method's quality
+        return [f"> {last:.1f}", f"> {_speedup(last / ms_per_frame)}" if last >= ms_per_frame else "not reached"]
+    return [_fmt(equal, 1), _speedup(equal / ms_per_frame)]
+
+
+def _speedup(ratio: float) -> str:
+    """A time ratio (path tracer / method) as "N.Nx", or "N.Nx slower" below 1."""
+    return f"{ratio:.1f}x" if ratio >= 1 else f"{1 / ratio:.1f}x slower"
 
 
 def _ms(m: dict) -> str:
@@ -111,16 +117,17 @@ def _rows(summary: dict) -> list[list[str]]:
         rows.append([label, *_scores(m["mean"], m["mean_full"], m.get("temporal")), _ms(m),
                      *_equal(summary, "path_tracer", name, m["ms_per_frame"]),
                      *_equal(summary, "pt_oidn", name, m["ms_per_frame"])])
-    for key, label in CURVES:
-        for point in summary.get(key, {}).get("curve", []):
-            rows.append([f"{label} {point['spp']} spp", *_scores(point, _full(point), point.get("temporal")),
-                         _fmt(point["ms"], 1)]
-                        + ["-"] * 4)
     if "noise_floor" in summary:
         floor = summary["noise_floor"]
         rows.append([f"noise floor: the reference rendered again ({floor['spp']} spp)",
                      *_scores(floor, _full(floor), floor.get("temporal")), _fmt(floor["ms"], 1)] + ["-"] * 4)
     return rows
+
+
+def _curve_rows(summary: dict) -> list[list[str]]:
+    """The path tracer's and PT + OIDN's points, one row per spp."""
+    return [[f"{label} {point['spp']} spp", *_scores(point, _full(point), point.get("temporal")), _fmt(point["ms"], 1)]
+            for key, label in CURVES for point in summary.get(key, {}).get("curve", [])]
 
 
 def _uncertainty(summary: dict) -> list[str]:
@@ -179,13 +186,15 @@ def _plot(summary: dict, path: str) -> None:
     plt.close(fig)
 
 
-def _columns(summary: dict) -> tuple[list[str], list[list[str]]]:
-    """The header and rows of the every-method table; without the tWE column when nothing was on a path."""
-    rows = _rows(summary)
+def _tables(summary: dict) -> list[tuple[list[str], list[list[str]]]]:
+    """(header, rows) of the every-method table and of the curves' table (empty without a path tracer);
+    without the tWE column when nothing was on a camera path."""
+    tables = [(HEADER, _rows(summary)), (HEADER[:HEADER.index("ms/frame") + 1], _curve_rows(summary))]
     if "temporal" in summary:
-        return HEADER, rows
+        return tables
     drop = HEADER.index("tWE (camera paths)")
-    return [h for i, h in enumerate(HEADER) if i != drop], [[c for i, c in enumerate(r) if i != drop] for r in rows]
+    return [([h for i, h in enumerate(header) if i != drop], [[c for i, c in enumerate(r) if i != drop] for r in rows])
+            for header, rows in tables]
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
@@ -211,11 +220,14 @@ def _notes(summary: dict) -> list[str]:
 
 def markdown_section(summary: dict, plot: str | None = None) -> list[str]:
     """The report's Markdown lines of one evaluation's summary: its title, the method at each budget,
-    every method and the notes (then the quality-against-time plot at path ``plot``, when given)."""
-    header, rows = _columns(summary)
+    every method, the path tracer's curves (folded) and the notes (then the quality-against-time plot at
+    path ``plot``, when given)."""
+    (header, rows), (curve_header, curve_rows) = _tables(summary)
+    curves = ["<details markdown=\"1\"><summary>" + CURVES_SUMMARY + "</summary>", "", *_markdown_table(curve_header, curve_rows),
+              "", "</details>", ""] if curve_rows else []
     return [f"## {_title(summary)}", "", "### Which method at your budget", "",
             *_markdown_table(BUDGET_HEADER, budget_rows(summary)), "", "### Every method", "",
-            *_markdown_table(header, rows), "", *(f"{note}\n" for note in _notes(summary)),
+            *_markdown_table(header, rows), "", *curves, *(f"{note}\n" for note in _notes(summary)),
             *([f"![quality against time]({plot})", ""] if plot else [])]
 
 
@@ -252,10 +264,12 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
         prefix = f"{index:02d}_{summary['effect']}"
         plot = f"images/{prefix}_quality_time.png"
         _plot(summary, os.path.join(out_dir, plot))
-        header, rows = _columns(summary)
+        (header, rows), (curve_header, curve_rows) = _tables(summary)
+        curves = [f"<details><summary>{CURVES_SUMMARY}</summary>{_html_table(curve_header, curve_rows)}</details>"
+                  ] if curve_rows else []
         html_parts += [f"<h2>{html.escape(_title(summary))}</h2>", "<h3>Which method at your budget</h3>",
                        _html_table(BUDGET_HEADER, budget_rows(summary)), "<h3>Every method</h3>",
-                       _html_table(header, rows), *(f"<p>{html.escape(n)}</p>" for n in _notes(summary)),
+                       _html_table(header, rows), *curves, *(f"<p>{html.escape(n)}</p>" for n in _notes(summary)),
                        f"<p><img src='{plot}' alt='quality against time'></p>"]
         markdown += markdown_section(summary, plot)
         for grid in summary.get("grids", []):

@@ -293,3 +293,15 @@ def test_grid_captions_wrap_inside_their_tiles_and_the_error_scale_is_shown(eval
     assert grid.shape[1] % tiles == 0
     scale = grid[-2, -grid.shape[1] // tiles:]  # the scale tile's bottom row: dark to bright
     assert scale[:4].sum() < scale[-4:].sum()
+
+
+def test_the_report_folds_the_path_tracer_curves_and_writes_slow_methods_as_slower(evaluations):
+    """Issue 50, item 1: 22 curve rows sat among the methods, and speed-ups below 1 read "0.0x"."""
+    from neurender.evaluation.report import _speedup, markdown_section
+
+    lines = markdown_section(evaluations["ao"][1])
+    start, end = next(i for i, line in enumerate(lines) if line.startswith("<details")), lines.index("</details>")
+    curve_rows = [i for i, line in enumerate(lines) if line.startswith(("| path tracer ", "| PT + OIDN "))]
+    assert curve_rows and all(start < i < end for i in curve_rows)
+    assert sum(line.startswith("| noise floor") for line in lines) == 1
+    assert (_speedup(4.0), _speedup(0.25)) == ("4.0x", "4.0x slower")
