@@ -152,3 +152,16 @@ def test_help_and_version_import_neither_torch_nor_mitsuba():
 
     assert out.strip().splitlines()[-1] == "[]", out
     assert f"neurender {version('neurender')}" in out and "bench predict" in out
+
+
+def test_predict_runs_without_a_training_module(pair_dataset, tmp_path):
+    """Issue 49: `neurender predict --checkpoint pretrained:ao` built out of training (the GAN's
+    discriminator, two optimisers, TensorBoard); now its walk enters no ``neurender.training`` module."""
+    view = next(pair_dataset.rglob("000.exr"))
+    code = ("import sys; from neurender.commands.cli import main; "
+            f"status = main(['predict', '--checkpoint', 'pretrained:ao', '--input', {str(view)!r}, '--out', "
+            f"{str(tmp_path / 'out')!r}]); "
+            "print(status, sorted(m for m in sys.modules if m.startswith('neurender.training') or m == 'tensorboard'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
+    assert out.strip().splitlines()[-1] == "0 []", out
+    assert list((tmp_path / "out").rglob("*.exr"))

@@ -22,7 +22,7 @@ COMMANDS = {
     "validate": ("data", "check a dataset against the contract"),
     "convert": ("data", "bring your own G-buffer: EXRs in other conventions -> a dataset"),
     "stats": ("data", "per-family histograms of depth, normals, AO and luminance (PNG + JSON)"),
-    "train": ("learn", "train an effect predictor (attention cGAN or conditional diffusion)"),
+    "train": ("train", "train an effect predictor (attention cGAN or conditional diffusion)"),
     "predict": ("learn", "predict an effect from G-buffer EXRs with a trained run"),
     "export": ("learn", "export a run: ONNX for onnxruntime, or a shipped model folder"),
     "calibrate": ("learn", "fit a diffusion run's uncertainty scale on held-out views"),

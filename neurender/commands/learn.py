@@ -1,8 +1,8 @@
-"""The learning side's commands: train, predict, export, calibrate."""
+"""The commands that use trained models: predict, export, calibrate, models (none imports training)."""
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal
 
 from neurender import effects
@@ -17,43 +17,7 @@ from neurender.inference.predictor import Backend, Predictor, list_pretrained
 from neurender.inference.sampling import SamplingOptions
 from neurender.models import gate
 from neurender.run import runs
-from neurender.run.config import TrainConfig
 from neurender.run.inputs import guess_method
-from neurender.training.train import train
-
-
-@dataclass(kw_only=True)
-class TrainCommand:
-    """Train an effect predictor (attention cGAN or conditional diffusion). Every field of TrainConfig
-    (neurender/run/config.py) is a flag; nested configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD."""
-
-    config: TrainConfig = field(default_factory=TrainConfig, metadata={"flatten": True})
-    """The run's configuration."""
-    out: str
-    """Run directory."""
-    resume: bool = False
-    """Continue the run in --out from its checkpoint."""
-    width: int | None = None
-    """Base channel count of every network (sets --acgan.base-channels, --acgan.disc-channels and
-    --unet.base-channels; none: theirs)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
-    """Where the networks run."""
-    tensorboard: bool = True
-    """TensorBoard scalars (losses, the sample views' SSIM and PSNR) and sample grids in RUN/tensorboard
-    (tensorboard --logdir RUN); --no-tensorboard writes log.jsonl and the sample PNGs only."""
-
-
-def run_train(command: TrainCommand) -> int:
-    config = command.config
-    if command.width is not None:
-        config = replace(config, acgan=replace(config.acgan, base_channels=command.width, disc_channels=command.width),
-                         unet=replace(config.unet, base_channels=command.width))
-    result = train(config, command.out, resume=command.resume, devices=command.devices,
-                   tensorboard=command.tensorboard)
-    if result["rank"] == 0:
-        print(f"trained {config.model}/{config.effect} to step {result['step']} in {result['seconds']:.0f} s: "
-              f"{command.out}")
-    return 0
 
 
 @dataclass(kw_only=True)
@@ -184,6 +148,6 @@ def run_models(command: ModelsCommand) -> int:
     return 0
 
 
-COMMANDS = {"train": (TrainCommand, run_train), "predict": (PredictCommand, run_predict),
+COMMANDS = {"predict": (PredictCommand, run_predict),
             "export": (ExportCommand, run_export), "calibrate": (CalibrateCommand, run_calibrate),
             "models": (ModelsCommand, run_models)}
