@@ -127,8 +127,9 @@ def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_
 
 HARM = 1.03
 """How much more error than the classic method a gated model may leave on inputs out of their range."""
-GATED = ("gi", "gi-diffusion", "gi-fast")
-"""The shipped models with a trust gate (docs/models.md: a gate ships where it helped on the validation suite)."""
+GATED = ("gi", "gi-diffusion")
+"""The shipped models with a trust gate (docs/models.md: a gate ships where it helped on the validation suite;
+gi-fast's correction is scaled by the albedo instead, and its gate failed the white stress set)."""
 
 
 def test_exactly_the_chosen_shipped_models_have_a_gate():
@@ -136,13 +137,14 @@ def test_exactly_the_chosen_shipped_models_have_a_gate():
     assert sorted(p.parent.name for p in shipped.glob(f"*/{FILE}")) == sorted(GATED)
 
 
-@pytest.mark.parametrize("name", GATED)
-def test_a_gated_shipped_model_does_no_harm_where_its_inputs_leave_their_range(name, pair_dataset):
+@pytest.mark.parametrize("name", ("gi", "gi-diffusion", "gi-fast"))
+def test_a_shipped_gi_model_does_no_harm_where_its_radius_input_leaves_its_range(name, pair_dataset):
     """The AO radius read as 1 px and as 40 px at the median depth (the GI target does not depend on it;
-    the classic answer does): the gated model's error stays within HARM of its classic method's.
+    the classic answer does): the model's error stays within HARM of its classic method's.
 
-    The issue's target is no larger at all; measured on these 32 px, 4 spp views the shipped GI gates
-    leave 0.3-1.7 % more error than gi-ambient / gi-flat (without its gate gi-fast leaves 17 % more at 1 px)."""
+    The issue's target is no larger at all; measured on these 32 px, 4 spp views the gated GI GAN and
+    refiner leave 0.3-1.7 % more error than gi-ambient; gi-fast, ungated, 0.92 and 0.95 times gi-flat's
+    (the previous gi-fast: 17 % more at 1 px without its gate)."""
     from neurender import effects, space
     from neurender.baselines.camera import focal_pixels
     from neurender.baselines.methods import METHODS
