@@ -12,8 +12,11 @@ never trained on). Units: metres, Y up.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from neurender.base.errors import InputError
 from neurender.base.mitsuba import mi
 from scenes.assets import DM_CONTROL, PYBULLET, Source, mesh_arrays
 from scenes.procedural import ProceduralScene, diffuse, floor, mesh, two_sided
@@ -22,6 +25,8 @@ from scenes.studio import ASSETS, LIGHTS, backdrop, random_lighting, random_mate
 GROUNDS = ("floor", "backdrop", "interior")
 THIN = ("grating", "railing", "cable")
 THIN_PROBABILITY = 0.7
+MAX_DRAWS = 20
+"""Mesh draws per object before a family gives up on its source (unreadable files are drawn past)."""
 ROOM = (10.0, 4.5)
 """Interior width and depth (m), and height (m)."""
 
@@ -51,14 +56,14 @@ def build_clutter(seed: int, source: Source, object_count: int | None = None) ->
     spread, placed, records = 0.3 + 0.06 * count, [], []
     for i in range(count):
         group = str(rng.choice(sorted(catalog)))
-        path = catalog[group][int(rng.integers(len(catalog[group])))]
+        path, (vertices, faces) = _draw_mesh(catalog[group], rng)
         size, yaw = float(rng.uniform(0.2, 1.0)), float(rng.uniform(0, 360))
         tumble = bool(rng.random() < 0.4)
-        positions = _posed(mesh_arrays(path)[0], size, yaw, _random_rotation(rng) if tumble else np.eye(3))
+        positions = _posed(vertices, size, yaw, _random_rotation(rng) if tumble else np.eye(3))
         radius = float(np.linalg.norm(positions[:, [0, 2]], axis=1).max())
         x, z = _free_spot(rng, placed, radius, spread)
         bsdf, material = random_material(rng, has_uv=False)
-        scene[f"obj{i}"] = mesh(f"obj{i}", positions + [x, 0, z], mesh_arrays(path)[1], bsdf)
+        scene[f"obj{i}"] = mesh(f"obj{i}", positions + [x, 0, z], faces, bsdf)
         placed.append((x, z, radius))
         records.append({"group": group, "mesh": path.relative_to(root).as_posix(), "position": [x, 0.0, z],
                         "size": size, "yaw_deg": yaw, "tumbled": tumble} | material)
@@ -76,6 +81,18 @@ def build_clutter(seed: int, source: Source, object_count: int | None = None) ->
                            params={"seed": seed, "source": source.package, "license": source.license,
                                    "object_count": count, "ground": ground, "ground_albedo": albedo,
                                    "lighting": light_kind, "light": light, "objects": records, "thin": thin})
+
+
+def _draw_mesh(files: list[Path], rng: np.random.Generator) -> tuple[Path, tuple[np.ndarray, np.ndarray]]:
+    """A mesh file of ``files`` drawn with ``rng``, and its (vertices, triangles); a file that cannot be
+    read (a few of pybullet_data's OBJs are malformed) is drawn past, so one bad asset stops no render."""
+    for _ in range(MAX_DRAWS):
+        path = files[int(rng.integers(len(files)))]
+        try:
+            return path, mesh_arrays(path)
+        except InputError:
+            continue
+    raise InputError(f"none of {MAX_DRAWS} meshes drawn from {len(files)} files like {files[0]} could be read")
 
 
 def _ground(kind: str, bsdf: dict) -> dict:

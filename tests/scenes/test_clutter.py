@@ -98,3 +98,24 @@ def test_unreadable_mesh_and_missing_extra_are_one_clear_error(tmp_path, mitsuba
     missing = Source(package="neurender_no_such_meshes", extra="assets", license="-", provenance="-", groups={})
     with pytest.raises(InputError, match=r"not installed: pip install 'neurender\[assets\]'"):
         _ = missing.meshes
+
+
+def test_a_family_draws_past_an_unreadable_mesh(tmp_path, mitsuba):
+    """pybullet_data's random_urdfs/168/168.obj holds invalid vertex data: seed 3300 of the pybullet family
+    drew it and stopped a render. A file that cannot be read is drawn past; a source of nothing readable is
+    one clear error."""
+    from neurender.base.errors import InputError
+    from scenes.assets import PYBULLET
+    from scenes.clutter import MAX_DRAWS, _draw_mesh
+
+    broken = tmp_path / "broken.obj"
+    broken.write_text("v 0 0 nan\nv 1 0 0\nv 0 1 0\nf 1 2 3\n")
+    good = sorted(PYBULLET.meshes["toys"])[0]
+    path, (vertices, faces) = _draw_mesh([broken, good], np.random.default_rng(0))
+    assert path == good and len(faces) and np.isfinite(vertices).all()
+    with pytest.raises(InputError, match=f"none of {MAX_DRAWS} meshes"):
+        _draw_mesh([broken], np.random.default_rng(0))
+    from scenes import SceneRef, load, resolve
+
+    ref = resolve(["pybullet"], 1, 3300)[0]  # the scene that drew it: it loads now
+    assert load(SceneRef(ref.scene_id, "pybullet", ref.seed), 8).params["objects"]
