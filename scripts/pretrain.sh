@@ -34,7 +34,8 @@ CBOX=scenes/third_party/cbox/cbox-rgb.xml
 FAMILIES="forest objects room studio"
 
 # training data (DATASETS, default train_a train_b train_c): datasets that differ in AO radius, fog density,
-# resolution and framing; train_p holds third-party meshes (the pybullet family, the `assets` extra)
+# resolution and framing; train_p holds third-party meshes (the pybullet family, the `assets` extra),
+# train_pb/train_pw those meshes with every albedo 0 or 1, train_ps/train_pl with a small or large AO radius
 DATASETS=${DATASETS:-train_a train_b train_c}
 render() {
   case $1 in
@@ -50,7 +51,11 @@ render() {
       albedo=0; seed=3100; [ "$1" = train_pw ] && albedo=1 && seed=3200
       $NR generate pybullet --count 12 --views 4 --step-deg 90 --res 128 --spp 64 --seed "$seed" --fov-deg 35:80 \
         --distance-scale 0.7:1.4 --albedo "$albedo" --workers 2 --out "$OUT/$1" ;;
-    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p, train_pb, train_pw)" >&2; exit 2 ;;
+    train_ps|train_pl) # the pybullet family with an AO radius of 0.5 % and 15 % of the scene diagonal (issue 46)
+      fraction=0.005; seed=3300; [ "$1" = train_pl ] && fraction=0.15 && seed=3400
+      $NR generate pybullet --count 12 --views 4 --step-deg 90 --res 128 --spp 64 --seed "$seed" --fov-deg 35:80 \
+        --distance-scale 0.7:1.4 --ao-radius-fraction "$fraction" --workers 2 --out "$OUT/$1" ;;
+    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p, train_pb, train_pw, train_ps, train_pl)" >&2; exit 2 ;;
   esac
 }
 DATA=()

@@ -1,8 +1,9 @@
 """Export a run: a shipped model folder (what prediction needs, and nothing else) or an ONNX file.
 
-A shipped model is a run folder (`neurender.run.runs`) holding ``config.json`` (no EMA,
-no data paths) and a checkpoint with only the predicting network's weights, taken from the EMA
-when there is one, in fp16, beside its model card (`neurender.evaluation.model_card`).
+A shipped model is a run folder (`neurender.run.runs`) holding ``config.json`` (no EMA, no data
+paths, no ``init``: the recipe in its notes says where it started) and a checkpoint with only the
+predicting network's weights, taken from the EMA when there is one, in fp16, beside its model card
+(`neurender.evaluation.model_card`).
 """
 from __future__ import annotations
 
@@ -45,7 +46,7 @@ def pack(name: str, out_dir: str) -> str:
     with atomic_path(path, ".safetensors") as tmp:
         save_file(weights, tmp, metadata={"format": FORMAT, "step": metadata["step"], "model": run.config.model,
                                           "effect": run.config.effect})
-    runs.save_config(out_dir, dataclasses.replace(run.config.for_prediction(), data=()))
+    runs.save_config(out_dir, dataclasses.replace(run.config.for_prediction(), data=(), init=""))
     return path
 
 

@@ -295,8 +295,9 @@ class ResidualGenerator(nn.Module):
 
     def __init__(self, generator: nn.Module, guess_index: list[int], scale_index: list[int] | None = None):
         super().__init__()
-        for name, index in (("guess_index", guess_index), ("scale_index", scale_index or guess_index)):
-            if len(index) != generator.out_channels or not all(0 <= i < generator.in_channels for i in index):
+        for name, index in (("guess_index", guess_index), ("scale_index", scale_index)):
+            if index is not None and (len(index) != generator.out_channels
+                                      or not all(0 <= i < generator.in_channels for i in index)):
                 raise ValueError(f"{name} {index} must be {generator.out_channels} input channels of "
                                  f"0..{generator.in_channels - 1}")
         self.generator, self.guess_index = generator, list(guess_index)
