@@ -115,7 +115,6 @@ def test_a_family_draws_past_an_unreadable_mesh(tmp_path, mitsuba):
     assert path == good and len(faces) and np.isfinite(vertices).all()
     with pytest.raises(InputError, match=f"none of {MAX_DRAWS} meshes"):
         _draw_mesh([broken], np.random.default_rng(0))
-    from scenes import SceneRef, load, resolve
+    from scenes import load, resolve
 
-    ref = resolve(["pybullet"], 1, 3300)[0]  # the scene that drew it: it loads now
-    assert load(SceneRef(ref.scene_id, "pybullet", ref.seed), 8).params["objects"]
+    assert load(resolve(["pybullet"], 1, 3300)[0], 8).params["objects"]  # the scene that drew it loads now
