@@ -22,7 +22,14 @@ API = {
     "load_gbuffer": "neurender.inference.files",
     "load_view": "neurender.inference.files",
     "evaluate": "neurender.evaluation.evaluate",
+    "report": "neurender.evaluation.report",
     "convert": "data_gen.convert",
+    "generate": "data_gen.generator",
+    "GenerateOptions": "data_gen.generator",
+    "RenderOptions": "data_gen.options",
+    "validate": "data_gen.validate",
+    "train": "neurender.training.train",
+    "TrainConfig": "neurender.run.config",
 }
 """Public name -> the module that defines it."""
 __all__ = list(API)
