@@ -18,6 +18,7 @@ from safetensors.torch import save_file
 from neurender.base.atomic import atomic_path
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
+from neurender.base.paths import check_apart
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
 from neurender.inference.onnx import export_onnx
@@ -61,7 +62,7 @@ def export_shipped(name: str, out: str, eval_dirs: list[str], notes: str | None,
     for eval_dir in eval_dirs:
         load_summary(eval_dir)
     source = runs.open_run(name)
-    _refuse_inside(name, out)
+    check_apart(out, [runs.resolve(name)])  # the run it exports is never written over
     parent = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(parent):
         raise InputError(f"cannot write {out}: {parent} does not exist")
@@ -96,7 +97,7 @@ def export_onnx_file(name: str, out: str, size: tuple[int, int]) -> str:
     """Run ``name``'s predicting network as the ONNX file ``out`` taking frames of ``size`` (height, width),
     rounded up to the network's stride; a diffusion run exports its one-evaluation estimate (the mean
     sampler), its first-guess GAN inside. Returns the file's path."""
-    _refuse_inside(name, out)
+    check_apart(out, [runs.resolve(name)])  # the run it exports is never written over
     parent = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):
         raise InputError(f"--out {out} is a folder; give the ONNX file's path")
@@ -108,10 +109,3 @@ def export_onnx_file(name: str, out: str, size: tuple[int, int]) -> str:
     predictor = Predictor(name, SamplingOptions(sampler="mean", samples=1))
     height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
     return export_onnx(predictor.network, len(predictor.channels), out, height, width)
-
-
-def _refuse_inside(name: str, out: str) -> None:
-    """InputError when ``out`` is run ``name``'s folder or lies inside it."""
-    source, target = os.path.realpath(runs.resolve(name)), os.path.realpath(out)
-    if target == source or target.startswith(source + os.sep):
-        raise InputError(f"--out {out} is or lies inside the run {name} it exports; write the export elsewhere")

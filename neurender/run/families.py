@@ -143,8 +143,10 @@ def fast_network(config: TrainConfig, effect: Effect) -> torch.nn.Module:
 
 def scale_index(config: TrainConfig, effect: Effect) -> list[int] | None:
     """Positions of the albedo among the network's inputs when ``config.albedo_scaled``, else None."""
+    if not config.albedo_scaled:
+        return None
     names = inputs.channels(effect, config.inputs)
-    return [names.index(name) for name in ALBEDO] if config.albedo_scaled else None
+    return [names.index(name) for name in ALBEDO]
 
 
 def diffusion_model(config: TrainConfig, effect: Effect) -> Diffusion:

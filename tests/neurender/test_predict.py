@@ -185,7 +185,7 @@ def test_export_never_writes_into_the_run_it_exports(run, tmp_path):
     before = (Path(run) / "checkpoint.safetensors").read_bytes()
     for command in (ExportCommand(checkpoint=run, out=str(Path(run) / "checkpoint.safetensors"), size="32"),
                     ExportCommand(checkpoint=run, out=run, format="shipped")):
-        with pytest.raises(InputError, match="is or lies inside the run"):
+        with pytest.raises(InputError, match="is, lies inside or holds the input"):
             run_export(command)
     assert (Path(run) / "checkpoint.safetensors").read_bytes() == before
 
