@@ -1,7 +1,7 @@
 """Fit the trust gate of a run or shipped model on datasets it was not trained on (neurender.models.gate).
 
 Usage: python scripts/fit_gate.py RUN --data DIR... --out FOLDER [--steps 1000] [--seed 0] [--shift NAME=FACTOR...]
-                                  [--guard-only]
+                                  [--guard-only] [--ssim-weight W] [--albedo-scaled]
 FOLDER receives a copy of the run's files (config, checkpoint, calibration, card) and gate.safetensors,
 so `neurender evaluate --method FOLDER` scores the gated model beside the ungated one; gate.json
 records the fit. Copy gate.safetensors into neurender/pretrained/NAME to ship it.
@@ -29,10 +29,14 @@ def main() -> None:
                              "depend on: GI's ao_radius)")
     parser.add_argument("--guard-only", action="store_true",
                         help="fit the input range alone: the network's answer inside it, the classic one outside")
+    parser.add_argument("--ssim-weight", type=float, default=0.0,
+                        help="add W x (1 - SSIM) on the surfaces to the fit's L1 loss")
+    parser.add_argument("--albedo-scaled", action="store_true",
+                        help="multiply the gate's weight by the albedo (GI: a black surface keeps the classic answer)")
     args = parser.parse_args()
     shifts = tuple({name: float(factor)} for name, factor in (item.split("=") for item in args.shift))
     gate, record = fit_gate(args.run, args.data, steps=args.steps, seed=args.seed, shifts=shifts,
-                            guard_only=args.guard_only)
+                            guard_only=args.guard_only, ssim_weight=args.ssim_weight, albedo_scaled=args.albedo_scaled)
     source = runs.resolve(args.run)
     os.makedirs(args.out, exist_ok=True)
     for name in os.listdir(source):

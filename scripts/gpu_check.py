@@ -20,7 +20,7 @@ import torch
 
 from neurender.base.view import SYNTHETIC_VIEW
 from neurender.commands.arguments import parse_size
-from neurender.device import device_label, resolve_device
+from neurender.device import DeviceOptions, device_label, resolve_device
 from neurender.evaluation.timing import time_ms
 from neurender.inference.predictor import Predictor
 from neurender.run import runs
@@ -38,11 +38,11 @@ def frame(predictor, height, width):
 
 
 for name in runs.shipped():
-    if runs.open_run(f"pretrained:{name}").config.model != "acgan":
+    if runs.open_run(name).config.model != "acgan":
         continue
-    cpu = Predictor(f"pretrained:{name}", device="cpu")
+    cpu = Predictor(name, devices=DeviceOptions(device="cpu"))
     for precision in ("fp32", "bf16"):
-        predictor = Predictor(f"pretrained:{name}", device=str(DEVICE), precision=precision)
+        predictor = Predictor(name, devices=DeviceOptions(device=str(DEVICE), precision=precision))
         for size, (height, width) in SIZES.items():
             inputs, mask = frame(predictor, height, width)
             if DEVICE.type == "cuda":

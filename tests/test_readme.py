@@ -28,3 +28,14 @@ def test_the_quickstart_runs_as_written(tmp_path):
     proc = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env, capture_output=True, text=True,
                           timeout=300)
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_the_shipped_model_table_is_the_figures_each_model_holds():
+    """The README's table is what `scripts/model_figures.py --markdown` prints from the figures.json files."""
+    proc = subprocess.run([sys.executable, "scripts/model_figures.py", "--markdown"], cwd=REPO, env=BASE_ENV,
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    rows = proc.stdout.splitlines()
+    assert len(rows) == 2 + len(list((REPO / "neurender" / "pretrained").glob("*/config.json")))
+    readme = (REPO / "README.md").read_text()
+    assert "\n".join(rows) in readme

@@ -61,7 +61,7 @@ def background_airlight(rgb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Airlight estimate (B, 3): the per-channel mean of the fog-free radiance ``rgb`` (B, 3, H, W)
     on the background pixels (``mask`` (B, 1, H, W) is 0) of the same view, 1.0 when the view has
     none (closed rooms). It never looks at a fogged image."""
-    background = (mask < 0.5).to(rgb.dtype)
+    background = on_surface(mask).logical_not_().to(rgb.dtype)
     count = background.sum(dim=(1, 2, 3))
     sums = torch.einsum("bchw,bkhw->bc", rgb, background)  # (rgb * background).sum(dim=(2, 3)), no new image
     return torch.where(count[:, None] > 0, sums / count.clamp_min(1)[:, None], torch.ones_like(sums))

@@ -5,10 +5,8 @@ Figures come from one run on this machine; compare ratios, not absolute times.
 """
 from __future__ import annotations
 
-import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -33,7 +31,7 @@ from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.methods import Methods
 from neurender.evaluation.report import load_summary
 from neurender.evaluation.scoring import score
-from neurender.evaluation.timing import resized_item, time_ms
+from neurender.evaluation.timing import measure_in_child, resized_item, time_ms
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.run import runs
@@ -144,17 +142,6 @@ def _mean_ssim(predictor, dataset) -> float:
     return float(np.mean(scores)) if scores else math.nan
 
 
-def _measure_in_child(method: str, data: str, height: int, width: int, repeats: int, device: str) -> dict:
-    code = ("import json, sys; from neurender.evaluation.timing import measure_frame; "
-            "print(json.dumps(measure_frame(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "
-            "int(sys.argv[5]), sys.argv[6])))")
-    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats),
-                             device], capture_output=True, text=True)
-    if result.returncode:
-        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
-    return json.loads(result.stdout.strip().splitlines()[-1])
-
-
 def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), sizes=("128", "256", "512"),
                   ddim_steps=(1, 2, 4, 8, 16, 50), repeats: int = 3, devices: DeviceOptions = DeviceOptions()) -> dict:
     """Held-out SSIM and ms/frame at the dataset's resolution of each run (for diffusion one row per
@@ -177,13 +164,12 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
     print(f"  {'run':24s}{'steps':>6s}{'ms@data':>10s}{'SSIM':>8s}{'PT ms':>9s}{'speed-up':>10s}")
     methods = []
     for run in checkpoints:
-        base = Predictor(run, device=str(device), precision=devices.precision)
+        base = Predictor(run, devices=devices)
         dataset = GBufferDataset(data, base.effect.name, split=held_out_split(data))
         curve = curves.get(base.effect.name, [])
         item = dataset[0]
         for steps in ddim_steps if base.model.stochastic else (None,):
-            predictor = Predictor(run, SamplingOptions(steps=steps), device=str(device),
-                                  precision=devices.precision) if steps else base
+            predictor = Predictor(run, SamplingOptions(steps=steps), devices=devices) if steps else base
             with torch.no_grad():
                 ms = time_ms(lambda: predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0],
                              repeats)
@@ -202,7 +188,7 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
     for method in methods:
         label = os.path.basename(os.path.normpath(method))
         for token, (height, width) in shapes.items():
-            row = _measure_in_child(method, data, height, width, repeats, str(device))
+            row = measure_in_child(method, data, height, width, repeats, str(device))
             scaling[f"{label}@{token}"] = row
             size = f"{width}x{height}"
             if "error" in row:
@@ -240,7 +226,7 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
             height, width = parse_size(token)
             for label, method in names.items():
                 mean = summary["methods"][label]["mean"]
-                measured = _measure_in_child(method, summary["data_dir"], height, width, repeats, str(device))
+                measured = measure_in_child(method, summary["data_dir"], height, width, repeats, str(device))
                 row = {"method_ms": measured.get("ms")} | ({"error": measured["error"]} if "error" in measured else {})
                 for key in ("path_tracer", "pt_oidn"):
                     spp = equal_quality_spp(summary[key]["curve"], mean)

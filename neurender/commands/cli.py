@@ -26,7 +26,7 @@ COMMANDS = {
     "predict": ("learn", "predict an effect from G-buffer EXRs with a trained run"),
     "export": ("learn", "export a run: ONNX for onnxruntime, or a shipped model folder"),
     "calibrate": ("learn", "fit a diffusion run's uncertainty scale on held-out views"),
-    "models": ("learn", "list the shipped models: effect, family, the classic answer each reads, trust gate"),
+    "models": ("learn", "list the shipped models: what each reads, quality beside its classic method, ms at 1080p"),
     "evaluate": ("evaluate", "score methods (baselines, runs) against the path-traced reference"),
     "report": ("evaluate", "HTML and Markdown report from evaluation folders"),
     "demo": ("demo", "the whole flow on the built-in scenes: data, training, evaluation, report"),

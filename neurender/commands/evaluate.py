@@ -67,8 +67,8 @@ def run_evaluate(command: EvaluateCommand) -> int:
 
 @dataclass(kw_only=True)
 class ReportCommand:
-    """One page, HTML and Markdown, from evaluation folders: for each effect the best method at each time
-    budget, then every method; its images in the same folder (it opens with no server)."""
+    """One page from evaluation folders: for each effect the best method at each time budget, then every
+    method. index.html is self-contained (its images embedded); report.md links copies in images/."""
 
     eval_dirs: tuple[str, ...] = field(metadata={"positional": True, "metavar": "EVAL_DIR"})
     """Evaluation folders (neurender evaluate --out)."""

@@ -1,11 +1,9 @@
 """The commands that use trained models: predict, export, calibrate, models (none imports training)."""
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from typing import Literal
 
-from neurender import effects
 from neurender.base.view import ViewParameters
 from neurender.commands.arguments import SIZE, parse_size
 from neurender.device import DeviceOptions
@@ -13,11 +11,10 @@ from neurender.evaluation.model_card import size_text
 from neurender.evaluation.shipping import export_onnx_file, export_shipped
 from neurender.inference.calibration import calibrate
 from neurender.inference.files import predict_files
-from neurender.inference.predictor import Backend, Predictor, list_pretrained
+from neurender.inference.predictor import Backend, Predictor
 from neurender.inference.sampling import SamplingOptions
-from neurender.models import gate
 from neurender.run import runs
-from neurender.run.inputs import guess_method
+from neurender.run.catalog import pretrained_models
 
 
 @dataclass(kw_only=True)
@@ -58,8 +55,8 @@ class PredictCommand:
 
 def run_predict(command: PredictCommand) -> int:
     predictor = Predictor(command.checkpoint, command.sampling, backend=command.backend, tile=command.tile,
-                          internal_res=command.internal_res, device=command.devices.device,
-                          precision=command.devices.precision, gate=command.gate)
+                          internal_res=command.internal_res, devices=command.devices,
+                          gate=command.gate)
     given = ViewParameters(fov_x=command.fov_deg, ao_radius=command.ao_radius, sigma_t=command.sigma_t,
                            background_distance=command.background_distance)
     written = predict_files(predictor, command.input, command.out, given=given, previews=command.preview)
@@ -126,25 +123,29 @@ def run_calibrate(command: CalibrateCommand) -> int:
 
 @dataclass(kw_only=True)
 class ModelsCommand:
-    """The shipped models: what each predicts, its family, the classic answer it reads, its trust gate."""
+    """The shipped models: what each predicts and reads, its trust gate, its quality beside its classic
+    method on the report suite and its ms per 1080p frame (`neurender.run.catalog`)."""
 
     effect: str | None = None
     """Only the models of this effect (ao, fog, gi)."""
 
 
 def run_models(command: ModelsCommand) -> int:
-    rows = [("model", "effect", "family", "reads", "gate", "weights")]
-    for name in list_pretrained(command.effect):
-        run = runs.open_run(name)
-        config, effect = run.config, effects.get(run.config.effect)
-        reads = config.first_guess or guess_method(effect, config.inputs) or "the G-buffer only"
-        rows.append((name, config.effect, config.model, reads,
-                     "yes" if os.path.isfile(runs.path(run.folder, gate.FILE)) else "-",
-                     size_text(os.path.getsize(run.checkpoint_path))))
+    models = pretrained_models(command.effect)
+    rows = [("model", "effect", "family", "reads", "gate", "weights", "SSIM / PSNR / FLIP", "classic method",
+             "ms@1080p")]
+    for model in models:
+        figures = model.figures
+        measured = (figures.model.text(), f"{figures.classic_method} {figures.classic.text()}",
+                    f"{figures.ms_1080p:.0f}") if figures else ("-", "-", "-")
+        rows.append((model.name, model.effect, model.family, model.reads, "yes" if model.gate else "-",
+                     size_text(model.weights_bytes), *measured))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
-    print("figures and speed: each model's MODEL_CARD.md (neurender/pretrained/NAME), docs/models.md")
+    for suite, timing in sorted({(m.figures.suite, m.figures.timing) for m in models if m.figures}):
+        print(f"quality: surface means on {suite}; time: {timing}")
+    print("more figures: each model's MODEL_CARD.md (neurender/pretrained/NAME), docs/models.md")
     return 0
 
 

@@ -37,7 +37,7 @@ class Methods:
             raise InputError(f"unknown method {', '.join(map(repr, unknown))} for effect {effect}; "
                              f"valid methods: {', '.join(valid) or 'none'} or a training run directory")
         self.names = list(dict.fromkeys(names))
-        self.predictors = {name: Predictor(name, sampling, device=devices.device, precision=devices.precision)
+        self.predictors = {name: Predictor(name, sampling, devices=devices)
                            for name in self.names if name not in valid}
         for name, predictor in self.predictors.items():
             if predictor.effect.name != effect:

@@ -1,5 +1,5 @@
-"""`neurender report`: one page (HTML and Markdown, with its images in the same folder) from evaluation
-folders.
+"""`neurender report`: one page from evaluation folders, as a self-contained HTML file (its images
+embedded) and as Markdown (its images in the same folder).
 
 Per evaluation: first the answer to "which method at my budget" (`budget_rows`: for each time
 per frame, the method within it closest to the reference, path tracing included), then a table of
@@ -8,14 +8,16 @@ on the full frame, the temporal warped error on camera paths, ms per frame, the 
 tracer and of path tracing +
 OIDN and the speed-up over each; a method above the reference's noise floor is marked), the
 curves' points and the noise floor, a plot of surface SSIM against time per frame with both
-curves and the floor as a line, and the image grids. Images are copied next to the page,
-so the folder opens in a browser with no server.
+curves and the floor as a line, and the image grids. ``index.html`` holds its images (PNG data
+URIs): it can be mailed or moved alone; ``report.md`` links the copies in ``images/``.
 """
 from __future__ import annotations
 
+import base64
 import html
 import json
 import os
+import re
 import shutil
 
 from neurender.base.errors import InputError
@@ -231,8 +233,20 @@ def markdown_section(summary: dict, plot: str | None = None) -> list[str]:
             *([f"![quality against time]({plot})", ""] if plot else [])]
 
 
+def _inline_code(text: str) -> str:
+    """Escaped HTML ``text`` with its Markdown `code` spans as <code> elements."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", text)
+
+
+def _embedded(path: str) -> str:
+    """The PNG file ``path`` as a data URI (an <img> source that needs no file beside the page)."""
+    with open(path, "rb") as handle:
+        return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
+
+
 def report(eval_dirs: list[str], out_dir: str) -> str:
-    """Write ``out_dir``/index.html and report.md from ``eval_dirs``; returns the HTML path."""
+    """Write ``out_dir``/index.html (self-contained) and report.md (with ``out_dir``/images) from
+    ``eval_dirs``; returns the HTML path."""
     if not eval_dirs:
         raise InputError("give at least one evaluation folder")
     summaries = [(d, load_summary(d)) for d in eval_dirs]
@@ -269,13 +283,13 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
                   ] if curve_rows else []
         html_parts += [f"<h2>{html.escape(_title(summary))}</h2>", "<h3>Which method at your budget</h3>",
                        _html_table(BUDGET_HEADER, budget_rows(summary)), "<h3>Every method</h3>",
-                       _html_table(header, rows), *curves, *(f"<p>{html.escape(n)}</p>" for n in _notes(summary)),
-                       f"<p><img src='{plot}' alt='quality against time'></p>"]
+                       _html_table(header, rows), *curves, *(f"<p>{_inline_code(html.escape(n))}</p>" for n in _notes(summary)),
+                       f"<p><img src='{_embedded(os.path.join(out_dir, plot))}' alt='quality against time'></p>"]
         markdown += markdown_section(summary, plot)
         for grid in summary.get("grids", []):
             name = f"images/{prefix}_{os.path.basename(grid)}"
             shutil.copyfile(os.path.join(eval_dir, grid), os.path.join(out_dir, name))
-            html_parts.append(f"<p><img src='{name}' alt='{html.escape(grid)}'></p>")
+            html_parts.append(f"<p><img src='{_embedded(os.path.join(out_dir, name))}' alt='{html.escape(grid)}'></p>")
             markdown.append(f"![{grid}]({name})")
         markdown.append("")
     html_parts.append("</body></html>")

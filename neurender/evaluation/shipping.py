@@ -8,6 +8,7 @@ predicting network's weights, taken from the EMA when there is one, in fp16, bes
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import shutil
 import tempfile
@@ -15,17 +16,20 @@ import tempfile
 import torch
 from safetensors.torch import save_file
 
-from neurender.base.atomic import atomic_path
+from neurender import effects
+from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
+from neurender.evaluation.timing import measure_in_child
 from neurender.inference.onnx import export_onnx
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.models import gate
 from neurender.run import runs
+from neurender.run.catalog import METRICS, Figures, Quality
 from neurender.run.checkpoint import FORMAT, NETWORK
 from neurender.run.families import FAMILIES, predicting
 
@@ -109,3 +113,36 @@ def export_onnx_file(name: str, out: str, size: tuple[int, int]) -> str:
     predictor = Predictor(name, SamplingOptions(sampler="mean", samples=1))
     height, width = (-(-s // predictor.stride) * predictor.stride for s in size)
     return export_onnx(predictor.network, len(predictor.channels), out, height, width)
+
+
+FIGURES_FRAME = (1080, 1920)
+"""(height, width) of the frame timed for a shipped model's figures."""
+
+
+def write_figures(name: str, eval_dir: str, suite: str, command: str, frame: tuple[int, int] = FIGURES_FRAME,
+                  repeats: int = 3) -> Figures:
+    """Write the `neurender.run.catalog.Figures` of the shipped model ``name`` (``pretrained:NAME``) into
+    its folder: its surface means and its effect's classic method's (``first_guess``) in the evaluation
+    ``eval_dir``, which scored both, and the median ms of ``repeats`` frames after one untimed frame, of a
+    ``frame`` (height, width; labelled 1080p) of that evaluation's dataset, in a fresh process on the CPU.
+    ``suite`` names the views for a reader, ``command`` says how the evaluation was made."""
+    if not name.startswith(runs.PREFIX):
+        raise InputError(f"{name} is not a shipped model (pretrained:NAME)")
+    folder = runs.resolve(name)  # InputError for an unknown shipped name
+    summary = load_summary(eval_dir)
+    classic = effects.get(summary["effect"]).first_guess
+    missing = [m for m in (name, classic) if m not in summary["methods"]]
+    if missing:
+        raise InputError(f"{eval_dir} did not score {', '.join(missing)}")
+    timed = measure_in_child(name, summary["data_dir"], *frame, repeats=repeats, warm_up=True)
+    if "error" in timed:
+        raise InputError(f"timing {name} failed: {timed['error']}")
+    means = {m: Quality(**{k: summary["methods"][m]["mean"][k] for k in METRICS}) for m in (name, classic)}
+    figures = Figures(suite=suite, views=summary["views_masked"], model=means[name], classic_method=classic,
+                      classic=means[classic], ms_1080p=round(timed["ms"], 1),
+                      timing=f"{frame[1]}x{frame[0]}, cpu, {torch.get_num_threads()} threads, median of {repeats} "
+                             "after one untimed",
+                      command=command, measured=datetime.date.today().isoformat())
+    Figures.from_json(figures.to_json(), name)  # the checks a reader makes: finite, positive
+    write_json_atomic(runs.path(folder, runs.FIGURES), figures.to_json())
+    return figures

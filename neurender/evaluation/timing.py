@@ -5,7 +5,10 @@ allocations warm; a first call over `KEEP_FIRST_CALL_ABOVE_S` is kept as it is).
 """
 from __future__ import annotations
 
+import json
 import resource
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -70,16 +73,37 @@ def effect_of(method: str) -> str:
     return next(e.name for e in effects.EFFECTS.values() if method in e.baselines)
 
 
-def measure_frame(method: str, data: str, height: int, width: int, repeats: int, device: str = "cpu") -> dict:
-    """ms/frame (median of ``repeats`` after a warm-up call) and peak RSS of ``method`` (a run or a
-    baseline name) on held-out view 0 of ``data`` scaled to height x width. Run it in a fresh
-    process (``neurender bench predict`` does): the peak RSS is the process's own. Runs predict on
-    ``device``; their output comes back to the CPU inside the timed call (a GPU's work is complete)."""
+def measure_frame(method: str, data: str, height: int, width: int, repeats: int, device: str = "cpu",
+                  warm_up: bool = False) -> dict:
+    """ms/frame (`time_ms`: median of ``repeats`` after a warm-up call, a first call over
+    `KEEP_FIRST_CALL_ABOVE_S` kept as it is; with ``warm_up``, one untimed call and then the median of
+    ``repeats`` timed ones, however long) and peak RSS of ``method`` (a run or a baseline name) on
+    held-out view 0 of ``data`` scaled to height x width. Run it in a fresh process (``neurender bench
+    predict`` does): the peak RSS is the process's own. Runs predict on ``device``; their output comes
+    back to the CPU inside the timed call (a GPU's work is complete)."""
     effect = effect_of(method)
     dataset = GBufferDataset(data, effect, split=held_out_split(data))
     item = resized_item(dataset, 0, height, width)
     methods = Methods(effect, [method], devices=DeviceOptions(device=device))
     with torch.no_grad():
-        ms = time_ms(lambda: methods.run(method, item), repeats)
+        if warm_up:
+            methods.run(method, item)
+            ms = 1000 * float(np.median([wall_clock(lambda: methods.run(method, item))()[1] for _ in range(repeats)]))
+        else:
+            ms = time_ms(lambda: methods.run(method, item), repeats)
     return {"ms": ms, "ms_per_mp": ms / (height * width / 1e6),
             "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
+def measure_in_child(method: str, data: str, height: int, width: int, repeats: int = 3, device: str = "cpu",
+                     warm_up: bool = False) -> dict:
+    """`measure_frame` in a fresh Python process (its peak RSS is the method's own; no warm state of an
+    earlier method); ``{"error": last line of its stderr}`` when it fails."""
+    code = ("import json, sys; from neurender.evaluation.timing import measure_frame; "
+            "print(json.dumps(measure_frame(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), "
+            "int(sys.argv[5]), sys.argv[6], sys.argv[7] == 'warm')))")
+    result = subprocess.run([sys.executable, "-c", code, method, data, str(height), str(width), str(repeats),
+                             device, "warm" if warm_up else "as-is"], capture_output=True, text=True)
+    if result.returncode:
+        return {"error": (result.stderr.strip().splitlines() or ["failed"])[-1]}
+    return json.loads(result.stdout.strip().splitlines()[-1])

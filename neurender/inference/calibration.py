@@ -39,7 +39,7 @@ def calibrate(run: str, data_dir: str, sampling: SamplingOptions = SamplingOptio
         raise InputError("calibrate writes into the run folder: give the folder of a shipped model, not pretrained:NAME")
     if sampling.samples < 2:
         raise InputError(f"calibration needs --samples of at least 2 (the spread of one draw is 0), got {sampling.samples}")
-    predictor = Predictor(run, sampling, device=devices.device, precision=devices.precision)
+    predictor = Predictor(run, sampling, devices=devices)
     if not predictor.model.stochastic:
         raise InputError(f"{run} is a {predictor.config.model} run: only diffusion runs draw samples to calibrate")
     predictor.std_scale = 1.0  # fit on the raw spread

@@ -5,7 +5,8 @@ path as inference, gate off); its network input x and model-space prediction are
 path-traced target in model space and the view's light. The gate's input range is fitted on the
 surface pixels of all views; its network then learns, on random crops, the per-pixel weight that
 brings ``guess + g * d`` closest to the target where the metrics compare them: L1 of the display
-values (`displayed`) on the surfaces.
+values (`displayed`) on the surfaces, plus, with an ``ssim_weight``, that weight times 1 - SSIM there
+(L1 alone keeps corrections that gain PSNR where they lose structure).
 """
 from __future__ import annotations
 
@@ -14,9 +15,10 @@ from dataclasses import replace
 import torch
 from tqdm import tqdm
 
-from neurender import space
+from neurender import effects, metrics, space
 from neurender.base.errors import InputError
 from neurender.data import GBufferDataset
+from neurender.device import DeviceOptions
 from neurender.inference.predictor import Predictor
 from neurender.models.gate import TrustGate
 
@@ -77,21 +79,30 @@ def displayed(y: torch.Tensor, light: torch.Tensor, hdr: bool) -> torch.Tensor:
 
 
 def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, batch: int = 16, lr: float = 2e-3,
-             seed: int = 0, width: int = 16, shifts: tuple[dict, ...] = (), guard_only: bool = False
-             ) -> tuple[TrustGate, dict]:
+             seed: int = 0, width: int = 16, shifts: tuple[dict, ...] = (), guard_only: bool = False,
+             ssim_weight: float = 0.0, albedo_scaled: bool = False) -> tuple[TrustGate, dict]:
     """A fitted gate for ``run`` and a record of the fit (views, first and last crop loss, the surface L1
     of the display values of the guess, the network, the gate before fitting and the fitted gate on
     the views); ``shifts`` as for `collect`. ``guard_only``: fit the input range alone and trust
-    the network everywhere inside it (`TrustGate.trust_inside_range`; ``steps`` unused)."""
-    predictor = Predictor(run, backend="torch", device="cpu", gate=False)
+    the network everywhere inside it (`TrustGate.trust_inside_range`; ``steps`` unused).
+    ``ssim_weight``: the loss adds this times the surface mean of 1 - SSIM (11 px windows) of the crops.
+    ``albedo_scaled``: the gate's weight is multiplied by the albedo the network reads (`TrustGate`;
+    effects whose target is RGB: GI)."""
+    predictor = Predictor(run, backend="torch", devices=DeviceOptions(device="cpu"), gate=False)
     guess = predictor.effect.guess_channels
     index = [predictor.channels.index(name) for name in guess] if set(guess) <= set(predictor.channels) else None
     if index is None:
         raise InputError(f"{run} reads no classic guess ({predictor.config.inputs} inputs): a gate has nothing to "
                          f"fall back to")
+    scale = None
+    if albedo_scaled:
+        if predictor.effect.targets != effects.RGB or not set(effects.ALBEDO) <= set(predictor.channels):
+            raise InputError(f"an albedo-scaled gate is for runs that read the albedo and predict RGB (GI), not "
+                             f"{run} ({predictor.effect.name})")
+        scale = [predictor.channels.index(name) for name in effects.ALBEDO]
     data = collect(predictor, datasets, shifts)
     torch.manual_seed(seed)
-    gate = TrustGate(data["x"].shape[1], index, width)
+    gate = TrustGate(data["x"].shape[1], index, width, scale_index=scale)
     gate.fit_range(data["x"], data["mask"])
 
     hdr = predictor.effect.hdr
@@ -123,12 +134,16 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, b
         light = data["light"][views]
         out = displayed(gate(crop_of["x"], crop_of["prediction"]), light, hdr)
         target = displayed(crop_of["target"], light, hdr)
-        loss = ((out - target).abs() * crop_of["mask"]).sum() / crop_of["mask"].sum().clamp_min(1)
+        surface = crop_of["mask"].sum().clamp_min(1)
+        loss = ((out - target).abs() * crop_of["mask"]).sum() / surface
+        if ssim_weight:
+            loss = loss + ssim_weight * ((1 - metrics.ssim_map(out, target)) * crop_of["mask"]).sum() / surface
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
         losses.append(loss.item())
-    record = {"views": n, "steps": steps, "loss_first": losses[0], "loss_last": sum(losses[-50:]) / len(losses[-50:]),
+    record = {"views": n, "steps": steps, "ssim_weight": ssim_weight, "albedo_scaled": albedo_scaled,
+              "loss_first": losses[0], "loss_last": sum(losses[-50:]) / len(losses[-50:]),
               "l1_guess": l1(data["x"][:, index]), "l1_network": l1(data["prediction"]), "l1_start": l1_start,
               "l1_gated": l1(gated())}
     return gate.eval(), record

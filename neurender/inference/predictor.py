@@ -19,7 +19,7 @@ from neurender.base.errors import InputError
 from neurender.base.view import ViewParameters
 from neurender.baselines.kernels import joint_bilateral_upsample
 from neurender.baselines.upsample import nearest_downsample
-from neurender.device import Precision, resolve_device
+from neurender.device import DeviceOptions, Precision, resolve_device
 from neurender.inference import named
 from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
@@ -44,8 +44,7 @@ def list_pretrained(effect: str | None = None) -> list[str]:
     `Predictor` and every ``--checkpoint`` take. ``neurender models`` prints them with what they read."""
     if effect is not None:
         effects.get(effect)  # InputError for an unknown effect
-        return runs.shipped(effect)
-    return [runs.PREFIX + name for name in runs.shipped()]
+    return runs.shipped(effect)
 
 
 class Predictor:
@@ -65,20 +64,21 @@ class Predictor:
     context `MARGIN`); None tiles a GAN automatically above `AUTO_TILE_PIXELS`.
     ``internal_res``: predict at this many pixels on the short side (when the image is larger) and
     upsample with the G-buffer's depth and normals as guide (`neurender.baselines.upsample`).
-    ``device`` and ``precision`` (`neurender.device`): where the network, the value-space mapping
-    and the upsampling run; results come back on the inputs' device.
+    ``devices`` (`neurender.device.DeviceOptions`, as every command takes it): where and in which
+    precision the network, the value-space mapping and the upsampling run; results come back on the
+    inputs' device.
     ``gate``: when the run has a trust gate (`neurender.models.gate`), keep the network's
     correction of its classic guess only where the gate trusts it (False: the network's own answer).
     """
 
     def __init__(self, run: str, sampling: SamplingOptions = SamplingOptions(), *, backend: Backend = "auto",
-                 tile: int | None = None, internal_res: int | None = None, device: str = "auto",
-                 precision: str = "auto", gate: bool = True):
+                 tile: int | None = None, internal_res: int | None = None, devices: DeviceOptions = DeviceOptions(),
+                 gate: bool = True):
         sampling.check()
-        self.device = resolve_device(device)
+        self.device = resolve_device(devices.device)
         if backend == "onnxruntime" and self.device.type != "cpu":
-            raise InputError(f"the onnxruntime backend runs on the CPU; give --device cpu, not {device}")
-        self.precision = Precision(precision, self.device)
+            raise InputError(f"the onnxruntime backend runs on the CPU; give --device cpu, not {devices.device}")
+        self.precision = Precision(devices.precision, self.device)
         if tile is not None and tile <= 2 * MARGIN:
             raise InputError(f"--tile must be more than {2 * MARGIN} pixels (twice the margin), got {tile}")
         if internal_res is not None and internal_res < 1:

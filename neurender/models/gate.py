@@ -6,7 +6,10 @@ correction ``d = prediction - guess``. The gate shrinks it per pixel and target 
 is a small convolutional network's sigmoid, reading the network input and ``d``, fitted on
 scenes the network was not trained on (`neurender.inference.gate`), times an input-range
 guard: a pixel any of whose input channels lies outside the range seen while fitting (widened by
-`RANGE_MARGIN` of its span) keeps the guess. Everything happens in the model's [-1, 1] space.
+`RANGE_MARGIN` of its span) keeps the guess. A gate with a ``scale_index`` (GI's) also multiplies
+``g`` by min(albedo / `ALBEDO_FULL`, 1), per colour: light a diffuse surface reflects is proportional to
+its albedo, so on a black surface the guess is kept exactly, and the correction fades out on surfaces
+that reflect almost nothing. Everything happens in the model's [-1, 1] space.
 """
 from __future__ import annotations
 
@@ -29,22 +32,30 @@ RANGE_MARGIN = 0.1
 """The input-range guard widens each channel's fitted range by this share of its span on both sides."""
 GUARD_ONLY_BIAS = 40.0
 """The last bias of a guard-only gate (`TrustGate.trust_inside_range`): sigmoid(40) is 1 in float32."""
+ALBEDO_FULL = 0.05
+"""An albedo-scaled gate keeps its whole weight from this albedo up (below, the weight falls linearly to 0):
+scaling by the albedo itself would shrink corrections that are already proportional to it."""
 WORK_SIDE = 128
 """Largest short side the gate's network reads (the fitting views' size): larger images are averaged
 down to it, so its cost stays that of a small image (what the gate adds at 1080p: docs/models.md)."""
 
 
 class TrustGate(nn.Module):
-    """``guess + g * (prediction - guess)``, g = sigmoid(net([x, d])) * inside(x).
+    """``guess + g * (prediction - guess)``, g = sigmoid(net([x, d])) * inside(x) [* albedo].
 
-    Shapes: x (B, C_in, H, W) the network input holding the guess at ``guess_index``; prediction
+    Shapes: x (B, C_in, H, W) the network input holding the guess at ``guess_index`` and, with
+    ``scale_index``, the albedo (one channel per output channel, in [-1, 1]); prediction
     (B, C_out, H, W); both in model space. ``low``/``high`` (C_in,): the input-range guard.
     """
 
-    def __init__(self, in_channels: int, guess_index: list[int], width: int = 16):
+    def __init__(self, in_channels: int, guess_index: list[int], width: int = 16,
+                 scale_index: list[int] | None = None):
         super().__init__()
         out = len(guess_index)
+        if scale_index is not None and len(scale_index) != out:
+            raise ValueError(f"scale_index needs one channel per output channel ({out}), got {scale_index}")
         self.guess_index = list(guess_index)
+        self.scale_index = list(scale_index) if scale_index else None
         self.net = nn.Sequential(
             nn.Conv2d(in_channels + out, width, 3, padding=1), nn.ReLU(),
             nn.Conv2d(width, width, 3, padding=2, dilation=2), nn.ReLU(),
@@ -70,6 +81,8 @@ class TrustGate(nn.Module):
         span = (self.high - self.low) * RANGE_MARGIN
         low, high = (self.low - span)[:, None, None], (self.high + span)[:, None, None]
         inside = ((x >= low) & (x <= high)).all(dim=1, keepdim=True)
+        if self.scale_index:
+            g = g * x[:, self.scale_index].add(1).div_(2 * ALBEDO_FULL).clamp_(0, 1)
         return g * inside
 
     def trust_inside_range(self) -> None:
@@ -95,7 +108,8 @@ class TrustGate(nn.Module):
         """Write ``folder``/`FILE` (atomically: a reader sees the old gate or the new one)."""
         with atomic_path(os.path.join(folder, FILE), ".safetensors") as tmp:
             save_file({k: v.contiguous() for k, v in self.state_dict().items()}, tmp,
-                      metadata={"guess_index": ",".join(map(str, self.guess_index))})
+                      metadata={"guess_index": ",".join(map(str, self.guess_index)),
+                                "scale_index": ",".join(map(str, self.scale_index or []))})
 
 
 def load_gate(folder: str) -> TrustGate | None:
@@ -105,9 +119,12 @@ def load_gate(folder: str) -> TrustGate | None:
         return None
     try:
         with safe_open(path, "pt") as handle:
-            guess_index = [int(i) for i in handle.metadata()["guess_index"].split(",")]
+            metadata = handle.metadata()
+        guess_index = [int(i) for i in metadata["guess_index"].split(",")]
+        scale_index = [int(i) for i in metadata.get("scale_index", "").split(",") if i]  # gates before it: none
         tensors = load_file(path)
-        gate = TrustGate(tensors["low"].numel(), guess_index, width=tensors["net.0.weight"].shape[0])
+        gate = TrustGate(tensors["low"].numel(), guess_index, width=tensors["net.0.weight"].shape[0],
+                         scale_index=scale_index or None)
         gate.load_state_dict(tensors)
     except (SafetensorError, OSError, KeyError, ValueError, RuntimeError) as exc:
         raise InputError(f"{path} is not a valid gate: {' '.join(str(exc).split())[:200]}") from None

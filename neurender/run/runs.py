@@ -8,6 +8,7 @@ A run folder (``neurender train --out RUN``, pix2pix style) holds::
     RUN/samples/step_NNNNNN.png  prediction | target of a few fixed views (TensorBoard shows them too)
     RUN/calibration.json         a diffusion run's fitted uncertainty scale (``neurender calibrate``)
     RUN/MODEL_CARD.md            a shipped model's card (``neurender export --format shipped``)
+    RUN/figures.json             a shipped model's measured quality and 1080p time (`neurender.run.catalog`)
 
 A shipped model (``pretrained:NAME``) is such a folder inside the package (``neurender/pretrained/``)
 reduced to what prediction needs. Wherever a run is accepted, `open_run` takes a folder or
@@ -31,6 +32,7 @@ SAMPLES = "samples"
 TENSORBOARD = "tensorboard"
 CALIBRATION = "calibration.json"
 MODEL_CARD = "MODEL_CARD.md"
+FIGURES = "figures.json"
 
 PREFIX = "pretrained:"
 SHIPPED = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "pretrained")
@@ -42,14 +44,17 @@ def path(folder: str, name: str) -> str:
     return os.path.join(folder, name)
 
 
-def shipped(effect: str | None = None) -> list[str]:
-    """Names of the shipped models (with ``effect``: ``pretrained:NAME`` of those that predict it)."""
+def _shipped_folders() -> list[str]:
+    """The folder names under `SHIPPED` that hold a run config, sorted."""
     if not os.path.isdir(SHIPPED):
         return []
-    names = sorted(n for n in os.listdir(SHIPPED) if os.path.isfile(os.path.join(SHIPPED, n, CONFIG)))
-    if effect is None:
-        return names
-    return [PREFIX + n for n in names if load_config(os.path.join(SHIPPED, n)).effect == effect]
+    return sorted(n for n in os.listdir(SHIPPED) if os.path.isfile(os.path.join(SHIPPED, n, CONFIG)))
+
+
+def shipped(effect: str | None = None) -> list[str]:
+    """The shipped models as ``pretrained:NAME``, sorted (those that predict ``effect`` only, when given)."""
+    return [PREFIX + n for n in _shipped_folders()
+            if effect is None or load_config(os.path.join(SHIPPED, n)).effect == effect]
 
 
 def resolve(name: str) -> str:
@@ -58,8 +63,8 @@ def resolve(name: str) -> str:
     if not name.startswith(PREFIX):
         return name
     model = name[len(PREFIX):]
-    if model not in shipped():
-        raise InputError(f"no shipped model {model!r}; shipped: {', '.join(shipped()) or 'none'}")
+    if model not in _shipped_folders():
+        raise InputError(f"no shipped model {model!r}; shipped: {', '.join(_shipped_folders()) or 'none'}")
     return os.path.join(SHIPPED, model)
 
 

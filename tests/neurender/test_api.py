@@ -155,8 +155,8 @@ def test_the_shipped_models_can_be_listed(capsys):
         list_pretrained("sound")
     assert main(["models", "--effect", "ao"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0].split() == ["model", "effect", "family", "reads", "gate", "weights"]
-    assert [line.split()[0] for line in lines[1:-1]] == list_pretrained("ao")
+    assert lines[0].split()[:6] == ["model", "effect", "family", "reads", "gate", "weights"]
+    assert [line.split()[0] for line in lines if line.startswith("pretrained:")] == list_pretrained("ao")
     assert "gtao-half" in next(line for line in lines if line.startswith("pretrained:ao-fast"))
 
 

@@ -53,12 +53,12 @@ def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_da
     item = GBufferDataset(str(pair_dataset), "ao")[0]
     inputs, mask = item["input"][None], item["mask"][None]
     sampling = SamplingOptions(steps=2, samples=2, seed=3)
-    here = Predictor(run, sampling, device=str(device), precision="fp32")
+    here = Predictor(run, sampling, devices=DeviceOptions(device=str(device), precision="fp32"))
     assert {p.device.type for p in here.network.parameters()} == {device.type}
     view = item["parameters"]
     prediction, std = here.predict(inputs, mask, view)
     assert prediction.device.type == std.device.type == "cpu", "results come back on the inputs' device"
-    on_cpu = Predictor(run, sampling, device="cpu").predict(inputs, mask, view)[0]
+    on_cpu = Predictor(run, sampling, devices=DeviceOptions(device="cpu")).predict(inputs, mask, view)[0]
     assert (prediction - on_cpu).abs().max() < 1e-4
 
 
@@ -71,7 +71,7 @@ def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
 
 def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):
     item = GBufferDataset(str(pair_dataset), "ao")[0]
-    predictor = Predictor("pretrained:ao", device=str(device), precision="fp32")
+    predictor = Predictor("pretrained:ao", devices=DeviceOptions(device=str(device), precision="fp32"))
     out = predictor.predict(item["input"][None], item["mask"][None], item["parameters"])[0]
     assert out.dtype == torch.float32 and torch.isfinite(out).all() and out.device.type == "cpu"
 

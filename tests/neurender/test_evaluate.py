@@ -1,6 +1,7 @@
 """evaluate() and report() on a tiny generated dataset."""
 from __future__ import annotations
 
+import base64
 import csv
 import json
 import math
@@ -60,17 +61,18 @@ def test_gtao_beats_ssao_on_objects(evaluations):
     assert gtao > ssao
 
 
-def test_report_references_existing_images(evaluations, tmp_path):
+def test_the_report_page_holds_its_images_and_the_markdown_links_existing_ones(evaluations, tmp_path):
     out = tmp_path / "report"
     path = report([d for d, _ in evaluations.values()], str(out))
     assert path == str(out / "index.html")
     text = open(path).read()
-    sources = re.findall(r"<img src='([^']+)'", text)
-    assert sum("quality_time" in s for s in sources) == len(evaluations)  # one plot per evaluation
-    assert len(sources) == len(evaluations) * (1 + 4)  # and 4 view grids each
+    images = re.findall(r"<img src='([^']+)' alt='([^']+)'", text)
+    assert sum(alt == "quality against time" for _, alt in images) == len(evaluations)  # one plot per evaluation
+    assert len(images) == len(evaluations) * (1 + 4)  # and 4 view grids each
     assert "path tracer 1 spp" in text and "path tracer 2 spp" in text
-    for source in sources:
-        assert not os.path.isabs(source) and (out / source).is_file()
+    for source, _ in images:  # embedded PNGs: the page moved alone still shows them
+        assert source.startswith("data:image/png;base64,")
+        assert base64.b64decode(source.split(",", 1)[1])[:8] == b"\x89PNG\r\n\x1a\n"
     markdown = (out / "report.md").read_text()
     for source in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown):
         assert (out / source).is_file()

@@ -143,7 +143,7 @@ SHIPPED = {"ao": ("ao", "gtao", ("ssim", "psnr", "flip")), "fog": ("fog", "fog-a
 
 
 def test_every_effect_has_a_shipped_model():
-    assert runs.shipped() == sorted(SHIPPED)
+    assert runs.shipped() == [runs.PREFIX + name for name in sorted(SHIPPED)]
     assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast", "pretrained:ao-gbuffer"]
 
 
