@@ -25,6 +25,9 @@ def test_the_docs_site_builds_strict_with_the_api_reference(tmp_path):
     assert not re.search(r":(class|func|mod|meth|attr|data):", api), "a Sphinx role left raw"
     card = (tmp_path / "site" / "cards" / "ao" / "index.html").read_text()
     assert "Held-out evaluation" in card  # the card itself, included from neurender/pretrained/ao
+    for notebook in sorted((REPO / "docs" / "notebooks").glob("*.ipynb")):  # rendered with their saved outputs
+        page = (tmp_path / "site" / "notebooks" / notebook.stem / "index.html").read_text()
+        assert "from neurender import" in page and "data:image/png;base64," in page, notebook.name
 
 
 def test_the_readme_is_short_and_its_links_exist():
