@@ -18,6 +18,7 @@ from data_gen.executors import RECYCLE_AFTER
 from data_gen.generator import GenerateOptions, generate
 from data_gen.options import RenderOptions
 from neurender import effects
+from neurender.base.atomic import write_json_atomic
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
 from neurender.base.variant import RenderVariant, use_variant
@@ -200,11 +201,16 @@ def bench_predict(checkpoints: list[str], data: str, eval_dirs: list[str] = (), 
 
 
 def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[str] = (), repeats: int = 3,
-                  devices: DeviceOptions = DeviceOptions()) -> dict:
+                  devices: DeviceOptions = DeviceOptions(), out: str | None = None) -> dict:
     """Per evaluation, size and method: the method's ms/frame, and the path tracer's and PT + OIDN's
     at the spp that matches the method on all three metrics (`neurender.evaluation.compare`),
     with the speed-ups. ``methods``: baselines, runs or pretrained:NAME of the evaluations (default:
-    their baselines and shipped models; a run folder is named by its path)."""
+    their baselines and shipped models; a run folder is named by its path). ``out``: also write the rows
+    as JSON there (`neurender report --bench` reads them)."""
+    if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
+        raise InputError(f"--out {out}: its folder does not exist")
+    if out and os.path.isdir(out):
+        raise InputError(f"--out {out} is a folder; give the JSON file's path")
     device = resolve_device(devices.device)
     print(f"bench compare ({device_label(device)} for the methods, {torch.get_num_threads()} CPU threads; warm "
           f"medians of {repeats}; the path tracer and OIDN on the CPU)")
@@ -236,11 +242,16 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
                     ms = None if times is None else times["render_ms"] + (times["oidn_ms"] if key == "pt_oidn" else 0)
                     row[key] = {"spp": times and times["spp"], "ms": ms,
                                 "speedup": ms / row["method_ms"] if ms and row["method_ms"] else None}
-                figures[f"{summary['effect']}:{label}@{token}"] = row
+                figures[f"{summary['effect']}:{label}@{token}"] = row | {
+                    "effect": summary["effect"], "method": label, "size": token, "frame": [height, width]}
                 cells = "".join(f"{row[k]['spp'] or '> curve':>{w1}}{_ms(row[k]['ms']):>{w2}}"
                                 f"{_ms(row[k]['speedup'], 'x'):>9s}" for k, w1, w2 in (("path_tracer", 8, 9),
                                                                                         ("pt_oidn", 9, 11)))
                 print(f"  {label:24s}{f'{width}x{height}':>11s}{_ms(row['method_ms']):>9s}{cells}")
+    if out:
+        write_json_atomic(out, {"device": device_label(device), "threads": torch.get_num_threads(),
+                                "repeats": repeats, "rows": list(figures.values())})
+        print(f"rows written to {out}")
     return figures
 
 
@@ -258,6 +269,8 @@ class BenchCompare:
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p."""
     method: tuple[str, ...] = field(default=(), metadata={"metavar": "NAME_OR_RUN"})
     """Methods of the evaluations (none: their baselines and shipped models; give run folders by path)."""
+    out: str | None = field(default=None, metadata={"metavar": "FILE"})
+    """Also write the rows as JSON to this file (neurender report --bench FILE adds a budget table per size)."""
     devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
     """Where the methods' networks run."""
     rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
@@ -350,7 +363,7 @@ COMMANDS = {
         lambda o: bench_generate_long(o.scene, o.count, o.views, o.res, o.spp, o.workers))),
     "bench baselines": (BenchBaselines, _figures_printed(lambda o: bench_baselines(o.data, o.sizes))),
     "bench compare": (BenchCompare, _figures_printed(
-        lambda o: bench_compare(list(o.eval), o.sizes, list(o.method), devices=o.devices))),
+        lambda o: bench_compare(list(o.eval), o.sizes, list(o.method), devices=o.devices, out=o.out))),
     "bench predict": (BenchPredict, _figures_printed(
         lambda o: bench_predict(list(o.checkpoint), o.data, list(o.eval), sizes=o.sizes, devices=o.devices))),
 }

@@ -74,10 +74,12 @@ class ReportCommand:
     """Evaluation folders (neurender evaluate --out)."""
     out: str
     """Report folder."""
+    bench: tuple[str, ...] = field(default=(), metadata={"metavar": "FILE"})
+    """Files of neurender bench compare --out: a budget table per frame size they timed (1080p...)."""
 
 
 def run_report(command: ReportCommand) -> int:
-    print(f"report: {report(list(command.eval_dirs), command.out)}")
+    print(f"report: {report(list(command.eval_dirs), command.out, list(command.bench))}")
     return 0
 
 

@@ -60,12 +60,62 @@ def candidates(summary: dict) -> list[tuple[str, dict, float]]:
     return [c for c in found if c[1]["flip"] is not None]
 
 
-def budget_rows(summary: dict) -> list[list[str]]:
-    """For each budget of `BUDGETS_MS`, the candidate within it with the lowest FLIP (the perceptual
-    error; ties: the higher PSNR) as table cells: budget, method, SSIM, PSNR, FLIP, ms; "-" when none fits."""
+def load_bench(path: str) -> dict:
+    """The record `neurender bench compare --out FILE` writes (device, threads, rows); InputError otherwise."""
+    try:
+        with open(path) as handle:
+            record = json.load(handle)
+    except FileNotFoundError:
+        raise InputError(f"--bench {path}: file not found") from None
+    except (OSError, ValueError) as exc:
+        raise InputError(f"--bench {path} is not valid JSON: {' '.join(str(exc).split())[:160]}") from None
+    rows = record.get("rows") if isinstance(record, dict) else None
+    keys = {"effect", "method", "size", "frame", "method_ms", "path_tracer", "pt_oidn"}
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and keys <= set(r) for r in rows):
+        raise InputError(f"--bench {path} is not a bench compare file (neurender bench compare --out FILE)")
+    return record
+
+
+def sized_candidates(summary: dict, rows: list[dict]) -> list[tuple[str, dict, float]]:
+    """`candidates` at the frame size of bench compare ``rows`` (one size, this summary's effect): each
+    method the summary scored at the time the bench measured, and the path tracer's and PT + OIDN's
+    points the bench timed at that size, with their quality from the summary's curves."""
+    found = {}
+    for row in rows:
+        if row["method"] in summary["methods"] and row["method_ms"] is not None:
+            found[row["method"]] = (row["method"], summary["methods"][row["method"]]["mean"], row["method_ms"])
+        for key, label in CURVES:
+            timed = row[key] or {}
+            point = next((p for p in summary.get(key, {}).get("curve", []) if p["spp"] == timed.get("spp")), None)
+            if point is not None and timed.get("ms") is not None:
+                found[f"{label} {point['spp']} spp"] = (f"{label} {point['spp']} spp", point, timed["ms"])
+    return [c for c in found.values() if c[1]["flip"] is not None]
+
+
+def sized_budgets(summary: dict, bench: list[dict]) -> list[tuple[str, list[list[str]]]]:
+    """(heading, `budget_rows`) per frame size of the bench compare records ``bench`` (`load_bench`) that
+    timed this summary's effect."""
+    tables = []
+    for record in bench:
+        rows = [r for r in record["rows"] if r["effect"] == summary["effect"]]
+        for size in dict.fromkeys(r["size"] for r in rows):
+            at = [r for r in rows if r["size"] == size]
+            height, width = at[0]["frame"]
+            tables.append((f"Which method at your budget at {width}x{height} (times: `neurender bench compare`, "
+                           f"{record.get('device', 'cpu')}, {record.get('threads', '?')} threads; the path tracer "
+                           "at the spp it timed: those matching a method)",
+                           budget_rows(summary, sized_candidates(summary, at))))
+    return tables
+
+
+def budget_rows(summary: dict, found: list[tuple[str, dict, float]] | None = None) -> list[list[str]]:
+    """For each budget of `BUDGETS_MS`, the candidate (``found``, default `candidates`) within it with the
+    lowest FLIP (the perceptual error; ties: the higher PSNR) as table cells: budget, method, SSIM, PSNR,
+    FLIP, ms; "-" when none fits."""
+    found = candidates(summary) if found is None else found
     rows = []
     for budget, label in BUDGETS_MS:
-        fitting = [c for c in candidates(summary) if c[2] <= budget]
+        fitting = [c for c in found if c[2] <= budget]
         if not fitting:
             rows.append([label, "none this fast", "-", "-", "-", "-"])
             continue
@@ -220,15 +270,17 @@ def _notes(summary: dict) -> list[str]:
     return [timing_note(summary), *_uncertainty(summary)]
 
 
-def markdown_section(summary: dict, plot: str | None = None) -> list[str]:
-    """The report's Markdown lines of one evaluation's summary: its title, the method at each budget,
-    every method, the path tracer's curves (folded) and the notes (then the quality-against-time plot at
-    path ``plot``, when given)."""
+def markdown_section(summary: dict, plot: str | None = None, bench: list[dict] = ()) -> list[str]:
+    """The report's Markdown lines of one evaluation's summary: its title, the method at each budget (at
+    the evaluated size, then at each size of the bench compare records ``bench``), every method, the path
+    tracer's curves (folded) and the notes (then the quality-against-time plot at path ``plot``, when given)."""
     (header, rows), (curve_header, curve_rows) = _tables(summary)
     curves = ["<details markdown=\"1\"><summary>" + CURVES_SUMMARY + "</summary>", "", *_markdown_table(curve_header, curve_rows),
               "", "</details>", ""] if curve_rows else []
+    sized = [line for heading, table in sized_budgets(summary, bench)
+             for line in (f"### {heading}", "", *_markdown_table(BUDGET_HEADER, table), "")]
     return [f"## {_title(summary)}", "", "### Which method at your budget", "",
-            *_markdown_table(BUDGET_HEADER, budget_rows(summary)), "", "### Every method", "",
+            *_markdown_table(BUDGET_HEADER, budget_rows(summary)), "", *sized, "### Every method", "",
             *_markdown_table(header, rows), "", *curves, *(f"{note}\n" for note in _notes(summary)),
             *([f"![quality against time]({plot})", ""] if plot else [])]
 
@@ -244,12 +296,14 @@ def _embedded(path: str) -> str:
         return "data:image/png;base64," + base64.b64encode(handle.read()).decode("ascii")
 
 
-def report(eval_dirs: list[str], out_dir: str) -> str:
+def report(eval_dirs: list[str], out_dir: str, bench: list[str] = ()) -> str:
     """Write ``out_dir``/index.html (self-contained) and report.md (with ``out_dir``/images) from
-    ``eval_dirs``; returns the HTML path."""
+    ``eval_dirs``, with a budget table per frame size of the ``bench`` files (`neurender bench compare
+    --out`); returns the HTML path."""
     if not eval_dirs:
         raise InputError("give at least one evaluation folder")
     summaries = [(d, load_summary(d)) for d in eval_dirs]
+    timed = [load_bench(path) for path in bench]
     if os.path.exists(out_dir) and not os.path.isdir(out_dir):
         raise InputError(f"--out {out_dir} is a file, not a folder")
     images = os.path.join(out_dir, "images")
@@ -281,11 +335,13 @@ def report(eval_dirs: list[str], out_dir: str) -> str:
         (header, rows), (curve_header, curve_rows) = _tables(summary)
         curves = [f"<details><summary>{CURVES_SUMMARY}</summary>{_html_table(curve_header, curve_rows)}</details>"
                   ] if curve_rows else []
+        sized = [part for heading, table in sized_budgets(summary, timed)
+                 for part in (f"<h3>{_inline_code(html.escape(heading))}</h3>", _html_table(BUDGET_HEADER, table))]
         html_parts += [f"<h2>{html.escape(_title(summary))}</h2>", "<h3>Which method at your budget</h3>",
-                       _html_table(BUDGET_HEADER, budget_rows(summary)), "<h3>Every method</h3>",
+                       _html_table(BUDGET_HEADER, budget_rows(summary)), *sized, "<h3>Every method</h3>",
                        _html_table(header, rows), *curves, *(f"<p>{_inline_code(html.escape(n))}</p>" for n in _notes(summary)),
                        f"<p><img src='{_embedded(os.path.join(out_dir, plot))}' alt='quality against time'></p>"]
-        markdown += markdown_section(summary, plot)
+        markdown += markdown_section(summary, plot, timed)
         for grid in summary.get("grids", []):
             name = f"images/{prefix}_{os.path.basename(grid)}"
             shutil.copyfile(os.path.join(eval_dir, grid), os.path.join(out_dir, name))

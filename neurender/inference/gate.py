@@ -86,8 +86,8 @@ def fit_gate(run: str, datasets: list[str], steps: int = 1000, crop: int = 64, b
     the views); ``shifts`` as for `collect`. ``guard_only``: fit the input range alone and trust
     the network everywhere inside it (`TrustGate.trust_inside_range`; ``steps`` unused).
     ``ssim_weight``: the loss adds this times the surface mean of 1 - SSIM (11 px windows) of the crops.
-    ``albedo_scaled``: the gate's weight is multiplied by the albedo the network reads (`TrustGate`;
-    effects whose target is RGB: GI)."""
+    ``albedo_scaled``: the gate's weight is multiplied by min(albedo / `ALBEDO_FULL`, 1) of the albedo the
+    network reads (`TrustGate`; effects whose target is RGB: GI)."""
     predictor = Predictor(run, backend="torch", devices=DeviceOptions(device="cpu"), gate=False)
     guess = predictor.effect.guess_channels
     index = [predictor.channels.index(name) for name in guess] if set(guess) <= set(predictor.channels) else None

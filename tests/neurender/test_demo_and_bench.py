@@ -7,6 +7,7 @@ import re
 import pytest
 from nr_helpers import run_neurender
 
+from neurender.base.errors import InputError
 from neurender.effects import EFFECTS
 
 
@@ -53,11 +54,25 @@ def test_bench_compare_times_methods_and_the_path_tracer_at_equal_quality(datase
     eval_dir = tmp_path / "eval"
     assert run_neurender("evaluate", "--data", dataset, "--effect", "ao", "--method", "gtao", "ssao",
                          "--out", eval_dir).returncode == 0
-    result = run_neurender("bench", "compare", "--eval", eval_dir, "--sizes", "16", "24x20")
+    result = run_neurender("bench", "compare", "--eval", eval_dir, "--sizes", "16", "24x20", "--out", tmp_path / "b.json")
     assert result.returncode == 0, result.stderr[-2000:]
     rows = [line.split() for line in result.stdout.splitlines() if line.split()[1:2] in (["16x16"], ["24x20"])]
     assert [(r[0], r[1]) for r in rows] == [("gtao", "16x16"), ("ssao", "16x16"), ("gtao", "24x20"), ("ssao", "24x20")]
     assert all(float(r[2]) > 0 for r in rows), "each method timed"
+    written = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert [(r["method"], r["frame"]) for r in written][-1] == ("ssao", [20, 24])
+    assert [float(r[2]) for r in rows] == pytest.approx([r["method_ms"] for r in written], abs=0.051)
+    # the report adds a budget table per size the bench timed, from those times
+    from neurender.evaluation.report import load_summary, report, sized_candidates
+
+    assert run_neurender("report", eval_dir, "--bench", tmp_path / "b.json", "--out", tmp_path / "r").returncode == 0
+    page = (tmp_path / "r" / "report.md").read_text()
+    assert "Which method at your budget at 16x16" in page and "Which method at your budget at 24x20" in page
+    found = {name: ms for name, _, ms in sized_candidates(load_summary(str(eval_dir)), written[2:])}
+    assert found["gtao"] == written[2]["method_ms"] and found["ssao"] == written[3]["method_ms"]
+    with pytest.raises(InputError, match="not a bench compare file"):
+        (tmp_path / "bad.json").write_text('{"rows": [{"method": "gtao"}]}')
+        report([str(eval_dir)], str(tmp_path / "r2"), [str(tmp_path / "bad.json")])
     curve = [{"spp": 1, "ms": 1.0, "ssim": 0.5, "psnr": 20.0, "flip": 0.4},
              {"spp": 4, "ms": 3.0, "ssim": 0.9, "psnr": 30.0, "flip": 0.2}]
     assert equal_quality_spp(curve, {"ssim": 0.7, "psnr": 20.0, "flip": 0.2}) == pytest.approx(4.0)  # FLIP decides
