@@ -22,6 +22,7 @@ API = {
     "ViewParameters": "neurender.base.view",
     "load_gbuffer": "neurender.inference.files",
     "load_view": "neurender.inference.files",
+    "preview": "neurender.inference.files",
     "read_exr": "neurender.base.exr",
     "write_exr": "neurender.base.exr",
     "read_views": "neurender.base.dataset",

@@ -33,6 +33,7 @@ def _shipped(out: Path) -> None:
 
 def _own_gbuffer(out: Path) -> None:
     assert (out / "converted" / "dataset.json").is_file() and (out / "converted.png").stat().st_size > 0
+    assert (out / "ao_preview.png").stat().st_size > 0
 
 
 CHECKS = {"01_dataset": _dataset, "02_training": _training, "03_evaluation": _evaluation,

@@ -139,10 +139,16 @@ def missing_hint(path: str, needed: list[str]) -> str:
     return ""
 
 
-def preview(prediction: dict[str, np.ndarray], effect: effects.Effect) -> np.ndarray:
-    """A prediction for display, (H, W, 3) uint8: its targets tone-mapped as pictures and metrics are
-    (`neurender.space.display`; AO as grey), and beside them, when it has ``std.*`` channels,
-    the uncertainty as grey scaled to its largest value."""
+def preview(prediction: dict[str, np.ndarray], effect: str | effects.Effect) -> np.ndarray:
+    """A prediction (what a `Predictor` returns: channel name -> (H, W) array) of ``effect`` (``"ao"``,
+    ``"fog"``, ``"gi"`` or an `neurender.effects.Effect`) for display, (H, W, 3) uint8: its targets
+    tone-mapped as pictures and metrics are (`neurender.space.display`; AO as grey), and beside them,
+    when it has ``std.*`` channels, the uncertainty as grey scaled to its largest value (then (H, 2 W, 3)).
+    What ``predict --preview`` writes as PNG."""
+    effect = effects.get(effect) if isinstance(effect, str) else effect
+    missing = [name for name in effect.targets if name not in prediction]
+    if missing:
+        raise InputError(f"the prediction lacks {', '.join(missing)} ({effect.name}'s channels)")
     def shown(names, hdr):
         image = torch.from_numpy(np.stack([prediction[n] for n in names], -1))
         return space.display(image, hdr).expand(*image.shape[:2], 3).numpy()

@@ -160,6 +160,23 @@ def test_the_shipped_models_can_be_listed(capsys):
     assert "gtao-half" in next(line for line in lines if line.startswith("pretrained:ao-fast"))
 
 
+def test_a_prediction_becomes_a_picture(pair_dataset):
+    """preview: the prediction tone-mapped as the metrics see it, the uncertainty beside it when there is one."""
+    from neurender import preview
+    from neurender.base.errors import InputError
+
+    exr = pair_dataset / load_records(pair_dataset)[0]["file"]
+    gbuffer, view = load_gbuffer(str(exr)), load_view(str(exr))
+    ao = Predictor.from_pretrained("ao-fast")(gbuffer, view)
+    picture = preview(ao, "ao")
+    assert picture.shape == (*ao["ao.Y"].shape, 3) and picture.dtype == np.uint8
+    np.testing.assert_array_equal(picture[..., 0], np.round(np.clip(ao["ao.Y"], 0, 1) * 255).astype(np.uint8))
+    with_spread = preview(ao | {"std.ao.Y": np.linspace(0, 2, ao["ao.Y"].size).reshape(ao["ao.Y"].shape)}, "ao")
+    assert with_spread.shape[1] == 2 * picture.shape[1] and with_spread[..., -1, -1, 0] == 255
+    with pytest.raises(InputError, match="lacks fog.R"):
+        preview(ao, "fog")
+
+
 def test_what_the_api_used_to_guess_is_refused(pair_dataset):
     """Issue 50, item 5: (H, W, 1) arrays were read as H images of W x 1, and fov=60 raised a raw TypeError."""
     from neurender.base.errors import InputError
