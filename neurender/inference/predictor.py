@@ -97,7 +97,7 @@ class Predictor:
                                 sampler=sampling.sampler or self.config.sampler)
         # one deterministic network call per frame: a GAN, a fast network, or a diffusion run's
         # one-evaluation estimate (the mean sampler without draws)
-        self.single = not self.model.stochastic or (self.sampling.sampler == "mean" and self.sampling.samples <= 1)
+        self.single = not self.model.stochastic or (self.sampling.estimates and self.sampling.samples <= 1)
         self.network = self.model.estimator() if self.single else self.model.network
         if backend == "onnxruntime":
             if not self.single:
@@ -200,7 +200,7 @@ class Predictor:
         (`neurender.run.families.Estimate`). The uncertainty is the per-pixel standard
         deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws (then a
         read-only broadcast of one 0: no 1080p image of zeros per frame)."""
-        if not self.single and self.sampling.sampler == "mean":  # the estimate, then the draws
+        if not self.single and self.sampling.estimates:  # the estimate, then the draws
             outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples, estimate=True))
             prediction, draws = outputs[0], outputs[1:]
         else:

@@ -21,6 +21,12 @@ class SamplingOptions:
     """The prediction: ``ddim`` the mean of the draws, ``mean`` the model's one-evaluation estimate of
     the mean (the draws then give only the uncertainty); none: the run's."""
 
+    @property
+    def estimates(self) -> bool:
+        """Whether the prediction is the model's one-evaluation estimate (the ``mean`` sampler), not a mean
+        of draws."""
+        return self.sampler == "mean"
+
     def check(self) -> None:
         if (self.steps is not None and self.steps < 1) or self.samples < 1:
             raise InputError(f"--steps and --samples must be at least 1, got {self.steps} and {self.samples}")
