@@ -17,6 +17,7 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import re
 import types
 import typing
 
@@ -35,6 +36,11 @@ def field_docs(cls) -> dict[str, str]:
             if isinstance(node, ast.AnnAssign) and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant):
                 docs[node.target.id] = " ".join(str(after.value.value).split())
     return docs
+
+
+def plain(text: str) -> str:
+    """Docstring ``text`` as a terminal shows it: code spans (``x``, `x`) without their backticks."""
+    return re.sub(r"`+([^`]+)`+", r"\1", text)
 
 
 def _default(f: dataclasses.Field, parent_default):
@@ -102,7 +108,7 @@ def add_arguments(parser: argparse.ArgumentParser, cls, parent_default=None, pre
             continue
         required = default is dataclasses.MISSING or meta.get("required", False)
         kind = _kind(hint, meta)
-        text = docs.get(f.name, "")
+        text = plain(docs.get(f.name, ""))
         if not required and "(default:" not in text:  # a field may say its default in its own words
             text += f" (default: {_show(default)})"
         if kind.get("nargs") == "*" and required:
@@ -171,7 +177,7 @@ class Parser(argparse.ArgumentParser):
 
 def parser_for(prog: str, cls) -> Parser:
     """The parser of command ``prog`` whose options are dataclass ``cls`` (its docstring: the description)."""
-    parser = Parser(prog=prog, description=cls.__doc__, allow_abbrev=False)  # --view is not --views
+    parser = Parser(prog=prog, description=plain(cls.__doc__ or ""), allow_abbrev=False)  # --view is not --views
     add_arguments(parser, cls)
     return parser
 

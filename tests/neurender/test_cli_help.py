@@ -23,6 +23,7 @@ def _options(name: str):
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_every_option_shows_its_default_and_help(name):
     parser = parser_for(f"neurender {name}", _options(name))
+    assert "`" not in parser.format_help(), "docstring markup left in the help"
     for action in parser._actions:
         if isinstance(action, argparse._HelpAction) or not action.option_strings or action.required:
             continue
