@@ -1,0 +1,68 @@
+"""Where a 1080p frame's time goes, stage by stage, for each shipped model (issue 48).
+
+Usage: .venv/bin/python scripts/frame_stages.py DATA [pretrained:NAME...] (default: every shipped model).
+View 0 of DATA's held-out views, scaled to 1920x1080 (nearest), 2 torch threads, median of 3 warm calls
+per stage; prints a Markdown table (ms). The stages are those `Predictor.predict` runs: the network
+input (the G-buffer in the network's space, the derived channels and the classic guess; the guess alone
+beside it), the network (or a refiner's one-evaluation estimate), the trust gate, the way back to
+linear values; then the whole call, which also divides the light out and back and fills the background.
+Reading and writing EXRs is not in it (`neurender bench predict` times frames in memory too).
+"""
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+
+import torch
+
+from neurender import space
+from neurender.baselines.methods import METHODS
+from neurender.data import GBufferDataset, held_out_split
+from neurender.evaluation.timing import resized_item
+from neurender.inference.predictor import Predictor
+from neurender.run import runs
+from neurender.run.inputs import balanced, guess_method, view_input
+
+
+def ms(function, repeats: int = 3) -> float:
+    """Median wall milliseconds of ``repeats`` calls after one untimed call."""
+    function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(1000 * (time.perf_counter() - start))
+    return statistics.median(times)
+
+
+def stages(name: str, data: str) -> list[str]:
+    """The table cells of model ``name`` on view 0 of ``data`` at 1920x1080."""
+    predictor = Predictor(name)
+    effect, kind = predictor.effect, predictor.config.inputs
+    item = resized_item(GBufferDataset(data, effect.name, split=held_out_split(data)), 0, 1080, 1920)
+    inputs, mask, view = item["input"], item["mask"], item["parameters"]
+    with torch.no_grad():
+        scaled, _ = balanced(inputs, effect, predictor.config.balances_light)
+        method = guess_method(effect, kind)
+        x = view_input(scaled, mask, view, effect, kind)
+        raw = predictor._network(x).float()
+        cells = [f"`{name}`", f"{method}: {ms(lambda: METHODS[method](scaled, mask, view, effect)):.0f}" if method else "-",
+                 f"{ms(lambda: view_input(scaled, mask, view, effect, kind)):.0f}",
+                 f"{ms(lambda: predictor._network(x)):.0f}",
+                 f"{ms(lambda: predictor.gate(x, raw[0])):.0f}" if predictor.gate is not None else "-",
+                 f"{ms(lambda: space.from_model_space(raw.clone(), effect)):.0f}",
+                 f"{ms(lambda: predictor.predict(inputs, mask, view)):.0f}"]
+    return cells
+
+
+def main(data: str, names: list[str]) -> None:
+    torch.set_num_threads(2)
+    print("| model | classic guess | network input (with the guess) | network | gate | to linear | whole predict |")
+    print("|---|---|---|---|---|---|---|")
+    for name in names or runs.shipped():
+        print("| " + " | ".join(stages(name, data)) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2:])
