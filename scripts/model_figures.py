@@ -37,7 +37,7 @@ def markdown() -> None:
     print("|---|---|---|---|---|")
     for model in pretrained_models():
         figures = model.figures
-        about = ABOUT[model.family].format(reads=model.reads if model.reads != "the G-buffer only" else "the G-buffer")
+        about = ABOUT[model.family].format(reads=model.reads)
         quality = figures.model.text()
         if figures.model.beats(figures.classic):
             quality = f"**{quality}**"
