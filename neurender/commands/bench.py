@@ -21,6 +21,7 @@ from neurender import effects
 from neurender.base.atomic import write_json_atomic
 from neurender.base.dataset import read_views
 from neurender.base.errors import InputError
+from neurender.base.paths import check_output_file
 from neurender.base.variant import RenderVariant, use_variant
 from neurender.baselines.kernels import torch_references
 from neurender.commands.arguments import SIZE, parse_size
@@ -207,10 +208,8 @@ def bench_compare(eval_dirs: list[str], sizes=("256", "1080p"), methods: list[st
     with the speed-ups. ``methods``: baselines, runs or pretrained:NAME of the evaluations (default:
     their baselines and shipped models; a run folder is named by its path). ``out``: also write the rows
     as JSON there (`neurender report --bench` reads them)."""
-    if out and not os.path.isdir(os.path.dirname(os.path.abspath(out))):
-        raise InputError(f"--out {out}: its folder does not exist")
-    if out and os.path.isdir(out):
-        raise InputError(f"--out {out} is a folder; give the JSON file's path")
+    if out:
+        check_output_file(out, "JSON")
     device = resolve_device(devices.device)
     print(f"bench compare ({device_label(device)} for the methods, {torch.get_num_threads()} CPU threads; warm "
           f"medians of {repeats}; the path tracer and OIDN on the CPU)")

@@ -20,7 +20,7 @@ from neurender import effects
 from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
-from neurender.base.paths import check_apart
+from neurender.base.paths import check_apart, check_output_file
 from neurender.evaluation.model_card import check_notes, write_card
 from neurender.evaluation.report import load_summary
 from neurender.evaluation.timing import measure_in_child
@@ -102,11 +102,7 @@ def export_onnx_file(name: str, out: str, size: tuple[int, int]) -> str:
     rounded up to the network's stride; a diffusion run exports its one-evaluation estimate (the mean
     sampler), its first-guess GAN inside. Returns the file's path."""
     check_apart(out, [runs.resolve(name)])  # the run it exports is never written over
-    parent = os.path.dirname(os.path.abspath(out))
-    if os.path.isdir(out):
-        raise InputError(f"--out {out} is a folder; give the ONNX file's path")
-    if not os.path.isdir(parent):
-        raise InputError(f"cannot write {out}: {parent} does not exist")
+    check_output_file(out, "ONNX")
     if max(size) > MAX_ONNX_SIDE:
         raise InputError(f"--size {size[1]}x{size[0]}: an ONNX graph takes at most {MAX_ONNX_SIDE} pixels a side "
                          "(larger frames: predict --tile)")

@@ -145,6 +145,8 @@ def test_outputs_that_are_files_or_missing_folders(tmp_path, dataset, capsys):
         (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path], "is a folder"),
         (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path / "g.onnx", "--size", "100000"], "at most"),
         (["export", "--checkpoint", "pretrained:ao", "--out", tmp_path / "g.onnx", "--size", "0"], "bad size"),
+        (["bench", "compare", "--eval", tmp_path, "--out", tmp_path / "missing" / "b.json"], "does not exist"),
+        (["bench", "compare", "--eval", tmp_path, "--out", tmp_path], "is a folder"),
     ]
     for args, words in cases:  # in this process: the command line without a fresh interpreter
         status, lines = _main(capsys, *args)
