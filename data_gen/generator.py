@@ -16,10 +16,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from importlib.metadata import version
-from typing import Literal
+from typing import Annotated, Literal
 
 import drjit
 import mitsuba
+import tyro
 from tqdm import tqdm
 
 import scenes
@@ -41,7 +42,8 @@ SCALAR_SAMPLE_LIMIT = 10_000_000  # Python-integrator samples; about 25 us each 
 class GenerateOptions:
     """What `neurender generate` makes (recorded in the manifest)."""
 
-    scenes: tuple[str, ...] = field(metadata={"positional": True, "metavar": "SCENE"})
+    scenes: Annotated[tuple[str, ...], tyro.conf.Positional,
+                       tyro.conf.arg(metavar="SCENE", help_behavior_hint="(required)")]
     """Built-in scene names (forest, objects, room, studio; with the assets and ood extras pybullet and
     dmcontrol, scenes of third-party meshes) or Mitsuba 3 XML files."""
     count: int = 1
@@ -52,9 +54,9 @@ class GenerateOptions:
     """Camera turn between views of built-in scenes, degrees."""
     seed: int = 0
     """Dataset seed; scene and view seeds derive from it."""
-    render: RenderOptions = field(default_factory=RenderOptions, metadata={"flatten": True})
+    render: Annotated[RenderOptions, tyro.conf.arg(name="")] = field(default_factory=RenderOptions)
     """Per-pass render settings."""
-    rig: Rig = field(default_factory=Rig, metadata={"flatten": True})
+    rig: Annotated[Rig, tyro.conf.arg(name="")] = field(default_factory=Rig)
     """Per-view elevation, distance and field-of-view ranges (drawn from the view seed)."""
     orbit_deg: float = 60.0
     """XML scenes: the views spread over this arc centred on the file's camera, degrees."""
@@ -65,6 +67,9 @@ class GenerateOptions:
     as a sequence in views.jsonl (for temporal metrics; use a small --step-deg, such as 1)."""
     dolly_step: float = 0.01
     """Dolly paths: fraction of the camera's distance to the pivot moved per frame."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "render", self.render.resolved())  # recorded with its derived sample counts
 
     def check(self) -> None:
         if not self.scenes:

@@ -4,7 +4,10 @@ from __future__ import annotations
 import math
 import os
 import zlib
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
+from typing import Annotated
+
+import tyro
 
 PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
 RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
@@ -26,9 +29,9 @@ class RenderOptions:
     """Image width and height in pixels."""
     spp: int = 64
     """Samples per pixel of the path-traced passes (rgb, env, fog)."""
-    spp_direct: int | None = field(default=None, metadata={"derived": True})
+    spp_direct: int | None = None
     """Samples per pixel of the direct-illumination pass (none: spp / 4)."""
-    spp_ao: int | None = field(default=None, metadata={"derived": True})
+    spp_ao: int | None = None
     """AO rays per pixel, one per sample (none: spp)."""
     spp_gbuffer: int = 4
     """G-buffer samples per pixel (anti-aliasing only)."""
@@ -41,43 +44,43 @@ class RenderOptions:
     fog_scale: float = 1.0
     """Optical depth along the scene's bounding-box diagonal per unit sigma_t (absolute sigma =
     sigma * fog_scale / diagonal, so fog reads the same at any scene size)."""
-    ao_radius: float = field(default=0.05, metadata={"flag": "ao-radius-fraction"})
+    ao_radius: Annotated[float, tyro.conf.arg(name="ao-radius-fraction")] = 0.05
     """AO ray length as a fraction of the scene's bounding-box diagonal (the manifest records it in world
     units per scene, the unit of --ao-radius in convert and predict)."""
     albedo: float | None = None
     """Every diffuse albedo of the scene set to this grey in [0, 1], textures included (a stress test of
     the predictors); none keeps the scene's own."""
-    sampler: str = field(default="multijitter", metadata={"cli": False})
+    sampler: Annotated[str, tyro.conf.Suppress] = "multijitter"
     """Mitsuba sampler of every pass; multijitter by measurement (docs/commands.md, "Sampler")."""
 
-    def __post_init__(self) -> None:
-        if self.spp_direct is None:
-            object.__setattr__(self, "spp_direct", max(1, self.spp // 4))
-        if self.spp_ao is None:
-            object.__setattr__(self, "spp_ao", self.spp)
+    def resolved(self) -> RenderOptions:
+        """These options with the derived sample counts (``spp_direct``, ``spp_ao``) filled in."""
+        return replace(self, spp_direct=max(1, self.spp // 4) if self.spp_direct is None else self.spp_direct,
+                       spp_ao=self.spp if self.spp_ao is None else self.spp_ao)
 
     def check(self) -> None:
-        """Raise ValueError naming the first impossible option."""
+        """Raise ValueError naming the first impossible option (of the `resolved` options)."""
+        options = self.resolved()
         for name in ("res", "spp", "spp_direct", "spp_ao", "spp_gbuffer", "max_depth"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
+            if getattr(options, name) < 1:
+                raise ValueError(f"--{name.replace('_', '-')} must be at least 1, got {getattr(options, name)}")
         for name in ("sigma_s", "sigma_a", "fog_scale"):
-            if not 0 <= getattr(self, name) < math.inf:
-                raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(self, name)}")
-        if not 0 < self.ao_radius < math.inf:
-            raise ValueError(f"--ao-radius-fraction must be > 0, got {self.ao_radius}")
-        if self.albedo is not None and not 0 <= self.albedo <= 1:
-            raise ValueError(f"--albedo must be in [0, 1], got {self.albedo}")
-        if self.sampler not in MITSUBA_SAMPLERS:
-            raise ValueError(f"unknown sampler {self.sampler!r}; valid samplers: {', '.join(MITSUBA_SAMPLERS)}")
-        image_bytes = self.res * self.res * 4 * BUFFERS_PER_PIXEL
+            if not 0 <= getattr(options, name) < math.inf:
+                raise ValueError(f"--{name.replace('_', '-')} must be finite and >= 0, got {getattr(options, name)}")
+        if not 0 < options.ao_radius < math.inf:
+            raise ValueError(f"--ao-radius-fraction must be > 0, got {options.ao_radius}")
+        if options.albedo is not None and not 0 <= options.albedo <= 1:
+            raise ValueError(f"--albedo must be in [0, 1], got {options.albedo}")
+        if options.sampler not in MITSUBA_SAMPLERS:
+            raise ValueError(f"unknown sampler {options.sampler!r}; valid samplers: {', '.join(MITSUBA_SAMPLERS)}")
+        image_bytes = options.res * options.res * 4 * BUFFERS_PER_PIXEL
         if image_bytes > physical_memory() / 2:
-            raise ValueError(f"--res {self.res} needs about {image_bytes / 2**30:.3g} GiB for a view's images, more "
+            raise ValueError(f"--res {options.res} needs about {image_bytes / 2**30:.3g} GiB for a view's images, more "
                              f"than half of this machine's {physical_memory() / 2**30:.3g} GiB")
         for name in ("spp_ao", "spp_gbuffer"):  # Python integrators: one wavefront (Mitsuba splits its own)
-            samples = self.res * self.res * rendered_spp(self.sampler, getattr(self, name))
+            samples = options.res * options.res * rendered_spp(options.sampler, getattr(options, name))
             if samples > MAX_WAVEFRONT:
-                raise ValueError(f"--{name.replace('_', '-')} {getattr(self, name)} at {self.res}x{self.res} is "
+                raise ValueError(f"--{name.replace('_', '-')} {getattr(options, name)} at {options.res}x{options.res} is "
                                  f"{samples:.3g} samples in one pass; a pass renders at most {MAX_WAVEFRONT:.3g}")
 
     def to_json(self) -> dict:

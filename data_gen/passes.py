@@ -61,7 +61,7 @@ class ViewRenderer:
 
     def __init__(self, loaded: LoadedScene, options: RenderOptions):
         integrators.register()
-        self.loaded, self.options = loaded, options
+        self.loaded, self.options = loaded, options.resolved()
         if options.albedo is not None:
             scenes.override_albedo(loaded.scene, options.albedo)
         self.fog = medium_coefficients(options, loaded.size)

@@ -9,8 +9,10 @@ Adding an effect is one `register` call (plus its baselines, if any, in
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated, Literal
 
 import torch
+import tyro
 
 from neurender.base.dataset import on_surface
 from neurender.base.errors import InputError
@@ -133,3 +135,6 @@ register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=
                 sees_mask=True, baselines=("gi-ambient", "gi-flat"), residual_over=DIRECT,
                 composite="direct-env-ao", first_guess="gi-ambient", cheap_guess="gi-flat", derived=("radius_px",),
                 parameters=("fov_x", "ao_radius"), balance_from=DIRECT))
+
+EffectName = Annotated[str, tyro.conf.arg(constructor_factory=lambda: Literal[tuple(EFFECTS)])]
+"""The name of a registered effect: on the command line, one of those registered when it is parsed."""

@@ -7,9 +7,11 @@ so ``depth.Z`` is positive in front of the camera. Mitsuba's own camera frame is
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import numpy as np
+import tyro
 
 
 @dataclass(frozen=True)
@@ -114,23 +116,25 @@ def parse_range(text: str) -> tuple[float, float]:
     return (values[0], values[-1])
 
 
-RANGE = {"parse": parse_range, "metavar": "N|LOW:HIGH"}
-"""Field metadata of a range: how the command line reads it."""
+Range = Annotated[tuple[float, float], tyro.constructors.PrimitiveConstructorSpec(
+    nargs=1, metavar="N|LOW:HIGH", instance_from_str=lambda args: parse_range(args[0]),
+    is_instance=lambda value: isinstance(value, tuple), str_from_instance=lambda value: [f"{value[0]:g}:{value[1]:g}"])]
+"""A (low, high) range, on the command line one value ``N|LOW:HIGH`` (`parse_range`)."""
 
 
 @dataclass(frozen=True)
 class Rig:
     """Per-view camera draws on top of the orbit; a range is (low, high), None keeps the scene's value."""
 
-    elevation_deg: tuple[float, float] | None = field(default=None, metadata=RANGE)
+    elevation_deg: Range | None = None
     """Per-view random downward view angle (below the plane normal to the orbit axis; the camera
     turns about the pivot to get there), degrees (none: the scene's)."""
-    distance_scale: tuple[float, float] | None = field(default=None, metadata=RANGE)
+    distance_scale: Range | None = None
     """Per-view random factor on the camera's distance from the pivot (none: 1)."""
-    fov_deg: tuple[float, float] | None = field(default=None, metadata=RANGE)
+    fov_deg: Range | None = None
     """Horizontal field of view in degrees, as everywhere (``predict --fov-deg``, ``fov_x`` in Python): one
     value for every view, or a LOW:HIGH range drawn per view (none: the scene's)."""
-    sensors: bool = field(default=False, metadata={"flag": "xml-sensors"})
+    sensors: Annotated[bool, tyro.conf.arg(name="xml-sensors")] = False
     """XML scenes: view k is the file's sensor k instead of an orbit of sensor 0."""
 
     def check(self) -> None:

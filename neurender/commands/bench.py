@@ -10,9 +10,11 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field
+from typing import Annotated
 
 import numpy as np
 import torch
+import tyro
 
 from data_gen.executors import RECYCLE_AFTER
 from data_gen.generator import GenerateOptions, generate
@@ -24,7 +26,7 @@ from neurender.base.errors import InputError
 from neurender.base.paths import check_output_file
 from neurender.base.variant import RenderVariant, use_variant
 from neurender.baselines.kernels import torch_references
-from neurender.commands.arguments import SIZE, parse_size
+from neurender.commands.arguments import check_given, check_sizes, parse_size
 from neurender.data import GBufferDataset, held_out_split
 from neurender.device import DeviceOptions, device_label, resolve_device
 from neurender.evaluation import path_tracer
@@ -262,18 +264,22 @@ def _ms(value, unit: str = "") -> str:
 class BenchCompare:
     """Methods against the path tracer and PT + OIDN at equal quality, timed at the sizes users render."""
 
-    eval: tuple[str, ...] = field(metadata={"required": True, "metavar": "EVAL_DIR"})
+    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR")]
     """Evaluations with the path tracer's curves (neurender evaluate): their quality figures are matched."""
-    sizes: tuple[str, ...] = field(default=("256", "1080p"), metadata=SIZE)
+    sizes: tuple[str, ...] = ("256", "1080p")
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p."""
-    method: tuple[str, ...] = field(default=(), metadata={"metavar": "NAME_OR_RUN"})
+    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN")] = ()
     """Methods of the evaluations (none: their baselines and shipped models; give run folders by path)."""
-    out: str | None = field(default=None, metadata={"metavar": "FILE"})
+    out: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
     """Also write the rows as JSON to this file (neurender report --bench FILE adds a budget table per size)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the methods' networks run."""
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
+
+    def __post_init__(self) -> None:
+        check_given("--eval", self.eval)
+        check_sizes("--sizes", self.sizes)
 
 
 @dataclass(kw_only=True)
@@ -288,7 +294,7 @@ class BenchGenerate:
     """Image size in pixels."""
     spp: int = 32
     """Samples per pixel."""
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
 
 
@@ -315,24 +321,31 @@ class BenchBaselines:
 
     data: str
     """Dataset to score on (e.g. demo_out/dataset)."""
-    sizes: tuple[str, ...] = field(default=("256", "512"), metadata=SIZE)
+    sizes: tuple[str, ...] = ("256", "512")
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
+
+    def __post_init__(self) -> None:
+        check_sizes("--sizes", self.sizes)
 
 
 @dataclass(kw_only=True)
 class BenchPredict:
     """ms/frame, ms per megapixel and peak RSS of runs and GTAO per size; held-out SSIM; DDIM step table."""
 
-    checkpoint: tuple[str, ...] = field(metadata={"required": True})
+    checkpoint: tuple[str, ...]
     """Runs or pretrained:NAME timed."""
     data: str
     """Dataset whose held-out views are scored."""
-    sizes: tuple[str, ...] = field(default=("128", "256", "512"), metadata=SIZE)
+    sizes: tuple[str, ...] = ("128", "256", "512")
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
-    eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
+    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR")] = ()
     """Evaluation folders with the path tracer's curve (speed-up column)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the runs predict."""
+
+    def __post_init__(self) -> None:
+        check_given("--checkpoint", self.checkpoint)
+        check_sizes("--sizes", self.sizes)
 
 
 def _failed_rows(figures) -> list[str]:

@@ -1,6 +1,6 @@
 """The `neurender` command line. Exit status: 0 done, 2 bad input (`error: ...`), 1 our failure.
 
-Every command's flags come from its options dataclass (`neurender.commands.arguments`); the
+Every command's flags come from its options dataclass, by tyro (`neurender.commands.arguments`); the
 table below names the module that holds it, so ``neurender --help`` imports nothing heavy and a
 command imports only what it runs.
 """
@@ -14,7 +14,6 @@ import sys
 from importlib.metadata import version
 
 from neurender.base.errors import InputError
-from neurender.commands.arguments import parse
 
 COMMANDS = {
     "doctor": ("data", "show the Mitsuba variant, libLLVM and torch device in use"),
@@ -90,12 +89,18 @@ def main(argv: list[str] | None = None) -> int:
             print(_usage(argv[0] + " "))
             return 0
         name, rest = _command(argv)
+        from neurender.commands.arguments import parse  # tyro: not needed by neurender --help
+
         module = importlib.import_module(f"neurender.commands.{COMMANDS[name][0]}")
         options, function = module.COMMANDS[name]
-        return function(parse(f"neurender {name}", options, rest))
+        parsed = parse(f"neurender {name}", options, rest)
+        return 0 if parsed is None else function(parsed)  # None: the help was asked for
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader of our output went away (neurender ... --help | head): nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (Terminated)
         again = "run the same command again" + (" to resume" if argv and argv[0] in RESUMING else "")
         print(f"{'terminated' if isinstance(stop, Terminated) else 'interrupted'}: {again}", file=sys.stderr)

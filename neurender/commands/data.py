@@ -4,7 +4,9 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field, replace
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from data_gen.convert import PRESETS, ConvertedView, convert
 from data_gen.executors import ViewFailed
@@ -13,6 +15,7 @@ from data_gen.validate import validate
 from neurender.base.errors import InputError
 from neurender.base.mitsuba import mi
 from neurender.base.variant import FAST_PATH_HINT, RenderVariant, find_libllvm, is_vectorized, use_variant
+from neurender.commands.arguments import check_given
 from neurender.stats import write_stats
 
 
@@ -20,7 +23,7 @@ from neurender.stats import write_stats
 class DoctorCommand:
     """Show the Mitsuba variant (and why), libLLVM and the torch device in use."""
 
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
 
 
@@ -46,7 +49,7 @@ def run_doctor(command: DoctorCommand) -> int:
 class GenerateCommand:
     """Render a G-buffer dataset with path-traced targets (resumable: run it again to finish)."""
 
-    options: GenerateOptions = field(metadata={"flatten": True})
+    options: Annotated[GenerateOptions, tyro.conf.arg(name="")]
     """What is rendered."""
     out: str
     """Dataset directory (created, or resumed)."""
@@ -56,10 +59,10 @@ class GenerateCommand:
     """Where the render processes run: a local pool or Ray tasks."""
     ray_address: str | None = None
     """Ray cluster address (none: start a local one)."""
-    view_timeout: float | None = field(default=None, metadata={"metavar": "SECONDS"})
+    view_timeout: Annotated[float | None, tyro.conf.arg(metavar="SECONDS")] = None
     """A view taking longer is killed and retried once, then the run stops (none: 600 until a view
     has finished, then max(120, 20 x the slowest finished view))."""
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
 
 
@@ -79,7 +82,7 @@ def run_generate(command: GenerateCommand) -> int:
 class ValidateCommand:
     """Check a dataset against the contract."""
 
-    directory: str = field(metadata={"positional": True, "metavar": "DATASET"})
+    directory: Annotated[str, tyro.conf.Positional, tyro.conf.arg(metavar="DATASET")]
     """Dataset folder."""
 
 
@@ -101,7 +104,7 @@ def run_validate(command: ValidateCommand) -> int:
 def _rename(text: str) -> tuple[str, str]:
     source, sep, target = text.partition("=")
     if not (sep and source and target):
-        raise ValueError(f"bad rename {text!r}: use SOURCE=CONTRACT_NAME, e.g. Depth.V=depth.Z")
+        raise InputError(f"--rename: bad rename {text!r}: use SOURCE=CONTRACT_NAME, e.g. Depth.V=depth.Z")
     return source, target
 
 
@@ -109,7 +112,8 @@ def _rename(text: str) -> tuple[str, str]:
 class ConvertCommand:
     """Bring your own G-buffer: EXRs in another renderer's conventions -> a dataset (then validated)."""
 
-    inputs: tuple[str, ...] = field(metadata={"positional": True, "metavar": "EXR"})
+    inputs: Annotated[tuple[str, ...], tyro.conf.Positional,
+                       tyro.conf.arg(metavar="EXR", help_behavior_hint="(required)")]
     """The views, one EXR each, all from one camera set-up."""
     out: str
     """The dataset folder written (new)."""
@@ -121,11 +125,11 @@ class ConvertCommand:
     """Normals in camera or world space (world needs --to-world) (default: the preset's)."""
     forward: Literal["+z", "-z"] | None = None
     """The source camera looks down +Z or -Z (OpenGL, Blender) (default: the preset's)."""
-    rename: tuple[tuple[str, str], ...] = field(default=(), metadata={"parse": _rename, "metavar": "SRC=NAME"})
+    rename: Annotated[tuple[str, ...], tyro.conf.arg(metavar="SRC=NAME")] = ()
     """Source channel names to contract names, beyond the preset's."""
     fov_deg: float
     """Horizontal field of view, degrees."""
-    to_world: tuple[float, ...] = field(default=(), metadata={"metavar": "M"})
+    to_world: Annotated[tuple[float, ...], tyro.conf.arg(metavar="M")] = ()
     """The camera-to-world matrix of the source's camera space, 16 numbers row by row."""
     ao_radius: float | None = None
     """AO ray length, world units (recorded for the AO and GI predictors)."""
@@ -134,10 +138,20 @@ class ConvertCommand:
     scene: str = "converted"
     """The scene id of the views."""
 
+    def __post_init__(self) -> None:
+        check_given("EXR", self.inputs)
+        for text in self.rename:
+            _rename(text)
+
+    @property
+    def renames(self) -> dict[str, str]:
+        """--rename as source name -> contract name; InputError for a malformed one."""
+        return dict(_rename(text) for text in self.rename)
+
 
 def run_convert(command: ConvertCommand) -> int:
     preset = PRESETS[command.preset]
-    convention = replace(preset, names=preset.names | dict(command.rename),
+    convention = replace(preset, names=preset.names | command.renames,
                          **{k: getattr(command, k) for k in ("depth", "normals", "forward") if getattr(command, k)})
     if command.to_world and len(command.to_world) != 16:
         raise InputError(f"--to-world takes 16 numbers (a 4x4 matrix row by row), got {len(command.to_world)}")
@@ -153,10 +167,14 @@ def run_convert(command: ConvertCommand) -> int:
 class StatsCommand:
     """Per-family histograms of depth, normals, AO and luminance (PNG + JSON)."""
 
-    directories: tuple[str, ...] = field(metadata={"positional": True, "metavar": "DATASET"})
+    directories: Annotated[tuple[str, ...], tyro.conf.Positional,
+                            tyro.conf.arg(metavar="DATASET", help_behavior_hint="(required)")]
     """One dataset folder, or several to compare."""
     out: str | None = None
     """A .png path (JSON beside it) or a folder (none: DATASET/stats/ for one dataset)."""
+
+    def __post_init__(self) -> None:
+        check_given("DATASET", self.directories)
 
 
 def run_stats(command: StatsCommand) -> int:

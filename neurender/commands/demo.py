@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from typing import Annotated
+
+import tyro
 
 import scenes
 from data_gen.generator import GenerateOptions, generate
@@ -146,9 +149,9 @@ class DemoCommand:
     """Training steps of each GAN, twice as many for diffusion (none: the size's)."""
     workers: int = 2
     """Parallel render processes."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the networks run."""
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
 
 

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from neurender import effects
 from neurender.base.variant import RenderVariant, use_variant
+from neurender.commands.arguments import check_given
 from neurender.device import DeviceOptions
 from neurender.evaluation.evaluate import evaluate
 from neurender.evaluation.report import report
@@ -19,9 +22,9 @@ class EvaluateCommand:
 
     data: str
     """Dataset directory."""
-    effect: str = field(metadata={"choices": tuple(effects.EFFECTS)})
+    effect: effects.EffectName
     """Effect evaluated."""
-    method: tuple[str, ...] = field(default=(), metadata={"metavar": "NAME_OR_RUN"})
+    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN")] = ()
     """Baseline names, run directories or pretrained:NAME (none: every baseline of the effect)."""
     split: Literal["all", "train", "test"] = "all"
     """Views of which scenes."""
@@ -29,14 +32,14 @@ class EvaluateCommand:
     """Evaluation folder."""
     path_tracer: bool = True
     """Render the path tracer's and PT + OIDN's quality/time curves (--no-path-tracer skips them)."""
-    temporal_blend: tuple[float, ...] = field(default=(), metadata={"metavar": "W"})
+    temporal_blend: Annotated[tuple[float, ...], tyro.conf.arg(metavar="W")] = ()
     """Also score every method as 'NAME + blend W' for each W: along each camera path, its frame
     blended with its reprojected history, W on the current frame, in (0, 1] (none: single frames)."""
-    sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
+    sampling: Annotated[SamplingOptions, tyro.conf.arg(name="")] = field(default_factory=SamplingOptions)
     """Sampling of diffusion runs (more than one sample also scores the calibration of their spread)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the networks run."""
-    rendering: RenderVariant = field(default_factory=RenderVariant, metadata={"flatten": True})
+    rendering: Annotated[RenderVariant, tyro.conf.arg(name="")] = field(default_factory=RenderVariant)
     """Where Mitsuba renders."""
 
 
@@ -70,12 +73,16 @@ class ReportCommand:
     """One page from evaluation folders: for each effect the best method at each time budget, then every
     method. index.html is self-contained (its images embedded); report.md links copies in images/."""
 
-    eval_dirs: tuple[str, ...] = field(metadata={"positional": True, "metavar": "EVAL_DIR"})
+    eval_dirs: Annotated[tuple[str, ...], tyro.conf.Positional,
+                          tyro.conf.arg(metavar="EVAL_DIR", help_behavior_hint="(required)")]
     """Evaluation folders (neurender evaluate --out)."""
     out: str
     """Report folder."""
-    bench: tuple[str, ...] = field(default=(), metadata={"metavar": "FILE"})
+    bench: Annotated[tuple[str, ...], tyro.conf.arg(metavar="FILE")] = ()
     """Files of neurender bench compare --out: a budget table per frame size they timed (1080p...)."""
+
+    def __post_init__(self) -> None:
+        check_given("EVAL_DIR", self.eval_dirs)
 
 
 def run_report(command: ReportCommand) -> int:

@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Annotated, Literal
+
+import tyro
 
 from neurender.base.view import ViewParameters
-from neurender.commands.arguments import SIZE, parse_size
+from neurender.commands.arguments import check_sizes, parse_size
 from neurender.device import DeviceOptions
 from neurender.evaluation.model_card import size_text
 from neurender.evaluation.shipping import export_onnx_file, export_shipped
@@ -27,14 +29,14 @@ class PredictCommand:
     """An EXR file or a directory of them."""
     out: str
     """Output directory (same relative paths as the input)."""
-    sampling: SamplingOptions = field(default_factory=SamplingOptions, metadata={"flatten": True})
+    sampling: Annotated[SamplingOptions, tyro.conf.arg(name="")] = field(default_factory=SamplingOptions)
     """Sampling of diffusion runs."""
     backend: Backend = "auto"
     """onnxruntime: the GAN generator or fast network exported to ONNX (see neurender export); auto:
     onnxruntime for fast runs on the CPU, torch otherwise."""
-    tile: int | None = field(default=None, metadata={"metavar": "PX"})
+    tile: Annotated[int | None, tyro.conf.arg(metavar="PX")] = None
     """Predict a GAN in tiles of at most PX pixels a side (same output; none: automatic above 3840x2160)."""
-    internal_res: int | None = field(default=None, metadata={"metavar": "PX"})
+    internal_res: Annotated[int | None, tyro.conf.arg(metavar="PX")] = None
     """Predict at PX pixels on the short side and upsample guided by depth and normals (none: native)."""
     fov_deg: float | None = None
     """Horizontal field of view of the input views, degrees (none: the dataset's; needed by scaled runs)."""
@@ -49,7 +51,7 @@ class PredictCommand:
     preview: bool = False
     """Also write a PNG beside each EXR: the prediction tone-mapped for display (AO as grey), and a
     diffusion run's uncertainty to its right."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the networks run."""
 
 
@@ -78,14 +80,18 @@ class ExportCommand:
     format: Literal["onnx", "shipped"] = "onnx"
     """onnx: the network as ONNX (model space in and out, see docs/training.md); shipped: config + fp16 EMA
     weights + MODEL_CARD.md."""
-    size: str = field(default="256", metadata=SIZE)
+    size: str = "256"
     """Image size the ONNX graph takes: N, WxH or 720p/1080p/1440p/2160p (rounded up to the network's stride)."""
-    eval: tuple[str, ...] = field(default=(), metadata={"metavar": "EVAL_DIR"})
+    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR")] = ()
     """Evaluations whose tables go into the model card (shipped)."""
     notes: str | None = None
     """A Markdown file of remarks put into the model card (shipped)."""
-    card_sizes: tuple[str, ...] = field(default=("256",), metadata=SIZE)
+    card_sizes: tuple[str, ...] = ("256",)
     """Frame sizes the model card times on this CPU (shipped): N, WxH or 720p/1080p/1440p/2160p."""
+
+    def __post_init__(self) -> None:
+        check_sizes("--size", (self.size,))
+        check_sizes("--card-sizes", self.card_sizes)
 
 
 def run_export(command: ExportCommand) -> int:
@@ -105,9 +111,9 @@ class CalibrateCommand:
     """Diffusion run folder (a shipped model's folder too, not pretrained:NAME)."""
     data: str
     """Validation dataset: scenes neither trained nor tested on."""
-    sampling: SamplingOptions = field(default_factory=lambda: SamplingOptions(samples=8), metadata={"flatten": True})
+    sampling: Annotated[SamplingOptions, tyro.conf.arg(name="")] = field(default_factory=lambda: SamplingOptions(samples=8))
     """Sampling whose spread is calibrated (at least 2 samples)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the networks run."""
 
 

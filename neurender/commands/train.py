@@ -2,6 +2,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Annotated
+
+import tyro
 
 from neurender.device import DeviceOptions
 from neurender.run.config import TrainConfig
@@ -13,7 +16,7 @@ class TrainCommand:
     """Train an effect predictor (attention cGAN or conditional diffusion). Every field of TrainConfig
     (neurender/run/config.py) is a flag; nested configs as --acgan.FIELD, --unet.FIELD, --diffusion.FIELD."""
 
-    config: TrainConfig = field(default_factory=TrainConfig, metadata={"flatten": True})
+    config: Annotated[TrainConfig, tyro.conf.arg(name="")]
     """The run's configuration."""
     out: str
     """Run directory."""
@@ -22,7 +25,7 @@ class TrainCommand:
     width: int | None = None
     """Base channel count of every network (sets --acgan.base-channels, --acgan.disc-channels and
     --unet.base-channels; none: theirs)."""
-    devices: DeviceOptions = field(default_factory=DeviceOptions, metadata={"flatten": True})
+    devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the networks run."""
     tensorboard: bool = True
     """TensorBoard scalars (losses, the sample views' SSIM and PSNR) and sample grids in RUN/tensorboard

@@ -39,11 +39,11 @@ REFINERS = ("diffusion",)
 class TrainConfig:
     """Everything a training run depends on (saved as RUN/config.json)."""
 
-    model: Model = field(default="acgan", metadata={"required": True})
+    model: Model
     """Model family."""
-    effect: str = field(default="ao", metadata={"required": True, "choices": tuple(effects.EFFECTS)})
+    effect: effects.EffectName
     """Effect predicted (a key of the effect registry)."""
-    data: tuple[str, ...] = field(default=(), metadata={"required": True})
+    data: tuple[str, ...]
     """Dataset directories (one or several; each is split by scene on its own)."""
     inputs: Inputs = "scaled"
     """``scaled``: the G-buffer, physically scaled channels and the classic method's answer, predicting a

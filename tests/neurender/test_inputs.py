@@ -3,6 +3,7 @@ answer, one scale for every resolution, and the parameters a prediction needs.""
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
@@ -170,10 +171,11 @@ def test_a_balanced_run_scales_with_the_light_colour_exactly(pair_dataset, tmp_p
 
 
 def test_runs_written_before_balance_do_not_balance_and_init_must_match(pair_dataset, tmp_path):
-    old = TrainConfig(effect="gi").to_json()
+    gi = TrainConfig(model="acgan", effect="gi", data=("d",))
+    old = gi.to_json()
     del old["balance"]
-    assert TrainConfig.from_json(old).balance is False and TrainConfig(effect="gi").balances_light
-    assert not TrainConfig(effect="ao").balances_light  # AO has no light to balance
+    assert TrainConfig.from_json(old).balance is False and gi.balances_light
+    assert not replace(gi, effect="ao").balances_light  # AO has no light to balance
     assert Predictor("pretrained:gi").config.balances_light
     refused = run_main("train", "--model", "acgan", "--effect", "gi", "--no-balance", "--data", pair_dataset,
                        "--out", tmp_path / "run", "--init", "pretrained:gi", "--iters", "1", "--crop", "32")

@@ -211,7 +211,7 @@ def test_training_reads_several_datasets(train_data, tmp_path):
 
     single = GBufferDataset(str(train_data), "ao", split="train")
     assert len(Batches([single, single], config, torch.Generator()).items) == 2 * len(single)
-    assert TrainConfig(data=str(train_data)).data == (str(train_data),)
+    assert TrainConfig(model="acgan", effect="ao", data=str(train_data)).data == (str(train_data),)
 
 
 def test_an_interrupted_run_continues_with_each_step_logged_once(train_data, tmp_path, monkeypatch):
