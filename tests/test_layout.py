@@ -144,9 +144,17 @@ def test_few_modules_loose_at_the_top_of_neurender():
             f"{package.name}/__init__.py says what it owns and may import"
 
 
-def test_help_and_version_import_neither_torch_nor_mitsuba():
+def test_the_test_folders_are_the_packages():
+    """tests/ mirrors the code: tests/neurender/NAME/ holds the tests of the subpackage neurender.NAME."""
+    folders = [p for p in (REPO / "tests" / "neurender").iterdir() if p.is_dir() and any(p.glob("test_*.py"))]
+    assert folders and all((REPO / "neurender" / p.name / "__init__.py").is_file() for p in folders), folders
+    assert not [p for p in (REPO / "tests").iterdir() if p.is_dir() and any(p.glob("test_*.py"))
+                and not (REPO / p.name / "__init__.py").is_file()], "a top-level test folder is a top-level package"
+
+
+def test_help_and_version_import_neither_torch_nor_mitsuba_nor_tyro():
     code = ("import sys; from neurender.commands.cli import main; main(['--help']); main(['--version']); "
-            "print(sorted(m for m in ('torch', 'mitsuba', 'drjit') if m in sys.modules))")
+            "print(sorted(m for m in ('torch', 'mitsuba', 'drjit', 'tyro') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True).stdout
     from importlib.metadata import version
 

@@ -1,11 +1,9 @@
 """Few-step diffusion over a first guess, its uncertainty channel and the calibration metrics."""
 from __future__ import annotations
 
-import os
-
 import pytest
 import torch
-from nr_helpers import error_lines, run_main
+from nr_helpers import REPO, error_lines, run_main
 
 from neurender import metrics
 from neurender.base.exr import read_exr
@@ -135,7 +133,7 @@ def test_evaluate_scores_the_calibration_of_several_draws(runs, tmp_path):
 
     report([str(tmp_path / "many")], str(tmp_path / "report"))
     assert "Uncertainty of refiner (ddim sampler, 3 draws of 2 steps)" in (tmp_path / "report" / "report.md").read_text()
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "evaluation.md")).read()
+    readme = (REPO / "docs" / "evaluation.md").read_text()
     section = readme[readme.index("## summary.json"):]
     assert all(f"`{key}`" in section for key in ("uncertainty", *u))
 

@@ -10,6 +10,7 @@ import re
 
 import pytest
 import torch
+from nr_helpers import REPO
 
 from neurender.base.errors import InputError
 from neurender.effects import EFFECTS
@@ -209,7 +210,7 @@ def _keys(value, named: bool = False) -> set[str]:
 
 
 def test_every_summary_key_is_in_the_docs(evaluations):
-    readme = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs", "evaluation.md")).read()
+    readme = (REPO / "docs" / "evaluation.md").read_text()
     section = readme[readme.index("## summary.json"):]
     keys = set().union(*(_keys(summary) for _, summary in evaluations.values()))
     assert {"mean", "mean_full", "curve", "empty_mask_views", "pt_oidn", "noise_floor", "methods_above"} <= keys

@@ -118,3 +118,23 @@ def test_cuda_is_refused_in_one_line_where_there_is_none(name, tmp_path, capsys)
     assert err.count("\n") == 1 and err.startswith("error: --device cuda: this machine has no CUDA device"), err
     assert not list(tmp_path.iterdir()), "nothing written"
     assert main(name.split() + args + ["--device", "tpu"]) == 2 and "unknown device 'tpu'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("args, words", [
+    (["predict"], "the following arguments are required: --checkpoint, --input, --out"),
+    (["predict", "--checkpoint", "c", "--input", "i", "--out", "o", "--tile", "x"], "argument --tile: invalid literal for int()"),
+    (["evaluate", "--data", "d", "--effect", "smoke", "--out", "o"],
+     "argument --effect: invalid choice 'smoke' (choose from ao, fog, gi)"),
+    (["generate", "objects", "--out", "o", "--fov-deg", "40:x"], "argument --fov-deg: '40:x' is not LOW:HIGH or a number"),
+    (["convert", "a.exr", "--out", "o", "--fov-deg", "50", "--rename", "AB"], "--rename: bad rename 'AB'"),
+    (["stats"], "DATASET: give at least one value"),
+    (["bench", "compare", "--eval", "e", "--sizes", "12y"], "--sizes: bad size '12y'"),
+    (["predict", "--checkpoint", "c", "--input", "i", "--out", "o", "--gate", "3"], "unrecognized arguments: 3"),
+])
+def test_a_bad_command_line_is_one_error_line_naming_the_command(args, words, capsys):
+    from neurender.commands.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    command = " ".join(args[:2]) if args[0] == "bench" else args[0]
+    assert err.count("\n") == 1 and err.startswith(f"error: neurender {command}: ") and words in err, err

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import torch
-from nr_helpers import predict_item
+from nr_helpers import REPO, predict_item
 
 from neurender.models.gate import FILE, TrustGate, load_gate
 
@@ -173,7 +172,7 @@ on the black set and on the validation suite's PSNR)."""
 
 
 def test_exactly_the_chosen_shipped_models_have_a_gate():
-    shipped = Path(__file__).resolve().parents[2] / "neurender/pretrained"
+    shipped = REPO / "neurender/pretrained"
     assert sorted(p.parent.name for p in shipped.glob(f"*/{FILE}")) == sorted(GATED)
 
 
