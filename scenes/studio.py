@@ -52,7 +52,7 @@ def _envmap(path: str) -> np.ndarray:
 def _check_mesh(path: str) -> None:
     try:
         mi.load_dict({"type": "ply", "filename": path})
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:  # noqa: BLE001 - Mitsuba raises RuntimeError on unreadable meshes
         raise InputError(f"studio scene: cannot read the mesh {path}: {' '.join(str(exc).split())[:200]}") from None
 
 

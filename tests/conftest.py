@@ -17,13 +17,13 @@ import pytest
 
 # tiny tensors: one torch thread is many times faster than two contending ones (here and in subprocesses)
 os.environ.setdefault("OMP_NUM_THREADS", "1")
-import torch  # noqa: E402
+import torch  # noqa: E402 - after OMP_NUM_THREADS is set, which torch reads on import
 
 torch.set_num_threads(1)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from nr_helpers import CBOX, MAIN_SCENES, SMALL, generate_into  # noqa: E402
+from nr_helpers import CBOX, MAIN_SCENES, SMALL, generate_into  # noqa: E402 - after tests/ is on sys.path
 
 
 @pytest.fixture(scope="session")

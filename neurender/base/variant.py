@@ -135,7 +135,7 @@ def _first_working(mi, libllvm: str | None) -> VariantChoice:
         try:
             mi.set_variant("llvm_ad_rgb")
             return VariantChoice("llvm_ad_rgb", f"{cuda_error}; libLLVM found at {libllvm}", libllvm)
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - any failure means: not this libLLVM
             llvm_error = f"libLLVM at {libllvm} failed: {str(exc).splitlines()[0]}"
     else:
         llvm_error = f"no libLLVM >= {MIN_LLVM} found"

@@ -26,7 +26,7 @@ def test_importing_the_package_loads_neither_torch_nor_mitsuba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=REPO).stdout
     assert out.startswith("False False") and "Predictor" in out
     with pytest.raises(AttributeError, match="no attribute 'predictor'"):
-        neurender.predictor  # noqa: B018
+        neurender.predictor  # noqa: B018 - the attribute access is what raises
 
 
 def test_named_channels_of_any_kind_dtype_and_batch(pair_dataset):
