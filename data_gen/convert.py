@@ -21,9 +21,16 @@ import numpy as np
 
 from neurender.base.atomic import write_json_atomic
 from neurender.base.dataset import (
+    ALBEDO,
     BACKGROUND_DEPTH,
+    CHANNELS,
+    DEPTH,
+    DIRECT,
     FORMAT_VERSION,
     MANIFEST,
+    MASK,
+    NORMAL,
+    RGB,
     VIEWS,
     check_scene_id,
     on_surface,
@@ -35,10 +42,7 @@ from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
 from neurender.base.view import ViewParameters
 
-CONTRACT = ("R", "G", "B", "direct.R", "direct.G", "direct.B", "env.R", "env.G", "env.B", "fog.R", "fog.G", "fog.B",
-            "ao.Y", "albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y")
-"""Every channel name of the dataset contract."""
-ZERO_OFF_MASK = ("normal.X", "normal.Y", "normal.Z", "depth.Z", "albedo.R", "albedo.G", "albedo.B")
+ZERO_OFF_MASK = NORMAL + DEPTH + ALBEDO
 
 BLENDER = {"ViewLayer.Combined.R": "R", "ViewLayer.Combined.G": "G", "ViewLayer.Combined.B": "B",
            "ViewLayer.DiffCol.R": "albedo.R", "ViewLayer.DiffCol.G": "albedo.G", "ViewLayer.DiffCol.B": "albedo.B",
@@ -100,9 +104,9 @@ def _direct(channels: dict[str, np.ndarray], convention: Convention) -> dict[str
                if f"{light}.R" in channels and (colour is None or f"{colour}.R" in channels)]
     if not present:
         return {}
-    return {f"direct.{c}": sum(np.asarray(channels[f"{light}.{c}"], dtype=np.float64)
-                               * (1.0 if colour is None else np.asarray(channels[f"{colour}.{c}"], dtype=np.float64))
-                               for light, colour in present) for c in "RGB"}
+    return {name: sum(np.asarray(channels[f"{light}.{c}"], dtype=np.float64)
+                      * (1.0 if colour is None else np.asarray(channels[f"{colour}.{c}"], dtype=np.float64))
+                      for light, colour in present) for name, c in zip(DIRECT, RGB)}
 
 
 def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: float,
@@ -114,21 +118,21 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
     world-space normals. InputError naming what is missing.
     """
     named = {convention.names.get(name, name): np.asarray(value, dtype=np.float64) for name, value in channels.items()}
-    named = {name: value for name, value in named.items() if name in CONTRACT} | _direct(channels, convention)
-    missing = [n for n in ("normal.X", "normal.Y", "normal.Z", "depth.Z") if n not in named]
+    named = {name: value for name, value in named.items() if name in CHANNELS} | _direct(channels, convention)
+    missing = [n for n in NORMAL + DEPTH if n not in named]
     if missing:
         raise InputError(f"missing channels {', '.join(missing)} after renaming (give their source names)")
     if not 0 < fov_x < 180:
         raise InputError(f"the field of view must be in (0, 180) degrees, got {fov_x}")
-    depth = named["depth.Z"]
-    if "mask.Y" in named:
-        on = on_surface(named["mask.Y"])
+    depth = named[DEPTH[0]]
+    if MASK in named:
+        on = on_surface(named[MASK])
     else:
         on = surface_from_depth(depth, convention.background_depth)
     depth = np.where(on, depth, 0.0)
     if convention.depth == "ray":
         depth = depth * _ray_cosine(*depth.shape, fov_x)
-    normal = np.stack([named[f"normal.{a}"] for a in "XYZ"], axis=-1)
+    normal = np.stack([named[name] for name in NORMAL], axis=-1)
     if convention.normals == "world":
         if to_world is None:
             raise InputError(WORLD_NORMALS_NEED)
@@ -140,12 +144,12 @@ def to_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: 
     normal = np.where(on[..., None], normal, 0.0)
     length = np.linalg.norm(normal, axis=-1, keepdims=True)
     normal = np.where(length > 0, normal / np.maximum(length, 1e-12), 0.0)
-    out = dict(named) | {"depth.Z": depth, "mask.Y": on.astype(np.float64)}
-    out |= {f"normal.{a}": normal[..., i] for i, a in enumerate("XYZ")}
+    out = dict(named) | {DEPTH[0]: depth, MASK: on.astype(np.float64)}
+    out |= {name: normal[..., i] for i, name in enumerate(NORMAL)}
     for name in ZERO_OFF_MASK:
         if name in out:
             out[name] = np.where(on, out[name], 0.0)
-    return {name: out[name].astype(np.float32) for name in CONTRACT if name in out}
+    return {name: out[name].astype(np.float32) for name in CHANNELS if name in out}
 
 
 def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x: float,
@@ -153,11 +157,11 @@ def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x
     """The inverse of `to_contract`: a view's contract ``channels`` as ``convention`` writes them
     (source names, its depth, normals and forward axis; no ``mask.Y``, ``background_depth`` off the
     surface), float32. For writing a G-buffer to another tool, and for trying a convention out."""
-    on = on_surface(channels["mask.Y"])
-    depth = np.asarray(channels["depth.Z"], dtype=np.float64)
+    on = on_surface(channels[MASK])
+    depth = np.asarray(channels[DEPTH[0]], dtype=np.float64)
     if convention.depth == "ray":
         depth = depth / _ray_cosine(*depth.shape, fov_x)
-    normal = np.stack([np.asarray(channels[f"normal.{a}"], dtype=np.float64) for a in "XYZ"], axis=-1)
+    normal = np.stack([np.asarray(channels[name], dtype=np.float64) for name in NORMAL], axis=-1)
     if convention.forward == "-z":
         normal = normal * np.array([1.0, 1.0, -1.0])
     if convention.normals == "world":
@@ -165,9 +169,9 @@ def from_contract(channels: dict[str, np.ndarray], convention: Convention, fov_x
             raise InputError(WORLD_NORMALS_NEED)
         rotation = np.asarray(to_world, dtype=np.float64)[:3, :3]
         normal = normal @ (rotation / np.linalg.norm(rotation, axis=0, keepdims=True)).T
-    out = {name: np.asarray(value, dtype=np.float64) for name, value in channels.items() if name != "mask.Y"}
-    out |= {"depth.Z": np.where(on, depth, convention.background_depth * 10)}
-    out |= {f"normal.{a}": normal[..., i] for i, a in enumerate("XYZ")}
+    out = {name: np.asarray(value, dtype=np.float64) for name, value in channels.items() if name != MASK}
+    out |= {DEPTH[0]: np.where(on, depth, convention.background_depth * 10)}
+    out |= {name: normal[..., i] for i, name in enumerate(NORMAL)}
     names = {contract: source for source, contract in convention.names.items()}
     return {names.get(name, name): value.astype(np.float32) for name, value in out.items()}
 
@@ -201,7 +205,7 @@ def convert(paths: list[str], out: str, convention: Convention, view: ConvertedV
     check_apart(out, paths)
     ViewParameters(fov_x=view.fov_x, ao_radius=view.ao_radius, sigma_t=view.sigma_t)  # InputError out of range
     converted = [to_contract(read_exr(p), convention, view.fov_x, view.to_world) for p in paths]
-    shapes = {c["mask.Y"].shape for c in converted}
+    shapes = {c[MASK].shape for c in converted}
     if len(shapes) > 1:
         raise InputError(f"the EXRs differ in size: {sorted(shapes)}")
     height, width = shapes.pop()

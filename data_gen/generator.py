@@ -25,11 +25,11 @@ from tqdm import tqdm
 
 import scenes
 from data_gen import executors
-from data_gen.options import GBUFFER_CHANNELS, RGB_CHANNELS, RenderOptions, medium_coefficients, view_seed
+from data_gen.options import RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
 from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.camera import Rig, arc_angles
-from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views
+from neurender.base.dataset import FORMAT_VERSION, GBUFFER, MANIFEST, PASS_CHANNELS, VIEWS, read_views
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.lock import LOCK, folder_lock
@@ -113,9 +113,8 @@ def plan(options: GenerateOptions, variant: VariantName = "auto"):
         if options.rig.sensors and ref.is_xml and options.views > len(loaded.sensors):
             raise InputError(f"{ref.source} has {len(loaded.sensors)} perspective sensor(s) for --views "
                              f"{options.views}; give --views {len(loaded.sensors)} or fewer with --xml-sensors")
-        channels = RGB_CHANNELS["rgb"] + RGB_CHANNELS["direct"]
-        channels += RGB_CHANNELS["env"] if loaded.has_environment else []
-        channels += RGB_CHANNELS["fog"] + ["ao.Y"] + GBUFFER_CHANNELS
+        channels = [c for name, names in PASS_CHANNELS.items() if name != "env" or loaded.has_environment for c in names]
+        channels += GBUFFER
         all_channels += [c for c in channels if c not in all_channels]
         scene_entries.append({
             "id": ref.scene_id, "source": ref.source, "seed": ref.seed, "params": loaded.params,

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 
+from neurender.base.dataset import ALBEDO, MASK, NORMAL
 from neurender.base.mitsuba import dr, mi
 
-GBUFFER_AOVS = ["mask.Y", "normal.X", "normal.Y", "normal.Z",
-                "position.X", "position.Y", "position.Z", "albedo.R", "albedo.G", "albedo.B"]
+GBUFFER_AOVS = [MASK, *NORMAL, "position.X", "position.Y", "position.Z", *ALBEDO]
+"""The G-buffer integrator's outputs: the contract's mask, normals and albedo, and the world position
+(the depth comes from it)."""
 
 
 def _facing_normal(si, ray):

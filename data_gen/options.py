@@ -10,15 +10,12 @@ from typing import Annotated
 import tyro
 
 PASSES = ("rgb", "direct", "env", "fog", "ao", "gbuffer")
-RGB_CHANNELS = {"rgb": ["R", "G", "B"], "direct": ["direct.R", "direct.G", "direct.B"],
-                "env": ["env.R", "env.G", "env.B"], "fog": ["fog.R", "fog.G", "fog.B"]}
 MITSUBA_SAMPLERS = ("multijitter", "independent")  # Mitsuba sampler plugins generation can use (docs/commands.md, "Sampler")
 MAX_WAVEFRONT = 2**32 - 1
 """Samples a pass of the Python integrators (AO, G-buffer) renders at once: Dr.Jit indexes a wavefront
 with 32 bits, and Mitsuba splits only its own C++ integrators into several passes."""
 BUFFERS_PER_PIXEL = 64
 """Float channels held per pixel while a view is rendered and written (its ~25 channels, with copies)."""
-GBUFFER_CHANNELS = ["albedo.R", "albedo.G", "albedo.B", "normal.X", "normal.Y", "normal.Z", "depth.Z", "mask.Y"]
 
 
 @dataclass(frozen=True)

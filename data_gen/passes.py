@@ -18,9 +18,9 @@ import numpy as np
 
 import scenes
 from data_gen import integrators
-from data_gen.options import PASSES, RGB_CHANNELS, RenderOptions, medium_coefficients, pass_seed, rendered_spp
+from data_gen.options import PASSES, RenderOptions, medium_coefficients, pass_seed, rendered_spp
 from neurender.base.camera import Camera, to_camera_space
-from neurender.base.dataset import on_surface
+from neurender.base.dataset import ALBEDO, AO, DEPTH, MASK, NORMAL, PASS_CHANNELS, on_surface
 from neurender.base.mitsuba import dr, mi
 from scenes import LoadedScene
 
@@ -95,7 +95,7 @@ class ViewRenderer:
         for name in self.passes():
             pass_channels, seconds[name] = self.render_pass(camera, name, pass_seed(seed, PASSES.index(name)))
             channels.update(pass_channels)
-        channels["ao.Y"] = np.where(on_surface(channels["mask.Y"]), channels["ao.Y"], np.float32(1.0))  # the contract
+        channels[AO] = np.where(on_surface(channels[MASK]), channels[AO], np.float32(1.0))  # the contract
         return channels, seconds
 
     def render_pass(self, camera: Camera, name: str, seed: int, spp: int | None = None) -> tuple[dict, float]:
@@ -109,8 +109,8 @@ class ViewRenderer:
             image = mi.render(scene, sensor=sensor, integrator=self.integrators[name], seed=seed, spp=spp).numpy()
             seconds = time.perf_counter() - start
         decode = {"gbuffer": lambda: self._gbuffer_channels(camera, image[..., 3:]),
-                  "ao": lambda: {"ao.Y": np.clip(image[..., 0], 0.0, 1.0)}}  # the rest: radiance
-        channels = decode.get(name, lambda: dict(zip(RGB_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0))))()
+                  "ao": lambda: {AO: np.clip(image[..., 0], 0.0, 1.0)}}  # the rest: radiance
+        channels = decode.get(name, lambda: dict(zip(PASS_CHANNELS[name], np.moveaxis(image[..., :3], -1, 0))))()
         return {k: np.ascontiguousarray(v, dtype=np.float32) for k, v in channels.items()}, seconds
 
     def _sensor(self, name: str, camera: Camera):
@@ -134,11 +134,11 @@ class ViewRenderer:
         normal = normal / np.maximum(np.linalg.norm(normal, axis=-1, keepdims=True), 1e-12)
         position, albedo = aovs[..., 4:7] / safe, aovs[..., 7:10] / safe
         depth, normal_cam = to_camera_space(camera, position, normal)
-        out = {"mask.Y": mask.astype(np.float32), "depth.Z": np.where(mask, depth, 0.0)}
-        for i, axis in enumerate("XYZ"):
-            out[f"normal.{axis}"] = np.where(mask, normal_cam[..., i], 0.0)
-        for i, c in enumerate("RGB"):
-            out[f"albedo.{c}"] = np.where(mask, albedo[..., i], 0.0)
+        out = {MASK: mask.astype(np.float32), DEPTH[0]: np.where(mask, depth, 0.0)}
+        for i, name in enumerate(NORMAL):
+            out[name] = np.where(mask, normal_cam[..., i], 0.0)
+        for i, name in enumerate(ALBEDO):
+            out[name] = np.where(mask, albedo[..., i], 0.0)
         return out
 
     def _build_fog_scene(self):

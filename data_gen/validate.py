@@ -5,7 +5,18 @@ import os
 
 import numpy as np
 
-from neurender.base.dataset import MANIFEST, VIEWS, load_manifest, on_surface, parse_view_record, view_lines
+from neurender.base.dataset import (
+    AO,
+    DEPTH,
+    MANIFEST,
+    MASK,
+    NORMAL,
+    VIEWS,
+    load_manifest,
+    on_surface,
+    parse_view_record,
+    view_lines,
+)
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.view import ViewParameters, view_parameters
@@ -21,19 +32,20 @@ def _check_view(channels: dict[str, np.ndarray], expected: list[str], res: tuple
             problems.append(f"channel {name} has {int((~np.isfinite(value)).sum())} NaN/Inf values")
     if problems:
         return problems
-    mask = channels.get("mask.Y")
+    mask = channels.get(MASK)
     if mask is not None:
         if not np.isin(mask, (0.0, 1.0)).all():
             problems.append("mask.Y holds values other than 0 and 1")
         on = on_surface(mask)
-        if all(f"normal.{a}" in channels for a in "XYZ"):
-            length = np.sqrt(sum(channels[f"normal.{a}"] ** 2 for a in "XYZ"))
+        if all(name in channels for name in NORMAL):
+            length = np.sqrt(sum(channels[name] ** 2 for name in NORMAL))
             bad = int((np.abs(length - 1) > NORMAL_TOLERANCE)[on].sum())
             if bad:
                 problems.append(f"{bad} masked pixels have normals that are not unit length")
-        if "depth.Z" in channels and (channels["depth.Z"][on] <= 0).any():
-            problems.append(f"{int((channels['depth.Z'][on] <= 0).sum())} masked pixels have depth <= 0")
-    if "ao.Y" in channels and ((channels["ao.Y"] < 0) | (channels["ao.Y"] > 1)).any():
+        depth = channels.get(DEPTH[0])
+        if depth is not None and (depth[on] <= 0).any():
+            problems.append(f"{int((depth[on] <= 0).sum())} masked pixels have depth <= 0")
+    if AO in channels and ((channels[AO] < 0) | (channels[AO] > 1)).any():
         problems.append("ao.Y has values outside [0, 1]")
     return problems
 

@@ -14,15 +14,9 @@ from typing import Annotated, Literal
 import torch
 import tyro
 
-from neurender.base.dataset import on_surface
+from neurender.base.dataset import ALBEDO, AO, DEPTH, DIRECT, MASK, NORMAL, RGB, colour, on_surface
 from neurender.base.errors import InputError
 
-NORMAL = ("normal.X", "normal.Y", "normal.Z")
-DEPTH = ("depth.Z",)
-ALBEDO = ("albedo.R", "albedo.G", "albedo.B")
-RGB = ("R", "G", "B")
-DIRECT = ("direct.R", "direct.G", "direct.B")
-MASK = "mask.Y"
 GUESS = "guess."
 """Prefix of a first-guess channel: ``guess.ao.Y`` is the classic method's ``ao.Y``."""
 
@@ -124,11 +118,11 @@ def get(name: str) -> Effect:
     return EFFECTS[name]
 
 
-register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=("fog.R", "fog.G", "fog.B"), hdr=True,
+register(Effect("fog", inputs=NORMAL + DEPTH + ALBEDO + RGB, targets=colour("fog"), hdr=True,
                 reference_pass="fog", baselines=("fog-analytic",), first_guess="fog-analytic",
                 cheap_guess="fog-analytic", derived=("optical_depth", "transmittance"), parameters=("fov_x", "sigma_t"),
                 balance_from=RGB))
-register(Effect("ao", inputs=NORMAL + DEPTH, targets=("ao.Y",), hdr=False, reference_pass="ao",
+register(Effect("ao", inputs=NORMAL + DEPTH, targets=(AO,), hdr=False, reference_pass="ao",
                 sees_mask=True, off_mask=1.0, baselines=("ssao", "hbao", "gtao", "gtao-half"), first_guess="gtao",
                 cheap_guess="gtao-half", derived=("radius_px",), parameters=("fov_x", "ao_radius")))
 register(Effect("gi", inputs=NORMAL + DEPTH + ALBEDO + DIRECT, targets=RGB, hdr=True, reference_pass="rgb",

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import torch
 
+from neurender.base.dataset import ALBEDO, DEPTH
+
 RADIANCE_PREFIXES = ("direct.", "env.", "fog.")
 BALANCE_LEVEL = 0.25
 """The mean of a balanced view's ``balance_from`` channels, per colour (about that of the training scenes)."""
@@ -58,9 +60,9 @@ def _to_model_space(c: torch.Tensor, name: str, mask: torch.Tensor, out: torch.T
     ``out`` (B, 1, H, W) in place (a few passes over one channel, no new image)."""
     if is_radiance(name):
         _tone_map_(out.copy_(c))
-    elif name.startswith("albedo."):
+    elif name in ALBEDO:
         torch.clamp(c, 0, 1, out=out).mul_(2).sub_(1)
-    elif name == "depth.Z":
+    elif name in DEPTH:
         mean = (c * mask).sum(dim=(2, 3), keepdim=True) / mask.sum(dim=(2, 3), keepdim=True).clamp_min(1)
         torch.div(c, mean.clamp_min(1e-8), out=out).sub_(1)
     else:

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from neurender.base.atomic import atomic_path, write_json_atomic
-from neurender.base.dataset import load_manifest, on_surface, read_view_records
+from neurender.base.dataset import AO, DEPTH, MASK, NORMAL, RGB, load_manifest, on_surface, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 
@@ -25,7 +25,7 @@ BINS = {
     "log10_luminance": (-3.0, 2.0, 25),      # log10 of 0.2126 R + 0.7152 G + 0.0722 B (clamped at 1e-3)
 }
 NORMAL_XY_BINS = 16  # 2D histogram of (normal.X, normal.Y) in [-1, 1]^2
-NEEDED = ["R", "G", "B", "ao.Y", "depth.Z", "mask.Y", "normal.X", "normal.Y", "normal.Z"]
+NEEDED = [*RGB, AO, *DEPTH, MASK, *NORMAL]
 
 
 def _histogram(values: np.ndarray, name: str) -> np.ndarray:
@@ -37,15 +37,15 @@ def _histogram(values: np.ndarray, name: str) -> np.ndarray:
 
 def view_histograms(channels: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Histogram counts of one view's channels (dataset contract names)."""
-    on = on_surface(channels["mask.Y"])
+    on = on_surface(channels[MASK])
     luminance = 0.2126 * channels["R"] + 0.7152 * channels["G"] + 0.0722 * channels["B"]
     out = {"log10_luminance": _histogram(np.log10(np.maximum(luminance, 1e-3)), "log10_luminance")}
-    depth = channels["depth.Z"][on]
-    nx, ny, nz = (channels[f"normal.{a}"][on] for a in "XYZ")
+    depth = channels[DEPTH[0]][on]
+    nx, ny, nz = (channels[name][on] for name in NORMAL)
     out["depth"] = _histogram(depth / depth.mean() if depth.size else depth, "depth")
     out["normal_tilt_deg"] = _histogram(np.degrees(np.arccos(np.clip(-nz, -1, 1))), "normal_tilt_deg")
     out["normal_azimuth_deg"] = _histogram(np.degrees(np.arctan2(ny, nx)), "normal_azimuth_deg")
-    out["ao"] = _histogram(channels["ao.Y"][on], "ao")
+    out["ao"] = _histogram(channels[AO][on], "ao")
     edges = np.linspace(-1, 1, NORMAL_XY_BINS + 1)
     out["normal_xy"] = np.histogram2d(np.clip(nx, -1, 1), np.clip(ny, -1, 1), bins=(edges, edges))[0].astype(np.int64)
     out["pixels"], out["mask_pixels"] = np.int64(on.size), np.int64(on.sum())

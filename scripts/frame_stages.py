@@ -3,9 +3,10 @@
 Usage: .venv/bin/python scripts/frame_stages.py DATA [pretrained:NAME...] (default: every shipped model).
 View 0 of DATA's held-out views, scaled to 1920x1080 (nearest), 2 torch threads, median of 3 warm calls
 per stage; prints a Markdown table (ms). The stages are those `Predictor.predict` runs: the network
-input (the G-buffer in the network's space, the derived channels and the classic guess; the guess alone
-beside it), the network (or a refiner's one-evaluation estimate), the trust gate, the way back to
-linear values; then the whole call, which also divides the light out and back and fills the background.
+input (the G-buffer in the network's space, the derived channels and the classic guess, written into a
+tensor kept from the call before, as `Predictor` keeps it; the guess alone beside it), the network (or
+a refiner's one-evaluation estimate), the trust gate, the way back to linear values; then the whole
+call, which also divides the light out and back and fills the background.
 Reading and writing EXRs is not in it (`neurender bench predict` times frames in memory too).
 """
 from __future__ import annotations
@@ -48,7 +49,7 @@ def stages(name: str, data: str) -> list[str]:
         x = view_input(scaled, mask, view, effect, kind)
         raw = predictor._network(x).float()
         cells = [f"`{name}`", f"{method}: {ms(lambda: METHODS[method](scaled, mask, view, effect)):.0f}" if method else "-",
-                 f"{ms(lambda: view_input(scaled, mask, view, effect, kind)):.0f}",
+                 f"{ms(lambda: view_input(scaled, mask, view, effect, kind, out=x)):.0f}",
                  f"{ms(lambda: predictor._network(x)):.0f}",
                  f"{ms(lambda: predictor.gate(x, raw[0])):.0f}" if predictor.gate is not None else "-",
                  f"{ms(lambda: space.from_model_space(raw.clone(), effect)):.0f}",

@@ -1,4 +1,5 @@
-"""The dataset format on disk: file names, the manifest and the finished-views log.
+"""The dataset contract, its one owner: the channel names, the mask rule, and the format on disk (file
+names, the manifest and the finished-views log).
 
     DIR/dataset.json            manifest (format, renderer, options, channels, scenes)
     DIR/views.jsonl             one line per finished view, appended after its EXR is in place
@@ -15,6 +16,32 @@ from neurender.base.errors import InputError
 
 FORMAT_VERSION = 1
 MANIFEST, VIEWS = "dataset.json", "views.jsonl"
+RGB = ("R", "G", "B")
+"""The colour channels' suffixes; also the fog-free colour's channels."""
+
+
+def colour(prefix: str) -> tuple[str, str, str]:
+    """The three channels of a colour named ``prefix``: ``"direct"`` -> (direct.R, direct.G, direct.B)."""
+    return tuple(f"{prefix}.{c}" for c in RGB)
+
+
+NORMAL = ("normal.X", "normal.Y", "normal.Z")
+"""Camera-space unit normals (+X right, +Y up, +Z forward)."""
+DEPTH = ("depth.Z",)
+"""Camera-space z-depth, positive in front of the camera."""
+ALBEDO = colour("albedo")
+DIRECT = colour("direct")
+"""The direct light reflected by the surface (GI's input)."""
+MASK = "mask.Y"
+"""1 where a surface covers the pixel (`on_surface`), 0 on the background."""
+AO = "ao.Y"
+PASS_CHANNELS = {"rgb": RGB, "direct": DIRECT, "env": colour("env"), "fog": colour("fog"), "ao": (AO,)}
+"""The path-traced passes of a view and their channels (``env`` only in scenes with an environment)."""
+GBUFFER = ALBEDO + NORMAL + DEPTH + (MASK,)
+"""The G-buffer channels of a view."""
+CHANNELS = tuple(name for channels in PASS_CHANNELS.values() for name in channels) + GBUFFER
+"""Every channel name of the dataset contract, in this order (what data_gen, convert, stats, validate
+and the effects read)."""
 SURFACE = 0.5
 """The mask rule: a pixel is surface where ``mask.Y`` > SURFACE (a surface covers at least half of it)."""
 

@@ -9,7 +9,7 @@ from PIL import Image, ImageDraw
 
 from neurender import space
 from neurender.base.atomic import atomic_path
-from neurender.base.dataset import on_surface
+from neurender.base.dataset import ALBEDO, DEPTH, NORMAL, PASS_CHANNELS, on_surface
 
 
 def tonemap(rgb: np.ndarray) -> np.ndarray:
@@ -23,16 +23,15 @@ def channel_groups(channels: dict[str, np.ndarray]) -> list[tuple[str, np.ndarra
         return np.stack([channels[n] for n in names], axis=-1)
 
     groups = []
-    for label, prefix in (("rgb", ""), ("direct", "direct."), ("env", "env."), ("fog", "fog.")):
-        names = [f"{prefix}{c}" for c in "RGB"]
-        if all(n in channels for n in names):
+    for label, names in PASS_CHANNELS.items():
+        if len(names) == 3 and all(n in channels for n in names):
             groups.append((label, tonemap(stack(names))))
-    if all(f"albedo.{c}" in channels for c in "RGB"):
-        groups.append(("albedo", np.clip(stack([f"albedo.{c}" for c in "RGB"]), 0, 1)))
-    if all(f"normal.{a}" in channels for a in "XYZ"):
-        groups.append(("normal", np.clip(stack([f"normal.{a}" for a in "XYZ"]) * 0.5 + 0.5, 0, 1)))
-    if "depth.Z" in channels:
-        depth = channels["depth.Z"]
+    if all(n in channels for n in ALBEDO):
+        groups.append(("albedo", np.clip(stack(ALBEDO), 0, 1)))
+    if all(n in channels for n in NORMAL):
+        groups.append(("normal", np.clip(stack(NORMAL) * 0.5 + 0.5, 0, 1)))
+    if DEPTH[0] in channels:
+        depth = channels[DEPTH[0]]
         groups.append(("depth", np.repeat(depth_shade(depth, depth > 0)[..., None], 3, axis=-1)))
     for label in ("ao", "mask"):
         if f"{label}.Y" in channels:

@@ -16,6 +16,7 @@ import math
 import torch
 
 from neurender.base.camera import Camera
+from neurender.base.dataset import DEPTH
 from neurender.inference.temporal import Warp, reprojection
 
 
@@ -49,7 +50,7 @@ class Sequence:
 
     def __init__(self, records: list[dict], effect):
         self.records, self.pairs = records, frame_pairs(records)
-        self.depth = effect.inputs.index("depth.Z")
+        self.depth = effect.inputs.index(DEPTH[0])
         self.in_pairs = {i for pair in self.pairs for i in pair}
         self.frames, self.warps = {}, {}
 

@@ -18,7 +18,7 @@ from tqdm import tqdm
 
 from neurender import effects, space
 from neurender.base.atomic import atomic_path
-from neurender.base.dataset import MANIFEST, load_manifest, read_view_records
+from neurender.base.dataset import DIRECT, MANIFEST, load_manifest, read_view_records
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr, write_exr
 from neurender.base.lock import folder_lock
@@ -133,7 +133,7 @@ def missing_hint(path: str, needed: list[str]) -> str:
     names = set(read_exr(path))
     if any(name.startswith("ViewLayer.") for name in names):
         return "; it is a Blender multilayer EXR: run neurender convert --preset blender on it first"
-    if "direct.R" in needed and "direct.R" not in names:
+    if DIRECT[0] in needed and DIRECT[0] not in names:
         return ("; direct.R/G/B is the direct light (in Blender: enable the Diffuse Direct and Diffuse Color "
                 "passes, and Glossy, Emission and Environment, then neurender convert --preset blender sums them)")
     return ""

@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from neurender import effects, metrics, space
 from neurender.base.atomic import atomic_path
+from neurender.base.dataset import NORMAL
 from neurender.base.errors import InputError
 from neurender.base.lock import folder_lock
 from neurender.base.paths import check_apart
@@ -96,7 +97,7 @@ class Batches:
                       if min(c["mask"].shape[-2:]) >= config.crop]
         self.config, self.generator = config, generator
         names = channels(self.effect, config.inputs)
-        self.negated = [i for i, name in enumerate(names) if name == "normal.X"]  # mirrored
+        self.negated = [i for i, name in enumerate(names) if name == NORMAL[0]]  # mirrored
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor]:
         """x, y: (batch, C, res, res) in model space."""
