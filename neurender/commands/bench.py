@@ -268,7 +268,7 @@ class BenchCompare:
     """Evaluations with the path tracer's curves (neurender evaluate): their quality figures are matched."""
     sizes: tuple[str, ...] = ("256", "1080p")
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p."""
-    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN")] = ()
+    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN", help_behavior_hint="(default: none)")] = ()
     """Methods of the evaluations (none: their baselines and shipped models; give run folders by path)."""
     out: Annotated[str | None, tyro.conf.arg(metavar="FILE")] = None
     """Also write the rows as JSON to this file (neurender report --bench FILE adds a budget table per size)."""
@@ -338,7 +338,7 @@ class BenchPredict:
     """Dataset whose held-out views are scored."""
     sizes: tuple[str, ...] = ("128", "256", "512")
     """Sizes timed: N (N x N pixels), WxH or 720p, 1080p, 1440p, 2160p (16:9)."""
-    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR")] = ()
+    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR", help_behavior_hint="(default: none)")] = ()
     """Evaluation folders with the path tracer's curve (speed-up column)."""
     devices: Annotated[DeviceOptions, tyro.conf.arg(name="")] = field(default_factory=DeviceOptions)
     """Where the runs predict."""

@@ -108,6 +108,10 @@ def _rename(text: str) -> tuple[str, str]:
     return source, target
 
 
+PRESET_DEFAULT = "(default: the preset's)"
+"""The help's default of a convention field that the preset sets unless given."""
+
+
 @dataclass(kw_only=True)
 class ConvertCommand:
     """Bring your own G-buffer: EXRs in another renderer's conventions -> a dataset (then validated)."""
@@ -119,17 +123,17 @@ class ConvertCommand:
     """The dataset folder written (new)."""
     preset: Literal["contract", "blender"] = "contract"
     """The source's conventions: contract (already right) or blender (Cycles multilayer EXR)."""
-    depth: Literal["z", "ray"] | None = None
-    """Depth is z (distance to the camera plane) or ray (along the pixel's ray) (default: the preset's)."""
-    normals: Literal["camera", "world"] | None = None
-    """Normals in camera or world space (world needs --to-world) (default: the preset's)."""
-    forward: Literal["+z", "-z"] | None = None
-    """The source camera looks down +Z or -Z (OpenGL, Blender) (default: the preset's)."""
-    rename: Annotated[tuple[str, ...], tyro.conf.arg(metavar="SRC=NAME")] = ()
+    depth: Annotated[Literal["z", "ray"] | None, tyro.conf.arg(help_behavior_hint=PRESET_DEFAULT)] = None
+    """Depth is z (distance to the camera plane) or ray (along the pixel's ray)."""
+    normals: Annotated[Literal["camera", "world"] | None, tyro.conf.arg(help_behavior_hint=PRESET_DEFAULT)] = None
+    """Normals in camera or world space (world needs --to-world)."""
+    forward: Annotated[Literal["+z", "-z"] | None, tyro.conf.arg(help_behavior_hint=PRESET_DEFAULT)] = None
+    """The source camera looks down +Z or -Z (OpenGL, Blender)."""
+    rename: Annotated[tuple[str, ...], tyro.conf.arg(metavar="SRC=NAME", help_behavior_hint="(default: none)")] = ()
     """Source channel names to contract names, beyond the preset's."""
     fov_deg: float
     """Horizontal field of view, degrees."""
-    to_world: Annotated[tuple[float, ...], tyro.conf.arg(metavar="M")] = ()
+    to_world: Annotated[tuple[float, ...], tyro.conf.arg(metavar="M", help_behavior_hint="(default: none)")] = ()
     """The camera-to-world matrix of the source's camera space, 16 numbers row by row."""
     ao_radius: float | None = None
     """AO ray length, world units (recorded for the AO and GI predictors)."""

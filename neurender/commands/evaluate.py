@@ -24,7 +24,7 @@ class EvaluateCommand:
     """Dataset directory."""
     effect: effects.EffectName
     """Effect evaluated."""
-    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN")] = ()
+    method: Annotated[tuple[str, ...], tyro.conf.arg(metavar="NAME_OR_RUN", help_behavior_hint="(default: none)")] = ()
     """Baseline names, run directories or pretrained:NAME (none: every baseline of the effect)."""
     split: Literal["all", "train", "test"] = "all"
     """Views of which scenes."""
@@ -32,7 +32,7 @@ class EvaluateCommand:
     """Evaluation folder."""
     path_tracer: bool = True
     """Render the path tracer's and PT + OIDN's quality/time curves (--no-path-tracer skips them)."""
-    temporal_blend: Annotated[tuple[float, ...], tyro.conf.arg(metavar="W")] = ()
+    temporal_blend: Annotated[tuple[float, ...], tyro.conf.arg(metavar="W", help_behavior_hint="(default: none)")] = ()
     """Also score every method as 'NAME + blend W' for each W: along each camera path, its frame
     blended with its reprojected history, W on the current frame, in (0, 1] (none: single frames)."""
     sampling: Annotated[SamplingOptions, tyro.conf.arg(name="")] = field(default_factory=SamplingOptions)
@@ -78,7 +78,7 @@ class ReportCommand:
     """Evaluation folders (neurender evaluate --out)."""
     out: str
     """Report folder."""
-    bench: Annotated[tuple[str, ...], tyro.conf.arg(metavar="FILE")] = ()
+    bench: Annotated[tuple[str, ...], tyro.conf.arg(metavar="FILE", help_behavior_hint="(default: none)")] = ()
     """Files of neurender bench compare --out: a budget table per frame size they timed (1080p...)."""
 
     def __post_init__(self) -> None:

@@ -82,7 +82,7 @@ class ExportCommand:
     weights + MODEL_CARD.md."""
     size: str = "256"
     """Image size the ONNX graph takes: N, WxH or 720p/1080p/1440p/2160p (rounded up to the network's stride)."""
-    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR")] = ()
+    eval: Annotated[tuple[str, ...], tyro.conf.arg(metavar="EVAL_DIR", help_behavior_hint="(default: none)")] = ()
     """Evaluations whose tables go into the model card (shipped)."""
     notes: str | None = None
     """A Markdown file of remarks put into the model card (shipped)."""

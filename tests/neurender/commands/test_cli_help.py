@@ -38,7 +38,8 @@ def test_every_option_shows_its_default_and_help(name, capsys):
     assert "`" not in text, "docstring markup left in the help"
     entries = {flag: entry for flag, entry in _entries(text).items() if flag not in ("-h", "--help")}
     for flag, entry in entries.items():
-        assert "(default: " in entry or "(required)" in entry, (name, flag, entry)
+        assert entry.count("(default: ") + entry.count("(required)") == 1, (name, flag, entry)
+        assert "(default: )" not in entry, (name, flag, "an empty default shown")
         words = entry.split("(default: ")[0].split("(required)")[0].split()[1:]
         assert len([w for w in words if w[0].isalpha() and not w.isupper()]) >= 2, (name, flag, "no help text")
 
