@@ -31,7 +31,8 @@ _strings.remove_single_line_breaks = help_text  # tyro 1.0 keeps a break before 
 
 
 def _flag(argument) -> str:
-    return argument.lowered.name_or_flags[0]
+    """How the help names an argument: its flag, or a positional one's metavar (``DATASET``)."""
+    return argument.lowered.metavar if argument.is_positional() else argument.lowered.name_or_flags[0]
 
 
 def _reason(message: str) -> str:

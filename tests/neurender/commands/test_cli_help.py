@@ -71,10 +71,10 @@ def test_flags_build_the_same_config_as_the_dataclasses():
 @pytest.mark.parametrize("command", [[sys.executable, "-m", "neurender"], [str(Path(sys.executable).parent / "neurender")]],
                          ids=["python -m", "console script"])
 def test_module_and_script_give_the_same_help(command):
-    result = subprocess.run(command + ["predict", "--help"], capture_output=True, text=True, cwd=REPO)
-    assert result.returncode == 0 and "--checkpoint STR" in result.stdout, result.stderr
-    bad = subprocess.run(command + ["predict", "--sampler", "best"], capture_output=True, text=True, cwd=REPO)
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and bad.stderr.startswith("error: "), bad.stderr
+    result = subprocess.run(command + ["validate", "--help"], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0 and "usage: neurender validate [-h] DATASET" in result.stdout, result.stderr
+    bad = subprocess.run(command + ["validate"], capture_output=True, text=True, cwd=REPO)
+    assert bad.returncode == 2 and bad.stderr == "error: neurender validate: the following arguments are required: DATASET\n"
     unknown = subprocess.run(command + ["bench"], capture_output=True, text=True, cwd=REPO)
     assert unknown.returncode == 2 and "give one of generate, generate-long" in unknown.stderr
 
@@ -129,6 +129,7 @@ def test_cuda_is_refused_in_one_line_where_there_is_none(name, tmp_path, capsys)
     (["generate", "objects", "--out", "o", "--fov-deg", "40:x"], "argument --fov-deg: '40:x' is not LOW:HIGH or a number"),
     (["convert", "a.exr", "--out", "o", "--fov-deg", "50", "--rename", "AB"], "--rename: bad rename 'AB'"),
     (["stats"], "DATASET: give at least one value"),
+    (["validate"], "the following arguments are required: DATASET"),
     (["bench", "compare", "--eval", "e", "--sizes", "12y"], "--sizes: bad size '12y'"),
     (["predict", "--checkpoint", "c", "--input", "i", "--out", "o", "--gate", "3"], "unrecognized arguments: 3"),
 ])
