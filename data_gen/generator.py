@@ -29,7 +29,7 @@ from data_gen.options import RenderOptions, medium_coefficients, view_seed
 from data_gen.worker import ViewTask
 from neurender.base.atomic import atomic_path, write_json_atomic
 from neurender.base.camera import Rig, arc_angles
-from neurender.base.dataset import FORMAT_VERSION, GBUFFER, MANIFEST, PASS_CHANNELS, VIEWS, read_views
+from neurender.base.dataset import FORMAT_VERSION, MANIFEST, VIEWS, read_views, view_channels
 from neurender.base.errors import InputError
 from neurender.base.exr import read_exr
 from neurender.base.lock import LOCK, folder_lock
@@ -113,8 +113,7 @@ def plan(options: GenerateOptions, variant: VariantName = "auto"):
         if options.rig.sensors and ref.is_xml and options.views > len(loaded.sensors):
             raise InputError(f"{ref.source} has {len(loaded.sensors)} perspective sensor(s) for --views "
                              f"{options.views}; give --views {len(loaded.sensors)} or fewer with --xml-sensors")
-        channels = [c for name, names in PASS_CHANNELS.items() if name != "env" or loaded.has_environment for c in names]
-        channels += GBUFFER
+        channels = view_channels(loaded.has_environment)
         all_channels += [c for c in channels if c not in all_channels]
         scene_entries.append({
             "id": ref.scene_id, "source": ref.source, "seed": ref.seed, "params": loaded.params,

@@ -42,6 +42,12 @@ GBUFFER = ALBEDO + NORMAL + DEPTH + (MASK,)
 CHANNELS = tuple(name for channels in PASS_CHANNELS.values() for name in channels) + GBUFFER
 """Every channel name of the dataset contract, in this order (what data_gen, convert, stats, validate
 and the effects read)."""
+
+
+def view_channels(has_environment: bool) -> list[str]:
+    """The channels a generated view holds, in `CHANNELS` order: ``env`` only when its scene has an
+    environment."""
+    return [name for name in CHANNELS if has_environment or name not in PASS_CHANNELS["env"]]
 SURFACE = 0.5
 """The mask rule: a pixel is surface where ``mask.Y`` > SURFACE (a surface covers at least half of it)."""
 

@@ -17,14 +17,11 @@ from tyro import _errors, _strings  # private parts, hence tyro pinned below 1.1
 from neurender.base.errors import InputError
 
 
-def plain(text: str) -> str:
-    """Docstring ``text`` as a terminal shows it: code spans (``x``, `x`) without their backticks."""
-    return re.sub(r"`+([^`]+)`+", r"\1", text)
-
-
 def help_text(docstring: str) -> str:
-    """A docstring as the help shows it: its paragraphs each on one line, code spans without backticks."""
-    return "\n\n".join(" ".join(plain(block).split()) for block in re.split(r"\n\s*\n", docstring.strip()))
+    """A docstring as the help shows it: its paragraphs each on one line, code spans (``x``, `x`) without
+    their backticks."""
+    plain = re.sub(r"`+([^`]+)`+", r"\1", docstring.strip())
+    return "\n\n".join(" ".join(block.split()) for block in re.split(r"\n\s*\n", plain))
 
 
 _strings.remove_single_line_breaks = help_text  # tyro 1.0 keeps a break before every indented line of a docstring

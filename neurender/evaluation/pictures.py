@@ -23,9 +23,9 @@ def channel_groups(channels: dict[str, np.ndarray]) -> list[tuple[str, np.ndarra
         return np.stack([channels[n] for n in names], axis=-1)
 
     groups = []
-    for label, names in PASS_CHANNELS.items():
-        if len(names) == 3 and all(n in channels for n in names):
-            groups.append((label, tonemap(stack(names))))
+    for label in ("rgb", "direct", "env", "fog"):  # the radiance passes
+        if all(n in channels for n in PASS_CHANNELS[label]):
+            groups.append((label, tonemap(stack(PASS_CHANNELS[label]))))
     if all(n in channels for n in ALBEDO):
         groups.append(("albedo", np.clip(stack(ALBEDO), 0, 1)))
     if all(n in channels for n in NORMAL):
