@@ -38,7 +38,7 @@ def light_scale(inputs: torch.Tensor, effect) -> torch.Tensor:
     """The light of each view of linear ``inputs`` (B, len(effect.inputs), H, W): (B, 3, 1, 1), the
     per-channel mean over the frame of ``effect.balance_from`` over `BALANCE_LEVEL`; a channel at
     most 1e-3 of the brightest one (or a black frame) is floored there, so no channel is divided by 0."""
-    mean = effect.pick(inputs.mean(dim=(2, 3), keepdim=True), effect.balance_from)
+    mean = effect.pick(inputs, effect.balance_from).mean(dim=(2, 3), keepdim=True)
     return mean.clamp_min(1e-3 * mean.amax(dim=1, keepdim=True).clamp_min(1e-6)) / BALANCE_LEVEL
 
 

@@ -1,6 +1,7 @@
 """Where a 1080p frame's time goes, stage by stage, for each shipped model (issue 48).
 
-Usage: .venv/bin/python scripts/frame_stages.py DATA [pretrained:NAME...] (default: every shipped model).
+Usage: .venv/bin/python scripts/frame_stages.py DATA [--backend torch|onnxruntime] [pretrained:NAME...]
+(default: every shipped model, each on `Predictor`'s default backend).
 View 0 of DATA's held-out views, scaled to 1920x1080 (nearest), 2 torch threads, median of 3 warm calls
 per stage; prints a Markdown table (ms). The stages are those `Predictor.predict` runs: the network
 input (the G-buffer in the network's space, the derived channels and the classic guess, written into a
@@ -37,9 +38,9 @@ def ms(function, repeats: int = 3) -> float:
     return statistics.median(times)
 
 
-def stages(name: str, data: str) -> list[str]:
+def stages(name: str, data: str, backend: str) -> list[str]:
     """The table cells of model ``name`` on view 0 of ``data`` at 1920x1080."""
-    predictor = Predictor(name)
+    predictor = Predictor(name, backend=backend)
     effect, kind = predictor.effect, predictor.config.inputs
     item = resized_item(GBufferDataset(data, effect.name, split=held_out_split(data)), 0, 1080, 1920)
     inputs, mask, view = item["input"], item["mask"], item["parameters"]
@@ -48,7 +49,8 @@ def stages(name: str, data: str) -> list[str]:
         method = guess_method(effect, kind)
         x = view_input(scaled, mask, view, effect, kind)
         raw = predictor._network(x).float()
-        cells = [f"`{name}`", f"{method}: {ms(lambda: METHODS[method](scaled, mask, view, effect)):.0f}" if method else "-",
+        label = f"`{name}`" + ("" if backend == "auto" else f" ({backend})")
+        cells = [label, f"{method}: {ms(lambda: METHODS[method](scaled, mask, view, effect)):.0f}" if method else "-",
                  f"{ms(lambda: view_input(scaled, mask, view, effect, kind, out=x)):.0f}",
                  f"{ms(lambda: predictor._network(x)):.0f}",
                  f"{ms(lambda: predictor.gate(x, raw[0])):.0f}" if predictor.gate is not None else "-",
@@ -57,13 +59,15 @@ def stages(name: str, data: str) -> list[str]:
     return cells
 
 
-def main(data: str, names: list[str]) -> None:
+def main(data: str, names: list[str], backend: str = "auto") -> None:
     torch.set_num_threads(2)
     print("| model | classic guess | network input (with the guess) | network | gate | to linear | whole predict |")
     print("|---|---|---|---|---|---|---|")
     for name in names or runs.shipped():
-        print("| " + " | ".join(stages(name, data)) + " |", flush=True)
+        print("| " + " | ".join(stages(name, data, backend)) + " |", flush=True)
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2:])
+    arguments = sys.argv[2:]
+    chosen = arguments.pop(arguments.index("--backend") + 1) if "--backend" in arguments else "auto"
+    main(sys.argv[1], [a for a in arguments if a != "--backend"], chosen)

@@ -5,7 +5,6 @@ z-depth, normals and mask; see `neurender.baselines.camera` for the camera model
 on the device and in the dtype of its inputs. They import the effect registry and nothing above it.
 """
 from neurender.baselines.camera import view_positions
-from neurender.baselines.fog import fog
-from neurender.baselines.kernels import gtao, hbao, ssao
+from neurender.baselines.kernels import fog, gtao, hbao, ssao
 
 __all__ = ["fog", "gtao", "hbao", "ssao", "view_positions"]

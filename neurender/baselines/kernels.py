@@ -1,17 +1,18 @@
 """The screen-space methods as compiled Dr.Jit kernels: one pass per pixel that marches its samples in
 registers, with no full-image temporaries.
 
-`gtao`, `hbao`, `ssao` and `joint_bilateral_upsample` take the arguments and give
+`gtao`, `hbao`, `ssao`, `fog` and `joint_bilateral_upsample` take the arguments and give
 the results of their torch references (`neurender.baselines.gtao.gtao`,
-`neurender.baselines.hbao.hbao`, `neurender.baselines.ssao.ssao`,
+`neurender.baselines.hbao.hbao`, `neurender.baselines.ssao.ssao`, `neurender.baselines.fog.fog`,
 `neurender.baselines.upsample.joint_bilateral_upsample`; the tests hold them within 1e-3 mean absolute
 difference on the same samples). Dr.Jit traces a method once per option set into one kernel (LLVM on the
 CPU, CUDA on a GPU: the same source), compiles it on first use (seconds, then cached on disk by Dr.Jit) and
 launches it once per image, in float32. Where Dr.Jit has no backend for the tensors' device (no libLLVM
 16+), the torch reference runs instead. Results are torch tensors on the inputs' device, in their dtype.
 
-Lanes run over the image in tiles of `TILE` x `TILE` pixels, so the samples of neighbouring
-lanes share cache lines; camera and sampling conventions are `neurender.baselines.camera`'s.
+The AO methods' lanes run over the image in tiles of `TILE` x `TILE` pixels, so the samples of neighbouring
+lanes share cache lines; the others', which read no neighbour at full resolution, in row order. Camera and
+sampling conventions are `neurender.baselines.camera`'s.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from neurender.base.dataset import on_surface
 from neurender.base.mitsuba import dr
 from neurender.baselines import upsample as reference_upsample
 from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
+from neurender.baselines.fog import check_arguments as check_fog
+from neurender.baselines.fog import fog as reference_fog
 from neurender.baselines.gtao import check_options as check_gtao
 from neurender.baselines.gtao import gtao as reference_gtao
 from neurender.baselines.hbao import check_options as check_hbao
@@ -78,9 +81,10 @@ def _array(jit: ModuleType, t: torch.Tensor):
 
 
 def _divmod(a, b):
-    """Quotient and remainder of Int32 ``a`` in [0, 2^24) by ``b`` > 0 without an integer division (x86 has
-    no vector one): through float32, corrected by one either way."""
-    q = type(a)(dr.floor((dr.float32_array_t(type(a))(a) + 0.5) / b))
+    """Quotient and remainder of Int32 ``a`` >= 0 by ``b`` > 0 without an integer division (x86 has no vector
+    one): through float64 (exact for every Int32; float32 is not from 2^24, an image of 4096 x 4096), corrected
+    by one either way."""
+    q = type(a)(dr.floor((dr.float64_array_t(type(a))(a) + 0.5) / b))
     r = a - q * b
     q, r = dr.select(r < 0, q - 1, q), dr.select(r < 0, r + b, r)
     return dr.select(r >= b, q + 1, q), dr.select(r >= b, r - b, r)
@@ -98,30 +102,48 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-class _Lanes:
-    """The lanes of an H x W image in `TILE` x `TILE` tiles: ``i, j`` (Int32) the lane's pixel,
-    ``active`` whether it lies in the image, ``pixel`` its index ``i W + j`` (0 when inactive)."""
+def _batch(images: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+    """The (1, C, H, W) results of a batch's images as one (B, C, H, W) tensor of ``dtype``; one image's
+    own memory (Dr.Jit's, reused from frame to frame) when there is one, no copy."""
+    return (images[0] if len(images) == 1 else torch.cat(images)).to(dtype)
 
-    def __init__(self, jit: ModuleType, height: int, width: int):
-        self.jit, self.shape = jit, (height, width)
+
+class _Lanes:
+    """The lanes of an H x W image: ``i, j`` (Int32) the lane's pixel, ``active`` whether it lies in the
+    image, ``pixel`` its index ``i W + j`` (0 when inactive). ``tiled``: the lanes run in `TILE` x `TILE`
+    tiles (for kernels that read their neighbours' pixels), else in the image's row order, where reading and
+    writing an image need no gather or scatter."""
+
+    def __init__(self, jit: ModuleType, height: int, width: int, tiled: bool = True):
+        self.jit, self.shape, self.tiled = jit, (height, width), tiled
         self.height, self.width = dr.opaque(jit.Int32, height), dr.opaque(jit.Int32, width)
-        tiles_x = -(-width // TILE)
-        tile, within = _divmod(dr.arange(jit.Int32, -(-height // TILE) * tiles_x * TILE * TILE), TILE * TILE)
-        tile_i, tile_j = _divmod(tile, dr.opaque(jit.Int32, tiles_x))
-        self.i, self.j = tile_i * TILE + within // TILE, tile_j * TILE + within % TILE
-        self.active = (self.i < self.height) & (self.j < self.width)
-        self.pixel = jit.UInt32(dr.select(self.active, self.i * self.width + self.j, 0))
+        if tiled:
+            tiles_x = -(-width // TILE)
+            tile, within = _divmod(dr.arange(jit.Int32, -(-height // TILE) * tiles_x * TILE * TILE), TILE * TILE)
+            tile_i, tile_j = _divmod(tile, dr.opaque(jit.Int32, tiles_x))
+            self.i, self.j = tile_i * TILE + within // TILE, tile_j * TILE + within % TILE
+            self.active = (self.i < self.height) & (self.j < self.width)
+            self.pixel = jit.UInt32(dr.select(self.active, self.i * self.width + self.j, 0))
+        else:
+            self.pixel = dr.arange(jit.UInt32, height * width)
+            self.i, self.j = _divmod(jit.Int32(self.pixel), self.width)
+            self.active = True
 
     def read(self, image: torch.Tensor):
         """The lanes' values (a Float) of an (H, W) image."""
-        return dr.gather(self.jit.Float, _array(self.jit, image), self.pixel)
+        values = _array(self.jit, image)
+        return dr.gather(self.jit.Float, values, self.pixel) if self.tiled else values
 
     def write(self, channels: list) -> torch.Tensor:
         """(1, C, H, W) tensor of C Floats of lane values."""
-        out = dr.empty(self.jit.Float, len(channels) * self.shape[0] * self.shape[1])
+        size = self.shape[0] * self.shape[1]
+        if not self.tiled:  # the channels one after the other, no scatter (x86 scatters a lane at a time)
+            dr.eval(*channels)  # in one kernel
+            out = channels[0] if len(channels) == 1 else dr.concat(channels)
+            return out.torch().reshape(1, len(channels), *self.shape)
+        out = dr.empty(self.jit.Float, len(channels) * size)
         for c, values in enumerate(channels):
-            dr.scatter(out, values, self.pixel + dr.opaque(self.jit.UInt32, c * self.shape[0] * self.shape[1]),
-                       self.active)
+            dr.scatter(out, values, self.pixel + dr.opaque(self.jit.UInt32, c * size), self.active)
         return out.torch().reshape(1, len(channels), *self.shape)
 
 
@@ -135,7 +157,8 @@ class _GBuffer(_Lanes):
         super().__init__(jit, *depth.shape)
         Float = jit.Float
         self.radius_world = radius
-        self.tan = dr.opaque(Float, tan_half_fov(fov_x_deg))
+        tan, (height, width) = tan_half_fov(fov_x_deg), depth.shape
+        self.tan, self.tan_y, self.ray_step = (dr.opaque(Float, v) for v in (tan, tan * height / width, 2 * tan / width))
         self.radius = dr.opaque(Float, radius)
         self.focal = dr.opaque(Float, focal_pixels(depth.shape[-1], fov_x_deg))
         inv = inverse_depth(depth[None, None], mask[None, None])[0, 0]
@@ -155,9 +178,9 @@ class _GBuffer(_Lanes):
         self.noise = (self.read(noise[0]), self.read(noise[1]))
 
     def ray(self, px, py):
-        """x and y of the ray with z = 1 through continuous pixel coordinates."""
-        width, height = self.jit.Float(self.width), self.jit.Float(self.height)
-        return (2.0 * px / width - 1.0) * self.tan, (1.0 - 2.0 * py / height) * self.tan * height / width
+        """x and y of the ray with z = 1 through continuous pixel coordinates, without a division (the two a
+        sample took were a quarter of GTAO's time at 1080p)."""
+        return dr.fma(px, self.ray_step, -self.tan), dr.fma(py, -self.ray_step, self.tan_y)
 
     def inverse_depth_at(self, x, y):
         """Bilinear inverse depth at continuous pixel coordinates, 0 outside the image (``grid_sample``'s
@@ -176,13 +199,16 @@ class _GBuffer(_Lanes):
         valid = inv > self.valid_inv
         return dr.select(valid, dr.rcp(dr.select(valid, inv, 1.0)), 0.0), valid
 
-    def vector_to(self, x, y):
-        """The vector from the lane's point to the surface seen at continuous pixel coordinates, its length,
-        and whether anything is seen there."""
+    def sample(self, x, y):
+        """The distance from the lane's point to the surface seen at continuous pixel coordinates, the cosine
+        of the angle between that direction and the view vector (0 at distance 0), and whether anything is
+        seen there."""
         z, valid = self.z_at(x, y)
         rx, ry = self.ray(x, y)
         vector = (z * rx - self.p[0], z * ry - self.p[1], z - self.p[2])
-        return vector, dr.sqrt(_dot(vector, vector)), valid
+        squared = _dot(vector, vector)
+        inverse = dr.rsqrt(dr.maximum(squared, 1e-24))  # 1 / max(distance, 1e-12), without a division
+        return squared * inverse, _dot(vector, self.v) * inverse, valid
 
     def slice_frame(self, cos_phi, sin_phi):
         """The length of the normal projected into the slice of screen direction phi, and its signed angle
@@ -215,9 +241,8 @@ def _gtao(image: _GBuffer, slices: int, steps: int, falloff: float):
         for s in range(steps):
             offset = radius_px * (s + 1.0 - image.noise[1]) / steps
             for side in (1, -1):
-                vector, distance, valid = image.vector_to(image.px + side * cos_phi * offset,
-                                                          image.py + side * sin_phi * offset)
-                cos_sample = _dot(vector, image.v) / dr.maximum(distance, 1e-12)
+                distance, cos_sample, valid = image.sample(image.px + side * cos_phi * offset,
+                                                           image.py + side * sin_phi * offset)
                 weight = dr.clip((image.radius - distance) * inv_fade, 0.0, 1.0)
                 weight = dr.select(valid & (distance > 1e-6 * image.radius), weight, 0.0)
                 horizon[side] = dr.maximum(horizon[side], dr.fma(weight, cos_sample - lowest[side], lowest[side]))
@@ -238,8 +263,7 @@ def _hbao(image: _GBuffer, directions: int, steps: int):
         sin_horizon = -dr.sin(gamma)
         for s in range(steps):
             offset = radius_px * (s + 1.0 - image.noise[1]) / steps
-            vector, distance, valid = image.vector_to(image.px + cos_phi * offset, image.py + sin_phi * offset)
-            sin_elevation = _dot(vector, image.v) / dr.maximum(distance, 1e-12)
+            distance, sin_elevation, valid = image.sample(image.px + cos_phi * offset, image.py + sin_phi * offset)
             rises = (valid & (distance < image.radius) & (distance > 1e-6 * image.radius)
                      & (sin_elevation > sin_horizon))
             falloff = 1.0 - dr.square(distance / image.radius)
@@ -282,7 +306,7 @@ def _march(method, reference, depth, normal, mask, fov_x_deg, radius, seed, **op
     for b in range(depth.shape[0]):
         image = _GBuffer(jit, depth[b, 0], normal[b], mask[b, 0], noise, fov_x_deg, radius)
         out.append(image.write([dr.select(image.on, method(image), 1.0)]))
-    return torch.cat(out).to(depth.dtype)
+    return _batch(out, depth.dtype)
 
 
 @functools.lru_cache(maxsize=4)
@@ -316,12 +340,39 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
                   depth, normal, mask, fov_x_deg, radius, seed, samples=samples, bias=bias)
 
 
+def _fog(jit: ModuleType, rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float,
+         sigma: float, light: list[float], background_distance: float) -> torch.Tensor:
+    """One image of `fog`: rgb (3, H, W), depth and mask (1, H, W), the airlight's 3 values -> (1, 3, H, W)."""
+    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
+    Float = jit.Float
+    width, height, tan = Float(lanes.width), Float(lanes.height), dr.opaque(Float, tan_half_fov(fov_x_deg))
+    x = (2.0 * (Float(lanes.j) + 0.5) / width - 1.0) * tan  # the ray through the pixel, z = 1 (`ray_lengths`)
+    y = (1.0 - 2.0 * (Float(lanes.i) + 0.5) / height) * tan * height / width
+    distance = lanes.read(depth[0]) * dr.sqrt(1.0 + x * x + y * y)
+    background = 1.0 if sigma == 0 else math.exp(-sigma * background_distance)  # sigma 0, distance inf: 1
+    transmittance = dr.select(on_surface(lanes.read(mask[0])), dr.exp(-dr.opaque(Float, sigma) * distance),
+                              dr.opaque(Float, background))
+    light = [dr.opaque(Float, value) for value in light]
+    return lanes.write([light[c] + transmittance * (lanes.read(rgb[c]) - light[c]) for c in range(3)])
+
+
+def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float, sigma_t,
+        airlight=1.0, *, background_distance: float = math.inf) -> torch.Tensor:
+    """`neurender.baselines.fog.fog` as a kernel: the same arguments, shapes and result."""
+    sigma, light = check_fog(rgb, depth, mask, sigma_t, airlight, background_distance)
+    jit = backend(rgb.device.type)
+    if jit is None:
+        return reference_fog(rgb, depth, mask, fov_x_deg, sigma_t, airlight, background_distance=background_distance)
+    return _batch([_fog(jit, rgb[b], depth[b], mask[b], fov_x_deg, float(sigma[b]), light[b].tolist(),
+                        background_distance) for b in range(rgb.shape[0])], rgb.dtype)
+
+
 def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
               depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """One image of `joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
     (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
-    lanes = _Lanes(jit, *depth.shape[-2:])
+    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
     Float, Int32 = jit.Float, jit.Int32
     values = _array(jit, _packets(list(low)))
     guides = _array(jit, _packets([low_depth[0], *low_normal]))
@@ -363,5 +414,5 @@ def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_nor
         if mask is not None:
             depth, normal = depth * on_surface(mask), normal * on_surface(mask)
         return reference_upsample.joint_bilateral_upsample(low, low_depth, low_normal, depth, normal)
-    return torch.cat([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
-                                None if mask is None else mask[b]) for b in range(low.shape[0])]).to(low.dtype)
+    return _batch([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
+                             None if mask is None else mask[b]) for b in range(low.shape[0])], low.dtype)

@@ -18,9 +18,9 @@ import torch
 
 from neurender.base.dataset import on_surface
 from neurender.base.view import ViewParameters
-from neurender.baselines.fog import background_airlight, fog
+from neurender.baselines.fog import background_airlight
 from neurender.baselines.gi import gi_ambient
-from neurender.baselines.kernels import gtao, hbao, joint_bilateral_upsample, ssao
+from neurender.baselines.kernels import fog, gtao, hbao, joint_bilateral_upsample, ssao
 from neurender.baselines.upsample import nearest_downsample
 from neurender.effects import ALBEDO, DEPTH, DIRECT, NORMAL, RGB
 

@@ -1,10 +1,13 @@
 """The compiled screen-space kernels (neurender.baselines.kernels) against their torch references, on
 rendered G-buffers: the same answer within 1e-3 mean absolute difference, at any size, batch and option."""
+import math
+
 import pytest
 import torch
 
 from neurender import effects
 from neurender.baselines import kernels
+from neurender.baselines.fog import fog as reference_fog
 from neurender.baselines.gtao import gtao as reference_gtao
 from neurender.baselines.hbao import hbao as reference_hbao
 from neurender.baselines.methods import METHODS
@@ -12,7 +15,7 @@ from neurender.baselines.ssao import ssao as reference_ssao
 from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
 from neurender.data import GBufferDataset
 
-AO = effects.get("ao")
+AO, FOG = effects.get("ao"), effects.get("fog")
 PAIRS = [  # (kernel, reference, options)
     (kernels.gtao, reference_gtao, {}),
     (kernels.gtao, reference_gtao, {"slices": 2, "steps": 3, "falloff": 0.5, "seed": 7}),
@@ -103,3 +106,22 @@ def test_half_resolution_gtao_is_close_to_full_resolution(pair_dataset):
     on = mask > 0.5
     assert (half - full)[on].abs().mean() < 0.1
     assert (half - full)[on].abs().mean() < (full[on] - full[on].mean()).abs().mean()  # better than a constant
+
+
+def test_fog_kernel_matches_its_reference(pair_dataset):
+    data = GBufferDataset(str(pair_dataset), "fog")
+    items = [data[i] for i in range(len(data))]
+    x, mask = torch.stack([item["input"] for item in items]), torch.stack([item["mask"] for item in items])
+    crop = (..., slice(3, 30), slice(1, None))  # odd and not square
+    rgb, depth, mask = FOG.pick(x, effects.RGB)[crop], FOG.pick(x, effects.DEPTH)[crop], mask[crop]
+    fov, batch = items[0]["parameters"].fov_x, x.shape[0]
+    assert 0 < (mask > 0.5).float().mean() < 1  # surfaces and background
+    for sigma, airlight, distance in ((0.3, 1.0, math.inf), (0.0, 0.5, math.inf),
+                                      (torch.linspace(0, 0.5, batch), torch.rand(batch, 3), 20.0)):
+        expected = reference_fog(rgb, depth, mask, fov, sigma, airlight, background_distance=distance)
+        for dtype in (torch.float32, torch.float64):
+            got = kernels.fog(rgb.to(dtype), depth.to(dtype), mask, fov, sigma, airlight, background_distance=distance)
+            assert got.shape == expected.shape and got.dtype == dtype
+            assert (got - expected).abs().max() < 1e-5
+    with pytest.raises(ValueError, match="sigma_t must be >= 0"):
+        kernels.fog(rgb, depth, mask, fov, -1.0)
