@@ -147,6 +147,18 @@ class _Lanes:
         return out.torch().reshape(1, len(channels), *self.shape)
 
 
+class _Rays:
+    """x and y of the camera ray with z = 1 through continuous pixel coordinates of an H x W image, without a
+    division (the two a GTAO sample took were a quarter of its time at 1080p); ``tan`` (Float) tan(fov_x / 2)."""
+
+    def __init__(self, jit: ModuleType, height: int, width: int, fov_x_deg: float):
+        tan = tan_half_fov(fov_x_deg)
+        self.tan, self.tan_y, self.step = (dr.opaque(jit.Float, v) for v in (tan, tan * height / width, 2 * tan / width))
+
+    def __call__(self, px, py):
+        return dr.fma(px, self.step, -self.tan), dr.fma(py, -self.step, self.tan_y)
+
+
 class _GBuffer(_Lanes):
     """One G-buffer image on the lanes, and the screen geometry the AO methods read: ``px, py`` the pixel
     centre (Float), ``p`` its view-space position, ``n`` its normal, ``v`` the unit view vector (3 Floats
@@ -157,8 +169,8 @@ class _GBuffer(_Lanes):
         super().__init__(jit, *depth.shape)
         Float = jit.Float
         self.radius_world = radius
-        tan, (height, width) = tan_half_fov(fov_x_deg), depth.shape
-        self.tan, self.tan_y, self.ray_step = (dr.opaque(Float, v) for v in (tan, tan * height / width, 2 * tan / width))
+        self.ray = _Rays(jit, *depth.shape, fov_x_deg)
+        self.tan = self.ray.tan
         self.radius = dr.opaque(Float, radius)
         self.focal = dr.opaque(Float, focal_pixels(depth.shape[-1], fov_x_deg))
         inv = inverse_depth(depth[None, None], mask[None, None])[0, 0]
@@ -176,11 +188,6 @@ class _GBuffer(_Lanes):
         length = dr.rsqrt(dr.maximum(_dot(self.p, self.p), 1e-24))
         self.v = tuple(-c * length for c in self.p)
         self.noise = (self.read(noise[0]), self.read(noise[1]))
-
-    def ray(self, px, py):
-        """x and y of the ray with z = 1 through continuous pixel coordinates, without a division (the two a
-        sample took were a quarter of GTAO's time at 1080p)."""
-        return dr.fma(px, self.ray_step, -self.tan), dr.fma(py, -self.ray_step, self.tan_y)
 
     def inverse_depth_at(self, x, y):
         """Bilinear inverse depth at continuous pixel coordinates, 0 outside the image (``grid_sample``'s
@@ -345,10 +352,8 @@ def _fog(jit: ModuleType, rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Te
     """One image of `fog`: rgb (3, H, W), depth and mask (1, H, W), the airlight's 3 values -> (1, 3, H, W)."""
     lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
     Float = jit.Float
-    width, height, tan = Float(lanes.width), Float(lanes.height), dr.opaque(Float, tan_half_fov(fov_x_deg))
-    x = (2.0 * (Float(lanes.j) + 0.5) / width - 1.0) * tan  # the ray through the pixel, z = 1 (`ray_lengths`)
-    y = (1.0 - 2.0 * (Float(lanes.i) + 0.5) / height) * tan * height / width
-    distance = lanes.read(depth[0]) * dr.sqrt(1.0 + x * x + y * y)
+    x, y = _Rays(jit, *depth.shape[-2:], fov_x_deg)(Float(lanes.j) + 0.5, Float(lanes.i) + 0.5)
+    distance = lanes.read(depth[0]) * dr.sqrt(1.0 + x * x + y * y)  # `ray_lengths`
     background = 1.0 if sigma == 0 else math.exp(-sigma * background_distance)  # sigma 0, distance inf: 1
     transmittance = dr.select(on_surface(lanes.read(mask[0])), dr.exp(-dr.opaque(Float, sigma) * distance),
                               dr.opaque(Float, background))

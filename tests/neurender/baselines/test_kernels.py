@@ -125,3 +125,15 @@ def test_fog_kernel_matches_its_reference(pair_dataset):
             assert (got - expected).abs().max() < 1e-5
     with pytest.raises(ValueError, match="sigma_t must be >= 0"):
         kernels.fog(rgb, depth, mask, fov, -1.0)
+
+
+def test_lane_indices_are_exact_past_float32s_integers():
+    """Pixel i W + j -> (i, j) of lanes in row order stays exact beyond 2^24 pixels (4096 x 4096 and up), where
+    float32 is not."""
+    jit = kernels.backend("cpu")
+    if jit is None:
+        pytest.skip("Dr.Jit has no LLVM backend here")
+    values = [0, 1, 2**24 - 1, 2**24, 2**24 + 1, 2**24 + 7681, 8191 * 7681 + 7680, 2**31 - 1]
+    for divisor in (1, 3, 7681, 65536):
+        quotient, remainder = kernels._divmod(jit.Int32(values), divisor)
+        assert list(quotient) == [v // divisor for v in values] and list(remainder) == [v % divisor for v in values]
