@@ -148,8 +148,8 @@ class _Lanes:
 
 
 class _Rays:
-    """x and y of the camera ray with z = 1 through continuous pixel coordinates of an H x W image, without a
-    division (the two a GTAO sample took were a quarter of its time at 1080p); ``tan`` (Float) tan(fov_x / 2)."""
+    """x and y of the camera ray with z = 1 through continuous pixel coordinates of an H x W image, by two
+    multiply-adds (no division in a sample); ``tan`` (Float) is tan(fov_x / 2)."""
 
     def __init__(self, jit: ModuleType, height: int, width: int, fov_x_deg: float):
         tan = tan_half_fov(fov_x_deg)
