@@ -1,0 +1,54 @@
+"""GTAO's quality and 1080p time against its sample count, at full and half resolution (issue 48).
+
+Usage: .venv/bin/python scripts/gtao_samples.py VAL REPORT
+Prints a Markdown row per variant: slices x steps, samples a pixel (2 sides), surface SSIM / PSNR / FLIP
+over every view of VAL against its path-traced AO (as `neurender evaluate --split all` scores them), and
+the median ms of 5 warm calls on view 0 of REPORT scaled to 1920x1080 (2 threads).
+"""
+from __future__ import annotations
+
+import functools
+import statistics
+import sys
+import time
+
+import numpy as np
+import torch
+
+from neurender import effects
+from neurender.baselines import kernels
+from neurender.baselines.methods import _screen_ao, half_resolution
+from neurender.data import GBufferDataset
+from neurender.evaluation.scoring import score
+from neurender.evaluation.timing import resized_item
+
+VARIANTS = [(4, 8, False), (3, 3, False), (2, 4, False), (2, 2, False), (2, 4, True), (3, 3, True)]
+"""(slices, steps, half resolution): GTAO's default, XeGTAO's "high" preset (3 x 3), and gtao-half's 2 x 4."""
+
+
+def main(val: str, report: str) -> None:
+    torch.set_num_threads(2)
+    ao = effects.get("ao")
+    dataset = GBufferDataset(val, "ao", split="all")
+    items = [dataset[i] for i in range(len(dataset))]
+    frame = resized_item(GBufferDataset(report, "ao", split="all"), 0, 1080, 1920)
+    print("| GTAO | samples a pixel | val SSIM / PSNR / FLIP | ms at 1920x1080 |\n|---|---|---|---|")
+    for slices, steps, half in VARIANTS:
+        method = _screen_ao("gtao", functools.partial(kernels.gtao, slices=slices, steps=steps))
+        method = half_resolution(method) if half else method
+        scores = [score(method(item["input"][None], item["mask"][None], item["parameters"], ao), item["target"][None],
+                        ao, item["mask"][None]) for item in items]
+        mean = np.mean([[s["ssim"], s["psnr"], s["flip"]] for s in scores if s["ssim"] is not None], axis=0)
+        method(frame["input"], frame["mask"], frame["parameters"], ao)  # warm: the kernel compiles
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            method(frame["input"], frame["mask"], frame["parameters"], ao)
+            times.append(1000 * (time.perf_counter() - start))
+        label = f"{slices} x {steps}" + (", half resolution" if half else "")
+        print(f"| {label} | {2 * slices * steps} | {mean[0]:.3f} / {mean[1]:.2f} / {mean[2]:.3f} | "
+              f"{statistics.median(times):.0f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
