@@ -8,9 +8,7 @@ the median ms of 5 warm calls on view 0 of REPORT scaled to 1920x1080 (2 threads
 from __future__ import annotations
 
 import functools
-import statistics
 import sys
-import time
 
 import numpy as np
 import torch
@@ -20,7 +18,7 @@ from neurender.baselines import kernels
 from neurender.baselines.methods import _screen_ao, half_resolution
 from neurender.data import GBufferDataset
 from neurender.evaluation.scoring import score
-from neurender.evaluation.timing import resized_item
+from neurender.evaluation.timing import resized_item, time_ms
 
 VARIANTS = [(4, 8, False), (3, 3, False), (2, 4, False), (2, 2, False), (2, 4, True), (3, 3, True)]
 """(slices, steps, half resolution): GTAO's default, XeGTAO's "high" preset (3 x 3), and gtao-half's 2 x 4."""
@@ -39,15 +37,10 @@ def main(val: str, report: str) -> None:
         scores = [score(method(item["input"][None], item["mask"][None], item["parameters"], ao), item["target"][None],
                         ao, item["mask"][None]) for item in items]
         mean = np.mean([[s["ssim"], s["psnr"], s["flip"]] for s in scores if s["ssim"] is not None], axis=0)
-        method(frame["input"], frame["mask"], frame["parameters"], ao)  # warm: the kernel compiles
-        times = []
-        for _ in range(5):
-            start = time.perf_counter()
-            method(frame["input"], frame["mask"], frame["parameters"], ao)
-            times.append(1000 * (time.perf_counter() - start))
+        ms = time_ms(lambda: method(frame["input"], frame["mask"], frame["parameters"], ao), 5)  # after a warm-up call
         label = f"{slices} x {steps}" + (", half resolution" if half else "")
         print(f"| {label} | {2 * slices * steps} | {mean[0]:.3f} / {mean[1]:.2f} / {mean[2]:.3f} | "
-              f"{statistics.median(times):.0f} |", flush=True)
+              f"{ms:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

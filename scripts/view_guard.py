@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 
 import torch
 
 from neurender.base.dataset import on_surface
 from neurender.data import GBufferDataset
+from neurender.evaluation.report import load_summary
 from neurender.inference.predictor import Predictor
 from neurender.run.inputs import balanced, channels, view_input
 
@@ -63,10 +63,11 @@ def main() -> None:
     low, high = seen.min(0).values, seen.max(0).values
     low, high = low - MARGIN * (high - low), high + MARGIN * (high - low)
     for folder in args.eval:
-        summary = json.load(open(os.path.join(folder, "summary.json")))
+        summary = load_summary(folder)
         views = medians(predictor, summary["data_dir"])
         outside = {key for key, m in views.items() if ((m[picked] < low) | (m[picked] > high)).any()}
-        rows = list(csv.DictReader(open(os.path.join(folder, "per_view.csv"))))
+        with open(os.path.join(folder, "per_view.csv"), newline="") as handle:
+            rows = list(csv.DictReader(handle))
         model, classic = ({(r["scene"], int(r["view"])): r for r in rows if r["method"] == name}
                           for name in (args.run, args.classic))
         guarded = [classic[key] if key in outside else row for key, row in model.items()]
