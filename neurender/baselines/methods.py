@@ -4,7 +4,7 @@ G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the vi
 An effect lists the ones that predict it in its ``baselines`` field.
 
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
-resolution with 2 slices x 4 steps (`half_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
+resolution with 2 slices x 4 steps (`reduced_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
 ``sigma_t``, the airlight of `neurender.baselines.fog.background_airlight` and, for
 background rays, ``background_distance``. ``gi-ambient`` is `neurender.baselines.gi.gi_ambient`
 with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
@@ -32,13 +32,13 @@ def _screen_ao(name: str, function):
     return method
 
 
-def half_resolution(method):
-    """``method`` run on every second pixel of each row and column (point-sampled G-buffer: a quarter of the
-    pixels), its answer upsampled to the full size guided by depth and normals
-    (`joint_bilateral_upsample`), as games run XeGTAO; the effect's
+def reduced_resolution(method, divisor: int = 2):
+    """``method`` run on every ``divisor``-th pixel of each row and column (point-sampled G-buffer: 1 /
+    divisor^2 of the pixels), its answer upsampled to the full size guided by depth and normals
+    (`joint_bilateral_upsample`), as games run XeGTAO at half resolution; the effect's
     off-mask value off the mask."""
     def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
-        size = tuple(max(1, (n + 1) // 2) for n in mask.shape[-2:])
+        size = tuple(max(1, -(-n // divisor)) for n in mask.shape[-2:])
         low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
         low = effect.pick(low_inputs, DEPTH + NORMAL) * on_surface(low_mask)
         up = joint_bilateral_upsample(method(low_inputs, low_mask, view, effect), low[:, :1], low[:, 1:],
@@ -64,5 +64,5 @@ def gi_flat(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effe
 
 
 METHODS = {"ssao": _screen_ao("ssao", ssao), "hbao": _screen_ao("hbao", hbao), "gtao": _screen_ao("gtao", gtao),
-           "gtao-half": half_resolution(_screen_ao("gtao-half", functools.partial(gtao, slices=2, steps=4))),
+           "gtao-half": reduced_resolution(_screen_ao("gtao-half", functools.partial(gtao, slices=2, steps=4))),
            "fog-analytic": fog_analytic, "gi-ambient": gi_ambient_gtao, "gi-flat": gi_flat}
