@@ -4,10 +4,10 @@ Usage: .venv/bin/python scripts/frame_stages.py DATA [--backend torch|onnxruntim
 (default: every shipped model, each on `Predictor`'s default backend).
 View 0 of DATA's held-out views, scaled to 1920x1080 (nearest), 2 torch threads, median of 3 warm calls
 per stage; prints a Markdown table (ms). The stages are those `Predictor.predict` runs: the network
-input (the G-buffer in the network's space, the derived channels and the classic guess; the guess alone
-beside it), the network (or a refiner's one-evaluation estimate), the trust gate, the way back to linear
-values (with the light multiplied back and the background filled); then the whole call, which also
-divides the light out.
+input (the G-buffer in the network's space, the derived channels and the classic guess, written into a
+tensor kept from the call before, as `Predictor` keeps it; the guess alone beside it), the network (or
+a refiner's one-evaluation estimate), the trust gate, the way back to linear values; then the whole
+call, which also divides the light out and back and fills the background.
 Reading and writing EXRs is not in it (`neurender bench predict` times frames in memory too).
 """
 from __future__ import annotations
@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from neurender import space
 from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset, held_out_split
 from neurender.evaluation.timing import resized_item
@@ -44,16 +45,16 @@ def stages(name: str, data: str, backend: str) -> list[str]:
     item = resized_item(GBufferDataset(data, effect.name, split=held_out_split(data)), 0, 1080, 1920)
     inputs, mask, view = item["input"], item["mask"], item["parameters"]
     with torch.no_grad():
-        scaled, light = balanced(inputs, effect, predictor.config.balances_light)
+        scaled, _ = balanced(inputs, effect, predictor.config.balances_light)
         method = guess_method(effect, kind)
         x = view_input(scaled, mask, view, effect, kind)
         raw = predictor._network(x).float()
         label = f"`{name}`" + ("" if backend == "auto" else f" ({backend})")
         cells = [label, f"{method}: {ms(lambda: METHODS[method](scaled, mask, view, effect)):.0f}" if method else "-",
-                 f"{ms(lambda: view_input(scaled, mask, view, effect, kind)):.0f}",
+                 f"{ms(lambda: view_input(scaled, mask, view, effect, kind, out=x)):.0f}",
                  f"{ms(lambda: predictor._network(x)):.0f}",
                  f"{ms(lambda: predictor.gate(x, raw[0])):.0f}" if predictor.gate is not None else "-",
-                 f"{ms(lambda: predictor._to_linear(raw[0].clone(), light, mask)):.0f}",
+                 f"{ms(lambda: space.from_model_space(raw.clone(), effect)):.0f}",
                  f"{ms(lambda: predictor.predict(inputs, mask, view)):.0f}"]
     return cells
 

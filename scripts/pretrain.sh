@@ -35,7 +35,8 @@ FAMILIES="forest objects room studio"
 
 # training data (DATASETS, default train_a train_b train_c): datasets that differ in AO radius, fog density,
 # resolution and framing; train_p holds third-party meshes (the pybullet family, the `assets` extra),
-# train_pb/train_pw those meshes with every albedo 0 or 1, train_ps/train_pl with a small or large AO radius
+# train_pb/train_pw those meshes with every albedo 0 or 1, train_ps/train_pl with a small or large AO radius,
+# train_pf in dense fog
 DATASETS=${DATASETS:-train_a train_b train_c}
 render() {
   case $1 in
@@ -55,7 +56,10 @@ render() {
       fraction=0.005; seed=3300; [ "$1" = train_pl ] && fraction=0.15 && seed=3400
       $NR generate pybullet --count 12 --views 4 --step-deg 90 --res 128 --spp 64 --seed "$seed" --fov-deg 35:80 \
         --distance-scale 0.7:1.4 --ao-radius-fraction "$fraction" --workers 2 --out "$OUT/$1" ;;
-    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p, train_pb, train_pw, train_ps, train_pl)" >&2; exit 2 ;;
+    train_pf) # the pybullet family in fog 15 times as dense as the default (issue 46)
+      $NR generate pybullet --count 12 --views 4 --step-deg 90 --res 128 --spp 64 --seed 3500 --fov-deg 35:80 \
+        --distance-scale 0.7:1.4 --fog-scale 15 --workers 2 --out "$OUT/train_pf" ;;
+    *) echo "unknown dataset $1 (train_a, train_b, train_c, train_p, train_pb, train_pw, train_ps, train_pl, train_pf)" >&2; exit 2 ;;
   esac
 }
 DATA=()

@@ -102,13 +102,13 @@ def _dot(a, b):
     return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
 
 
-def batch(images: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
+def _batch(images: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
     """The (1, C, H, W) results of a batch's images as one (B, C, H, W) tensor of ``dtype``; one image's
     own memory (Dr.Jit's, reused from frame to frame) when there is one, no copy."""
     return (images[0] if len(images) == 1 else torch.cat(images)).to(dtype)
 
 
-class Lanes:
+class _Lanes:
     """The lanes of an H x W image: ``i, j`` (Int32) the lane's pixel, ``active`` whether it lies in the
     image, ``pixel`` its index ``i W + j`` (0 when inactive). ``tiled``: the lanes run in `TILE` x `TILE`
     tiles (for kernels that read their neighbours' pixels), else in the image's row order, where reading and
@@ -147,7 +147,7 @@ class Lanes:
         return out.torch().reshape(1, len(channels), *self.shape)
 
 
-class Rays:
+class _Rays:
     """x and y of the camera ray with z = 1 through continuous pixel coordinates of an H x W image, by two
     multiply-adds (no division in a sample); ``tan`` (Float) is tan(fov_x / 2)."""
 
@@ -159,7 +159,7 @@ class Rays:
         return dr.fma(px, self.step, -self.tan), dr.fma(py, -self.step, self.tan_y)
 
 
-class _GBuffer(Lanes):
+class _GBuffer(_Lanes):
     """One G-buffer image on the lanes, and the screen geometry the AO methods read: ``px, py`` the pixel
     centre (Float), ``p`` its view-space position, ``n`` its normal, ``v`` the unit view vector (3 Floats
     each), ``inv`` its inverse depth (0 off the mask), ``on`` the mask, ``noise`` two uniform Floats."""
@@ -169,7 +169,7 @@ class _GBuffer(Lanes):
         super().__init__(jit, *depth.shape)
         Float = jit.Float
         self.radius_world = radius
-        self.ray = Rays(jit, *depth.shape, fov_x_deg)
+        self.ray = _Rays(jit, *depth.shape, fov_x_deg)
         self.tan = self.ray.tan
         self.radius = dr.opaque(Float, radius)
         self.focal = dr.opaque(Float, focal_pixels(depth.shape[-1], fov_x_deg))
@@ -313,7 +313,7 @@ def _march(method, reference, depth, normal, mask, fov_x_deg, radius, seed, **op
     for b in range(depth.shape[0]):
         image = _GBuffer(jit, depth[b, 0], normal[b], mask[b, 0], noise, fov_x_deg, radius)
         out.append(image.write([dr.select(image.on, method(image), 1.0)]))
-    return batch(out, depth.dtype)
+    return _batch(out, depth.dtype)
 
 
 @functools.lru_cache(maxsize=4)
@@ -350,9 +350,9 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 def _fog(jit: ModuleType, rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float,
          sigma: float, light: list[float], background_distance: float) -> torch.Tensor:
     """One image of `fog`: rgb (3, H, W), depth and mask (1, H, W), the airlight's 3 values -> (1, 3, H, W)."""
-    lanes = Lanes(jit, *depth.shape[-2:], tiled=False)
+    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
     Float = jit.Float
-    x, y = Rays(jit, *depth.shape[-2:], fov_x_deg)(Float(lanes.j) + 0.5, Float(lanes.i) + 0.5)
+    x, y = _Rays(jit, *depth.shape[-2:], fov_x_deg)(Float(lanes.j) + 0.5, Float(lanes.i) + 0.5)
     distance = lanes.read(depth[0]) * dr.sqrt(1.0 + x * x + y * y)  # `ray_lengths`
     background = 1.0 if sigma == 0 else math.exp(-sigma * background_distance)  # sigma 0, distance inf: 1
     transmittance = dr.select(on_surface(lanes.read(mask[0])), dr.exp(-dr.opaque(Float, sigma) * distance),
@@ -368,7 +368,7 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
     jit = backend(rgb.device.type)
     if jit is None:
         return reference_fog(rgb, depth, mask, fov_x_deg, sigma_t, airlight, background_distance=background_distance)
-    return batch([_fog(jit, rgb[b], depth[b], mask[b], fov_x_deg, float(sigma[b]), light[b].tolist(),
+    return _batch([_fog(jit, rgb[b], depth[b], mask[b], fov_x_deg, float(sigma[b]), light[b].tolist(),
                         background_distance) for b in range(rgb.shape[0])], rgb.dtype)
 
 
@@ -377,7 +377,7 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
     """One image of `joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
     (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
-    lanes = Lanes(jit, *depth.shape[-2:], tiled=False)
+    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
     Float, Int32 = jit.Float, jit.Int32
     values = _array(jit, _packets(list(low)))
     guides = _array(jit, _packets([low_depth[0], *low_normal]))
@@ -419,5 +419,5 @@ def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_nor
         if mask is not None:
             depth, normal = depth * on_surface(mask), normal * on_surface(mask)
         return reference_upsample.joint_bilateral_upsample(low, low_depth, low_normal, depth, normal)
-    return batch([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
+    return _batch([_upsample(jit, *(t[b] for t in (low, low_depth, low_normal, depth, normal)),
                              None if mask is None else mask[b]) for b in range(low.shape[0])], low.dtype)

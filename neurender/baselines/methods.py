@@ -4,7 +4,7 @@ G-buffer ``inputs`` (B, len(effect.inputs), H, W), ``mask`` (B, 1, H, W), the vi
 An effect lists the ones that predict it in its ``baselines`` field.
 
 AO methods use the view's ``ao_radius`` and ``fov_x``, default parameters; ``gtao-half`` is GTAO at half
-resolution with 2 slices x 4 steps (`reduced_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
+resolution with 3 slices x 3 steps (`reduced_resolution`), the fast tier's AO guess. ``fog-analytic`` uses
 ``sigma_t``, the airlight of `neurender.baselines.fog.background_airlight` and, for
 background rays, ``background_distance``. ``gi-ambient`` is `neurender.baselines.gi.gi_ambient`
 with AO from ``gtao``; ``gi-flat`` the same with no occlusion (AO = 1: direct light plus a flat
@@ -64,5 +64,5 @@ def gi_flat(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effe
 
 
 METHODS = {"ssao": _screen_ao("ssao", ssao), "hbao": _screen_ao("hbao", hbao), "gtao": _screen_ao("gtao", gtao),
-           "gtao-half": reduced_resolution(_screen_ao("gtao-half", functools.partial(gtao, slices=2, steps=4))),
+           "gtao-half": reduced_resolution(_screen_ao("gtao-half", functools.partial(gtao, slices=3, steps=3))),
            "fog-analytic": fog_analytic, "gi-ambient": gi_ambient_gtao, "gi-flat": gi_flat}

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 from neurender import effects, space
 from neurender.base.errors import InputError
 from neurender.base.view import ViewParameters
-from neurender.baselines.kernels import backend, joint_bilateral_upsample
+from neurender.baselines.kernels import joint_bilateral_upsample
 from neurender.baselines.upsample import nearest_downsample
 from neurender.device import DeviceOptions, Precision, resolve_device
 from neurender.inference import named
@@ -25,7 +25,7 @@ from neurender.inference.onnx import OnnxNetwork
 from neurender.inference.sampling import SamplingOptions
 from neurender.inference.tiling import tiled
 from neurender.models.gate import load_gate
-from neurender.run import fused, runs
+from neurender.run import runs
 from neurender.run.families import FAMILIES, predicting
 from neurender.run.inputs import balanced, channels, guess_index, view_input
 
@@ -168,35 +168,22 @@ class Predictor:
         if scale < 1:
             size = (max(1, round(height * scale)), max(1, round(width * scale)))
             low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)
-        x = view_input(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs)
+        x = view_input(low_inputs, low_mask, view or ViewParameters(), self.effect, self.config.inputs,
+                       out=self._buffer("x", (low_inputs.shape[0], len(self.channels), *low_inputs.shape[2:]),
+                                        low_inputs))
         with self.precision.autocast():
             raw = self._network(x, sample)
         raw = raw.float()  # this call's own tensor: mapped to linear values in place
         if self.gate is not None:
             raw = torch.stack([self.gate(x.float(), draw) for draw in raw])
+        draws = space.from_model_space(raw, self.effect, out=raw)
         if scale < 1:
-            draws = space.from_model_space(raw, self.effect, out=raw)
             low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
             draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
                                  for d in draws])
-            if light is not None:
-                draws.mul_(light)
-            draws = self.effect.apply_off_mask(draws, mask, in_place=True)
-        else:
-            draws = torch.stack([self._to_linear(draw, light, mask) for draw in raw]) if len(raw) > 1 else \
-                self._to_linear(raw[0], light, mask)[None]
-        return draws.to(source)
-
-    def _to_linear(self, raw: torch.Tensor, light: torch.Tensor | None, mask: torch.Tensor) -> torch.Tensor:
-        """One draw (B, C_out, H, W) in model space -> linear, times the view's ``light`` when given, with the
-        off-mask value: one kernel (`neurender.run.fused.to_linear`) where the classic kernels run."""
-        jit = backend(raw.device.type)
-        if jit is not None:
-            return fused.to_linear(jit, raw, self.effect, light, mask)
-        draws = space.from_model_space(raw, self.effect, out=raw)
         if light is not None:
             draws.mul_(light)
-        return self.effect.apply_off_mask(draws, mask, in_place=True)
+        return self.effect.apply_off_mask(draws, mask, in_place=True).to(source)
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W), the view's

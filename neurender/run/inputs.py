@@ -10,7 +10,7 @@ A run's ``inputs`` field (`neurender.run.config.TrainConfig`) says which:
   ``first_guess`` (the classic method, in the target's model space). The generator predicts a
   residual over the first guess (`neurender.models.acgan.ResidualGenerator`);
 * ``derived``: the G-buffer, the derived channels and the effect's ``cheap_guess`` (the fast tier's:
-  AO's is ``gtao-half``, GTAO at half resolution with 2 x 4 samples; fog's the analytic fog; GI's
+  AO's is ``gtao-half``, GTAO at half resolution with 3 x 3 samples; fog's the analytic fog; GI's
   ``gi-flat``, GI's first guess without GTAO).
 
 The derived channels, each (B, 1, H, W) from linear ``inputs``, ``mask`` and the view's
@@ -31,10 +31,8 @@ from neurender import space
 from neurender.base.dataset import on_surface
 from neurender.base.view import ViewParameters
 from neurender.baselines.camera import focal_pixels, ray_lengths
-from neurender.baselines.kernels import backend
 from neurender.baselines.methods import METHODS
 from neurender.effects import DEPTH, Effect
-from neurender.run import fused
 
 
 def _depth(inputs: torch.Tensor, effect: Effect) -> torch.Tensor:
@@ -100,24 +98,16 @@ def balanced(inputs: torch.Tensor, effect: Effect, balances: bool, out: torch.Te
     return space.divide_light(inputs, light, effect, out=out), light
 
 
-def view_input(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect, kind: str
-               ) -> torch.Tensor:
+def view_input(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect: Effect, kind: str,
+               out: torch.Tensor | None = None) -> torch.Tensor:
     """The network input x (B, len(`channels`), H, W) of a whole view for a run reading ``kind`` inputs:
-    the G-buffer channels in model space, then (unless "gbuffer") the derived channels and the guess.
-    What training crops and prediction tiles: both build it here, as one kernel
-    (`neurender.run.fused.network_input`) where the classic kernels run, else in torch."""
-    reads_view = INPUT_KINDS[kind].reads_view
-    jit = backend(inputs.device.type)
-    if jit is not None:
-        method = guess_method(effect, kind)
-        if reads_view:
-            view.require(effect.parameters, f"effect {effect.name}")
-        guess = METHODS[method](inputs, mask, view, effect) if method else None
-        return fused.network_input(jit, inputs, mask, effect, effect.derived if reads_view else (), view, guess)
+    the G-buffer channels in model space, then (unless "gbuffer") the derived channels and the guess;
+    written into ``out`` if given. What training crops and prediction tiles: both build it here."""
     gbuffer = len(effect.network_inputs)
-    out = inputs.new_empty((inputs.shape[0], len(channels(effect, kind)), *inputs.shape[2:]))
+    if out is None:
+        out = inputs.new_empty((inputs.shape[0], len(channels(effect, kind)), *inputs.shape[2:]))
     space.network_input(inputs, mask, effect, out=out[:, :gbuffer])
-    if reads_view:
+    if INPUT_KINDS[kind].reads_view:
         scaled_channels(inputs, mask, view, effect, kind, out[:, gbuffer:])
     return out
 
