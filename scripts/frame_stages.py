@@ -12,8 +12,8 @@ Reading and writing EXRs is not in it (`neurender bench predict` times frames in
 """
 from __future__ import annotations
 
+import argparse
 import statistics
-import sys
 import time
 
 import torch
@@ -22,7 +22,7 @@ from neurender import space
 from neurender.baselines.methods import METHODS
 from neurender.data import GBufferDataset, held_out_split
 from neurender.evaluation.timing import resized_item
-from neurender.inference.predictor import Predictor
+from neurender.inference.predictor import BACKENDS, Predictor
 from neurender.run import runs
 from neurender.run.inputs import balanced, guess_method, view_input
 
@@ -68,6 +68,9 @@ def main(data: str, names: list[str], backend: str = "auto") -> None:
 
 
 if __name__ == "__main__":
-    arguments = sys.argv[2:]
-    chosen = arguments.pop(arguments.index("--backend") + 1) if "--backend" in arguments else "auto"
-    main(sys.argv[1], [a for a in arguments if a != "--backend"], chosen)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("data")
+    parser.add_argument("names", nargs="*", help="pretrained:NAME... (default: every shipped model)")
+    parser.add_argument("--backend", choices=BACKENDS, default="auto")
+    arguments = parser.parse_args()
+    main(arguments.data, arguments.names, arguments.backend)

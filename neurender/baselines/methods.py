@@ -37,6 +37,9 @@ def reduced_resolution(method, divisor: int = 2):
     divisor^2 of the pixels), its answer upsampled to the full size guided by depth and normals
     (`joint_bilateral_upsample`), as games run XeGTAO at half resolution; the effect's
     off-mask value off the mask."""
+    if divisor < 2:
+        raise ValueError(f"divisor must be at least 2, got {divisor}")
+
     def run(inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters, effect) -> torch.Tensor:
         size = tuple(max(1, -(-n // divisor)) for n in mask.shape[-2:])
         low_inputs, low_mask = nearest_downsample(inputs, size), nearest_downsample(mask, size)

@@ -10,7 +10,7 @@ from neurender.baselines import kernels
 from neurender.baselines.fog import fog as reference_fog
 from neurender.baselines.gtao import gtao as reference_gtao
 from neurender.baselines.hbao import hbao as reference_hbao
-from neurender.baselines.methods import METHODS
+from neurender.baselines.methods import METHODS, reduced_resolution
 from neurender.baselines.ssao import ssao as reference_ssao
 from neurender.baselines.upsample import joint_bilateral_upsample, nearest_downsample
 from neurender.data import GBufferDataset
@@ -106,6 +106,12 @@ def test_half_resolution_gtao_is_close_to_full_resolution(pair_dataset):
     on = mask > 0.5
     assert (half - full)[on].abs().mean() < 0.1
     assert (half - full)[on].abs().mean() < (full[on] - full[on].mean()).abs().mean()  # better than a constant
+
+
+def test_reduced_resolution_refuses_a_divisor_below_two():
+    for divisor in (0, 1):
+        with pytest.raises(ValueError, match="divisor must be at least 2"):
+            reduced_resolution(METHODS["gtao"], divisor)
 
 
 def test_fog_kernel_matches_its_reference(pair_dataset):
