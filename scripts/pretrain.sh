@@ -11,6 +11,8 @@
 # fog-fast and gi-fast: the same with ITERS=12000 and EXTRA="--lr 1e-3 --betas 0.9 0.999 --fast.context-blocks 4"
 # (fog: and --fast.attention-pool 4), recipes in their NOTES.md.
 # The shipped fog and GI GANs: ITERS=4000 OMP_NUM_THREADS=1 scripts/pretrain.sh OUT fog (and gi), side by side.
+# The shipped AO GAN (pretrained:ao) is this recipe's ao run fine-tuned twice, over GTAO and then over
+# gtao-half (INPUTS=derived, --init): the commands are in the cards of pretrained:ao-gtao and pretrained:ao.
 #
 # The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in
 # pixels or the fog's optical depth and transmittance, and the classic method's answer, over which

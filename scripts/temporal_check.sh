@@ -20,7 +20,7 @@ $NR generate forest objects room studio --path orbit --views "$FRAMES" --step-de
     --spp "$SPP" --seed 1000 --workers 2 --out "$OUT/paths"
 $NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res "$RES" --spp "$SPP" \
     --workers 2 --out "$OUT/cbox"
-declare -A METHODS=([ao]="ssao hbao gtao pretrained:ao pretrained:ao-diffusion pretrained:ao-fast"
+declare -A METHODS=([ao]="ssao hbao gtao pretrained:ao pretrained:ao-gtao pretrained:ao-diffusion pretrained:ao-fast"
                    [fog]="fog-analytic pretrained:fog pretrained:fog-diffusion pretrained:fog-fast"
                    [gi]="gi-ambient gi-flat pretrained:gi pretrained:gi-diffusion pretrained:gi-fast")
 for data in paths cbox; do

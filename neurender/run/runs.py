@@ -129,10 +129,11 @@ class Run:
         return read_calibration(self.folder)
 
 
-def same_inputs(run: Run, config: TrainConfig, flag: str) -> None:
+def same_inputs(run: Run, config: TrainConfig, flag: str, *, same_kind: bool = True) -> None:
     """InputError unless ``run`` (given with ``flag``) reads what a run of ``config`` reads: the same
-    input kind, with the light balanced or not alike."""
-    if run.config.inputs != config.inputs:
+    input kind (unless not ``same_kind``: the caller found the same channels), with the light balanced
+    or not alike."""
+    if same_kind and run.config.inputs != config.inputs:
         raise InputError(f"{flag} {run.name} reads {run.config.inputs} inputs, this run {config.inputs}: give "
                          f"--inputs {run.config.inputs}")
     if run.config.balances_light != config.balances_light:

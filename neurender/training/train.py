@@ -40,9 +40,11 @@ from neurender.training.tasks import build_task, to_device
 
 def _initialise(task, init: str, config: TrainConfig) -> None:
     """The predicting network (and its EMA) of ``task`` from the prediction weights of run ``init``,
-    which must read the same inputs as ``config``."""
+    which must read the same channels as ``config`` (its guess may be another classic method's: a GAN
+    over GTAO can start one over gtao-half)."""
     run = runs.open_run(init)
-    runs.same_inputs(run, config, "--init")
+    effect = effects.get(config.effect)
+    runs.same_inputs(run, config, "--init", same_kind=channels(effect, run.config.inputs) != channels(effect, config.inputs))
     tensors, _ = run.read_checkpoint()
     load_prediction_weights(task.networks[task.main], task.main, tensors, run.checkpoint_path)
     if task.ema:

@@ -9,6 +9,7 @@ from nr_helpers import run_neurender
 
 from neurender.base.errors import InputError
 from neurender.effects import EFFECTS
+from neurender.run import runs
 
 
 def test_demo_runs_the_whole_flow(tmp_path):
@@ -20,8 +21,7 @@ def test_demo_runs_the_whole_flow(tmp_path):
     for run in ("acgan_fog", "acgan_ao", "diffusion_ao"):
         assert (out / "runs" / run / "checkpoint.safetensors").is_file()
     ao = json.loads((out / "eval" / "ao" / "summary.json").read_text())
-    assert set(ao["methods"]) == {*EFFECTS["ao"].baselines, "pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast",
-                                "pretrained:ao-gbuffer", "acgan_ao", "diffusion_ao"}
+    assert set(ao["methods"]) == {*EFFECTS["ao"].baselines, *runs.shipped("ao"), "acgan_ao", "diffusion_ao"}
     # evaluated on the held-out scene rendered again at 64 x the training spp on half its views, with its floor
     test_manifest = json.loads((out / "test_dataset" / "dataset.json").read_text())
     held_out = json.loads((out / "dataset" / "dataset.json").read_text())["scenes"]

@@ -120,6 +120,7 @@ def test_a_run_with_a_closed_gate_predicts_its_classic_method(pair_dataset, tmp_
     from neurender.data import GBufferDataset
     from neurender.inference.predictor import Predictor
     from neurender.run import runs
+    from neurender.run.inputs import guess_method
 
     folder = tmp_path / "ao"
     shutil.copytree(runs.resolve("pretrained:ao"), folder)
@@ -130,7 +131,8 @@ def test_a_run_with_a_closed_gate_predicts_its_classic_method(pair_dataset, tmp_
     gate.save(str(folder))
     item = GBufferDataset(str(pair_dataset), "ao")[0]
     closed = predict_item(Predictor(str(folder)), item)
-    classic = METHODS["gtao"](item["input"][None], item["mask"][None], item["parameters"], ungated.effect)
+    method = METHODS[guess_method(ungated.effect, ungated.config.inputs)]  # the run's classic guess
+    classic = method(item["input"][None], item["mask"][None], item["parameters"], ungated.effect)
     torch.testing.assert_close(closed, ungated.effect.apply_off_mask(classic.clamp(0, 1), item["mask"][None]),
                                atol=1e-5, rtol=0)
     assert not torch.allclose(predict_item(ungated, item), closed, atol=1e-3)  # the network's own answer differs

@@ -137,14 +137,16 @@ def unseen_views(tmp_path_factory):
 # cheap first guess gi-flat
 SHIPPED = {"ao": ("ao", "gtao", ("ssim", "psnr", "flip")), "fog": ("fog", "fog-analytic", ("psnr", "flip")),
            "gi": ("gi", "gi-ambient", ("psnr", "flip")), "ao-gbuffer": ("ao", "gtao", ("ssim",)),
-           "ao-diffusion": ("ao", "gtao", ("ssim", "psnr", "flip")), "ao-fast": ("ao", "gtao", ("ssim", "psnr", "flip")),
+           "ao-diffusion": ("ao", "gtao", ("ssim", "psnr", "flip")),
+           "ao-gtao": ("ao", "gtao", ("ssim", "psnr", "flip")), "ao-fast": ("ao", "gtao", ("ssim", "psnr", "flip")),
            "fog-diffusion": ("fog", "fog-analytic", ("psnr", "flip")), "gi-diffusion": ("gi", "gi-ambient", ("psnr", "flip")),
            "fog-fast": ("fog", "fog-analytic", ("psnr", "flip")), "gi-fast": ("gi", "gi-flat", ("psnr", "flip"))}
 
 
 def test_every_effect_has_a_shipped_model():
     assert runs.shipped() == [runs.PREFIX + name for name in sorted(SHIPPED)]
-    assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast", "pretrained:ao-gbuffer"]
+    assert runs.shipped("ao") == ["pretrained:ao", "pretrained:ao-diffusion", "pretrained:ao-fast", "pretrained:ao-gbuffer",
+                                  "pretrained:ao-gtao"]
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -166,8 +168,9 @@ def test_training_can_start_from_a_shipped_model(pair_dataset, tmp_path):
     from neurender.inference.predictor import Predictor
     from neurender.training.train import train
 
+    shipped_kind = runs.open_run("pretrained:ao").config.inputs
     config = TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32, lr=1e-12,
-                         sample_every=1, checkpoint_every=1, init="pretrained:ao", ema=0.0)
+                         sample_every=1, checkpoint_every=1, init="pretrained:ao", ema=0.0, inputs=shipped_kind)
     train(config, str(tmp_path / "tuned"), progress=False)
     inputs, mask, view = _view(pair_dataset, "ao")
     shipped = Predictor("pretrained:ao").predict(inputs, mask, view)[0]
@@ -175,5 +178,13 @@ def test_training_can_start_from_a_shipped_model(pair_dataset, tmp_path):
     assert (shipped - tuned).abs().max() < 1e-3
     with pytest.raises(InputError, match="does not fit"):
         train(dataclasses.replace(config, acgan=TINY_GAN), str(tmp_path / "small"), progress=False)
-    with pytest.raises(InputError, match="reads gbuffer inputs, this run scaled"):
+    with pytest.raises(InputError, match=f"reads gbuffer inputs, this run {shipped_kind}"):
         train(dataclasses.replace(config, init="pretrained:ao-gbuffer"), str(tmp_path / "other"), progress=False)
+    # the same channels with the other classic guess (gtao or gtao-half): the weights carry over
+    other_kind = {"scaled": "derived", "derived": "scaled"}[shipped_kind]
+    train(dataclasses.replace(config, inputs=other_kind), str(tmp_path / "other_guess"), progress=False)
+    shipped_weights = runs.open_run("pretrained:ao").read_checkpoint()[0]
+    tuned_weights = runs.open_run(str(tmp_path / "other_guess")).read_checkpoint()[0]
+    name = next(k for k in shipped_weights if k in tuned_weights and shipped_weights[k].dim() == 4)
+    assert (shipped_weights[name].float() - tuned_weights[name].float()).abs().max() < 1e-3
+    assert Predictor(str(tmp_path / "other_guess")).config.inputs == other_kind
