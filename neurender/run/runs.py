@@ -130,9 +130,9 @@ class Run:
 
 
 def same_inputs(run: Run, config: TrainConfig, flag: str, *, same_kind: bool = True) -> None:
-    """InputError unless ``run`` (given with ``flag``) reads what a run of ``config`` reads: the same
-    input kind (unless not ``same_kind``: the caller found the same channels), with the light balanced
-    or not alike."""
+    """InputError unless ``run`` (given with ``flag``) reads what a run of ``config`` reads: the light
+    balanced or not alike and, when ``same_kind``, the same input kind (``--init`` passes False when the
+    two kinds read the same channels)."""
     if same_kind and run.config.inputs != config.inputs:
         raise InputError(f"{flag} {run.name} reads {run.config.inputs} inputs, this run {config.inputs}: give "
                          f"--inputs {run.config.inputs}")
