@@ -1,8 +1,9 @@
 """Where the networks run: ``--device auto|cpu|cuda|cuda:N`` and ``--precision auto|fp32|bf16|fp16``.
 
-``auto`` is the first GPU when torch sees one, else the CPU. Mixed precision is a CUDA matter: on
-the CPU every precision but fp32 falls back to fp32 with a warning (bf16 autocast on this CPU is
-slower than fp32 and changes the figures), and ``auto`` is bf16 on a GPU that supports it, else fp32.
+``auto`` is the first GPU when torch sees one, else the CPU. ``--precision auto`` is bf16 on a GPU that
+supports it, else fp32. On the CPU, bf16 runs only where the CPU computes it natively (`cpu_bf16`: there
+bf16 autocast ran the attention cGAN's network at 1080p about 1.6x as fast as fp32, docs/models.md);
+elsewhere, and for fp16, the CPU falls back to fp32 with a warning (emulated bf16 is slower than fp32).
 """
 from __future__ import annotations
 
@@ -43,14 +44,22 @@ def resolve_device(name: str = "auto") -> torch.device:
     return torch.device("cuda", index)
 
 
+def cpu_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX tiles, which torch's oneDNN kernels use)."""
+    return any(getattr(torch.cpu, name, lambda: False)() for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"))
+
+
 def resolve_precision(precision: str, device: torch.device) -> str:
-    """The precision that will run: ``auto`` -> bf16 on a GPU with bf16, else fp32; anything but fp32 on
-    the CPU -> fp32 (with a warning line)."""
+    """The precision that will run: ``auto`` -> bf16 on a GPU with bf16, else fp32; on the CPU, bf16 where
+    `cpu_bf16`, anything else but fp32 -> fp32 (with a warning line)."""
     if precision not in PRECISIONS:
         raise InputError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
     if device.type != "cuda":
+        if precision == "bf16" and cpu_bf16():
+            return "bf16"
         if precision not in ("auto", "fp32"):
-            print(f"warning: --precision {precision} is for CUDA devices; the CPU runs fp32", file=sys.stderr)
+            print(f"warning: --precision {precision} is for CUDA devices (bf16 also for a CPU with native bf16: "
+                  f"AVX512-BF16, AMX); this CPU runs fp32", file=sys.stderr)
         return "fp32"
     if precision == "auto":
         return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
@@ -107,4 +116,5 @@ class DeviceOptions:
     device: str = "auto"
     """auto (the first GPU torch sees, else the CPU), cpu, cuda or cuda:N."""
     precision: PrecisionName = "auto"
-    """Mixed precision on CUDA: auto (bf16 where the GPU has it), fp32, bf16 or fp16; the CPU runs fp32."""
+    """Mixed precision: auto (bf16 where the GPU has it, else fp32), fp32, bf16 or fp16 on CUDA; on the CPU fp32, or
+    bf16 where it computes bf16 natively."""

@@ -19,6 +19,7 @@ from neurender import effects
 from neurender.base.errors import InputError
 from neurender.effects import ALBEDO, DEPTH, MASK, NORMAL, Effect
 from neurender.models import acgan, diffusion, fast, unet
+from neurender.models.layers import fuse_upsampling
 from neurender.run import inputs, runs
 from neurender.run.checkpoint import load_prediction_weights
 from neurender.run.config import TrainConfig
@@ -195,13 +196,14 @@ def first_guess(name: str, effect: Effect, config: TrainConfig) -> torch.nn.Modu
 
 
 def predicting(run: runs.Run, device: torch.device = torch.device("cpu")) -> Deterministic | Diffusion:
-    """The predicting model of ``run``, its prediction weights loaded, in eval mode on ``device``."""
+    """The predicting model of ``run``, its prediction weights loaded, in eval mode on ``device``, its
+    upsamplings fused into their convolutions (`neurender.models.layers.fuse_upsampling`: the same values)."""
     config = run.config.for_prediction()
     family = FAMILIES[config.model]
     model = family.build(config, effects.get(config.effect))
     tensors, _ = run.read_checkpoint()
     load_prediction_weights(model.network, family.main, tensors, run.checkpoint_path)
-    model.network.eval().to(device)
+    fuse_upsampling(model.network).eval().to(device)
     if getattr(model, "first_guess", None) is not None:
         model.first_guess.to(device)
     return model

@@ -7,7 +7,7 @@ import torch
 
 from neurender import effects
 from neurender.data import GBufferDataset
-from neurender.device import DeviceOptions, Precision, resolve_device
+from neurender.device import DeviceOptions, Precision, cpu_bf16, resolve_device
 from neurender.inference.predictor import Predictor
 from neurender.inference.sampling import SamplingOptions
 from neurender.models.acgan import ACGANConfig
@@ -64,9 +64,21 @@ def test_a_checkpoint_written_on_one_device_predicts_the_same_on_the_cpu(pair_da
 
 def test_mixed_precision_falls_back_on_the_cpu_with_a_warning(capsys):
     assert Precision("auto", torch.device("cpu")).name == "fp32" and not capsys.readouterr().err
-    fallback = Precision("bf16", torch.device("cpu"))
+    fallback = Precision("fp16", torch.device("cpu"))
     assert fallback.name == "fp32" and not fallback.scaler.is_enabled()
-    assert capsys.readouterr().err.startswith("warning: --precision bf16 is for CUDA devices")
+    assert capsys.readouterr().err.startswith("warning: --precision fp16 is for CUDA devices")
+    bf16 = Precision("bf16", torch.device("cpu"))  # runs where the CPU has native bf16, else falls back
+    assert bf16.name == ("bf16" if cpu_bf16() else "fp32") and not bf16.scaler.is_enabled()
+    assert bool(capsys.readouterr().err) != cpu_bf16()
+
+
+@pytest.mark.skipif(not cpu_bf16(), reason="this CPU has no native bf16")
+def test_bf16_on_a_cpu_with_native_bf16_predicts_close_to_fp32(pair_dataset):
+    item = GBufferDataset(str(pair_dataset), "ao")[0]
+    inputs, mask, view = item["input"][None], item["mask"][None], item["parameters"]
+    full, half = (Predictor("pretrained:ao", devices=DeviceOptions(device="cpu", precision=p)).predict(inputs, mask, view)[0]
+                  for p in ("fp32", "bf16"))
+    assert half.dtype == torch.float32 and 0 < (half - full).abs().max() < 0.05 and (half - full).abs().mean() < 5e-3
 
 
 def test_shipped_fp16_weights_predict_on_the_device(pair_dataset, device):

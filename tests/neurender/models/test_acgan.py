@@ -16,7 +16,7 @@ from neurender.models.acgan import (
     discriminator_objective,
     generator_objective,
 )
-from neurender.models.layers import PooledAttention2d
+from neurender.models.layers import PooledAttention2d, UpsampledConv2d, fuse_upsampling
 from neurender.training.checkpoint import load_weights
 
 TINY = dict(base_channels=8, disc_channels=8)
@@ -121,6 +121,32 @@ def test_a_checkpoint_of_the_all_pairs_block_is_refused():
         old["net.generator." + key] = value
     with pytest.raises(InputError, match="does not fit this model"):
         load_weights(SimpleNamespace(networks={"generator": generator}, ema=None), old, "old-run")
+
+
+@pytest.mark.parametrize("height,width,bias", [(1, 1, True), (2, 3, False), (1, 6, True), (5, 7, True), (17, 9, False)])
+def test_an_upsampled_convolution_equals_upsampling_then_convolving(height, width, bias):
+    torch.manual_seed(0)
+    layers = torch.nn.Sequential(torch.nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False),
+                                 torch.nn.Conv2d(4, 3, 3, padding=1, bias=bias))
+    x = torch.randn(2, 4, height, width)
+    expected, keys = layers(x), list(layers.state_dict())
+    fused = fuse_upsampling(layers)
+    assert isinstance(fused[1], UpsampledConv2d) and list(fused.state_dict()) == keys
+    assert (fused(x) - expected).abs().max() < 1e-5  # the outermost ring (zero padding) too
+
+
+def test_a_fused_generator_predicts_what_it_did():
+    torch.manual_seed(0)
+    generator = build_generator(5, 2, tiny()).eval()
+    for p in generator.parameters():  # attention gates start at 0: give every block a say
+        p.data.normal_(0, 0.3)
+    x = torch.randn(1, 5, 32, 48)
+    with torch.no_grad():
+        expected = generator(x)
+        fused = fuse_upsampling(generator)
+        assert not any(isinstance(m, torch.nn.Upsample) for m in fused.modules())
+        assert sum(isinstance(m, UpsampledConv2d) for m in fused.modules()) == generator.depth
+        assert (fused(x) - expected).abs().max() < 1e-4 * expected.abs().max()
 
 
 def test_stride_check():
