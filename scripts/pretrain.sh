@@ -13,6 +13,8 @@
 # The shipped fog and GI GANs: ITERS=4000 OMP_NUM_THREADS=1 scripts/pretrain.sh OUT fog (and gi), side by side.
 # The shipped AO GAN (pretrained:ao) is this recipe's ao run fine-tuned twice, over GTAO and then over
 # gtao-half (INPUTS=derived, --init): the commands are in the cards of pretrained:ao-gtao and pretrained:ao.
+# The shipped GI GAN (pretrained:gi) is this recipe's gi run fine-tuned twice, with its correction scaled by the
+# albedo over gi-ambient and then over gi-flat (INPUTS=derived): the commands are in the cards of pretrained:gi-gtao and pretrained:gi.
 #
 # The networks read scaled inputs (neurender/training/inputs.py): the G-buffer, the AO radius in
 # pixels or the fog's optical depth and transmittance, and the classic method's answer, over which

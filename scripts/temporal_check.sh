@@ -22,7 +22,7 @@ $NR generate "$CBOX" --path orbit --views "$FRAMES" --step-deg "$STEP_DEG" --res
     --workers 2 --out "$OUT/cbox"
 declare -A METHODS=([ao]="ssao hbao gtao pretrained:ao pretrained:ao-gtao pretrained:ao-diffusion pretrained:ao-fast"
                    [fog]="fog-analytic pretrained:fog pretrained:fog-diffusion pretrained:fog-fast"
-                   [gi]="gi-ambient gi-flat pretrained:gi pretrained:gi-diffusion pretrained:gi-fast")
+                   [gi]="gi-ambient gi-flat pretrained:gi pretrained:gi-gtao pretrained:gi-diffusion pretrained:gi-fast")
 for data in paths cbox; do
   for effect in $EFFECTS; do
     # shellcheck disable=SC2086  # the method list splits into words

@@ -167,7 +167,7 @@ def test_an_ssim_weight_adds_the_structure_loss_to_the_same_crops(pair_dataset):
 
 HARM = 1.03
 """How much more error than the classic method a gated model may leave on inputs out of their range."""
-GATED = ("fog", "fog-diffusion", "gi", "gi-diffusion")
+GATED = ("fog", "fog-diffusion", "gi", "gi-diffusion", "gi-gtao")
 """The shipped models with a trust gate (docs/models.md: a gate ships where it helped on the validation suite;
 gi-fast's correction is scaled by the albedo instead, and its gate failed the white stress set; fog-fast's lost
 on the black set and on the validation suite's PSNR)."""
@@ -178,7 +178,7 @@ def test_exactly_the_chosen_shipped_models_have_a_gate():
     assert sorted(p.parent.name for p in shipped.glob(f"*/{FILE}")) == sorted(GATED)
 
 
-@pytest.mark.parametrize("name", ("gi", "gi-diffusion", "gi-fast"))
+@pytest.mark.parametrize("name", ("gi", "gi-gtao", "gi-diffusion", "gi-fast"))
 def test_a_shipped_gi_model_does_no_harm_where_its_radius_input_leaves_its_range(name, pair_dataset):
     """The AO radius read as 1 px and as 40 px at the median depth (the GI target does not depend on it;
     the classic answer does): the model's error stays within HARM of its classic method's.

@@ -140,6 +140,7 @@ SHIPPED = {"ao": ("ao", "gtao", ("ssim", "psnr", "flip")), "fog": ("fog", "fog-a
            "ao-diffusion": ("ao", "gtao", ("ssim", "psnr", "flip")),
            "ao-gtao": ("ao", "gtao", ("ssim", "psnr", "flip")), "ao-fast": ("ao", "gtao", ("ssim", "psnr", "flip")),
            "fog-diffusion": ("fog", "fog-analytic", ("psnr", "flip")), "gi-diffusion": ("gi", "gi-ambient", ("psnr", "flip")),
+           "gi-gtao": ("gi", "gi-ambient", ("psnr", "flip")),
            "fog-fast": ("fog", "fog-analytic", ("psnr", "flip")), "gi-fast": ("gi", "gi-flat", ("psnr", "flip"))}
 
 
