@@ -3,7 +3,8 @@
 ``auto`` is the first GPU when torch sees one, else the CPU. ``--precision auto`` is bf16 on a GPU that
 supports it, else fp32. On the CPU, bf16 runs only where the CPU computes it natively (`cpu_bf16`: there
 bf16 autocast ran the attention cGAN's network at 1080p about 1.6x as fast as fp32, docs/models.md);
-elsewhere, and for fp16, the CPU falls back to fp32 with a warning (emulated bf16 is slower than fp32).
+elsewhere, and for fp16, the CPU falls back to fp32 with a warning (on an earlier machine without native
+bf16, bf16 autocast ran slower than fp32).
 """
 from __future__ import annotations
 
