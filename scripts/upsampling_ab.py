@@ -10,6 +10,7 @@ else on the CPU.
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import statistics
 import tempfile
@@ -26,15 +27,9 @@ SIZE = (1088, 1920)
 
 
 def networks(name: str) -> dict[str, torch.nn.Module]:
-    """The run's predicting network as shipped ("fused") and with its upsamplings left as they train ("plain")."""
+    """The run's predicting network with its upsamplings left as they train ("plain") and as shipped ("fused")."""
     run = runs.open_run(name)
-    fused = families.predicting(run).network
-    fuse, families.fuse_upsampling = families.fuse_upsampling, lambda module: module
-    try:
-        plain = families.predicting(run).network
-    finally:
-        families.fuse_upsampling = fuse
-    return {"plain": plain, "fused": fused}
+    return {"plain": families.predicting(run, fuse=False).network, "fused": families.predicting(run).network}
 
 
 def torch_call(network: torch.nn.Module, x: torch.Tensor, bf16: bool):
@@ -56,7 +51,7 @@ def main(name: str) -> None:
     cases = {"torch fp32": {k: torch_call(n, x, False) for k, n in nets.items()}}
     if cpu_bf16():
         cases["torch bf16"] = {k: torch_call(n, x, True) for k, n in nets.items()}
-    cases["onnxruntime"] = {k: (lambda s: lambda: s.run(None, {"x": x.numpy()}))(s) for k, s in sessions.items()}
+    cases["onnxruntime"] = {k: functools.partial(s.run, None, {"x": x.numpy()}) for k, s in sessions.items()}
     for case, calls in cases.items():
         times: dict[str, list[float]] = {k: [] for k in calls}
         for call in calls.values():

@@ -195,15 +195,19 @@ def first_guess(name: str, effect: Effect, config: TrainConfig) -> torch.nn.Modu
     return predicting(run).network.requires_grad_(False)
 
 
-def predicting(run: runs.Run, device: torch.device = torch.device("cpu")) -> Deterministic | Diffusion:
-    """The predicting model of ``run``, its prediction weights loaded, in eval mode on ``device``, its
-    upsamplings fused into their convolutions (`neurender.models.layers.fuse_upsampling`: the same values)."""
+def predicting(run: runs.Run, device: torch.device = torch.device("cpu"), *,
+               fuse: bool = True) -> Deterministic | Diffusion:
+    """The predicting model of ``run``, its prediction weights loaded, in eval mode on ``device``; with ``fuse``
+    its upsamplings fused into their convolutions (`neurender.models.layers.fuse_upsampling`: the same values,
+    faster; False leaves the layers as they train, for comparisons)."""
     config = run.config.for_prediction()
     family = FAMILIES[config.model]
     model = family.build(config, effects.get(config.effect))
     tensors, _ = run.read_checkpoint()
     load_prediction_weights(model.network, family.main, tensors, run.checkpoint_path)
-    fuse_upsampling(model.network).eval().to(device)
+    if fuse:
+        fuse_upsampling(model.network)
+    model.network.eval().to(device)
     if getattr(model, "first_guess", None) is not None:
         model.first_guess.to(device)
     return model
