@@ -73,3 +73,18 @@ def cbox_path() -> Path:
 @pytest.fixture(scope="session")
 def cbox_dataset(tmp_path_factory, cbox_path) -> Path:
     return generate_into(tmp_path_factory.mktemp("cbox") / "data", cbox_path, extra=SMALL)
+
+
+@pytest.fixture(scope="session")
+def gbuffer_run(pair_dataset, tmp_path_factory) -> str:
+    """A tiny AO GAN that reads the G-buffer only (``inputs="gbuffer"``, no classic guess), after one step."""
+    from neurender.models.acgan import ACGANConfig
+    from neurender.run.config import TrainConfig
+    from neurender.training.train import train
+
+    out = str(tmp_path_factory.mktemp("gbuffer") / "run")
+    train(TrainConfig(model="acgan", effect="ao", data=str(pair_dataset), iters=1, batch=1, crop=32, inputs="gbuffer",
+                      ema=0.0, sample_every=1000, checkpoint_every=1,
+                      acgan=ACGANConfig(base_channels=8, depth=2, attention_levels=(2,), disc_channels=8,
+                                        disc_layers=2)), out, progress=False)
+    return out

@@ -139,7 +139,7 @@ def test_a_run_with_a_closed_gate_predicts_its_classic_method(pair_dataset, tmp_
     torch.testing.assert_close(predict_item(Predictor(str(folder), gate=False), item), predict_item(ungated, item))
 
 
-def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_dataset):
+def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_dataset, gbuffer_run):
     from neurender.base.errors import InputError
     from neurender.inference.gate import fit_gate
 
@@ -148,7 +148,7 @@ def test_fit_lowers_the_error_of_its_views_and_refuses_a_run_without_guess(pair_
     assert record["l1_gated"] <= min(record["l1_network"], record["l1_guess"]) + 0.02
     assert torch.isfinite(gate.low).all() and (gate.low <= gate.high).all()
     with pytest.raises(InputError, match="reads no classic guess"):
-        fit_gate("pretrained:ao-gbuffer", [str(pair_dataset)], steps=1)
+        fit_gate(gbuffer_run, [str(pair_dataset)], steps=1)
     with pytest.raises(InputError, match="albedo-scaled gate"):
         fit_gate("pretrained:fog", [str(pair_dataset)], steps=1, albedo_scaled=True)
 

@@ -105,8 +105,8 @@ def test_scaled_inputs_are_the_same_at_any_resolution():
     assert (F.avg_pool2d(guess_high, 2) - guess_low).abs().mean() < 0.03
 
 
-def test_old_runs_read_the_gbuffer_only():
-    predictor = Predictor("pretrained:ao-gbuffer")
+def test_a_gbuffer_only_run_needs_no_view(gbuffer_run):
+    predictor = Predictor(gbuffer_run)
     assert predictor.config.inputs == "gbuffer" and predictor.channels == AO.network_inputs
     inputs, mask = plane(16, 16, 2.0)
     assert predictor.predict(inputs, mask)[0].shape == (1, 1, 16, 16)  # no view parameters needed
