@@ -10,9 +10,9 @@ CPU, CUDA on a GPU: the same source), compiles it on first use (seconds, then ca
 launches it once per image, in float32. Where Dr.Jit has no backend for the tensors' device (no libLLVM
 16+), the torch reference runs instead. Results are torch tensors on the inputs' device, in their dtype.
 
-The AO methods' lanes run over the image in tiles of `TILE` x `TILE` pixels, so the samples of neighbouring
-lanes share cache lines; the others', which read no neighbour at full resolution, in row order. Camera and
-sampling conventions are `neurender.baselines.camera`'s.
+Lanes run over the image in row order (tiles of 32 x 32 pixels, which share the AO samples' cache lines,
+were slower: their reads and writes are gathers and scatters). Camera and sampling conventions are
+`neurender.baselines.camera`'s.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ import torch
 from neurender.base.dataset import on_surface
 from neurender.base.mitsuba import dr
 from neurender.baselines import upsample as reference_upsample
-from neurender.baselines.camera import check_gbuffer, focal_pixels, inverse_depth, pixel_noise, tan_half_fov
+from neurender.baselines.camera import check_gbuffer, focal_pixels, pixel_noise, tan_half_fov
 from neurender.baselines.fog import check_arguments as check_fog
 from neurender.baselines.fog import fog as reference_fog
 from neurender.baselines.gtao import check_options as check_gtao
@@ -36,10 +36,6 @@ from neurender.baselines.hbao import hbao as reference_hbao
 from neurender.baselines.ssao import check_options as check_ssao
 from neurender.baselines.ssao import hemisphere_kernel
 from neurender.baselines.ssao import ssao as reference_ssao
-
-TILE = 32
-"""Lanes run in tiles of TILE x TILE pixels (a power of two)."""
-
 
 _kernels_on = True
 
@@ -90,12 +86,37 @@ def _divmod(a, b):
     return dr.select(r >= b, q + 1, q), dr.select(r >= b, r - b, r)
 
 
-def _packets(channels: list[torch.Tensor]) -> torch.Tensor:
-    """(h, w, 4) float32 of up to 4 (h, w) images, zeros after them: one 16-byte packet per pixel."""
-    packed = channels[0].new_zeros((*channels[0].shape, 4), dtype=torch.float32)
-    for c, channel in enumerate(channels):
-        packed[..., c] = channel
+def _packets(jit: ModuleType, channels: list):
+    """One 16-byte packet per pixel of up to 4 images of n pixels (flat Floats or tensors; zeros after
+    them): a flat Float of 4 n values, written in one kernel."""
+    channels = [_array(jit, c) if isinstance(c, torch.Tensor) else c for c in channels]
+    n = dr.width(channels[0])
+    packed = dr.empty(jit.Float, 4 * n)
+    dr.scatter(packed, jit.Array4f(*channels, *[0.0] * (4 - len(channels))), dr.arange(jit.UInt32, n))
+    dr.eval(packed)
     return packed
+
+
+def _inverse_depth(jit: ModuleType, depth, mask):
+    """`neurender.baselines.camera.inverse_depth` of flat Floats, evaluated."""
+    hit = on_surface(mask) & (depth > 0)
+    inv = dr.select(hit, 1.0 / dr.select(hit, depth, 1.0), 0.0)
+    dr.eval(inv)
+    return inv
+
+
+def _quads(jit: ModuleType, inv, height: int, width: int):
+    """Each pixel of the zero-bordered (H, W) inverse depth (a flat Float) with its right, lower and
+    lower-right neighbours: a flat Float of (H + 2)(W + 2) packets of 4, the packet of pixel (y, x), -1 <=
+    y <= H and -1 <= x <= W, at (y + 1)(W + 2) + x + 1; written in one kernel."""
+    quad = dr.arange(jit.Int32, (height + 2) * (width + 2))
+    y, x = _divmod(quad, dr.opaque(jit.Int32, width + 2))
+    corners = []
+    for dy, dx in ((0, 0), (0, 1), (1, 0), (1, 1)):
+        i, j = y + (dy - 1), x + (dx - 1)
+        inside = (i >= 0) & (i < height) & (j >= 0) & (j < width)
+        corners.append(dr.gather(jit.Float, inv, jit.UInt32(dr.select(inside, i * width + j, 0)), inside))
+    return _packets(jit, corners)
 
 
 def _dot(a, b):
@@ -109,41 +130,24 @@ def _batch(images: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
 
 
 class _Lanes:
-    """The lanes of an H x W image: ``i, j`` (Int32) the lane's pixel, ``active`` whether it lies in the
-    image, ``pixel`` its index ``i W + j`` (0 when inactive). ``tiled``: the lanes run in `TILE` x `TILE`
-    tiles (for kernels that read their neighbours' pixels), else in the image's row order, where reading and
-    writing an image need no gather or scatter."""
+    """The lanes of an H x W image, in its row order (reading and writing an image need no gather or
+    scatter): ``i, j`` (Int32) the lane's pixel; ``height``, ``width`` the image's size as Int32 and
+    ``height_f``, ``width_f`` as Float."""
 
-    def __init__(self, jit: ModuleType, height: int, width: int, tiled: bool = True):
-        self.jit, self.shape, self.tiled = jit, (height, width), tiled
+    def __init__(self, jit: ModuleType, height: int, width: int):
+        self.jit, self.shape = jit, (height, width)
         self.height, self.width = dr.opaque(jit.Int32, height), dr.opaque(jit.Int32, width)
-        if tiled:
-            tiles_x = -(-width // TILE)
-            tile, within = _divmod(dr.arange(jit.Int32, -(-height // TILE) * tiles_x * TILE * TILE), TILE * TILE)
-            tile_i, tile_j = _divmod(tile, dr.opaque(jit.Int32, tiles_x))
-            self.i, self.j = tile_i * TILE + within // TILE, tile_j * TILE + within % TILE
-            self.active = (self.i < self.height) & (self.j < self.width)
-            self.pixel = jit.UInt32(dr.select(self.active, self.i * self.width + self.j, 0))
-        else:
-            self.pixel = dr.arange(jit.UInt32, height * width)
-            self.i, self.j = _divmod(jit.Int32(self.pixel), self.width)
-            self.active = True
+        self.height_f, self.width_f = dr.opaque(jit.Float, height), dr.opaque(jit.Float, width)
+        self.i, self.j = _divmod(dr.arange(jit.Int32, height * width), self.width)
 
-    def read(self, image: torch.Tensor):
-        """The lanes' values (a Float) of an (H, W) image."""
-        values = _array(self.jit, image)
-        return dr.gather(self.jit.Float, values, self.pixel) if self.tiled else values
+    def read(self, image):
+        """The lanes' values (a Float) of an (H, W) image: a tensor, or a flat Float in row order."""
+        return _array(self.jit, image) if isinstance(image, torch.Tensor) else image
 
     def write(self, channels: list) -> torch.Tensor:
-        """(1, C, H, W) tensor of C Floats of lane values."""
-        size = self.shape[0] * self.shape[1]
-        if not self.tiled:  # the channels one after the other, no scatter (x86 scatters a lane at a time)
-            dr.eval(*channels)  # in one kernel
-            out = channels[0] if len(channels) == 1 else dr.concat(channels)
-            return out.torch().reshape(1, len(channels), *self.shape)
-        out = dr.empty(self.jit.Float, len(channels) * size)
-        for c, values in enumerate(channels):
-            dr.scatter(out, values, self.pixel + dr.opaque(self.jit.UInt32, c * size), self.active)
+        """(1, C, H, W) tensor of C Floats of lane values: the channels one after the other, in one kernel."""
+        dr.eval(*channels)
+        out = channels[0] if len(channels) == 1 else dr.concat(channels)
         return out.torch().reshape(1, len(channels), *self.shape)
 
 
@@ -173,15 +177,13 @@ class _GBuffer(_Lanes):
         self.tan = self.ray.tan
         self.radius = dr.opaque(Float, radius)
         self.focal = dr.opaque(Float, focal_pixels(depth.shape[-1], fov_x_deg))
-        inv = inverse_depth(depth[None, None], mask[None, None])[0, 0]
-        self.valid_inv = dr.opaque(Float, 1e-6 * max(float(inv.max()), 1e-30))
-        # each pixel of the zero-bordered inverse depth with its right, lower and lower-right neighbours
-        padded = torch.nn.functional.pad(inv, (1, 2, 1, 2))
-        self.quads = _array(jit, _packets([padded[:-1, :-1], padded[:-1, 1:], padded[1:, :-1], padded[1:, 1:]]))
-        self.on = on_surface(self.read(mask))
+        depth, mask = _array(jit, depth), _array(jit, mask)
+        self.on, z = on_surface(self.read(mask)), self.read(depth)
+        inv = _inverse_depth(jit, depth, mask)
+        self.valid_inv = 1e-6 * dr.maximum(dr.max(inv), 1e-30)
+        self.quads = _quads(jit, inv, *self.shape)
         self.inv = self.read(inv)
         self.px, self.py = Float(self.j) + 0.5, Float(self.i) + 0.5
-        z = self.read(depth)
         rx, ry = self.ray(self.px, self.py)
         self.p = (z * rx, z * ry, z)
         self.n = tuple(self.read(normal[c]) for c in range(3))
@@ -191,12 +193,12 @@ class _GBuffer(_Lanes):
 
     def inverse_depth_at(self, x, y):
         """Bilinear inverse depth at continuous pixel coordinates, 0 outside the image (``grid_sample``'s
-        bilinear, zero padding, ``align_corners=False``): one packet of four pixels."""
-        u, v = x - 0.5, y - 0.5
+        bilinear, zero padding, ``align_corners=False``): one packet of four pixels. Coordinates beyond
+        the image are clamped to the zero border's outer packets, which give 0 as the padding does."""
+        u, v = dr.clip(x - 0.5, -1.0, self.width_f), dr.clip(y - 0.5, -1.0, self.height_f)
         fu, fv = dr.floor(u), dr.floor(v)
-        x0, y0 = self.jit.Int32(fu), self.jit.Int32(fv)
-        inside = (x0 >= -1) & (x0 < self.width) & (y0 >= -1) & (y0 < self.height)
-        quad = dr.gather(self.jit.Array4f, self.quads, self.jit.UInt32((y0 + 1) * (self.width + 2) + x0 + 1), inside)
+        index = self.jit.UInt32((self.jit.Int32(fv) + 1) * (self.width + 2) + self.jit.Int32(fu) + 1)
+        quad = dr.gather(self.jit.Array4f, self.quads, index)
         return dr.lerp(dr.lerp(quad.x, quad.y, u - fu), dr.lerp(quad.z, quad.w, u - fu), v - fv)
 
     def z_at(self, x, y):
@@ -350,7 +352,7 @@ def ssao(depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor, fov_x_de
 def _fog(jit: ModuleType, rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: float,
          sigma: float, light: list[float], background_distance: float) -> torch.Tensor:
     """One image of `fog`: rgb (3, H, W), depth and mask (1, H, W), the airlight's 3 values -> (1, 3, H, W)."""
-    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
+    lanes = _Lanes(jit, *depth.shape[-2:])
     Float = jit.Float
     x, y = _Rays(jit, *depth.shape[-2:], fov_x_deg)(Float(lanes.j) + 0.5, Float(lanes.i) + 0.5)
     distance = lanes.read(depth[0]) * dr.sqrt(1.0 + x * x + y * y)  # `ray_lengths`
@@ -372,26 +374,35 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
                         background_distance) for b in range(rgb.shape[0])], rgb.dtype)
 
 
+def _neighbour_table(jit: ModuleType, at, n_out: int, n_in: int) -> list:
+    """(index, spatial weight) of the 3 low-resolution rows (or columns) nearest output row (or column)
+    ``at`` (Int32) of ``n_out``, from a table of `neurender.baselines.upsample.neighbours` made once per
+    image: two packet gathers instead of three roundings and exponentials per pixel."""
+    index, weight = [], []
+    for offset in (-1, 0, 1):
+        i, distance = reference_upsample.neighbours(n_out, n_in, offset, "cpu")
+        index.append(i.float())
+        weight.append(torch.exp(-distance.square() / (2 * reference_upsample.SPATIAL_SIGMA ** 2)))
+    zero = torch.zeros(n_out)
+    index, weight = (dr.gather(jit.Array4f, _array(jit, torch.stack([*t, zero], dim=-1)), jit.UInt32(at))
+                     for t in (index, weight))
+    return [(jit.Int32(index[k]), weight[k]) for k in range(3)]
+
+
 def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_normal: torch.Tensor,
               depth: torch.Tensor, normal: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
     """One image of `joint_bilateral_upsample`: low (C <= 4, h, w), guides (1 and 3, h, w) and
     (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
-    lanes = _Lanes(jit, *depth.shape[-2:], tiled=False)
+    lanes = _Lanes(jit, *depth.shape[-2:])
     Float, Int32 = jit.Float, jit.Int32
-    values = _array(jit, _packets(list(low)))
-    guides = _array(jit, _packets([low_depth[0], *low_normal]))
+    values, guides = _packets(jit, list(low)), _packets(jit, [low_depth[0], *low_normal])
     on = True if mask is None else on_surface(lanes.read(mask[0]))
     d = dr.select(on, lanes.read(depth[0]), 0.0)
     n = tuple(dr.select(on, lanes.read(normal[c]), 0.0) for c in range(3))
-    low_h, low_w = dr.opaque(Int32, h), dr.opaque(Int32, w)
-    centre_y = (Float(lanes.i) + 0.5) * Float(low_h) / Float(lanes.height) - 0.5
-    centre_x = (Float(lanes.j) + 0.5) * Float(low_w) / Float(lanes.width) - 0.5
-    rows, columns = [], []  # (index, spatial weight) of the 3 nearest low-resolution rows and columns
-    for centre, size, out in ((centre_y, low_h, rows), (centre_x, low_w, columns)):
-        for offset in (-1, 0, 1):
-            index = dr.clip(Int32(dr.round(centre)) + offset, 0, size - 1)
-            out.append((index, dr.exp(-dr.square(Float(index) - centre) / (2 * reference_upsample.SPATIAL_SIGMA ** 2))))
+    low_w = dr.opaque(Int32, w)
+    rows, columns = (_neighbour_table(jit, at, n_out, n_in) for at, n_out, n_in in
+                     ((lanes.i, depth.shape[-2], h), (lanes.j, depth.shape[-1], w)))
     total, weights = [0.0] * low.shape[0], 0.0
     for row, row_weight in rows:
         for column, column_weight in columns:

@@ -19,11 +19,16 @@ FLOOR = 1e-6
 
 
 def nearest_downsample(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Point-sample x (B, C, H, W) at ``size`` (h, w): G-buffer values are never averaged across edges."""
+    """Point-sample x (B, C, H, W) at ``size`` (h, w): G-buffer values are never averaged across edges.
+    ``interpolate``'s "nearest-exact"; where (h, w) divides (H, W) by one integer d, that is every d-th
+    pixel from d // 2, taken as a strided copy."""
+    (height, width), d = x.shape[-2:], x.shape[-1] // size[1]
+    if d * size[1] == width and d * size[0] == height:
+        return x[..., d // 2::d, d // 2::d].contiguous()
     return torch.nn.functional.interpolate(x, size=size, mode="nearest-exact")
 
 
-def _neighbours(n_out: int, n_in: int, offset: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+def neighbours(n_out: int, n_in: int, offset: int, device) -> tuple[torch.Tensor, torch.Tensor]:
     """Low-resolution index (n_out,) of neighbour ``offset`` of every output row/column, and its
     distance (n_out,) in low-resolution pixels from the output pixel's centre."""
     centre = (torch.arange(n_out, device=device, dtype=torch.float32) + 0.5) * n_in / n_out - 0.5
@@ -62,9 +67,9 @@ def joint_bilateral_upsample(low: torch.Tensor, low_depth: torch.Tensor, low_nor
     total = torch.zeros(b, c, big_h, big_w, dtype=low.dtype, device=low.device)
     weights = torch.zeros(b, 1, big_h, big_w, dtype=low.dtype, device=low.device)
     for dy in (-1, 0, 1):
-        rows, dist_y = _neighbours(big_h, h, dy, low.device)
+        rows, dist_y = neighbours(big_h, h, dy, low.device)
         for dx in (-1, 0, 1):
-            cols, dist_x = _neighbours(big_w, w, dx, low.device)
+            cols, dist_x = neighbours(big_w, w, dx, low.device)
 
             def gather(t: torch.Tensor) -> torch.Tensor:
                 return t[:, :, rows][:, :, :, cols]                  # (B, C, H, W)

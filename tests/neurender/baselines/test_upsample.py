@@ -34,3 +34,12 @@ def test_background_stays_background_and_smooth_values_stay_smooth():
     assert torch.allclose(up[..., 20:], torch.full_like(up[..., 20:], 5.0), atol=1e-3)
     assert up[..., :18].min() >= 0 and up[..., :18].max() <= 1
     assert (up[..., 1:, :18] - up[..., :-1, :18]).abs().max() < 1e-3    # the ramp runs along x only
+
+
+def test_point_sampling_by_an_integer_factor_is_interpolate_nearest_exact():
+    """The strided copy taken where the size divides exactly equals ``interpolate``'s "nearest-exact"
+    (sizes that divide by 2 and 3, and ones that do not)."""
+    x = torch.rand(2, 3, 12, 18)
+    for size in ((6, 9), (4, 6), (5, 7), (6, 6)):
+        expected = torch.nn.functional.interpolate(x, size=size, mode="nearest-exact")
+        assert torch.equal(nearest_downsample(x, size), expected), size
