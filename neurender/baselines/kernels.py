@@ -395,12 +395,11 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
     (1 and 3, H, W), mask (1, H, W) or None -> (1, C, H, W)."""
     h, w = low.shape[-2:]
     lanes = _Lanes(jit, *depth.shape[-2:])
-    Float, Int32 = jit.Float, jit.Int32
     values, guides = _packets(jit, list(low)), _packets(jit, [low_depth[0], *low_normal])
     on = True if mask is None else on_surface(lanes.read(mask[0]))
     d = dr.select(on, lanes.read(depth[0]), 0.0)
     n = tuple(dr.select(on, lanes.read(normal[c]), 0.0) for c in range(3))
-    low_w = dr.opaque(Int32, w)
+    low_w = dr.opaque(jit.Int32, w)
     rows, columns = (_neighbour_table(jit, at, n_out, n_in) for at, n_out, n_in in
                      ((lanes.i, depth.shape[-2], h), (lanes.j, depth.shape[-1], w)))
     total, weights = [0.0] * low.shape[0], 0.0
