@@ -94,8 +94,9 @@ def write_card(out_dir: str, source_run: str, eval_dirs: list[str], notes: str |
     if calibration:
         raw, fitted = calibration["raw"], calibration["calibrated"]
         lines[-1:-1] = [f"- uncertainty (`std.{effect.targets[0]}`...): the spread of {calibration['samples']} draws of "
-                        f"{calibration['steps']} steps times std_scale {calibration['std_scale']:.2f}, fitted with "
-                        f"`neurender calibrate` on {calibration['views']} views of {os.path.basename(calibration['data_dir'])} "
+                        f"{calibration['steps']} steps (before any trust gate) times std_scale "
+                        f"{calibration['std_scale']:.2f}, fitted with `neurender calibrate` on {calibration['views']} views "
+                        f"of {os.path.basename(calibration['data_dir'])} "
                         f"(2-std coverage there {raw['coverage_2std']:.3f} raw, {fitted['coverage_2std']:.3f} fitted)"]
     if notes:
         with open(notes) as handle:

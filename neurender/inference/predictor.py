@@ -153,11 +153,12 @@ class Predictor:
         return raw[..., :h, :w]
 
     @torch.no_grad()
-    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None, sample=None
-                ) -> torch.Tensor:
+    def _linear(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None, sample=None,
+                ungated: bool = False):
         """`_network` from linear G-buffer inputs to linear draws (S, B, C_out, H, W), at
         ``internal_res`` when asked, in the view's light (divided out and back when the run balances it),
-        through the trust gate when there is one, with the off-mask value."""
+        through the trust gate when there is one, with the off-mask value. With ``ungated``: (those draws,
+        the same draws without the gate)."""
         source = inputs.device
         inputs, mask = inputs.to(self.device), mask.to(self.device)
         inputs, light = balanced(inputs, self.effect, self.config.balances_light,
@@ -174,21 +175,28 @@ class Predictor:
         with self.precision.autocast():
             raw = self._network(x, sample)
         raw = raw.float()  # this call's own tensor: mapped to linear values in place
-        if self.gate is not None:
-            raw = torch.stack([self.gate(x.float(), draw) for draw in raw])
-        draws = space.from_model_space(raw, self.effect, out=raw)
-        if scale < 1:
-            low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
-            draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
-                                 for d in draws])
-        if light is not None:
-            draws.mul_(light)
-        return self.effect.apply_off_mask(draws, mask, in_place=True).to(source)
+
+        def linear(raw: torch.Tensor) -> torch.Tensor:
+            draws = space.from_model_space(raw, self.effect, out=raw)
+            if scale < 1:
+                low, full = (self.effect.pick(t, effects.DEPTH + effects.NORMAL) for t in (low_inputs, inputs))
+                draws = torch.stack([joint_bilateral_upsample(d, low[:, :1], low[:, 1:], full[:, :1], full[:, 1:])
+                                     for d in draws])
+            if light is not None:
+                draws.mul_(light)
+            return self.effect.apply_off_mask(draws, mask, in_place=True).to(source)
+
+        if self.gate is None:
+            draws = linear(raw)
+            return (draws, draws) if ungated else draws
+        gated = linear(torch.stack([self.gate(x.float(), draw) for draw in raw]))
+        return (gated, linear(raw)) if ungated else gated
 
     def draws(self, inputs: torch.Tensor, mask: torch.Tensor, view: ViewParameters | None = None) -> torch.Tensor:
         """inputs (B, C_in, H, W) linear in ``effect.inputs`` order, mask (B, 1, H, W), the view's
         parameters (a scaled run needs the effect's ``parameters``; InputError naming the missing ones)
-        -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN."""
+        -> draws (S, B, C_out, H, W) linear: ``samples`` DDIM draws of a diffusion model, one of a GAN;
+        through the trust gate when there is one."""
         if self.single:
             return self._linear(inputs, mask, view)
         return self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples))
@@ -198,17 +206,24 @@ class Predictor:
         """(prediction, uncertainty), both (B, C_out, H, W) linear. The prediction is the mean of
         `draws`, or with the ``mean`` sampler the model's one-evaluation estimate of the mean
         (`neurender.run.families.Estimate`). The uncertainty is the per-pixel standard
-        deviation of ``samples`` draws times ``std_scale``; 0 for a GAN or fewer than 2 draws (then a
-        read-only broadcast of one 0: no 1080p image of zeros per frame)."""
-        if not self.single and self.sampling.estimates:  # the estimate, then the draws
-            outputs = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples, estimate=True))
-            prediction, draws = outputs[0], outputs[1:]
-        else:
-            draws = self.draws(inputs, mask, view)
-            prediction = draws.mean(0) if len(draws) > 1 else draws[0]
-        if len(draws) < 2:  # no spread to take (a 1080p std costs more than a fast network)
+        deviation of ``samples`` draws times ``std_scale``, taken before the trust gate: the spread of the
+        correction the gate weighs, which says how far the first guess may be off where the gate keeps it
+        (gated draws agree there whatever its error); 0 for a GAN or fewer than 2 draws (then a read-only
+        broadcast of one 0: no 1080p image of zeros per frame)."""
+        if self.single:
+            prediction = self._linear(inputs, mask, view)[0]
             return prediction, prediction.new_zeros(()).expand_as(prediction)
-        return prediction, self.std_scale * draws.std(0, unbiased=False)
+        if self.sampling.estimates:  # the estimate, then the draws
+            gated, free = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples, estimate=True),
+                                       ungated=True)
+            prediction, spread = gated[0], free[1:]
+        else:
+            gated, spread = self._linear(inputs, mask, view, lambda x: self._sample(x, self.sampling.samples),
+                                         ungated=True)
+            prediction = gated.mean(0) if len(gated) > 1 else gated[0]
+        if len(spread) < 2:  # no spread to take (a 1080p std costs more than a fast network)
+            return prediction, prediction.new_zeros(()).expand_as(prediction)
+        return prediction, self.std_scale * spread.std(0, unbiased=False)
 
     @classmethod
     def from_pretrained(cls, name: str, **options) -> Predictor:

@@ -201,3 +201,30 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
     (tmp_path / "refiner" / "calibration.json").write_text("{")
     with pytest.raises(InputError, match="not a valid calibration"):
         Predictor(run)
+
+
+def test_the_uncertainty_is_the_spread_of_the_draws_before_the_trust_gate(runs, tmp_path):
+    """A gate that keeps the classic guess everywhere (every input outside its range) makes every draw that
+    guess, without spread; the uncertainty is still the draws' spread before the gate, times std_scale."""
+    import shutil
+
+    from neurender.models.gate import TrustGate
+    from neurender.run.inputs import channels, guess_index
+
+    run = str(tmp_path / "gated")
+    shutil.copytree(runs["refiner"], run)
+    effect, kind = Predictor(run).effect, Predictor(run).config.inputs
+    gate = TrustGate(len(channels(effect, kind)), guess_index(effect, kind))
+    gate.low.fill_(1e6)
+    gate.high.fill_(1e6)
+    gate.save(run)
+    inputs, mask, view = _view(runs["data"])
+    for sampler in ("mean", "ddim"):
+        sampling = SamplingOptions(steps=2, samples=3, seed=2, sampler=sampler)
+        gated, free = Predictor(run, sampling), Predictor(run, sampling, gate=False)
+        draws = gated.draws(inputs, mask, view)
+        assert torch.equal(draws[0], draws[1]) and torch.equal(draws[0], draws[2])
+        prediction, std = gated.predict(inputs, mask, view)
+        assert torch.allclose(prediction, draws[0])
+        spread = free.draws(inputs, mask, view).std(0, unbiased=False)
+        assert (spread > 0).any() and torch.allclose(std, gated.std_scale * spread)
