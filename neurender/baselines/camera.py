@@ -15,6 +15,7 @@ the seeded per-pixel noise (`pixel_noise`).
 """
 from __future__ import annotations
 
+import functools
 import math
 from typing import NamedTuple
 
@@ -115,12 +116,17 @@ def ray_lengths(depth: torch.Tensor, fov_x_deg: float) -> torch.Tensor:
     units), (B, 1, H, W) from a z-depth buffer (B, 1, H, W): z |ray|, with |ray|^2 = 1 + x^2 + y^2 summed
     from a row and a column (one pass over the image, not three)."""
     _check_image("depth", depth, 1)
-    height, width = depth.shape[-2:]
+    return depth * _ray_norms(*depth.shape[-2:], float(fov_x_deg), depth.device, depth.dtype)
+
+
+@functools.lru_cache(maxsize=8)
+def _ray_norms(height: int, width: int, fov_x_deg: float, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """|ray| (H, W) of each pixel centre (z = 1), kept for the next frame of this size (do not write into it)."""
     tan = tan_half_fov(fov_x_deg)
-    px, py = (torch.arange(n, device=depth.device, dtype=depth.dtype) + 0.5 for n in (width, height))
+    px, py = (torch.arange(n, device=device, dtype=dtype) + 0.5 for n in (width, height))
     x2 = ((2.0 * px / width - 1.0) * tan) ** 2
     y2 = ((1.0 - 2.0 * py / height) * tan * height / width) ** 2
-    return depth * (1.0 + x2 + y2[:, None]).sqrt()
+    return (1.0 + x2 + y2[:, None]).sqrt()
 
 
 def inverse_depth(depth: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
