@@ -374,16 +374,16 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
                         background_distance) for b in range(rgb.shape[0])], rgb.dtype)
 
 
-def _neighbour_table(jit: ModuleType, at, n_out: int, n_in: int) -> list:
+def _neighbour_table(jit: ModuleType, at, n_out: int, n_in: int, device: torch.device) -> list:
     """(index, spatial weight) of the 3 low-resolution rows (or columns) nearest output row (or column)
     ``at`` (Int32) of ``n_out``, from a table of `neurender.baselines.upsample.neighbours` made once per
-    image: two packet gathers instead of three roundings and exponentials per pixel."""
+    image on ``device``: two packet gathers instead of three roundings and exponentials per pixel."""
     index, weight = [], []
     for offset in (-1, 0, 1):
-        i, distance = reference_upsample.neighbours(n_out, n_in, offset, "cpu")
+        i, distance = reference_upsample.neighbours(n_out, n_in, offset, device)
         index.append(i.float())
         weight.append(torch.exp(-distance.square() / (2 * reference_upsample.SPATIAL_SIGMA ** 2)))
-    zero = torch.zeros(n_out)
+    zero = torch.zeros(n_out, device=device)
     index, weight = (dr.gather(jit.Array4f, _array(jit, torch.stack([*t, zero], dim=-1)), jit.UInt32(at))
                      for t in (index, weight))
     return [(jit.Int32(index[k]), weight[k]) for k in range(3)]
@@ -400,7 +400,7 @@ def _upsample(jit: ModuleType, low: torch.Tensor, low_depth: torch.Tensor, low_n
     d = dr.select(on, lanes.read(depth[0]), 0.0)
     n = tuple(dr.select(on, lanes.read(normal[c]), 0.0) for c in range(3))
     low_w = dr.opaque(jit.Int32, w)
-    rows, columns = (_neighbour_table(jit, at, n_out, n_in) for at, n_out, n_in in
+    rows, columns = (_neighbour_table(jit, at, n_out, n_in, depth.device) for at, n_out, n_in in
                      ((lanes.i, depth.shape[-2], h), (lanes.j, depth.shape[-1], w)))
     total, weights = [0.0] * low.shape[0], 0.0
     for row, row_weight in rows:
