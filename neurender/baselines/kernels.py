@@ -374,18 +374,25 @@ def fog(rgb: torch.Tensor, depth: torch.Tensor, mask: torch.Tensor, fov_x_deg: f
                         background_distance) for b in range(rgb.shape[0])], rgb.dtype)
 
 
-def _neighbour_table(jit: ModuleType, at, n_out: int, n_in: int, device: torch.device) -> list:
-    """(index, spatial weight) of the 3 low-resolution rows (or columns) nearest output row (or column)
-    ``at`` (Int32) of ``n_out``, from a table of `neurender.baselines.upsample.neighbours` made once per
-    image on ``device``: two packet gathers instead of three roundings and exponentials per pixel."""
+@functools.lru_cache(maxsize=8)
+def _neighbour_tensors(n_out: int, n_in: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """The index and spatial weight (n_out, 4) of the 3 low-resolution rows (or columns) nearest each of
+    ``n_out`` output rows (`neurender.baselines.upsample.neighbours`; a 0 after them), kept for the next
+    frame of this size."""
     index, weight = [], []
     for offset in (-1, 0, 1):
         i, distance = reference_upsample.neighbours(n_out, n_in, offset, device)
         index.append(i.float())
         weight.append(torch.exp(-distance.square() / (2 * reference_upsample.SPATIAL_SIGMA ** 2)))
     zero = torch.zeros(n_out, device=device)
-    index, weight = (dr.gather(jit.Array4f, _array(jit, torch.stack([*t, zero], dim=-1)), jit.UInt32(at))
-                     for t in (index, weight))
+    return torch.stack([*index, zero], dim=-1), torch.stack([*weight, zero], dim=-1)
+
+
+def _neighbour_table(jit: ModuleType, at, n_out: int, n_in: int, device: torch.device) -> list:
+    """(index, spatial weight) of the 3 low-resolution rows (or columns) nearest output row (or column)
+    ``at`` (Int32) of ``n_out``: two packet gathers from `_neighbour_tensors` instead of three roundings
+    and exponentials per pixel."""
+    index, weight = (dr.gather(jit.Array4f, _array(jit, t), jit.UInt32(at)) for t in _neighbour_tensors(n_out, n_in, device))
     return [(jit.Int32(index[k]), weight[k]) for k in range(3)]
 
 
