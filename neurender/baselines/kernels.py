@@ -131,12 +131,12 @@ def _batch(images: list[torch.Tensor], dtype: torch.dtype) -> torch.Tensor:
 
 class _Lanes:
     """The lanes of an H x W image, in its row order (reading and writing an image need no gather or
-    scatter): ``i, j`` (Int32) the lane's pixel; ``height``, ``width`` the image's size as Int32 and
-    ``height_f``, ``width_f`` as Float."""
+    scatter): ``i, j`` (Int32) the lane's pixel; ``width`` the image's width as Int32, ``height_f`` and
+    ``width_f`` its size as Float."""
 
     def __init__(self, jit: ModuleType, height: int, width: int):
         self.jit, self.shape = jit, (height, width)
-        self.height, self.width = dr.opaque(jit.Int32, height), dr.opaque(jit.Int32, width)
+        self.width = dr.opaque(jit.Int32, width)
         self.height_f, self.width_f = dr.opaque(jit.Float, height), dr.opaque(jit.Float, width)
         self.i, self.j = _divmod(dr.arange(jit.Int32, height * width), self.width)
 
@@ -291,7 +291,7 @@ def _ssao(image: _GBuffer, kernel: torch.Tensor, bias: float):
     sin_angle, cos_angle = dr.sincos(2.0 * math.pi * image.noise[0])
     tangent, bitangent = (tuple(cos_angle * t + sin_angle * u for t, u in zip(tangent, bitangent)),
                           tuple(-sin_angle * t + cos_angle * u for t, u in zip(tangent, bitangent)))
-    width, height = image.jit.Float(image.width), image.jit.Float(image.height)
+    width, height = image.width_f, image.height_f
     occlusion = 0.0
     for kx, ky, kz in kernel.tolist():
         point = tuple(image.p[c] + image.radius * (kx * tangent[c] + ky * bitangent[c] + kz * n[c]) for c in range(3))

@@ -204,19 +204,17 @@ def test_calibration_scales_the_spread_to_gaussian_coverage(runs, tmp_path):
 
 
 def test_the_uncertainty_is_the_spread_of_the_draws_before_the_trust_gate(runs, tmp_path):
-    """A gate that keeps the classic guess everywhere (every input outside its range) makes every draw that
-    guess, without spread; the uncertainty is still the draws' spread before the gate, times std_scale."""
+    """A closed gate makes every draw the classic guess, without spread; the uncertainty is still the
+    draws' spread before the gate, times std_scale."""
     import shutil
 
     from neurender.models.gate import TrustGate
-    from neurender.run.inputs import channels, guess_index
 
     run = str(tmp_path / "gated")
     shutil.copytree(runs["refiner"], run)
-    effect, kind = Predictor(run).effect, Predictor(run).config.inputs
-    gate = TrustGate(len(channels(effect, kind)), guess_index(effect, kind))
-    gate.low.fill_(1e6)
-    gate.high.fill_(1e6)
+    channels = Predictor(run).channels
+    gate = TrustGate(len(channels), [channels.index("guess.ao.Y")])
+    gate.net[-1].bias.data.fill_(-1e4)  # closed
     gate.save(run)
     inputs, mask, view = _view(runs["data"])
     for sampler in ("mean", "ddim"):
